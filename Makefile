@@ -1,0 +1,51 @@
+# dermagraph: `make demo` (install, build missing artifacts, serve) and `make test` (install, run the tests).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Nothing here may wait on a network that is not there.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install test test-fast demo serve build bench eval lint clean test-llamafactory
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip wheel setuptools
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $@
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+build: install
+	$(BIN)/dermagraph build
+
+demo: build
+	$(BIN)/dermagraph serve
+
+serve: install
+	$(BIN)/dermagraph serve
+
+bench: install
+	$(BIN)/dermagraph bench --out reports/bench
+
+eval: install
+	$(BIN)/dermagraph eval --suite all --out reports/eval
+
+lint: install
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf var reports .pytest_cache

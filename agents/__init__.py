@@ -1,0 +1,1 @@
+"""The LangGraph graph, its nodes, classifier backends and the composer."""

@@ -1,0 +1,108 @@
+"""Every path and threshold dermagraph uses, in one place.
+
+Values come from defaults below, overridden by environment variables (``DERMAGRAPH_*``).
+Code asks ``get_settings()``; nothing else hard-codes a path or a cut-off.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name}={value!r} is not a number") from exc
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(_env_float(name, default))
+
+
+@dataclass(frozen=True)
+class RiskThresholds:
+    """Malignancy probability (akiec + bcc + mel) cut-offs for the risk tiers.
+
+    Tiers: low < monitor_at <= monitor < soon_at <= see a dermatologist soon < urgent_at <= urgent.
+    """
+
+    monitor_at: float = 0.10
+    soon_at: float = 0.30
+    urgent_at: float = 0.60
+
+
+@dataclass(frozen=True)
+class Settings:
+    repo_root: Path = REPO_ROOT
+    # HAM10000 data: the compact vendored copy, or any folder in the official layout.
+    data_dir: Path = REPO_ROOT / "data" / "ham10000"
+    # The shipped lesion-disjoint split (image_id, split).
+    split_file: Path = REPO_ROOT / "data" / "splits" / "ham10000_split.csv"
+    # Artifacts shipped in the repo (trained weights, manifests, embeddings).
+    artifacts_dir: Path = REPO_ROOT / "artifacts"
+    # Things built or written at run time (indexes, sessions, uploads): never committed.
+    var_dir: Path = REPO_ROOT / "var"
+    # Knowledge corpus (markdown with front-matter).
+    corpus_dir: Path = REPO_ROOT / "knowledge" / "corpus"
+
+    # Classification: below this top-1 probability the classifier abstains.
+    abstain_below: float = 0.40
+    risk: RiskThresholds = field(default_factory=RiskThresholds)
+
+    # Image input limits (uploads, CLI, API).
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    min_image_side: int = 32
+
+    # Server.
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    # Splits.
+    split_seed: int = 20180814  # HAM10000 publication date; any fixed number would do
+    split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train, val, test
+
+    @property
+    def index_dir(self) -> Path:
+        return self.var_dir / "index"
+
+    @property
+    def sessions_db(self) -> Path:
+        return self.var_dir / "sessions.sqlite"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.var_dir / "uploads"
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        return replace(self, **changes)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    base = Settings()
+    return replace(
+        base,
+        data_dir=_env_path("DERMAGRAPH_DATA", base.data_dir),
+        split_file=_env_path("DERMAGRAPH_SPLIT_FILE", base.split_file),
+        artifacts_dir=_env_path("DERMAGRAPH_ARTIFACTS", base.artifacts_dir),
+        var_dir=_env_path("DERMAGRAPH_VAR", base.var_dir),
+        abstain_below=_env_float("DERMAGRAPH_ABSTAIN_BELOW", base.abstain_below),
+        max_upload_bytes=_env_int("DERMAGRAPH_MAX_UPLOAD_BYTES", base.max_upload_bytes),
+        host=os.environ.get("DERMAGRAPH_HOST", base.host),
+        port=_env_int("DERMAGRAPH_PORT", base.port),
+    )

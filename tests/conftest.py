@@ -1,0 +1,31 @@
+"""Shared fixtures: the real vendored HAM10000 data and the shipped split."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import pytest
+
+from knowledge.ham10000 import HamDataset, load_dataset
+from knowledge.settings import get_settings
+from knowledge.splits import load_split
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def dataset() -> HamDataset:
+    return load_dataset()
+
+
+@pytest.fixture(scope="session")
+def split(dataset) -> dict[str, str]:
+    return load_split(dataset=dataset)

@@ -1,0 +1,59 @@
+"""`make demo`'s artifact step: check every artifact the app needs, build what is missing or stale.
+
+Each ``BuildStep`` knows how to tell whether its artifact is up to date and how to (re)build it;
+the steps run in order, since later ones read earlier ones (the index reads the encoder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from rich.console import Console
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    name: str
+    what: str
+    stale_reasons: Callable[[], list[str]]
+    build: Callable[[], object]
+
+
+def _split_stale() -> list[str]:
+    from knowledge.settings import get_settings
+
+    path = get_settings().split_file
+    return [] if path.is_file() else [f"{path} missing"]
+
+
+def _split_build() -> object:
+    from knowledge.ham10000 import load_dataset
+    from knowledge.settings import get_settings
+    from knowledge.splits import make_split, write_split
+
+    s = get_settings()
+    return write_split(make_split(load_dataset(), s.split_seed, s.split_fractions), s.split_file)
+
+
+STEPS: list[BuildStep] = [
+    BuildStep("split", "lesion-disjoint train/val/test split", _split_stale, _split_build),
+]
+
+
+def build_all(force: bool = False, only: list[str] | None = None, console: Console | None = None) -> dict[str, str]:
+    """Run each step whose artifact is missing or stale; return step -> 'built' | 'up to date'."""
+    console = console or Console()
+    outcome: dict[str, str] = {}
+    for step in STEPS:
+        if only and step.name not in only:
+            continue
+        reasons = ["forced"] if force else step.stale_reasons()
+        if not reasons:
+            console.print(f"[green]✓[/] {step.name}: up to date")
+            outcome[step.name] = "up to date"
+            continue
+        console.print(f"[yellow]→[/] {step.name}: building {step.what} ({'; '.join(reasons)})")
+        step.build()
+        outcome[step.name] = "built"
+    return outcome

@@ -1,0 +1,47 @@
+"""Options and error handling shared by every CLI command."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console()
+err_console = Console(stderr=True)
+
+DataDirOption = typer.Option(
+    None, "--data-dir", envvar="DERMAGRAPH_DATA", help="HAM10000 folder (compact copy or official layout)."
+)
+SplitFileOption = typer.Option(
+    None, "--split-file", envvar="DERMAGRAPH_SPLIT_FILE", help="CSV with columns image_id,split to use instead of the shipped split."
+)
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def path_or_none(value: Optional[Path]) -> Optional[Path]:
+    return Path(value).expanduser() if value is not None else None
+
+
+def print_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the library's expected errors into one red line and exit code 2, never a traceback."""
+    from knowledge.artifacts import ArtifactError
+    from knowledge.ham10000 import DataError
+    from knowledge.images import ImageError
+    from knowledge.splits import SplitError
+
+    try:
+        yield
+    except (DataError, ImageError, SplitError, ArtifactError, FileNotFoundError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
