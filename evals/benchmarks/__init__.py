@@ -1,0 +1,1 @@
+"""Benchmarks; each module registers with ``@evals.bench.benchmark(name)``."""

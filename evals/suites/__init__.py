@@ -1,0 +1,1 @@
+"""Eval suites; each module registers its suite(s) with ``@evals.harness.suite(name)``."""
