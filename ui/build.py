@@ -18,6 +18,7 @@ class BuildStep:
     what: str
     stale_reasons: Callable[[], list[str]]
     build: Callable[[], object]
+    index: bool = False  # also built by `dermagraph index build`
 
 
 def _split_stale() -> list[str]:
