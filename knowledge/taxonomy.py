@@ -20,6 +20,7 @@ class LesionClass:
     malignant: bool  # malignant or pre-malignant: counts toward the risk tier
     description: str
     synonyms: tuple[str, ...] = ()
+    synonyms_zh: tuple[str, ...] = ()
 
     def name(self, lang: Language = "en") -> str:
         return self.name_zh if lang == "zh" else self.name_en
@@ -36,6 +37,7 @@ CLASSES: tuple[LesionClass, ...] = (
             "in situ (Bowen's disease); can progress to invasive squamous cell carcinoma."
         ),
         synonyms=("actinic keratosis", "bowen's disease", "solar keratosis", "ak", "squamous cell carcinoma in situ"),
+        synonyms_zh=("光化性角化病", "日光性角化病", "鲍温病", "原位鳞状细胞癌"),
     ),
     LesionClass(
         code="bcc",
@@ -47,6 +49,7 @@ CLASSES: tuple[LesionClass, ...] = (
             "if left untreated."
         ),
         synonyms=("basal cell carcinoma", "basalioma", "rodent ulcer"),
+        synonyms_zh=("基底细胞癌", "基底细胞上皮瘤"),
     ),
     LesionClass(
         code="bkl",
@@ -58,6 +61,7 @@ CLASSES: tuple[LesionClass, ...] = (
             "keratosis."
         ),
         synonyms=("seborrheic keratosis", "seborrhoeic keratosis", "solar lentigo", "lplk", "age spot"),
+        synonyms_zh=("脂溢性角化病", "老年斑", "日光性黑子", "扁平苔藓样角化病"),
     ),
     LesionClass(
         code="df",
@@ -66,6 +70,7 @@ CLASSES: tuple[LesionClass, ...] = (
         malignant=False,
         description="A common benign fibrous nodule of the dermis, often on the legs.",
         synonyms=("dermatofibroma", "benign fibrous histiocytoma"),
+        synonyms_zh=("皮肤纤维瘤", "纤维组织细胞瘤"),
     ),
     LesionClass(
         code="mel",
@@ -77,6 +82,7 @@ CLASSES: tuple[LesionClass, ...] = (
             "removed early."
         ),
         synonyms=("melanoma", "malignant melanoma"),
+        synonyms_zh=("黑色素瘤", "恶性黑色素瘤"),
     ),
     LesionClass(
         code="nv",
@@ -85,6 +91,7 @@ CLASSES: tuple[LesionClass, ...] = (
         malignant=False,
         description="A benign proliferation of melanocytes: the common mole.",
         synonyms=("nevus", "naevus", "mole", "melanocytic nevus"),
+        synonyms_zh=("色素痣", "黑痣", "痣"),
     ),
     LesionClass(
         code="vasc",
@@ -96,6 +103,7 @@ CLASSES: tuple[LesionClass, ...] = (
             "haemorrhage."
         ),
         synonyms=("angioma", "hemangioma", "haemangioma", "angiokeratoma", "pyogenic granuloma"),
+        synonyms_zh=("血管瘤", "樱桃状血管瘤", "血管角皮瘤", "化脓性肉芽肿"),
     ),
 )
 
@@ -135,3 +143,31 @@ def confirmation_name(dx_type: str, lang: Language = "en") -> str:
         return CONFIRMATIONS[dx_type][lang]
     except KeyError:
         raise KeyError(f"unknown confirmation type {dx_type!r}; expected one of {', '.join(CONFIRMATIONS)}") from None
+
+# HAM10000 body sites (metadata column localization), with display names.
+BODY_SITES: dict[str, dict[str, str]] = {
+    "abdomen": {"en": "abdomen", "zh": "腹部"},
+    "acral": {"en": "acral skin", "zh": "肢端"},
+    "back": {"en": "back", "zh": "背部"},
+    "chest": {"en": "chest", "zh": "胸部"},
+    "ear": {"en": "ear", "zh": "耳部"},
+    "face": {"en": "face", "zh": "面部"},
+    "foot": {"en": "foot", "zh": "足部"},
+    "genital": {"en": "genital area", "zh": "生殖器部位"},
+    "hand": {"en": "hand", "zh": "手部"},
+    "lower extremity": {"en": "lower limb", "zh": "下肢"},
+    "neck": {"en": "neck", "zh": "颈部"},
+    "scalp": {"en": "scalp", "zh": "头皮"},
+    "trunk": {"en": "trunk", "zh": "躯干"},
+    "upper extremity": {"en": "upper limb", "zh": "上肢"},
+    "unknown": {"en": "unknown site", "zh": "部位未知"},
+}
+SEX_NAMES: dict[str, dict[str, str]] = {
+    "male": {"en": "male", "zh": "男"},
+    "female": {"en": "female", "zh": "女"},
+    "unknown": {"en": "sex unknown", "zh": "性别未知"},
+}
+
+
+def site_name(localization: str, lang: Language = "en") -> str:
+    return BODY_SITES.get(localization, {"en": localization, "zh": localization})[lang]

@@ -1,0 +1,220 @@
+"""What a turn asks for, read from the user's words (English or Chinese), without a language model.
+
+``read_turn`` returns a typed ``TurnIntent``: the kind of request, the classes it names, case
+filters it states ("only histology-confirmed cases", "women over 50", "背部"), and whether it is
+pushback without new evidence. The graph routes on it. Rules are deliberately transparent: each
+pattern is a phrase a user would type, and the dialogue suite checks the routing they produce.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+from knowledge.taxonomy import BODY_SITES, CLASSES, CONFIRMATIONS
+
+from agents.language import detect_language
+
+
+class IntentKind(str, Enum):
+    ASSESS = "assess"  # a new image: run the whole pipeline
+    DIFFERENTIAL = "differential"  # why X and not Y?
+    CASE_FILTER = "case_filter"  # re-query similar cases with filters
+    MORE_CASES = "more_cases"  # the next page of similar cases
+    DEFINE = "define"  # what is X?
+    ADVICE = "advice"  # what should I do?
+    FEATURES = "features"  # describe the lesion's shape, border, colours
+    PUSHBACK = "pushback"  # the user insists on a different answer without new evidence
+    GENERAL = "general"  # any other question: answer from the knowledge corpus
+
+
+class CaseFilters(BaseModel):
+    dx: str | None = None
+    dx_type: str | None = None
+    sex: str | None = None
+    age_min: float | None = None
+    age_max: float | None = None
+    localization: str | None = None
+
+    def is_empty(self) -> bool:
+        return not any(v is not None for v in self.model_dump().values())
+
+    def merged(self, newer: "CaseFilters") -> "CaseFilters":
+        return CaseFilters(**{**self.model_dump(), **{k: v for k, v in newer.model_dump().items() if v is not None}})
+
+
+class TurnIntent(BaseModel):
+    kind: IntentKind
+    language: str = "en"
+    classes: list[str] = Field(default_factory=list)  # classes the question names, in order of mention
+    filters: CaseFilters = Field(default_factory=CaseFilters)
+    clear_filters: bool = False
+    question: str = ""
+
+
+def _rx(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(patterns), re.IGNORECASE)
+
+
+_DIFFERENTIAL = _rx(
+    r"\bwhy (?:not|isn'?t it|is it not|wouldn'?t it be)\b", r"\bcould (?:it|this) (?:be|also be)\b",
+    r"\b(?:rule[sd]? out|ruled out|instead of|rather than|differential|difference between|how do you tell)\b",
+    r"\bwhat (?:else|other) could\b", r"\bmight it be\b", r"\bis it not\b",
+    r"为什么不是", r"为什么是", r"会不会是", r"有没有可能是", r"可能是.{0,12}吗", r"区别", r"鉴别", r"排除",
+)
+_MORE_CASES = _rx(
+    r"\b(?:more|other|additional|further|next)\b.{0,20}\b(?:similar )?(?:cases|examples|images|lesions)\b",
+    r"\bshow (?:me )?more\b", r"更多.{0,6}(?:病例|案例|图片|相似)", r"再(?:给我)?看.{0,4}(?:病例|案例|几个)", r"其他相似",
+)
+_CASES = _rx(r"\b(?:cases?|examples?|similar (?:images|lesions)|neighbou?rs)\b", r"病例", r"案例", r"相似")
+_CLEAR = _rx(r"\b(?:all|any) cases\b", r"\b(?:remove|clear|drop|reset) (?:the )?filters?\b", r"\bwithout filters?\b",
+             r"取消筛选", r"所有病例", r"清除筛选")
+_DEFINE = _rx(
+    r"\bwhat (?:is|are|'s) (?:an? |the )?(?!this\b|it\b|that\b)", r"\bwhat does .{1,40} mean\b", r"\bexplain\b",
+    r"\btell me about\b", r"\bdefine\b", r"\bmeaning of\b",
+    r"什么是", r"是什么", r"什么叫", r"解释一下", r"介绍一下",
+)
+_ADVICE = _rx(
+    r"\bwhat should i do\b", r"\bshould i (?:see|visit|go|worry|be worried|get)\b", r"\bdo i need\b",
+    r"\b(?:next steps?|what now|treatment|treat it|remove it|biopsy|see a doctor|dermatologist|urgent)\b",
+    r"\bhow (?:worried|serious|dangerous)\b", r"\bis it (?:dangerous|serious)\b",
+    r"\bis (?:this|it|that)(?: \w+)? (?:cancer|cancerous|malignant|skin cancer)\b", r"\bam i at risk\b",
+    r"是癌吗", r"是不是癌", r"恶性吗", r"是不是恶性",
+    r"怎么办", r"该怎么做", r"要不要看医生", r"需要看医生", r"需要就医", r"需要治疗", r"严重吗", r"危险吗", r"下一步",
+)
+_FEATURES = _rx(
+    r"\b(?:asymmetr\w*|symmetr\w*|border|edge|colou?rs?|shape|size|diameter|abcd\w*|features?|structures?|describe)\b",
+    r"不对称", r"对称", r"边界", r"边缘", r"颜色", r"形状", r"大小", r"直径", r"特征", r"描述",
+)
+_PUSHBACK = _rx(
+    r"\b(?:it'?s|it is|this is|surely|i'?m sure|i know|i think) (?:it'?s |it is )?(?:just |only )?(?:benign|harmless|nothing|fine|not cancer|a (?:normal )?mole|malignant|cancer)\b",
+    r"\b(?:benign|harmless|fine|not cancer|malignant|cancer), (?:right|isn'?t it|correct)\b",
+    r"\byou(?:'re| are) wrong\b", r"\bchange (?:your|the) (?:answer|diagnosis)\b", r"\bjust (?:say|tell me) (?:it'?s|it is)\b",
+    r"\bmy (?:doctor|friend|mother) (?:said|says) (?:it'?s|it is)\b",
+    r"是良性的吧", r"肯定是良性", r"应该没事吧", r"不是癌吧", r"你错了", r"就是.{0,4}(?:良性|痣)", r"改一下诊断",
+)
+_HISTO = _rx(r"\bhisto\w*", r"\bbiops\w*", r"\bpatholog\w*", r"病理", r"活检")
+_FOLLOWUP = _rx(r"\bfollow[- ]?up\b", r"随访")
+_CONSENSUS = _rx(r"\bconsensus\b", r"\bexpert\w*\b", r"共识")
+_CONFOCAL = _rx(r"\bconfocal\b", r"共聚焦")
+_FEMALE = _rx(r"\b(?:women|woman|female|females|girls?|ladies)\b", r"女性", r"女的", r"女士")
+_MALE = _rx(r"\b(?:men|man|male|males|boys?)\b", r"男性", r"男的")
+_OVER = _rx(r"\b(?:over|above|older than|at least|aged over|more than)\s+(\d{1,3})\b", r"(\d{1,3})\s*(?:\+|and over|or older|plus)\b",
+            r"(\d{1,3})\s*岁以上", r"大于\s*(\d{1,3})\s*岁")
+_UNDER = _rx(r"\b(?:under|below|younger than|less than)\s+(\d{1,3})\b", r"(\d{1,3})\s*岁以下", r"小于\s*(\d{1,3})\s*岁")
+_OLDER = _rx(r"\bolder (?:people|patients|men|women|adults)\b", r"老年")
+_YOUNGER = _rx(r"\byoung(?:er)? (?:people|patients|men|women|adults)\b", r"年轻")
+
+_SITE_WORDS: dict[str, tuple[str, ...]] = {
+    "back": ("back",), "trunk": ("trunk", "torso"), "face": ("face", "cheek", "nose", "forehead"),
+    "lower extremity": ("leg", "legs", "thigh", "shin", "lower limb", "lower extremity", "calf"),
+    "upper extremity": ("arm", "arms", "forearm", "shoulder", "upper limb", "upper extremity"),
+    "abdomen": ("abdomen", "belly", "stomach"), "chest": ("chest", "breast"), "neck": ("neck",),
+    "scalp": ("scalp", "head"), "ear": ("ear", "ears"), "foot": ("foot", "feet", "sole", "toe"),
+    "hand": ("hand", "hands", "palm", "finger"), "genital": ("genital", "genitals"), "acral": ("acral",),
+}
+_ZH_SITE_EXTRA: dict[str, tuple[str, ...]] = {
+    "face": ("脸",), "lower extremity": ("腿",), "upper extremity": ("手臂", "胳膊"), "foot": ("脚",),
+    "back": ("后背",), "abdomen": ("肚子",),
+}
+
+
+def _class_mentions(text: str) -> list[str]:
+    """Class codes named in the text (English names, synonyms, codes, Chinese names), in order."""
+    lowered = text.lower()
+    found: list[tuple[int, str]] = []
+    for c in CLASSES:
+        names = {c.code, c.name_en.lower(), c.name_zh, *c.synonyms, *c.synonyms_zh}
+        names |= {part.strip() for part in c.name_en.lower().split("/")} | {p.strip() for p in c.name_zh.split("/")}
+        for name in filter(None, names):
+            if name.isascii():
+                m = re.search(rf"\b{re.escape(name)}s?\b", lowered)
+                pos = m.start() if m else -1
+            else:
+                pos = text.find(name)
+            if pos >= 0:
+                found.append((pos, c.code))
+    ordered: list[str] = []
+    for _, code in sorted(found):
+        if code not in ordered:
+            ordered.append(code)
+    return ordered
+
+
+def _site(text: str) -> str | None:
+    lowered = text.lower()
+    for site, words in _SITE_WORDS.items():
+        if any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words):
+            return site
+    for site, names in BODY_SITES.items():
+        if site != "unknown" and (names["zh"] in text or any(w in text for w in _ZH_SITE_EXTRA.get(site, ()))):
+            return site
+    return None
+
+
+def read_filters(text: str, classes: list[str]) -> CaseFilters:
+    f = CaseFilters()
+    if _HISTO.search(text):
+        f.dx_type = "histo"
+    elif _FOLLOWUP.search(text):
+        f.dx_type = "follow_up"
+    elif _CONFOCAL.search(text):
+        f.dx_type = "confocal"
+    elif _CONSENSUS.search(text):
+        f.dx_type = "consensus"
+    assert f.dx_type is None or f.dx_type in CONFIRMATIONS
+    if _FEMALE.search(text):
+        f.sex = "female"
+    elif _MALE.search(text):
+        f.sex = "male"
+    if m := _OVER.search(text):
+        f.age_min = float(next(g for g in m.groups() if g))
+    elif _OLDER.search(text):
+        f.age_min = 60.0
+    if m := _UNDER.search(text):
+        f.age_max = float(next(g for g in m.groups() if g))
+    elif _YOUNGER.search(text):
+        f.age_max = 40.0
+    f.localization = _site(text)
+    if classes and re.search(r"\bonly\b|\bjust\b|只看|仅", text, re.IGNORECASE):
+        f.dx = classes[0]
+    return f
+
+
+def read_turn(question: str | None, new_image: bool, language: str | None = None) -> TurnIntent:
+    """Classify a turn. A new image always means a full assessment, whatever the words."""
+    text = (question or "").strip()
+    lang = language or detect_language(text)
+    classes = _class_mentions(text)
+    filters = read_filters(text, classes) if text else CaseFilters()
+
+    def intent(kind: IntentKind, **kw: object) -> TurnIntent:
+        return TurnIntent(kind=kind, language=lang, classes=classes, question=text, **kw)  # type: ignore[arg-type]
+
+    if new_image:
+        return intent(IntentKind.ASSESS, filters=filters)
+    if not text:
+        return intent(IntentKind.GENERAL)
+    if _PUSHBACK.search(text):
+        return intent(IntentKind.PUSHBACK)
+    if _MORE_CASES.search(text):
+        return intent(IntentKind.MORE_CASES, filters=filters)
+    if _CLEAR.search(text) and _CASES.search(text):
+        return intent(IntentKind.CASE_FILTER, clear_filters=True)
+    if _CASES.search(text) and not filters.is_empty():
+        return intent(IntentKind.CASE_FILTER, filters=filters)
+    if _DIFFERENTIAL.search(text) and classes:
+        return intent(IntentKind.DIFFERENTIAL)
+    if _ADVICE.search(text):
+        return intent(IntentKind.ADVICE)
+    if _DEFINE.search(text) and (classes or not _FEATURES.search(text)):
+        return intent(IntentKind.DEFINE)
+    if _FEATURES.search(text):
+        return intent(IntentKind.FEATURES)
+    if _CASES.search(text):
+        return intent(IntentKind.MORE_CASES if re.search(r"\bmore\b|更多", text, re.I) else IntentKind.CASE_FILTER, filters=filters)
+    if classes and re.search(r"\?|？|吗", text):
+        return intent(IntentKind.DIFFERENTIAL)
+    return intent(IntentKind.GENERAL)
