@@ -1,0 +1,308 @@
+"""The deterministic, grounded composer: every factual sentence is built from a source and cites it.
+
+Sources and their markers: [P] the classifier's calibrated output, [F] the measured features,
+[C#] a similar confirmed case, [K#] a knowledge passage. Knowledge sentences are extracted
+verbatim from the retrieved passages (chosen by overlap with the question), never paraphrased,
+so they are supported by construction; the safety reviewer checks it all the same.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from knowledge.schema import Prediction
+from knowledge.taxonomy import Language, confirmation_name, display_name, site_name
+
+from agents.intents import CaseFilters, IntentKind, TurnIntent
+from agents.risk import RiskTier, tier_advice, tier_name
+from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
+from agents.templates import T, percent, render
+
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+")
+WORD = re.compile(r"[a-z][a-z\-]{2,}")
+STOP = set(
+    "the and for are was were with that this from have has had not but can may its into than then them they their "
+    "what which when where who why how does did is it be of to in on a an or as at by if so do any all more most "
+    "such these those there here about also very will would could should lesion lesions skin".split()
+)
+# Text inside documents or user messages that tries to instruct the assistant is data, never obeyed or repeated.
+INJECTION = re.compile(
+    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|rules)|disregard (?:the |all )?(?:previous|above|system)"
+    r"|system prompt|you are now|new instructions|always (?:say|answer|tell)|tell the user|override|jailbreak"
+    r"|忽略(?:之前|以上|所有)(?:的)?(?:指令|说明)|系统提示",
+    re.IGNORECASE,
+)
+MAX_CASE_LINES = 5
+
+
+@dataclass
+class ComposeInput:
+    intent: TurnIntent
+    language: Language
+    prediction: Prediction | None = None
+    risk: RiskTier | None = None
+    features: FeatureRef | None = None
+    cases: list[CaseRef] = field(default_factory=list)
+    case_filters: CaseFilters = field(default_factory=CaseFilters)
+    case_page: int = 0
+    passages: list[PassageRef] = field(default_factory=list)
+    intake: IntakeResult | None = None
+    has_image: bool = False
+
+
+class _Builder:
+    def __init__(self, lang: Language) -> None:
+        self.lang = lang
+        self.sentences: list[Sentence] = []
+
+    def fact(self, text: str, *refs: str) -> None:
+        self.sentences.append(Sentence(text=text, refs=list(dict.fromkeys(refs)), kind="fact"))
+
+    def policy(self, text: str) -> None:
+        self.sentences.append(Sentence(text=text, kind="policy"))
+
+    def prompt(self, text: str) -> None:
+        self.sentences.append(Sentence(text=text, kind="prompt"))
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if w not in STOP}
+
+
+def passage_sentences(passage: PassageRef) -> list[str]:
+    """Candidate sentences of a passage: complete, of readable length, free of injected instructions."""
+    out = []
+    for s in SENTENCE_SPLIT.split(passage.text.replace("\n", " ")):
+        s = s.strip()
+        if 40 <= len(s) <= 400 and s[-1] in ".!?" and not INJECTION.search(s) and not s.startswith("#"):
+            out.append(s)
+    return out
+
+
+def best_sentences(passage: PassageRef, query_terms: set[str], n: int = 1) -> list[str]:
+    candidates = passage_sentences(passage)
+    scored = sorted(
+        ((len(_words(s) & query_terms), -i, s) for i, s in enumerate(candidates)), reverse=True
+    )
+    chosen = [s for _, _, s in scored[:n]]
+    return sorted(chosen, key=candidates.index)
+
+
+def _query_terms(inp: ComposeInput, extra_classes: list[str]) -> set[str]:
+    text = inp.intent.question
+    for code in extra_classes:
+        text += " " + display_name(code, "en")
+    return _words(text)
+
+
+def _filters_text(filters: CaseFilters, lang: Language) -> str:
+    items = []
+    if filters.dx:
+        items.append(render("filter_dx", lang, value=display_name(filters.dx, lang)))
+    if filters.dx_type:
+        items.append(render("filter_dx_type", lang, value=confirmation_name(filters.dx_type, lang)))
+    if filters.sex:
+        items.append(render("filter_sex", lang, value={"en": filters.sex, "zh": {"male": "男", "female": "女"}.get(filters.sex, filters.sex)}[lang]))
+    if filters.age_min is not None:
+        items.append(render("filter_age_min", lang, value=filters.age_min))
+    if filters.age_max is not None:
+        items.append(render("filter_age_max", lang, value=filters.age_max))
+    if filters.localization:
+        items.append(render("filter_site", lang, value=site_name(filters.localization, lang)))
+    if not items:
+        return ""
+    return render("filters_prefix", lang, items=("、" if lang == "zh" else ", ").join(items))
+
+
+def _who(case: CaseRef, lang: Language) -> str:
+    age = render("age_years", lang, age=case.age) if case.age is not None else T["age_unknown"][lang]
+    sex = {"male": {"en": "male", "zh": "男性"}, "female": {"en": "female", "zh": "女性"}}.get(case.sex, {"en": "", "zh": ""})[lang]
+    return render("who", lang, age=age, sex=sex).strip()
+
+
+def _case_line(case: CaseRef, lang: Language) -> str:
+    return render(
+        "case_line", lang, ref=f"[{case.ref}]", image_id=case.image_id, dx=display_name(case.dx, lang),
+        confirm=confirmation_name(case.dx_type, lang), who=_who(case, lang), site=site_name(case.localization, lang),
+        sim=case.similarity,
+    )
+
+
+def _add_estimate(b: _Builder, p: Prediction) -> None:
+    (c1, p1), (c2, p2), (c3, p3) = p.top_k(3)
+    key = "estimate_abstain" if p.abstained else "estimate"
+    b.fact(render(key, b.lang, c1=display_name(c1, b.lang), p1=percent(p1), c2=display_name(c2, b.lang),
+                  p2=percent(p2), c3=display_name(c3, b.lang), p3=percent(p3)), "P")
+
+
+def _add_risk(b: _Builder, p: Prediction, tier: RiskTier) -> None:
+    b.fact(render("risk", b.lang, tier=tier_name(tier, b.lang), mal=percent(p.malignancy)), "P")
+
+
+def _add_features(b: _Builder, features: FeatureRef | None) -> None:
+    if features is None:
+        return
+    if not features.delineated:
+        b.fact(render("features_none", b.lang, reason=features.reason or "?"), "F")
+        return
+    statements = features.statements_zh if b.lang == "zh" else features.statements_en
+    if statements:
+        b.fact(render("features", b.lang, statements=T["list_sep"][b.lang].join(statements)), "F")
+        b.policy(T["features_scale"][b.lang])
+
+
+def _add_case_summary(b: _Builder, cases: list[CaseRef], focus: str, filters: CaseFilters) -> None:
+    ftext = _filters_text(filters, b.lang)
+    if not cases:
+        b.policy(render("cases_empty", b.lang, filters=ftext))
+        return
+    same = [c for c in cases if c.dx == focus]
+    if same:
+        histo = sum(c.dx_type == "histo" for c in same)
+        b.fact(render("cases_summary", b.lang, filters=ftext, same=len(same), n=len(cases),
+                      c1=display_name(focus, b.lang), histo=histo), *[c.ref for c in same[:MAX_CASE_LINES]])
+    else:
+        common, count = Counter(c.dx for c in cases).most_common(1)[0]
+        b.fact(render("cases_none_of", b.lang, filters=ftext, n=len(cases), c1=display_name(focus, b.lang),
+                      c2=display_name(common, b.lang), same2=count), *[c.ref for c in cases if c.dx == common][:MAX_CASE_LINES])
+    b.fact(_case_line(cases[0], b.lang), cases[0].ref)
+
+
+def _add_knowledge(b: _Builder, passages: list[PassageRef], terms: set[str], n_passages: int = 2, lead: bool = True) -> int:
+    added = 0
+    for passage in passages:
+        if added >= n_passages:
+            break
+        picked = best_sentences(passage, terms, n=1)
+        if not picked:
+            continue
+        key = "knowledge_lead" if lead and added == 0 else "knowledge_more"
+        b.fact(render(key, b.lang, text=picked[0]), passage.ref)
+        added += 1
+    return added
+
+
+def _citations(sentences: list[Sentence], inp: ComposeInput) -> list[Citation]:
+    used = {r for s in sentences for r in s.refs}
+    out: list[Citation] = []
+    if "P" in used and inp.prediction is not None:
+        out.append(Citation(id="P", kind="prediction", title=f"Classifier output ({inp.prediction.backend} backend, calibrated)"))
+    if "F" in used:
+        out.append(Citation(id="F", kind="features", title="Measured lesion features (segmentation)"))
+    for c in inp.cases:
+        if c.ref in used:
+            out.append(Citation(id=c.ref, kind="case", title=f"{c.image_id}: {display_name(c.dx)} ({confirmation_name(c.dx_type)})", target=c.image_id))
+    for p in inp.passages:
+        if p.ref in used:
+            out.append(Citation(id=p.ref, kind="knowledge", title=f"{p.title} — {p.section}", target=p.passage_id))
+    return out
+
+
+def _render_text(sentences: list[Sentence]) -> str:
+    lines = []
+    for s in sentences:
+        marks = "".join(f"[{r}]" for r in s.refs)
+        text = s.text
+        if marks:
+            text = text[:-1] + f" {marks}" + text[-1] if text[-1] in ".。" else f"{text} {marks}"
+        lines.append(text)
+    return "\n\n".join(lines)
+
+
+def _claim(question: str, lang: Language) -> str:
+    if re.search(r"malignant|cancer(?!\s*,?\s*(?:right|isn))|恶性|癌", question, re.I) and not re.search(r"not cancer|不是癌", question, re.I):
+        return T["claim_malignant"][lang]
+    if re.search(r"benign|harmless|fine|nothing|not cancer|mole|良性|没事|不是癌|痣", question, re.I):
+        return T["claim_benign"][lang]
+    return T["claim_other"][lang]
+
+
+def compose(inp: ComposeInput) -> Answer:
+    """Write this turn's answer from the grounded context."""
+    lang, kind, p = inp.language, inp.intent.kind, inp.prediction
+    b = _Builder(lang)
+    diagnostic = False
+    focus = p.label if p is not None else (inp.intent.classes[0] if inp.intent.classes else None)
+    terms = _query_terms(inp, [c for c in [*inp.intent.classes, focus] if c])
+
+    if inp.intake is not None and not inp.intake.accepted and kind == IntentKind.ASSESS:
+        b.policy(render("refused", lang, reason=(inp.intake.reason_zh if lang == "zh" else inp.intake.reason) or "?"))
+        b.policy(T["refused_hint"][lang])
+        _add_knowledge(b, inp.passages, terms, n_passages=1)
+        diagnostic = True
+    elif kind == IntentKind.ASSESS and p is not None:
+        diagnostic = True
+        _add_estimate(b, p)
+        if inp.risk is not None:
+            _add_risk(b, p, inp.risk)
+        _add_features(b, inp.features)
+        _add_case_summary(b, inp.cases[:10], p.label, inp.case_filters)
+        _add_knowledge(b, inp.passages, terms, n_passages=1)
+        if p.abstained:
+            b.policy(T["abstain_advice"][lang])
+        if inp.risk is not None:
+            b.policy(tier_advice(inp.risk, lang))
+    elif kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES) and p is not None:
+        diagnostic = True
+        ftext = _filters_text(inp.case_filters, lang)
+        if not inp.cases:
+            b.policy(render("cases_empty", lang, filters=ftext))
+        elif kind == IntentKind.MORE_CASES:
+            start = inp.case_page * 10 + 1
+            b.policy(render("cases_page", lang, filters=ftext, start=start, end=start + len(inp.cases) - 1))
+            for c in inp.cases[:MAX_CASE_LINES]:
+                b.fact(_case_line(c, lang), c.ref)
+        else:
+            _add_case_summary(b, inp.cases, p.label, inp.case_filters)
+            for c in inp.cases[1:MAX_CASE_LINES]:
+                b.fact(_case_line(c, lang), c.ref)
+    elif kind == IntentKind.DIFFERENTIAL and p is not None and inp.intent.classes:
+        diagnostic = True
+        cx = next((c for c in inp.intent.classes if c != p.label), inp.intent.classes[0])
+        if cx == p.label:
+            b.fact(render("differential_top", lang, cx=display_name(cx, lang), px=percent(p.probs[cx])), "P")
+        else:
+            b.fact(render("differential_compare", lang, cx=display_name(cx, lang), px=percent(p.probs[cx]),
+                          c1=display_name(p.label, lang), p1=percent(p.probs[p.label])), "P")
+        if inp.cases:
+            same = [c for c in inp.cases if c.dx == cx]
+            b.fact(render("differential_cases", lang, same=len(same), n=len(inp.cases), cx=display_name(cx, lang)),
+                   *([c.ref for c in same[:MAX_CASE_LINES]] or [c.ref for c in inp.cases[:3]]))
+        _add_features(b, inp.features)
+        _add_knowledge(b, inp.passages, terms, n_passages=2)
+    elif kind == IntentKind.PUSHBACK and p is not None:
+        diagnostic = True
+        b.fact(render("pushback", lang, claim=_claim(inp.intent.question, lang), c1=display_name(p.label, lang),
+                      p1=percent(p.probs[p.label])), "P")
+        if inp.risk is not None:
+            _add_risk(b, p, inp.risk)
+            b.policy(tier_advice(inp.risk, lang))
+        b.policy(T["pushback_confirm"][lang])
+    elif kind == IntentKind.FEATURES and inp.features is not None:
+        diagnostic = True
+        _add_features(b, inp.features)
+        _add_knowledge(b, inp.passages, terms, n_passages=1)
+    elif kind == IntentKind.ADVICE and p is not None:
+        diagnostic = True
+        _add_estimate(b, p)
+        if inp.risk is not None:
+            _add_risk(b, p, inp.risk)
+        _add_knowledge(b, inp.passages, terms, n_passages=2)
+        if inp.risk is not None:
+            b.policy(tier_advice(inp.risk, lang))
+    else:
+        needs_image = kind in (IntentKind.ASSESS, IntentKind.CASE_FILTER, IntentKind.MORE_CASES, IntentKind.PUSHBACK,
+                               IntentKind.FEATURES) or (kind == IntentKind.ADVICE and not inp.passages)
+        if needs_image and p is None:
+            b.prompt(T["need_image"][lang])
+        added = _add_knowledge(b, inp.passages, terms, n_passages=3)
+        if not added and not needs_image:
+            b.policy(T["knowledge_missing"][lang])
+        if added:
+            b.policy(T["general_note"][lang])
+    if diagnostic:
+        b.policy(T["disclaimer"][lang])
+    return Answer(text=_render_text(b.sentences), sentences=b.sentences, citations=_citations(b.sentences, inp),
+                  language=lang, diagnostic=diagnostic)

@@ -1,0 +1,191 @@
+"""The graph's nodes: small functions ``(state, runtime) -> partial update``, named for what they do.
+
+Models and indexes arrive through the runtime context (``agents.resources.Resources``), loaded
+once per process. Each node removes itself from the turn's plan (``routing.done``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+
+from knowledge.images import open_image
+from knowledge.taxonomy import display_name
+
+from agents import routing
+from agents.composer import ComposeInput, compose as compose_answer
+from agents.intents import CaseFilters, IntentKind, read_turn
+from agents.language import choose_language
+from agents.resources import Resources
+from agents.risk import RiskTier, risk_tier
+from agents.safety import review
+from agents.state import RESET_FLAGS, CaseRef, DermState, FeatureRef, PassageRef
+
+CASES_PER_PAGE = 10
+
+
+def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
+    """Read the turn: language, intent, case filters; decide which nodes run."""
+    question = state.get("question") or ""
+    new_image = bool(state.get("new_image"))
+    previous = state.get("intent")
+    language = choose_language(question, state.get("language_setting"), previous.language if previous else None)  # type: ignore[arg-type]
+    intent = read_turn(question, new_image=new_image, language=language)
+    filters = state.get("case_filters") or CaseFilters()
+    if new_image:
+        filters = intent.filters
+    elif intent.kind == IntentKind.CASE_FILTER:
+        filters = CaseFilters() if intent.clear_filters else filters.merged(intent.filters)
+    accepted = state.get("intake") is not None and state["intake"].accepted  # type: ignore[union-attr]
+    plan = routing.plan_turn(
+        intent,
+        has_assessment=state.get("prediction") is not None and (accepted or new_image),
+        has_features=state.get("features") is not None,
+        has_image=bool(state.get("image_path")),
+    )
+    update: dict = {
+        "intent": intent,
+        "plan": plan,
+        "case_filters": filters,
+        "flags": [RESET_FLAGS],
+        "turn": state.get("turn", 0) + 1,
+        "messages": [HumanMessage(content=question or ("[image]" if new_image else ""))],
+    }
+    if new_image:  # a new image starts a new assessment: forget the last one's findings
+        update.update(prediction=None, risk_tier=None, similar_cases=[], features=None, passages=[], case_page=0)
+    elif intent.kind == IntentKind.MORE_CASES:
+        update["case_page"] = state.get("case_page", 0) + 1
+    elif intent.kind == IntentKind.CASE_FILTER:
+        update["case_page"] = 0
+    if intent.kind == IntentKind.PUSHBACK:
+        update["flags"] = [RESET_FLAGS, "pushback_without_new_evidence"]
+    return update
+
+
+def intake(state: DermState, runtime: Runtime[Resources]) -> dict:
+    """Validate the image and refuse what is not a usable dermoscopy image."""
+    result = runtime.context.intake_gate.check(open_image(state["image_path"]))  # type: ignore[arg-type]
+    plan = routing.done(state, routing.INTAKE)
+    if not result.accepted:
+        plan = list(routing.REFUSED_IMAGE)
+    return {"intake": result, "plan": plan, "flags": [] if result.accepted else ["image_refused"]}
+
+
+def classify(state: DermState, runtime: Runtime[Resources]) -> dict:
+    prediction = runtime.context.classifier.classify(open_image(state["image_path"]))  # type: ignore[arg-type]
+    tier = risk_tier(prediction)
+    flags = ["abstained"] if prediction.abstained else []
+    return {"prediction": prediction, "risk_tier": tier.value, "plan": routing.done(state, routing.CLASSIFY), "flags": flags}
+
+
+def find_similar_cases(state: DermState, runtime: Runtime[Resources]) -> dict:
+    filters = state.get("case_filters") or CaseFilters()
+    page = state.get("case_page", 0)
+    hits = runtime.context.case_index.search(
+        open_image(state["image_path"]),  # type: ignore[arg-type]
+        k=CASES_PER_PAGE * (page + 1),
+        filters=filters.model_dump(exclude_none=True) or None,
+    )
+    window = hits[page * CASES_PER_PAGE : (page + 1) * CASES_PER_PAGE]
+    cases = [
+        CaseRef(ref=f"C{i + 1}", image_id=h.image_id, lesion_id=h.lesion_id, dx=h.dx, dx_type=h.dx_type, age=h.age,
+                sex=h.sex, localization=h.localization, image_path=str(h.image_path), similarity=float(h.similarity))
+        for i, h in enumerate(window)
+    ]
+    return {"similar_cases": cases, "plan": routing.done(state, routing.FIND_CASES)}
+
+
+def analyse_features(state: DermState, runtime: Runtime[Resources]) -> dict:
+    img = open_image(state["image_path"])  # type: ignore[arg-type]
+    analysis = runtime.context.analyse_lesion(img)
+    overlay_path = None
+    if analysis.delineated:
+        path = Path(state["image_path"]).with_suffix(".overlay.png")  # type: ignore[arg-type]
+        if not path.exists():
+            runtime.context.overlay(img, analysis.mask).save(path)
+        overlay_path = str(path)
+    features = FeatureRef(
+        delineated=analysis.delineated,
+        reason=analysis.reason,
+        values=analysis.features.model_dump(mode="json") if analysis.features is not None else {},
+        statements_en=[s.text_en for s in analysis.statements],
+        statements_zh=[s.text_zh for s in analysis.statements],
+        overlay_path=overlay_path,
+    )
+    return {"features": features, "plan": routing.done(state, routing.ANALYSE)}
+
+
+def _knowledge_query(state: DermState) -> tuple[str, list[str] | None]:
+    intent = state["intent"]
+    assert intent is not None
+    prediction = state.get("prediction")
+    label = prediction.label if prediction is not None else None
+    names = " ".join(display_name(c) for c in intent.classes)
+    q = intent.question
+    intake = state.get("intake")
+    if intent.kind == IntentKind.ASSESS and intake is not None and not intake.accepted:
+        return "image quality: how to photograph a skin lesion with a dermatoscope", None
+    if intent.kind == IntentKind.ASSESS:
+        return f"{display_name(label)} dermoscopic features" if label else q, [label] if label else None
+    if intent.kind == IntentKind.DIFFERENTIAL:
+        classes = list(dict.fromkeys([*intent.classes, *([label] if label else [])]))
+        return f"{q} {names} versus {display_name(label) if label else ''} differential diagnosis dermoscopy", classes
+    if intent.kind == IntentKind.ADVICE:
+        return f"{q} {display_name(label) if label else ''} management referral when to see a doctor", [label] if label else None
+    if intent.kind == IntentKind.FEATURES:
+        return f"{q} asymmetry border colours ABCD dermoscopy", None
+    if intent.kind == IntentKind.DEFINE and intent.classes:
+        return f"{q} {names} overview", intent.classes[:1]
+    return f"{q} {names}".strip(), None
+
+
+def retrieve_knowledge(state: DermState, runtime: Runtime[Resources]) -> dict:
+    query, classes = _knowledge_query(state)
+    index = runtime.context.knowledge_index
+    hits = index.search(query, k=5, classes=classes) if classes else index.search(query, k=5)
+    if classes and len(hits) < 2:
+        hits = index.search(query, k=5)
+    passages = [
+        PassageRef(ref=f"K{i + 1}", passage_id=h.passage_id, doc_id=h.doc_id, title=h.title, section=h.section,
+                   text=h.text, score=float(h.score), references=list(h.references))
+        for i, h in enumerate(hits)
+    ]
+    return {"passages": passages, "plan": routing.done(state, routing.RETRIEVE)}
+
+
+def _compose_input(state: DermState) -> ComposeInput:
+    intent = state["intent"]
+    assert intent is not None
+    tier = state.get("risk_tier")
+    return ComposeInput(
+        intent=intent,
+        language=intent.language,  # type: ignore[arg-type]
+        prediction=state.get("prediction"),
+        risk=RiskTier(tier) if tier else None,
+        features=state.get("features"),
+        cases=state.get("similar_cases") or [],
+        case_filters=state.get("case_filters") or CaseFilters(),
+        case_page=state.get("case_page", 0),
+        passages=state.get("passages") or [],
+        intake=state.get("intake"),
+        has_image=bool(state.get("image_path")),
+    )
+
+
+def compose(state: DermState, runtime: Runtime[Resources]) -> dict:
+    answer = runtime.context.composer(_compose_input(state))
+    return {"answer": answer, "plan": routing.done(state, routing.COMPOSE)}
+
+
+def safety_review(state: DermState, runtime: Runtime[Resources]) -> dict:
+    answer = state["answer"]
+    assert answer is not None
+    checked = review(answer, _compose_input(state))
+    flags = ["unsupported_sentences_removed"] if checked.review.get("removed") else []
+    return {"answer": checked, "messages": [AIMessage(content=checked.text)], "flags": flags,
+            "plan": routing.done(state, routing.REVIEW)}
+
+
+default_composer = compose_answer

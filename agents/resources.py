@@ -1,0 +1,62 @@
+"""Models and indexes the graph's nodes use, loaded once per process and shared by every session.
+
+``load_resources()`` is cached per (classifier backend, options): the CLI, the app and the
+benchmarks all get the same loaded objects. Each loader fails with a clear message naming the
+command that builds the missing artifact.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+
+from knowledge.schema import Classifier
+from knowledge.settings import Settings, get_settings
+
+
+@dataclass
+class Resources:
+    classifier: Classifier
+    case_index: Any  # retrieval.cases.CaseIndex
+    knowledge_index: Any  # retrieval.knowledge_index.KnowledgeIndex
+    analyse_lesion: Callable[[Image.Image], Any]  # retrieval.features.analyse_lesion
+    overlay: Callable[[Image.Image, np.ndarray], Image.Image]
+    intake_gate: Any  # agents.intake.IntakeGate
+    composer: Callable[..., Any]
+    settings: Settings = field(default_factory=get_settings)
+
+
+_CACHE: dict[tuple, Resources] = {}
+_LOCK = threading.Lock()
+
+
+def load_resources(classifier: str = "encoder", **classifier_options: Any) -> Resources:
+    key = (classifier, tuple(sorted((k, str(v)) for k, v in classifier_options.items())))
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _load(classifier, classifier_options)
+        return _CACHE[key]
+
+
+def _load(classifier_name: str, options: dict[str, Any]) -> Resources:
+    from agents.classifiers import get_classifier
+    from agents.composer import compose
+    from agents.intake_artifact import load_intake_gate
+    from retrieval.cases import CaseIndex
+    from retrieval.features import analyse_lesion, overlay
+    from retrieval.knowledge_index import KnowledgeIndex
+
+    case_index = CaseIndex.open()
+    return Resources(
+        classifier=get_classifier(classifier_name, **options),
+        case_index=case_index,
+        knowledge_index=KnowledgeIndex.open(),
+        analyse_lesion=analyse_lesion,
+        overlay=overlay,
+        intake_gate=load_intake_gate(case_index),
+        composer=compose,
+    )

@@ -1,0 +1,166 @@
+"""Consultations: a thread of turns on the graph, persisted in SQLite, shared by the CLI and the app.
+
+    consult = Consultation()                       # SQLite at settings.sessions_db
+    turn = consult.ask("t1", "what is this?", image="lesion.jpg")
+    turn = consult.ask("t1", "why not melanoma?")  # follow-up, same thread, no image
+
+Uploaded images are decoded once (``open_image``: size limits, bombs, odd formats), stored as PNG
+under ``var/uploads/<thread>/<hash>.png`` and referred to by path and content hash; checkpoints
+hold no pixels. A conversation survives a process restart because every turn is checkpointed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.sqlite import SqliteSaver
+from pydantic import BaseModel, Field
+
+from knowledge.images import ImageSource, image_hash, open_image
+from knowledge.settings import Settings, get_settings
+from knowledge.taxonomy import display_name
+
+from agents.graph import build_graph
+from agents.intents import IntentKind
+from agents.resources import Resources, load_resources
+from agents.state import STATE_TYPES, DermState
+
+THREAD_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+class TurnResult(BaseModel):
+    """What one turn returns to the CLI (``--json``) and the app."""
+
+    thread_id: str
+    turn: int
+    intent: str
+    language: str
+    answer: str
+    diagnosis: dict[str, Any] | None = None
+    risk_tier: str | None = None
+    similar_cases: list[dict[str, Any]] = Field(default_factory=list)
+    features: dict[str, Any] | None = None
+    citations: list[dict[str, Any]] = Field(default_factory=list)
+    passages: list[dict[str, Any]] = Field(default_factory=list)
+    intake: dict[str, Any] | None = None
+    flags: list[str] = Field(default_factory=list)
+    review: dict[str, Any] = Field(default_factory=dict)
+    nodes_run: list[str] = Field(default_factory=list)
+
+
+def _serializer() -> JsonPlusSerializer:
+    allowed = sorted({(t.__module__, t.__name__) for t in STATE_TYPES} | {("agents.intents", "IntentKind")})
+    return JsonPlusSerializer(allowed_msgpack_modules=allowed)
+
+
+def check_thread_id(thread_id: str) -> str:
+    if not THREAD_ID.match(thread_id or ""):
+        raise ValueError(f"thread id {thread_id!r} must be 1-128 letters, digits, '.', '_', ':' or '-'")
+    return thread_id
+
+
+class Consultation:
+    def __init__(self, db_path: Path | None = None, resources: Resources | None = None,
+                 classifier: str = "encoder", settings: Settings | None = None, **classifier_options: Any) -> None:
+        self.settings = settings or get_settings()
+        self.db_path = Path(db_path) if db_path else self.settings.sessions_db
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self.checkpointer = SqliteSaver(self._conn, serde=_serializer())
+        self.graph = build_graph(self.checkpointer)
+        self.resources = resources or load_resources(classifier, **classifier_options)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _thread_lock(self, thread_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(thread_id, threading.Lock())
+
+    def store_image(self, thread_id: str, image: ImageSource) -> tuple[str, str]:
+        """Decode, validate and store an uploaded image; returns (path, content hash)."""
+        img = open_image(image)
+        digest = image_hash(img)
+        folder = self.settings.uploads_dir / hashlib.sha256(thread_id.encode()).hexdigest()[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{digest}.png"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp.png")
+            img.save(tmp, format="PNG")
+            tmp.replace(path)
+        return str(path), digest
+
+    def ask(self, thread_id: str, question: str | None = None, image: ImageSource | None = None,
+            language: str | None = None) -> TurnResult:
+        check_thread_id(thread_id)
+        question = (question or "").strip()
+        if len(question) > 2000:
+            raise ValueError(f"the question is {len(question)} characters long; the limit is 2000")
+        inputs: DermState = {"question": question, "new_image": image is not None, "language_setting": language}
+        if image is not None:
+            path, digest = self.store_image(thread_id, image)
+            inputs.update(image_path=path, image_hash=digest, intake=None)
+        config = {"configurable": {"thread_id": thread_id}}
+        with self._thread_lock(thread_id):
+            nodes_run: list[str] = []
+            for chunk in self.graph.stream(inputs, config, context=self.resources, stream_mode="updates"):
+                nodes_run.extend(chunk)
+            state = self.graph.get_state(config).values
+        return turn_result(thread_id, state, nodes_run)
+
+    def history(self, thread_id: str) -> list[tuple[str, str]]:
+        state = self.graph.get_state({"configurable": {"thread_id": check_thread_id(thread_id)}}).values
+        return [(m.type, str(m.content)) for m in state.get("messages", [])]
+
+    def state(self, thread_id: str) -> dict[str, Any]:
+        return dict(self.graph.get_state({"configurable": {"thread_id": check_thread_id(thread_id)}}).values)
+
+
+def turn_result(thread_id: str, state: dict[str, Any], nodes_run: list[str]) -> TurnResult:
+    answer = state.get("answer")
+    prediction = state.get("prediction")
+    intent = state.get("intent")
+    intake = state.get("intake")
+    refused = intake is not None and not intake.accepted
+    diagnosis = None
+    if refused:
+        diagnosis = {"label": None, "name": None, "probabilities": None, "backend": None, "abstained": True,
+                     "abstain_reason": intake.reason}
+    elif prediction is not None:
+        diagnosis = {
+            "label": prediction.label,
+            "name": display_name(prediction.label, intent.language if intent else "en"),
+            "probabilities": prediction.probs,
+            "top3": [{"code": c, "name": display_name(c), "probability": p} for c, p in prediction.top_k(3)],
+            "malignancy": prediction.malignancy,
+            "backend": prediction.backend,
+            "abstained": prediction.abstained,
+            "abstain_reason": prediction.abstain_reason,
+        }
+    features = state.get("features")
+    return TurnResult(
+        thread_id=thread_id,
+        turn=state.get("turn", 0),
+        intent=intent.kind.value if intent else IntentKind.GENERAL.value,
+        language=intent.language if intent else "en",
+        answer=answer.text if answer else "",
+        diagnosis=diagnosis,
+        risk_tier=None if refused else state.get("risk_tier"),
+        similar_cases=[c.model_dump() for c in state.get("similar_cases") or []] if not refused else [],
+        features=features.model_dump() if features is not None and not refused else None,
+        citations=[c.model_dump() for c in answer.citations] if answer else [],
+        passages=[p.model_dump() for p in state.get("passages") or []],
+        intake=intake.model_dump() if intake is not None else None,
+        flags=list(state.get("flags") or []),
+        review=answer.review if answer else {},
+        nodes_run=nodes_run,
+    )

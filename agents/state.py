@@ -1,0 +1,129 @@
+"""The graph's state: one typed object, checkpointed per thread in SQLite.
+
+Nodes return partial updates. Values are pydantic models (registered with the checkpoint
+serializer in ``agents.session``) or plain JSON; images are kept on disk (``image_path``) and
+referred to by content hash, so checkpoints stay small.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+from pydantic import BaseModel, Field
+
+from knowledge.schema import Prediction
+
+from agents.intents import CaseFilters, TurnIntent
+
+
+class IntakeResult(BaseModel):
+    accepted: bool
+    reason: str | None = None  # why it was refused, in words a user can act on
+    reason_zh: str | None = None
+    checks: dict[str, float] = Field(default_factory=dict)  # measured values behind the decision
+    width: int = 0
+    height: int = 0
+
+
+class CaseRef(BaseModel):
+    """A similar confirmed case, citable as [C#]."""
+
+    ref: str
+    image_id: str
+    lesion_id: str
+    dx: str
+    dx_type: str
+    age: float | None = None
+    sex: str = "unknown"
+    localization: str = "unknown"
+    image_path: str = ""
+    similarity: float
+
+
+class PassageRef(BaseModel):
+    """A retrieved knowledge passage, citable as [K#]."""
+
+    ref: str
+    passage_id: str
+    doc_id: str
+    title: str
+    section: str
+    text: str
+    score: float = 0.0
+    references: list[str] = Field(default_factory=list)
+
+
+class FeatureRef(BaseModel):
+    """The measured lesion features, citable as [F]."""
+
+    delineated: bool
+    reason: str | None = None
+    values: dict[str, Any] = Field(default_factory=dict)
+    statements_en: list[str] = Field(default_factory=list)
+    statements_zh: list[str] = Field(default_factory=list)
+    overlay_path: str | None = None
+
+
+class Sentence(BaseModel):
+    text: str
+    refs: list[str] = Field(default_factory=list)  # e.g. ["P"], ["C1", "C2"], ["K3"], ["F"]
+    kind: Literal["fact", "policy", "prompt"] = "fact"  # policy: disclaimer/advice; prompt: asks the user
+
+
+class Citation(BaseModel):
+    id: str
+    kind: Literal["prediction", "features", "case", "knowledge"]
+    title: str
+    target: str = ""  # passage id, image id, ...
+
+
+class Answer(BaseModel):
+    text: str
+    sentences: list[Sentence]
+    citations: list[Citation]
+    language: str = "en"
+    diagnostic: bool = False  # speaks about this lesion: a disclaimer is mandatory
+    review: dict[str, Any] = Field(default_factory=dict)  # the safety reviewer's findings
+
+
+RESET_FLAGS = "__reset__"
+
+
+def merge_flags(old: list[str] | None, new: list[str] | None) -> list[str]:
+    """Flags accumulate within a turn; a list starting with RESET_FLAGS starts a new turn's flags."""
+    new = list(new or [])
+    if new and new[0] == RESET_FLAGS:
+        return new[1:]
+    return list(dict.fromkeys([*(old or []), *new]))
+
+
+class DermState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    # this turn's input
+    question: str
+    new_image: bool
+    language_setting: str | None
+    # the current image
+    image_path: str | None
+    image_hash: str | None
+    intake: IntakeResult | None
+    # what the pipeline found
+    prediction: Prediction | None
+    risk_tier: str | None
+    similar_cases: list[CaseRef]
+    case_filters: CaseFilters
+    case_page: int
+    features: FeatureRef | None
+    passages: list[PassageRef]
+    # this turn's routing and output
+    intent: TurnIntent | None
+    plan: list[str]
+    answer: Answer | None
+    flags: Annotated[list[str], merge_flags]
+    turn: int
+
+
+STATE_TYPES: tuple[type, ...] = (IntakeResult, CaseRef, PassageRef, FeatureRef, Sentence, Citation, Answer, Prediction,
+                                 CaseFilters, TurnIntent)

@@ -1,0 +1,128 @@
+"""Every sentence template the deterministic composer uses, in English and Chinese.
+
+Templates carry no facts of their own: the values come from the prediction, the measured
+features, the retrieved cases and passages, and the composer adds the citation markers.
+"""
+
+from __future__ import annotations
+
+from knowledge.taxonomy import Language
+
+T: dict[str, dict[str, str]] = {
+    "estimate": {
+        "en": "**Estimate (not a diagnosis):** the most likely class is {c1} at {p1}, followed by {c2} at {p2} and {c3} at {p3}.",
+        "zh": "**估计（并非诊断）：**最可能的类别是{c1}（{p1}），其次是{c2}（{p2}）和{c3}（{p3}）。",
+    },
+    "estimate_abstain": {
+        "en": "**Estimate (not a diagnosis):** the classifier is not confident on this image; its most likely class, {c1}, has only {p1}, followed by {c2} at {p2} and {c3} at {p3}.",
+        "zh": "**估计（并非诊断）：**分类器对这张图像没有把握；最可能的类别{c1}仅占{p1}，其次是{c2}（{p2}）和{c3}（{p3}）。",
+    },
+    "risk": {
+        "en": "**Risk tier: {tier}**, from a {mal} probability of a malignant or pre-malignant class (actinic keratosis/intraepithelial carcinoma, basal cell carcinoma or melanoma).",
+        "zh": "**风险等级：{tier}**，依据为恶性或癌前病变类别（光化性角化病/上皮内癌、基底细胞癌或黑色素瘤）的合计概率{mal}。",
+    },
+    "features": {
+        "en": "**Measured on the image:** {statements}.",
+        "zh": "**图像测量结果：**{statements}。",
+    },
+    "features_scale": {
+        "en": "Sizes are relative to the image frame: without a ruler in the photo there is no physical scale.",
+        "zh": "大小仅相对于图像画面而言：照片中没有标尺，因此无法得出实际尺寸。",
+    },
+    "features_none": {
+        "en": "The lesion could not be delineated on this image ({reason}), so no shape or colour measurements are given.",
+        "zh": "无法在这张图像上勾画出病变（{reason}），因此不提供形状或颜色测量。",
+    },
+    "cases_summary": {
+        "en": "**Similar confirmed cases{filters}:** {same} of the {n} most similar were {c1}, {histo} of them confirmed by histopathology.",
+        "zh": "**相似的确诊病例{filters}：**最相似的{n}个病例中有{same}个是{c1}，其中{histo}个经组织病理学确诊。",
+    },
+    "cases_none_of": {
+        "en": "**Similar confirmed cases{filters}:** none of the {n} most similar were {c1}; the commonest diagnosis among them was {c2} ({same2} of {n}).",
+        "zh": "**相似的确诊病例{filters}：**最相似的{n}个病例中没有{c1}；其中最常见的诊断是{c2}（{same2}/{n}）。",
+    },
+    "case_line": {
+        "en": "{ref} {image_id}: {dx}, confirmed by {confirm}; {who}, {site}; similarity {sim:.2f}.",
+        "zh": "{ref} {image_id}：{dx}，经{confirm}确诊；{who}，{site}；相似度{sim:.2f}。",
+    },
+    "cases_empty": {
+        "en": "No confirmed cases in the reference set match these filters{filters}.",
+        "zh": "参考病例库中没有符合这些筛选条件{filters}的确诊病例。",
+    },
+    "cases_page": {
+        "en": "**More similar confirmed cases{filters}** (results {start}-{end}):",
+        "zh": "**更多相似的确诊病例{filters}**（第{start}-{end}个）：",
+    },
+    "knowledge_lead": {"en": "**Background:** {text}", "zh": "**背景知识（英文原文）：**{text}"},
+    "knowledge_more": {"en": "{text}", "zh": "{text}"},
+    "knowledge_missing": {
+        "en": "I could not find this in the knowledge base; please ask a dermatologist.",
+        "zh": "知识库中没有找到相关内容；请咨询皮肤科医生。",
+    },
+    "differential_compare": {
+        "en": "**{cx} vs {c1}:** the classifier gives {cx} {px}, against {p1} for {c1}.",
+        "zh": "**{cx}与{c1}的比较：**分类器给{cx}的概率为{px}，而{c1}为{p1}。",
+    },
+    "differential_top": {
+        "en": "**{cx}:** it is in fact the most likely class here, at {px}.",
+        "zh": "**{cx}：**它实际上就是这里最可能的类别，概率为{px}。",
+    },
+    "differential_cases": {
+        "en": "{same} of the {n} most similar confirmed cases were {cx}.",
+        "zh": "最相似的{n}个确诊病例中有{same}个是{cx}。",
+    },
+    "pushback": {
+        "en": "I understand you would like it to be {claim}. Without new evidence, such as a new image or a clinician's examination, the estimate does not change: {c1} remains the most likely class at {p1}.",
+        "zh": "我理解您希望它是{claim}。但在没有新证据（例如新的图像或医生的检查）的情况下，估计不会改变：最可能的类别仍是{c1}（{p1}）。",
+    },
+    "pushback_confirm": {
+        "en": "Only an examination by a dermatologist, with histopathology where needed, can settle what this lesion is.",
+        "zh": "只有皮肤科医生的检查（必要时结合组织病理学）才能确定这是什么病变。",
+    },
+    "claim_benign": {"en": "benign", "zh": "良性的"},
+    "claim_malignant": {"en": "malignant", "zh": "恶性的"},
+    "claim_other": {"en": "something else", "zh": "别的情况"},
+    "need_image": {
+        "en": "Please upload a dermoscopy image first; I can only discuss a lesion I have seen.",
+        "zh": "请先上传一张皮肤镜图像；我只能讨论我看到过的病变。",
+    },
+    "refused": {
+        "en": "**I will not estimate a diagnosis for this image:** {reason}.",
+        "zh": "**我不会对这张图像给出估计：**{reason}。",
+    },
+    "refused_hint": {
+        "en": "Upload a dermoscopy photograph: the lesion centred and in focus, taken through a dermatoscope in contact with or close to the skin, evenly lit.",
+        "zh": "请上传皮肤镜照片：病变居中、对焦清晰，通过皮肤镜贴近皮肤拍摄，光照均匀。",
+    },
+    "abstain_advice": {
+        "en": "Because the estimate is uncertain, it should not reassure you: if the lesion is new, changing or symptomatic, have it examined.",
+        "zh": "由于估计不确定，不应据此放心：如果病变是新出现的、在变化或有症状，请就医检查。",
+    },
+    "disclaimer": {
+        "en": "_dermagraph is decision support for research and teaching, not a diagnosis. Any lesion that worries you, changes, bleeds or itches should be examined by a doctor._",
+        "zh": "_dermagraph 仅用于科研与教学的辅助决策，并非诊断。任何令您担心、发生变化、出血或瘙痒的病变都应由医生检查。_",
+    },
+    "general_note": {
+        "en": "_General information from the knowledge base, not medical advice._",
+        "zh": "_以上为知识库中的一般信息，并非医疗建议。_",
+    },
+    "filters_prefix": {"en": " ({items})", "zh": "（{items}）"},
+    "filter_dx_type": {"en": "confirmed by {value}", "zh": "经{value}确诊"},
+    "filter_sex": {"en": "{value}", "zh": "{value}性"},
+    "filter_age_min": {"en": "aged {value:g} or over", "zh": "{value:g}岁及以上"},
+    "filter_age_max": {"en": "aged {value:g} or under", "zh": "{value:g}岁及以下"},
+    "filter_site": {"en": "on the {value}", "zh": "部位：{value}"},
+    "filter_dx": {"en": "{value} only", "zh": "仅{value}"},
+    "who": {"en": "{age} {sex}", "zh": "{age}{sex}"},
+    "age_years": {"en": "{age:g}-year-old", "zh": "{age:g}岁"},
+    "age_unknown": {"en": "age unknown", "zh": "年龄不详"},
+    "list_sep": {"en": "; ", "zh": "；"},
+}
+
+
+def render(key: str, lang: Language, **values: object) -> str:
+    return T[key][lang].format(**values)
+
+
+def percent(p: float) -> str:
+    return f"{p * 100:.0f}%" if p >= 0.01 else "<1%"
