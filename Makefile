@@ -47,5 +47,12 @@ eval: install
 lint: install
 	$(BIN)/lint-imports
 
+# LLaMA-Factory smoke (not part of `make test`): builds .venv-llamafactory, runs one real
+# llamafactory-cli training step on exported HAM10000 data with a tiny local Qwen2-VL, then loads
+# the adapter it wrote with our qwen2vl backend. See docs/qwen2vl.md.
+test-llamafactory: install
+	bash scripts/llamafactory_venv.sh
+	$(BIN)/python -m pytest -m llamafactory tests/training/test_llamafactory.py
+
 clean:
 	rm -rf var reports .pytest_cache

@@ -1,0 +1,144 @@
+"""Questions and answers for the vision-language model, shared by training and inference.
+
+The Qwen2-VL path learns four kinds of turn about a dermoscopy image (identify the lesion type,
+describe its features, give preliminary advice, answer a related medical question). The export
+for LLaMA-Factory, the native trainer and the inference backend all take their wording from here,
+so the sentence the backend scores for each class is, token for token, the sentence the model was
+trained to produce.
+
+Answers are assembled from facts, never invented: the class comes from the HAM10000 metadata
+(``dx``, and ``dx_type`` for how it was confirmed), the advice from the class's malignancy flag and
+the risk tiers in settings, feature descriptions from measurements, and medical answers from the
+knowledge corpus. Everything is English; class names come from ``knowledge.taxonomy``.
+
+Advice wording follows the usual referral logic for pigmented lesions: lesions suspicious of
+melanoma or other skin cancer are seen promptly by a specialist, changing lesions are re-examined,
+stable benign-looking ones are watched (NICE NG12, *Suspected cancer: recognition and referral*,
+2015, section 1.7; Argenziano G. et al., *Dermoscopy of pigmented skin lesions*, J Am Acad
+Dermatol 48:679-693, 2003; Kittler H. et al., *Diagnostic accuracy of dermoscopy*, Lancet Oncol
+3:159-165, 2002).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from knowledge.settings import RiskThresholds, get_settings
+from knowledge.taxonomy import confirmation_name, get_class
+
+Task = Literal["identify", "describe", "advise", "medical_qa"]
+TASKS: tuple[Task, ...] = ("identify", "describe", "advise", "medical_qa")
+RiskTier = Literal["low", "monitor", "soon", "urgent"]
+
+# Several phrasings per task so the fine-tuned model does not key on one sentence; the first one
+# is canonical: the backend asks it when scoring classes and describing.
+QUESTIONS: dict[Task, tuple[str, ...]] = {
+    "identify": (
+        "What type of skin lesion does this dermoscopy image show?",
+        "Which lesion type is shown in this dermoscopic image?",
+        "Classify the skin lesion in this dermoscopy image.",
+    ),
+    "describe": (
+        "Describe the colours, shape and border of this lesion.",
+        "What do the colour, symmetry and border of this lesion look like?",
+        "Describe the dermoscopic features of this lesion: colour, shape and border.",
+    ),
+    "advise": (
+        "What should the person with this lesion do next?",
+        "Give preliminary advice about this skin lesion.",
+        "Does this lesion need to be seen by a doctor?",
+    ),
+    "medical_qa": (
+        "This lesion was confirmed as {name}. {topic_question}",
+        "The diagnosis of this lesion is {name}. {topic_question}",
+    ),
+}
+
+# Medical questions by knowledge-corpus topic; the answers are the corpus documents' own text.
+TOPIC_QUESTIONS: dict[str, str] = {
+    "overview": "What is {name}?",
+    "dermoscopy": "What does {name} look like under a dermatoscope?",
+    "epidemiology": "Who tends to get {name}, and how common is it?",
+    "differential": "Which other lesions can look like {name}, and how are they told apart?",
+    "management": "How is {name} usually managed?",
+}
+
+DISCLAIMER = (
+    "This is decision support from a statistical model, for research and teaching; it is not a "
+    "diagnosis. Only a clinician who examines the skin can diagnose a lesion."
+)
+
+TIER_ADVICE: dict[RiskTier, str] = {
+    "low": (
+        "Nothing here calls for urgent action. Keep an eye on the spot and have it checked if it "
+        "grows, changes shape or colour, bleeds or itches."
+    ),
+    "monitor": (
+        "Monitor it: take a photograph now and compare in about three months, and see a doctor "
+        "sooner if it changes."
+    ),
+    "soon": "Have it examined by a dermatologist within the next few weeks.",
+    "urgent": (
+        "See a dermatologist promptly for an examination and, if needed, a biopsy; do not wait to "
+        "see whether it changes."
+    ),
+}
+
+
+def question(task: Task, variant: int = 0, **fields: str) -> str:
+    """The ``variant``-th phrasing of the task's question (wrapping), with ``fields`` filled in."""
+    options = QUESTIONS[task]
+    return options[variant % len(options)].format(**fields)
+
+
+def variant_for(key: str, task: Task) -> int:
+    """A stable phrasing index for one image and task (same export every run, spread over phrasings)."""
+    digest = hashlib.sha256(f"{task}:{key}".encode()).digest()
+    return digest[0] % len(QUESTIONS[task])
+
+
+def class_answer(code: str) -> str:
+    """The sentence that names a class: what the backend scores and what an identify answer opens with."""
+    return f"Lesion type: {get_class(code).name_en} ({code})."
+
+
+def identify_answer(code: str, dx_type: str) -> str:
+    """Class sentence plus how HAM10000 confirmed it (metadata ``dx_type``)."""
+    return f"{class_answer(code)} In the HAM10000 data this diagnosis was confirmed by {confirmation_name(dx_type)}."
+
+
+def risk_tier(malignancy: float, thresholds: RiskThresholds | None = None) -> RiskTier:
+    """Tier for a probability of a malignant or pre-malignant class (akiec + bcc + mel)."""
+    t = thresholds or get_settings().risk
+    if malignancy >= t.urgent_at:
+        return "urgent"
+    if malignancy >= t.soon_at:
+        return "soon"
+    if malignancy >= t.monitor_at:
+        return "monitor"
+    return "low"
+
+
+def advice_answer(code: str, thresholds: RiskThresholds | None = None) -> str:
+    """Advice for a lesion of known class: its malignancy flag placed on the settings' risk tiers."""
+    cls = get_class(code)
+    nature = "a malignant or pre-malignant lesion type" if cls.malignant else "a benign lesion type"
+    tier = risk_tier(1.0 if cls.malignant else 0.0, thresholds)
+    return f"The appearance is most consistent with {cls.name_en.lower()}, {nature}. {TIER_ADVICE[tier]} {DISCLAIMER}"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One supervised exchange about one image: the user's question and the target answer."""
+
+    task: Task
+    question: str
+    answer: str
+
+
+def user_message(text: str) -> dict:
+    """A user turn with the image first, then the text: the layout of the Qwen2-VL chat template
+    and of LLaMA-Factory's ``<image>`` placeholder at the start of the user content."""
+    return {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}
