@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import yaml
 
@@ -166,11 +166,14 @@ def export_llamafactory(
     limit: int | None = None,
     tasks: Sequence[Task] | None = None,
     base: str = DEFAULT_BASE,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> ExportSummary:
     """Write the three splits, dataset_info.json and the yaml; validate; return counts.
 
     ``limit`` keeps about N images per split (every class represented) for smoke runs.
     ``tasks`` defaults to every task whose source is available (see ``samples.available_tasks``).
+    ``progress(split, done, total)`` is called as images are processed (measuring features on
+    the full data takes a few minutes).
     """
     from knowledge.ham10000 import load_dataset
     from knowledge.splits import load_split, records_in
@@ -185,7 +188,11 @@ def export_llamafactory(
     task_counts: dict[str, dict[str, int]] = {}
     for split in SPLITS:
         records = class_interleaved(records_in(dataset, assignment, split), limit)
-        samples = build_samples(records, split, tasks, corpus, features)
+        samples = []
+        for start in range(0, len(records), 100):
+            samples += build_samples(records[start : start + 100], split, tasks, corpus, features)
+            if progress:
+                progress(split, min(start + 100, len(records)), len(records))
         rows = [to_record(s) for s in samples]
         atomic_write_text(out_dir / f"{dataset_name(split)}.json", json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
         counts[split] = len(rows)

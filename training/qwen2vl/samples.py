@@ -110,17 +110,27 @@ class CorpusAnswers:
 
 
 class FeatureAnswers:
-    """Feature descriptions measured on the image and its ground-truth mask (retrieval.features)."""
+    """Colours, symmetry and border measured on the image and its ground-truth mask, in the feature
+    analyser's own words (``retrieval.features``: ``measure_lesion`` -> ``describe`` -> ``summarise``)."""
 
     def __init__(self) -> None:
         try:
-            from retrieval import features
+            from retrieval.features import describe, measure_lesion, summarise
+            from retrieval.features.masks import read_mask
         except ImportError as exc:
             raise SourceUnavailable(f"the lesion-feature analyser (retrieval.features) is not available: {exc}") from None
-        self.features = features
+        self._describe, self._measure, self._summarise, self._read_mask = describe, measure_lesion, summarise, read_mask
 
-    def turn(self, record: LesionRecord) -> Turn:
-        raise SourceUnavailable("feature descriptions are not wired yet")
+    def turn(self, record: LesionRecord) -> Turn | None:
+        """None when the record has no ground-truth mask (nothing measured, nothing said)."""
+        if record.mask_path is None:
+            return None
+        from knowledge.images import open_image
+
+        img = open_image(record.image_path)
+        features = self._measure(img, self._read_mask(record.mask_path, img.size))
+        v = variant_for(record.image_id, "describe")
+        return Turn("describe", question("describe", v), self._summarise(self._describe(features), "en"))
 
 
 def build_samples(
@@ -130,7 +140,8 @@ def build_samples(
     corpus: CorpusAnswers | None = None,
     features: FeatureAnswers | None = None,
 ) -> list[Sample]:
-    """One sample per record and task, in record order then task order."""
+    """One sample per record and task, in record order then task order (describe only where a
+    ground-truth mask exists)."""
     samples = []
     for record in records:
         for task in tasks:
@@ -146,6 +157,8 @@ def build_samples(
                 if features is None:
                     raise SourceUnavailable("describe needs the lesion-feature analyser")
                 turn = features.turn(record)
+                if turn is None:
+                    continue
             else:
                 raise ValueError(f"unknown task {task!r}; expected one of {', '.join(DEFAULT_TASKS)}")
             samples.append(Sample(record.image_id, record.image_path, split, turn))

@@ -91,8 +91,11 @@ def load_for_training(config: TrainConfig, dtype: Any) -> tuple[Any, Any]:
     read_model_config(config.base)
     model = Qwen2VLForConditionalGeneration.from_pretrained(config.base, dtype=dtype)
     model.config.use_cache = False
-    if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if config.gradient_checkpointing:  # non-reentrant: works with frozen embeddings and LoRA
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lora = LoraConfig(
         r=config.lora_rank,
         lora_alpha=config.lora_alpha,
@@ -241,7 +244,7 @@ def train_qwen2vl(config: TrainConfig, progress: Callable[[dict[str, Any]], None
                     fh.write(json.dumps(entry) + "\n")
                 if progress:
                     progress(entry)
-            if step % config.save_every == 0 and step < total_steps:
+            if step % config.save_every == 0 or step == total_steps:  # the last one lets --max-steps grow later
                 save_checkpoint(accelerator, model, optimizer, scheduler, config, step, epoch, batch_index + 1)
             if step >= total_steps:
                 break

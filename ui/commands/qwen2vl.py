@@ -33,10 +33,20 @@ def export_llamafactory_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Write HAM10000 as LLaMA-Factory sharegpt multimodal data plus a LoRA training yaml."""
+    from rich.progress import Progress
+
     from training.qwen2vl.export import export_llamafactory
 
-    with user_errors():
-        summary = export_llamafactory(out, path_or_none(split_file), path_or_none(data_dir), limit, task or None, base)
+    with user_errors(), Progress(console=console, disable=as_json) as bar:
+        bars: dict[str, object] = {}
+
+        def progress(split: str, done: int, total: int) -> None:
+            if split not in bars:
+                bars[split] = bar.add_task(f"{split} images", total=total)
+            bar.update(bars[split], completed=done)
+
+        summary = export_llamafactory(out, path_or_none(split_file), path_or_none(data_dir), limit, task or None, base,
+                                      progress=progress)
     if as_json:
         print_json({"out_dir": summary.out_dir, "samples": summary.counts, "tasks": summary.tasks,
                     "task_counts": summary.task_counts, "max_tokens": summary.max_tokens, "cutoff_len": summary.cutoff_len})
