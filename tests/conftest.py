@@ -15,6 +15,8 @@ from knowledge.ham10000 import HamDataset, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split
 
+pytest_plugins = ["tests.qwen2vl_fixtures"]  # tiny Qwen2-VL checkpoint and val images
+
 
 @pytest.fixture(scope="session")
 def settings():

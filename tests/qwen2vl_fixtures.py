@@ -1,7 +1,6 @@
 """Fixtures for the Qwen2-VL tests: the tiny local checkpoint and a few real HAM10000 images.
 
-Import the fixtures into a test module (``from tests.qwen2vl_fixtures import tiny_qwen2vl``).
-The tiny model is built once into ``var/models/qwen2vl-tiny`` (about 12 s) and reused.
+Registered for every test by ``pytest_plugins`` in tests/conftest.py. The tiny model is built once into ``var/models/qwen2vl-tiny`` (about 12 s) and reused.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from PIL import Image
 
 from agents.classifiers import register_classifier
 from knowledge.artifacts import atomic_write_text
+from knowledge.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, softmax
 from knowledge.images import open_image
 from knowledge.prompts import class_answer, question
 from knowledge.schema import Prediction
@@ -114,11 +115,6 @@ class Qwen2VLClassifier:
         return processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True).strip()
 
 
-def softmax(x: np.ndarray) -> np.ndarray:
-    z = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
-
-
 @register_classifier(BACKEND)
 def create_qwen2vl_classifier(
     base: str | Path | None = None,
@@ -138,35 +134,6 @@ def create_qwen2vl_classifier(
 
 
 # --- calibration on the validation split -------------------------------------------------------
-
-
-def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature minimising the negative log-likelihood of ``softmax(scores / T)``."""
-    from scipy.optimize import minimize_scalar
-
-    def nll(log_t: float) -> float:
-        return negative_log_likelihood(scores / math.exp(log_t), labels)
-
-    result = minimize_scalar(nll, bounds=(math.log(1e-3), math.log(1e4)), method="bounded")
-    return float(math.exp(result.x))
-
-
-def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray) -> float:
-    z = logits - logits.max(axis=1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
-
-
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
-    confidence, predicted = probs.max(axis=1), probs.argmax(axis=1)
-    correct = predicted == labels
-    edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        in_bin = (confidence > lo) & (confidence <= hi)
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
 
 
 def calibrate(

@@ -111,8 +111,9 @@ def answer_token_logprobs(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
     logits = model(**inputs, logits_to_keep=keep.to(labels.device), use_cache=False).logits  # (B, K, V)
     targets = labels[:, keep + 1]
     mask = targets != IGNORE_INDEX
-    logprobs = torch.log_softmax(logits.float(), dim=-1)
-    picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    logits = logits.float()
+    # log p(token) = logit - logsumexp(logits): no second vocabulary-sized tensor as log_softmax would make
+    picked = logits.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
     return picked * mask, mask
 
 

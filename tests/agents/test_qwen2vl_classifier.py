@@ -13,7 +13,6 @@ from agents.classifiers.qwen2vl import CALIBRATION_FILE, calibrate
 from knowledge.schema import Classifier, Prediction
 from knowledge.taxonomy import CODES
 from retrieval.qwen2vl.loading import ModelMismatchError
-from tests.qwen2vl_fixtures import tiny_qwen2vl, val_images  # noqa: F401
 
 
 def make_adapter(base, folder, seed: int = 1):

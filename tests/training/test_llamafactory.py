@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from knowledge.settings import REPO_ROOT
-from tests.qwen2vl_fixtures import tiny_qwen2vl, val_images  # noqa: F401
 
 LF_CLI = REPO_ROOT / ".venv-llamafactory" / "bin" / "llamafactory-cli"
 

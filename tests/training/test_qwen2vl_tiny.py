@@ -7,7 +7,6 @@ import json
 from PIL import Image
 
 from retrieval.qwen2vl.budget import image_tokens
-from tests.qwen2vl_fixtures import tiny_qwen2vl  # noqa: F401
 
 
 def test_the_tiny_checkpoint_has_the_files_of_a_hub_snapshot(tiny_qwen2vl):

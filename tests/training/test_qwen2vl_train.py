@@ -9,7 +9,6 @@ import torch
 
 from knowledge.prompts import class_answer, question
 from retrieval.qwen2vl.sequences import IGNORE_INDEX, Example, build_batch
-from tests.qwen2vl_fixtures import tiny_qwen2vl, val_images  # noqa: F401
 from training.qwen2vl.train import TrainConfig, latest_checkpoint, train_qwen2vl
 
 

@@ -73,6 +73,7 @@ class TrainResult:
     seconds: float = 0.0
     resumed_from: int = 0
     samples: int = 0
+    main_process: bool = True  # False on the other ranks of a multi-process run
 
 
 def lora_target_pattern(train_merger: bool) -> str:
@@ -191,7 +192,9 @@ def train_qwen2vl(config: TrainConfig, progress: Callable[[dict[str, Any]], None
     adapter_out = Path(config.adapter_out)
     on_gpu = torch.cuda.is_available()
     bf16 = on_gpu and torch.cuda.is_bf16_supported()
-    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision="bf16" if bf16 else "no")
+    # cpu=True on a machine without CUDA lets torchrun/accelerate run several CPU processes (gloo).
+    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision="bf16" if bf16 else "no",
+                              cpu=not on_gpu)
     set_seed(config.seed)
     samples, assignment, dataset = training_samples(config)
     if not samples:
@@ -202,7 +205,9 @@ def train_qwen2vl(config: TrainConfig, progress: Callable[[dict[str, Any]], None
     batches_per_epoch = math.ceil(len(samples) / (config.per_device_batch * accelerator.num_processes))
     updates_per_epoch = max(1, batches_per_epoch // config.grad_accum)
     total_steps = config.max_steps or max(1, math.ceil(updates_per_epoch * config.epochs))
-    scheduler = get_cosine_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    # accelerate steps a prepared scheduler once per process per optimizer step: scale its horizon to match
+    n = accelerator.num_processes
+    scheduler = get_cosine_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps) * n, total_steps * n)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
     step, epoch, skip = 0, 0, 0
@@ -268,7 +273,8 @@ def train_qwen2vl(config: TrainConfig, progress: Callable[[dict[str, Any]], None
         )
         write_manifest(adapter_out, manifest, hash_files=False)
         atomic_write_text(adapter_out / "README.md", _adapter_readme(config))
-    return TrainResult(adapter_out, step, losses, time.perf_counter() - started, resumed_from, len(samples))
+    return TrainResult(adapter_out, step, losses, time.perf_counter() - started, resumed_from, len(samples),
+                       accelerator.is_main_process)
 
 
 def _adapter_readme(config: TrainConfig) -> str:

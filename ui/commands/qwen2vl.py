@@ -89,6 +89,8 @@ def train_qwen2vl_command(
     )
     with user_errors():
         result = train_qwen2vl(config)
+    if not result.main_process:
+        return
     resumed = f" (resumed at step {result.resumed_from})" if result.resumed_from else ""
     loss = f"; loss {result.losses[0]:.3f} -> {result.losses[-1]:.3f}" if result.losses else ""
     console.print(f"wrote {result.adapter_dir}: {result.steps} steps on {result.samples:,} samples{resumed}{loss}, "
