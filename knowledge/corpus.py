@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 from knowledge.settings import get_settings
-from knowledge.taxonomy import CODES, Language, display_name
+from knowledge.taxonomy import CODES, Language, display_name, get_class
 
 # What a document can be about; `--topic` filters and the eval's per-topic breakdown use these.
 TOPICS: dict[str, str] = {
@@ -50,6 +50,9 @@ TOPICS: dict[str, str] = {
     "dataset": "HAM10000 and what it does and does not contain",
     "assistant": "how to read dermagraph's output and its limits",
 }
+
+# Every class has one document per class topic, with id "{code}-{topic}" (e.g. "mel-dermoscopy").
+CLASS_TOPICS: tuple[str, ...] = ("overview", "dermoscopy", "epidemiology", "differential", "management")
 
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "title", "topics", "classes", "references")
 _ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -214,6 +217,12 @@ def load_corpus(corpus_dir: Path | None = None) -> list[Document]:
     if problems:
         raise CorpusError(f"{len(problems)} problem(s) in the knowledge corpus ({root}):\n" + "\n".join(f"  - {p}" for p in problems))
     return sorted(docs, key=lambda d: d.id)
+
+
+def class_document_id(code: str, topic: str) -> str:
+    if topic not in CLASS_TOPICS:
+        raise ValueError(f"unknown class topic {topic!r}; expected one of {', '.join(CLASS_TOPICS)}")
+    return f"{get_class(code).code}-{topic}"
 
 
 def get_document(doc_id: str, docs: list[Document] | None = None) -> Document:

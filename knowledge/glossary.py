@@ -181,7 +181,10 @@ def abbreviation_mentions(text: str) -> list[str]:
     words = set(re.findall(r"[a-z]+", normalise(text).lower()))
     found = []
     for c in CLASSES:
-        short = {c.code} | {s.lower() for s in c.synonyms if len(s) <= 4 and s.isalpha()}
+        # an abbreviation: very short ("ak") or without vowels ("lplk"); "mole" is a word, not one
+        short = {c.code} | {
+            s.lower() for s in c.synonyms if s.isalpha() and (len(s) <= 3 or not set(s.lower()) & set("aeiou"))
+        }
         if words & short:
             found.append(c.code)
     return found
