@@ -124,9 +124,11 @@ def create_qwen2vl_classifier(
     dtype: str | None = None,
     scoring: Scoring | None = None,
     images_per_forward: int = 4,
+    strict_base: bool = True,
 ) -> Qwen2VLClassifier:
-    """``base``: hub id or folder; ``adapter``: PEFT LoRA folder; ``merged``: folder of merged weights."""
-    loaded = load_qwen2vl(base=base, adapter=adapter, merged=merged, device=device, dtype=dtype)
+    """``base``: hub id or folder; ``adapter``: PEFT LoRA folder; ``merged``: folder of merged weights.
+    ``strict_base=False`` accepts an adapter recorded against a differently named copy of the base."""
+    loaded = load_qwen2vl(base=base, adapter=adapter, merged=merged, device=device, dtype=dtype, strict_base=strict_base)
     calibration = Calibration.read(loaded.weights_dir)
     if scoring is not None and scoring != calibration.scoring:
         calibration = Calibration(temperature=1.0, scoring=scoring)  # a temperature fitted for another scoring does not apply

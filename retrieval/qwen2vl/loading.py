@@ -127,8 +127,10 @@ def adapter_shapes(adapter: Path) -> dict[str, tuple[int, int]]:
     return shapes
 
 
-def check_adapter_fits(model: Any, adapter: Path, base: str) -> None:
-    """Raise ``ModelMismatchError`` if any LoRA matrix in ``adapter`` does not fit ``model``."""
+def check_adapter_fits(model: Any, adapter: Path, base: str, strict_base: bool = True) -> None:
+    """Raise ``ModelMismatchError`` if any LoRA matrix in ``adapter`` does not fit ``model``, or
+    (``strict_base``) if the adapter records a base of another name (compared by last path part,
+    so ``Qwen/Qwen2-VL-2B-Instruct`` and ``/models/Qwen2-VL-2B-Instruct`` agree)."""
     config = read_adapter_config(adapter)
     trained_on = config.get("base_model_name_or_path") or "an unrecorded base"
     linear = {}
@@ -152,8 +154,17 @@ def check_adapter_fits(model: Any, adapter: Path, base: str) -> None:
             f"{len(wrong) + len(missing)} of {len(shapes)} LoRA targets differ ({detail}). "
             "Load it with the base it was trained on."
         )
-    if Path(str(trained_on)).name != Path(str(base)).name:
-        log.warning("adapter %s records base %s; loading it on %s (shapes match)", adapter, trained_on, base)
+    recorded, given = Path(str(trained_on)).name.lower(), Path(str(base)).name.lower()
+    if config.get("base_model_name_or_path") and recorded != given:
+        # Same shapes, other weights (e.g. an Instruct adapter on the non-Instruct base) would load
+        # silently and score nonsense; a folder named differently from the hub id is the price.
+        message = (
+            f"adapter {adapter} was trained on {trained_on}, not on {base} (the shapes fit, the weights may not). "
+            f"Pass --base {trained_on}, or load with strict_base=False if {base} is the same model under another name."
+        )
+        if strict_base:
+            raise ModelMismatchError(message)
+        log.warning(message)
 
 
 def load_qwen2vl(
@@ -163,12 +174,14 @@ def load_qwen2vl(
     device: str | None = None,
     dtype: str | None = None,
     processor_from: str | Path | None = None,
+    strict_base: bool = True,
 ) -> LoadedQwen2VL:
     """Load ``base`` (+ ``adapter``), or ``merged`` weights alone; eval mode, ready to score.
 
     ``merged`` is a folder of full weights with the LoRA already folded in (e.g. from
     ``llamafactory-cli export`` or ``peft``'s ``merge_and_unload``); it replaces ``base`` and
-    cannot be combined with ``adapter``.
+    cannot be combined with ``adapter``. ``strict_base=False`` accepts an adapter whose recorded
+    base has another name when every LoRA shape fits (a renamed copy of the same model).
     """
     from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
 
@@ -194,7 +207,7 @@ def load_qwen2vl(
     if adapter_path is not None:
         from peft import PeftModel
 
-        check_adapter_fits(model, adapter_path, base)
+        check_adapter_fits(model, adapter_path, base, strict_base)
         model = PeftModel.from_pretrained(model, str(adapter_path), is_trainable=False)
     model.eval()
     processor = AutoProcessor.from_pretrained(str(processor_from or base))

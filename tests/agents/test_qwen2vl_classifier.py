@@ -87,6 +87,15 @@ def test_an_adapter_for_another_base_is_a_clear_error(adapter, tmp_path):
         get_classifier("qwen2vl", base=str(other), adapter=adapter, device="cpu")
 
 
+def test_an_adapter_recorded_against_another_base_name_is_refused_unless_allowed(tiny_qwen2vl, adapter, tmp_path):
+    import shutil
+
+    renamed = shutil.copytree(tiny_qwen2vl, tmp_path / "Qwen2-VL-2B")  # same shapes, another model as far as we know
+    with pytest.raises(ModelMismatchError, match=r"was trained on .*qwen2vl-tiny, not on .*Qwen2-VL-2B"):
+        get_classifier("qwen2vl", base=str(renamed), adapter=adapter, device="cpu")
+    assert get_classifier("qwen2vl", base=str(renamed), adapter=adapter, device="cpu", strict_base=False).name == "qwen2vl"
+
+
 def test_bad_inputs_fail_with_a_message(tiny_qwen2vl, tmp_path):
     with pytest.raises(ValueError, match="needs base="):
         get_classifier("qwen2vl")
