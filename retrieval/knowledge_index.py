@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -30,7 +31,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from knowledge.artifacts import ArtifactError, Manifest, file_sha256, read_manifest, staleness, write_manifest
-from knowledge.corpus import TOPICS, Document, corpus_fingerprint, load_corpus
+from knowledge.corpus import TOPICS, CorpusError, Document, corpus_fingerprint, load_corpus
 from knowledge.settings import get_settings
 from knowledge.taxonomy import CODES, get_class
 from retrieval.knowledge_query import KnowledgeQuery, understand_query
@@ -230,7 +231,13 @@ class KnowledgeIndex:
                 raise ArtifactError(
                     f"knowledge index at {folder} is not usable ({'; '.join(reasons)}); run `dermagraph index build`"
                 )
-            build_knowledge_index(folder, corpus_dir, progress=False)
+            try:
+                build_knowledge_index(folder, corpus_dir, progress=False)
+            except CorpusError as exc:
+                if reasons != ["knowledge corpus changed"]:
+                    raise
+                # A broken edit must not take the assistant down: keep serving the last good index.
+                warnings.warn(f"knowledge index not rebuilt, serving the previous one: {exc}", stacklevel=2)
         store = _store_of(folder)
         client = _chroma_client(store)
         collection = client.get_collection(COLLECTION, embedding_function=None)

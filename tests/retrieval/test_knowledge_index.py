@@ -142,6 +142,10 @@ def test_build_is_stale_after_an_edit_and_a_bad_corpus_leaves_the_old_index(tmp_
     with pytest.raises(CorpusError, match="broken.md: no YAML front-matter"):
         build_knowledge_index(folder, small_corpus, progress=False)
     assert read_manifest(folder).files == manifest.files  # the failed build touched nothing
+    with pytest.warns(UserWarning, match="(?s)serving the previous one.*broken.md"):
+        still = KnowledgeIndex.open(folder, small_corpus)  # the app keeps working on the last good index
+    assert still.search("sunscreen", k=1)[0].doc_id == "sun-protection"
+    still.close()
 
     (small_corpus / "general" / "broken.md").unlink()
     rebuilt = KnowledgeIndex.open(folder, small_corpus)  # stale, so it rebuilds
