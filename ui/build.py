@@ -37,8 +37,23 @@ def _split_build() -> object:
     return write_split(make_split(load_dataset(), s.split_seed, s.split_fractions), s.split_file)
 
 
+def _lazy(target: str) -> Callable[[], object]:
+    """``"module:function"`` imported on call, so `dermagraph --help` never loads torch."""
+
+    def call() -> object:
+        import importlib
+
+        module, _, name = target.partition(":")
+        return getattr(importlib.import_module(module), name)()
+
+    return call
+
+
 STEPS: list[BuildStep] = [
     BuildStep("split", "lesion-disjoint train/val/test split", _split_stale, _split_build),
+    BuildStep("knowledge", "knowledge text index (corpus sections in Chroma + BM25)",
+              _lazy("retrieval.knowledge_index:knowledge_stale_reasons"),
+              _lazy("retrieval.knowledge_index:build_default_knowledge_index"), index=True),
 ]
 
 
