@@ -74,7 +74,7 @@ def read_model_config(base: str) -> dict[str, Any]:
         config = AutoConfig.from_pretrained(base)
     except OSError as exc:
         raise FileNotFoundError(
-            f"cannot load the Qwen2-VL base {base!r}: {exc.args[0] if exc.args else exc}. Pass a local folder, or a hub id "
+            f"cannot load the Qwen2-VL base {base!r}: {str(exc.args[0] if exc.args else exc).rstrip('.')}. Pass a local folder, or a hub id "
             "already in the Hugging Face cache (this machine is offline: HF_HUB_OFFLINE=1)"
         ) from None
     if config.model_type not in SUPPORTED_MODEL_TYPES:
