@@ -67,15 +67,24 @@ class IntakeCalibration(BaseModel):
     val_accept_rate: float
 
 
+def nearest_similarity(embeddings: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each (L2-normalised) embedding to its nearest reference embedding."""
+    return (np.asarray(embeddings, np.float32) @ reference.T).max(axis=1)
+
+
 def calibrate_intake(
     val_images: Sequence[Image.Image],
-    neighbour_similarity: Callable[[Sequence[Image.Image]], np.ndarray],
+    val_similarity: np.ndarray,
     quantile: float = 0.005,
 ) -> IntakeCalibration:
-    """Thresholds at the ``quantile`` tail of val images for every check."""
+    """Thresholds at the ``quantile`` tail of val images for every check.
+
+    ``val_similarity``: each val image's similarity to its nearest *train* case (val is not in the
+    reference while calibrating, as a new user's image is not).
+    """
     stats = [image_statistics(img) for img in val_images]
     values = {name: np.array([s[name] for s in stats]) for name in CHECKS if name != "neighbour_similarity"}
-    values["neighbour_similarity"] = np.asarray(neighbour_similarity(val_images), dtype=np.float64)
+    values["neighbour_similarity"] = np.asarray(val_similarity, dtype=np.float64)
     thresholds = {}
     for name, (direction, _, _) in CHECKS.items():
         v = values[name]
@@ -91,15 +100,17 @@ def calibrate_intake(
 @dataclass
 class IntakeGate:
     calibration: IntakeCalibration
-    neighbour_similarity: Callable[[Sequence[Image.Image]], np.ndarray]
+    reference: np.ndarray  # (N, D) L2-normalised embeddings of the reference cases
+    embed: Callable[[Sequence[Image.Image]], np.ndarray]
 
-    def measure(self, img: Image.Image) -> dict[str, float]:
+    def measure(self, img: Image.Image, embedding: np.ndarray | None = None) -> dict[str, float]:
         checks = image_statistics(img)
-        checks["neighbour_similarity"] = float(self.neighbour_similarity([img])[0])
+        emb = self.embed([img]) if embedding is None else np.asarray(embedding)[None]
+        checks["neighbour_similarity"] = float(nearest_similarity(emb, self.reference)[0])
         return checks
 
-    def check(self, img: Image.Image) -> IntakeResult:
-        checks = self.measure(img)
+    def check(self, img: Image.Image, embedding: np.ndarray | None = None) -> IntakeResult:
+        checks = self.measure(img, embedding)
         for name, (direction, reason_en, reason_zh) in CHECKS.items():
             limit = self.calibration.thresholds[name]
             value = checks[name]

@@ -13,7 +13,8 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
-from knowledge.taxonomy import BODY_SITES, CLASSES, CONFIRMATIONS
+from knowledge.glossary import class_mentions
+from knowledge.taxonomy import BODY_SITES, CONFIRMATIONS
 
 from agents.language import detect_language
 
@@ -121,28 +122,6 @@ _ZH_SITE_EXTRA: dict[str, tuple[str, ...]] = {
 }
 
 
-def _class_mentions(text: str) -> list[str]:
-    """Class codes named in the text (English names, synonyms, codes, Chinese names), in order."""
-    lowered = text.lower()
-    found: list[tuple[int, str]] = []
-    for c in CLASSES:
-        names = {c.code, c.name_en.lower(), c.name_zh, *c.synonyms, *c.synonyms_zh}
-        names |= {part.strip() for part in c.name_en.lower().split("/")} | {p.strip() for p in c.name_zh.split("/")}
-        for name in filter(None, names):
-            if name.isascii():
-                m = re.search(rf"\b{re.escape(name)}s?\b", lowered)
-                pos = m.start() if m else -1
-            else:
-                pos = text.find(name)
-            if pos >= 0:
-                found.append((pos, c.code))
-    ordered: list[str] = []
-    for _, code in sorted(found):
-        if code not in ordered:
-            ordered.append(code)
-    return ordered
-
-
 def _site(text: str) -> str | None:
     lowered = text.lower()
     for site, words in _SITE_WORDS.items():
@@ -187,7 +166,7 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
     """Classify a turn. A new image always means a full assessment, whatever the words."""
     text = (question or "").strip()
     lang = language or detect_language(text)
-    classes = _class_mentions(text)
+    classes = class_mentions(text)
     filters = read_filters(text, classes) if text else CaseFilters()
 
     def intent(kind: IntentKind, **kw: object) -> TurnIntent:

@@ -66,7 +66,9 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
 
 def intake(state: DermState, runtime: Runtime[Resources]) -> dict:
     """Validate the image and refuse what is not a usable dermoscopy image."""
-    result = runtime.context.intake_gate.check(open_image(state["image_path"]))  # type: ignore[arg-type]
+    img = open_image(state["image_path"])  # type: ignore[arg-type]
+    embedding = runtime.context.image_embedding(state["image_hash"], img)  # type: ignore[arg-type]
+    result = runtime.context.intake_gate.check(img, embedding)
     plan = routing.done(state, routing.INTAKE)
     if not result.accepted:
         plan = list(routing.REFUSED_IMAGE)
@@ -80,13 +82,21 @@ def classify(state: DermState, runtime: Runtime[Resources]) -> dict:
     return {"prediction": prediction, "risk_tier": tier.value, "plan": routing.done(state, routing.CLASSIFY), "flags": flags}
 
 
+def search_filters(filters: CaseFilters) -> dict | None:
+    """The case index's filter form: exact keys, and an (min, max) age range."""
+    out: dict = {k: v for k in ("dx", "dx_type", "sex", "localization") if (v := getattr(filters, k)) is not None}
+    if filters.age_min is not None or filters.age_max is not None:
+        out["age"] = (filters.age_min, filters.age_max)
+    return out or None
+
+
 def find_similar_cases(state: DermState, runtime: Runtime[Resources]) -> dict:
     filters = state.get("case_filters") or CaseFilters()
     page = state.get("case_page", 0)
-    hits = runtime.context.case_index.search(
-        open_image(state["image_path"]),  # type: ignore[arg-type]
-        k=CASES_PER_PAGE * (page + 1),
-        filters=filters.model_dump(exclude_none=True) or None,
+    embedding = runtime.context.image_embedding(state["image_hash"], open_image(state["image_path"]))  # type: ignore[arg-type]
+    hits = runtime.context.case_index.search_embedding(
+        embedding, k=CASES_PER_PAGE * (page + 1), filters=search_filters(filters),
+        exclude_lesion=runtime.context.case_index._identical_lesion(embedding),
     )
     window = hits[page * CASES_PER_PAGE : (page + 1) * CASES_PER_PAGE]
     cases = [

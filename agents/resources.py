@@ -8,6 +8,7 @@ command that builds the missing artifact.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -20,6 +21,7 @@ from knowledge.settings import Settings, get_settings
 
 @dataclass
 class Resources:
+    encoder: Any  # retrieval.encoder.DermEncoder: image embeddings for intake and similar cases
     classifier: Classifier
     case_index: Any  # retrieval.cases.CaseIndex
     knowledge_index: Any  # retrieval.knowledge_index.KnowledgeIndex
@@ -28,6 +30,21 @@ class Resources:
     intake_gate: Any  # agents.intake.IntakeGate
     composer: Callable[..., Any]
     settings: Settings = field(default_factory=get_settings)
+    _embeddings: "OrderedDict[str, np.ndarray]" = field(default_factory=OrderedDict, repr=False)
+    _embed_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def image_embedding(self, image_hash: str, img: Image.Image) -> np.ndarray:
+        """The encoder embedding of an image, computed once per image per process (LRU of 256)."""
+        with self._embed_lock:
+            if image_hash in self._embeddings:
+                self._embeddings.move_to_end(image_hash)
+                return self._embeddings[image_hash]
+        emb = self.encoder.embed_images([img])[0]
+        with self._embed_lock:
+            self._embeddings[image_hash] = emb
+            while len(self._embeddings) > 256:
+                self._embeddings.popitem(last=False)
+        return emb
 
 
 _CACHE: dict[tuple, Resources] = {}
@@ -47,16 +64,20 @@ def _load(classifier_name: str, options: dict[str, Any]) -> Resources:
     from agents.composer import compose
     from agents.intake_artifact import load_intake_gate
     from retrieval.cases import CaseIndex
+    from retrieval.encoder import load_encoder
     from retrieval.features import analyse_lesion, overlay
     from retrieval.knowledge_index import KnowledgeIndex
 
-    case_index = CaseIndex.open()
+    encoder = load_encoder(with_text=True)  # one copy: classifier, cases (image and text search), intake
+    if classifier_name == "encoder":
+        options = {"encoder": encoder, **options}
     return Resources(
+        encoder=encoder,
         classifier=get_classifier(classifier_name, **options),
-        case_index=case_index,
+        case_index=CaseIndex.open(encoder=encoder),
         knowledge_index=KnowledgeIndex.open(),
         analyse_lesion=analyse_lesion,
         overlay=overlay,
-        intake_gate=load_intake_gate(case_index),
+        intake_gate=load_intake_gate(encoder),
         composer=compose,
     )

@@ -6,6 +6,7 @@ features, the retrieved cases and passages, and the composer adds the citation m
 
 from __future__ import annotations
 
+from knowledge.advice import DISCLAIMER
 from knowledge.taxonomy import Language
 
 T: dict[str, dict[str, str]] = {
@@ -98,10 +99,7 @@ T: dict[str, dict[str, str]] = {
         "en": "Because the estimate is uncertain, it should not reassure you: if the lesion is new, changing or symptomatic, have it examined.",
         "zh": "由于估计不确定，不应据此放心：如果病变是新出现的、在变化或有症状，请就医检查。",
     },
-    "disclaimer": {
-        "en": "_dermagraph is decision support for research and teaching, not a diagnosis. Any lesion that worries you, changes, bleeds or itches should be examined by a doctor._",
-        "zh": "_dermagraph 仅用于科研与教学的辅助决策，并非诊断。任何令您担心、发生变化、出血或瘙痒的病变都应由医生检查。_",
-    },
+    "disclaimer": {lang: f"_{text}_" for lang, text in DISCLAIMER.items()},
     "general_note": {
         "en": "_General information from the knowledge base, not medical advice._",
         "zh": "_以上为知识库中的一般信息，并非医疗建议。_",

@@ -25,12 +25,17 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from knowledge.settings import RiskThresholds, get_settings
+from knowledge.advice import TIER_ADVICE as _TIER_ADVICE, RiskTier, tier_advice, tier_for_malignancy
+from knowledge.advice import disclaimer
+from knowledge.settings import RiskThresholds
 from knowledge.taxonomy import confirmation_name, get_class
+
+# The English disclaimer and tier advice the model is trained to give (one home: knowledge.advice).
+DISCLAIMER = disclaimer("en")
+TIER_ADVICE: dict[str, str] = {t.name.lower(): _TIER_ADVICE[t]["en"] for t in RiskTier}
 
 Task = Literal["identify", "describe", "advise", "medical_qa"]
 TASKS: tuple[Task, ...] = ("identify", "describe", "advise", "medical_qa")
-RiskTier = Literal["low", "monitor", "soon", "urgent"]
 
 # Several phrasings per task so the fine-tuned model does not key on one sentence; the first one
 # is canonical: the backend asks it when scoring classes and describing.
@@ -65,28 +70,6 @@ TOPIC_QUESTIONS: dict[str, str] = {
     "management": "How is {name} usually managed?",
 }
 
-DISCLAIMER = (
-    "This is decision support from a statistical model, for research and teaching; it is not a "
-    "diagnosis. Only a clinician who examines the skin can diagnose a lesion."
-)
-
-TIER_ADVICE: dict[RiskTier, str] = {
-    "low": (
-        "Nothing here calls for urgent action. Keep an eye on the spot and have it checked if it "
-        "grows, changes shape or colour, bleeds or itches."
-    ),
-    "monitor": (
-        "Monitor it: take a photograph now and compare in about three months, and see a doctor "
-        "sooner if it changes."
-    ),
-    "soon": "Have it examined by a dermatologist within the next few weeks.",
-    "urgent": (
-        "See a dermatologist promptly for an examination and, if needed, a biopsy; do not wait to "
-        "see whether it changes."
-    ),
-}
-
-
 def question(task: Task, variant: int = 0, **fields: str) -> str:
     """The ``variant``-th phrasing of the task's question (wrapping), with ``fields`` filled in."""
     options = QUESTIONS[task]
@@ -109,24 +92,12 @@ def identify_answer(code: str, dx_type: str) -> str:
     return f"{class_answer(code)} In the HAM10000 data this diagnosis was confirmed by {confirmation_name(dx_type)}."
 
 
-def risk_tier(malignancy: float, thresholds: RiskThresholds | None = None) -> RiskTier:
-    """Tier for a probability of a malignant or pre-malignant class (akiec + bcc + mel)."""
-    t = thresholds or get_settings().risk
-    if malignancy >= t.urgent_at:
-        return "urgent"
-    if malignancy >= t.soon_at:
-        return "soon"
-    if malignancy >= t.monitor_at:
-        return "monitor"
-    return "low"
-
-
 def advice_answer(code: str, thresholds: RiskThresholds | None = None) -> str:
     """Advice for a lesion of known class: its malignancy flag placed on the settings' risk tiers."""
     cls = get_class(code)
     nature = "a malignant or pre-malignant lesion type" if cls.malignant else "a benign lesion type"
-    tier = risk_tier(1.0 if cls.malignant else 0.0, thresholds)
-    return f"The appearance is most consistent with {cls.name_en.lower()}, {nature}. {TIER_ADVICE[tier]} {DISCLAIMER}"
+    tier = tier_for_malignancy(1.0 if cls.malignant else 0.0, thresholds)
+    return f"The appearance is most consistent with {cls.name_en.lower()}, {nature}. {tier_advice(tier)} {DISCLAIMER}"
 
 
 @dataclass(frozen=True)

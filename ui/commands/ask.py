@@ -1,0 +1,49 @@
+"""`dermagraph ask IMAGE [--question ...] [--thread ID] [--json]`: one turn of a consultation."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ui.commands._common import JsonOption, console, err_console, print_json, user_errors
+
+
+def ask(
+    image: Optional[Path] = typer.Argument(None, help="Dermoscopy image (omit for a follow-up on --thread)."),
+    question: Optional[str] = typer.Option(None, "--question", "-q", help="Your question (English or 中文)."),
+    thread: Optional[str] = typer.Option(None, "--thread", "-t", help="Conversation id; reuse it for follow-ups."),
+    language: Optional[str] = typer.Option(None, "--lang", help="Answer language: en or zh (default: the question's)."),
+    classifier: str = typer.Option("encoder", "--classifier", help="Classifier backend: encoder or qwen2vl."),
+    base: Optional[str] = typer.Option(None, "--base", help="Qwen2-VL base model id or path (qwen2vl backend)."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="Qwen2-VL LoRA adapter folder (qwen2vl backend)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask about a dermoscopy image, or follow up on a thread. Decision support, not a diagnosis."""
+    from agents.session import Consultation
+
+    if image is None and not question:
+        raise typer.BadParameter("give an IMAGE, a --question, or both")
+    if language not in (None, "en", "zh"):
+        raise typer.BadParameter("--lang must be en or zh", param_hint="--lang")
+    thread_id = thread or uuid.uuid4().hex[:12]
+    options = {k: v for k, v in {"base": base, "adapter": adapter}.items() if v is not None}
+    with user_errors():
+        if image is not None and not image.is_file():
+            raise FileNotFoundError(f"{image}: file not found")
+        result = Consultation(classifier=classifier, **options).ask(thread_id, question, image=image, language=language)
+    if as_json:
+        print_json(result.model_dump(exclude={"passages"}))
+        return
+    console.print(result.answer, markup=False, highlight=False)
+    if result.citations:
+        console.print("\n[bold]Sources[/]")
+        for c in result.citations:
+            console.print(f"  [{c['id']}] {c['title']}", markup=False, highlight=False)
+    err_console.print(f"\n[dim]thread {thread_id} · follow up with: dermagraph ask --thread {thread_id} -q \"...\"[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)
