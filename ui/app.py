@@ -1,0 +1,392 @@
+"""The Gradio app: a multimodal chat beside the estimate, the measured features, the cited sources and
+an inspectable gallery of similar confirmed cases.
+
+``build_app(consult)`` lays out the page and wires the handlers of ``ui.handlers``;
+``serve(...)`` loads the models once, warms them up and launches on 127.0.0.1. Every string comes
+from ``ui.i18n`` and switches with the English / 中文 toggle. A tab keeps its thread id in the
+browser's sessionStorage (one consultation per tab, surviving reloads and server restarts: the
+turns themselves are in the SQLite checkpoints).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: it reads this at import time
+
+import gradio as gr
+
+from agents.session import Consultation
+from knowledge.ham10000 import LesionRecord
+from knowledge.settings import Settings, get_settings
+from knowledge.taxonomy import BODY_SITES, CODES, CONFIRMATIONS, SEX_NAMES, SEXES, Language, confirmation_name, display_name, site_name
+
+from ui import handlers as h
+from ui.examples import example_records
+from ui.i18n import LANGUAGES, disclaimer_banner, language_of, t
+
+log = logging.getLogger("dermagraph.app")
+
+MODEL_CONCURRENCY = 2  # turns and case queries running at once: the models share the CPU cores
+STORAGE_KEY = "dermagraph.tab"
+SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "sans-serif"]
+
+
+def theme() -> gr.themes.Base:
+    # System fonts only: the default theme fetches web fonts, and the app must work offline.
+    return gr.themes.Soft(primary_hue="teal", secondary_hue="amber", font=SYSTEM_FONTS,
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+
+CSS = """
+.dg-hidden { display: none !important; }
+.dg-disclaimer { background: #fff6e0; border: 1px solid #f2c46d; border-radius: 8px; padding: 2px 14px; color: #4a3b12; }
+.dark .dg-disclaimer { background: #3a2f12; border-color: #8a6a1f; color: #f4e3b5; }
+.dg-header { align-items: center; }
+.dg-header h1 { margin: 0; }
+.dg-probs { font-size: 0.93em; }
+.dg-bar-row { display: grid; grid-template-columns: minmax(9em, 15em) 1fr 4.2em; gap: 8px; align-items: center;
+              margin: 4px 0; color: var(--body-text-color-subdued); }
+.dg-bar-row small { opacity: 0.7; }
+.dg-bar-track { background: var(--neutral-200); border-radius: 4px; height: 12px; overflow: hidden; }
+.dark .dg-bar-track { background: var(--neutral-700); }
+.dg-bar-fill { display: block; height: 100%; background: var(--neutral-400); border-radius: 4px; }
+.dg-bar-value { text-align: right; font-variant-numeric: tabular-nums; }
+.dg-top { color: var(--body-text-color); font-weight: 600; }
+.dg-top .dg-bar-fill { background: var(--color-accent); }
+.dg-caption { font-size: 0.85em; color: var(--body-text-color-subdued); margin-top: 6px; }
+.dg-note { border-radius: 6px; padding: 6px 10px; margin-top: 8px; }
+.dg-warn { background: rgba(255, 170, 0, 0.15); }
+.dg-empty { color: var(--body-text-color-subdued); padding: 8px 0; }
+.dg-risk { border-radius: 8px; padding: 8px 12px; margin-top: 4px; border-left: 6px solid; }
+.dg-risk-tier { font-size: 1.05em; margin-bottom: 2px; }
+.dg-risk-low { background: rgba(46, 160, 67, 0.12); border-color: #2ea043; }
+.dg-risk-monitor { background: rgba(210, 180, 0, 0.15); border-color: #c9a400; }
+.dg-risk-soon { background: rgba(240, 120, 0, 0.15); border-color: #e07000; }
+.dg-risk-urgent { background: rgba(220, 40, 40, 0.15); border-color: #d22; }
+#dg-chat a[href*="#cite-"] { text-decoration: none; font-weight: 600; }
+"""
+
+# Clicking a citation marker in an answer shows that source: the key goes to a hidden textbox,
+# whose input event calls the server (the same path as choosing it in the sources list).
+HEAD = """
+<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest('a[href*="#cite-"]');
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const key = decodeURIComponent(link.getAttribute("href").split("#cite-")[1] || "");
+  const box = document.querySelector("#dg-cite textarea, #dg-cite input");
+  if (!box) return;
+  box.value = key;
+  box.dispatchEvent(new Event("input", { bubbles: true }));
+  document.getElementById("dg-sources")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
+}, true);
+</script>
+"""
+
+# The tab's thread id and language live in sessionStorage: per tab, kept across reloads.
+LOAD_JS = f"""(thread, lang) => {{
+  const saved = JSON.parse(sessionStorage.getItem("{STORAGE_KEY}") || "{{}}");
+  const browser = (navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en";
+  return [saved.thread || "", saved.lang || browser];
+}}"""
+SAVE_JS = f"""(thread, lang) => {{
+  sessionStorage.setItem("{STORAGE_KEY}", JSON.stringify({{ thread: thread, lang: lang }}));
+  return [];
+}}"""
+
+
+def _dx_choices(lang: Language) -> list[tuple[str, str]]:
+    return [(t("any", lang), h.ANY)] + [(display_name(c, lang), c) for c in CODES]
+
+
+def _confirm_choices(lang: Language) -> list[tuple[str, str]]:
+    return [(t("any", lang), h.ANY)] + [(confirmation_name(c, lang), c) for c in CONFIRMATIONS]
+
+
+def _sex_choices(lang: Language) -> list[tuple[str, str]]:
+    return [(t("any", lang), h.ANY)] + [(SEX_NAMES[s][lang], s) for s in SEXES]
+
+
+def _site_choices(lang: Language) -> list[tuple[str, str]]:
+    return [(t("any", lang), h.ANY)] + [(site_name(s, lang), s) for s in BODY_SITES]
+
+
+@dataclass
+class _Labels:
+    """Components whose text follows the language toggle, and how to relabel each."""
+
+    entries: list[tuple[Any, Callable[[Language], dict]]] = field(default_factory=list)
+
+    def add(self, component: Any, **keys: str | Callable[[Language], Any]) -> Any:
+        def update(lang: Language) -> dict:
+            return {attr: (key(lang) if callable(key) else t(key, lang)) for attr, key in keys.items()}
+
+        self.entries.append((component, update))
+        return component
+
+    @property
+    def components(self) -> list[Any]:
+        return [c for c, _ in self.entries]
+
+    def updates(self, lang: Language) -> dict[Any, dict]:
+        return {c: gr.update(**update(lang)) for c, update in self.entries}
+
+
+def _merge(*parts: dict[Any, Any]) -> dict[Any, Any]:
+    """One update per component from several {component: value or gr.update} maps (later ones win)."""
+    out: dict[Any, Any] = {}
+    for part in parts:
+        for component, value in part.items():
+            new = value if isinstance(value, dict) and value.get("__type__") == "update" else gr.update(value=value)
+            out[component] = {**out[component], **new} if component in out else new
+    return out
+
+
+def _example_items(records: list[LesionRecord]) -> list[tuple[str, str]]:
+    return [(str(r.image_path), r.image_id) for r in records]
+
+
+def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
+              stream_pause_s: float = h.STREAM_PAUSE_S, concurrency: int = MODEL_CONCURRENCY) -> gr.Blocks:
+    handlers = h.AppHandlers(consult, stream_pause_s=stream_pause_s)
+    labels = _Labels()
+    examples = example_records() if examples is None else examples
+    lang0: Language = "en"
+
+    with gr.Blocks(title="dermagraph", analytics_enabled=False, fill_width=True) as demo:
+        view = gr.State(h.new_view())
+        thread_box = gr.Textbox(visible="hidden", elem_id="dg-thread", elem_classes=["dg-hidden"], container=False)
+        cite_box = gr.Textbox(visible="hidden", elem_id="dg-cite", elem_classes=["dg-hidden"], container=False)
+
+        with gr.Row(elem_classes=["dg-header"], equal_height=True):
+            with gr.Column(scale=5):
+                header = labels.add(gr.Markdown(f"# {t('title', lang0)}\n{t('subtitle', lang0)}"),
+                                    value=lambda lang: f"# {t('title', lang)}\n{t('subtitle', lang)}")
+            with gr.Column(scale=2, min_width=260):
+                language = gr.Radio(choices=list(LANGUAGES), value=lang0, show_label=False, elem_id="dg-language",
+                                    container=False)
+                new_button = labels.add(gr.Button(t("new_consultation", lang0), variant="secondary", size="sm",
+                                                  elem_id="dg-new"), value="new_consultation")
+        disclaimer = labels.add(gr.Markdown(disclaimer_banner(lang0), elem_classes=["dg-disclaimer"], elem_id="dg-disclaimer"),
+                                value=disclaimer_banner)
+
+        with gr.Row():
+            with gr.Column(scale=3, min_width=420):
+                chatbot = labels.add(gr.Chatbot(label=t("chat", lang0), elem_id="dg-chat", height=560,
+                                                buttons=["copy"], feedback_options=None, layout="bubble"),
+                                     label="chat")
+                message = labels.add(gr.MultimodalTextbox(file_types=["image"], file_count="single", sources=["upload"],
+                                                          placeholder=t("input_placeholder", lang0), show_label=False,
+                                                          elem_id="dg-input", autofocus=True),
+                                     placeholder="input_placeholder")
+                example_gallery = labels.add(gr.Gallery(_example_items(examples), label=t("examples", lang0), columns=7,
+                                                        height=150, allow_preview=False, object_fit="cover",
+                                                        elem_id="dg-examples", interactive=False, buttons=[],
+                                                        visible=bool(examples)), label="examples")
+            with gr.Column(scale=2, min_width=360):
+                assessment_title = labels.add(gr.Markdown(t("assessment", lang0)), value="assessment")
+                probabilities = gr.HTML(h.assessment_panel(h.new_view(), lang0)[0], elem_id="dg-probabilities")
+                risk = gr.HTML("", elem_id="dg-risk")
+                features_title = labels.add(gr.Markdown(t("features", lang0)), value="features")
+                with gr.Row():
+                    features_img = labels.add(gr.Image(label=t("features_image", lang0), interactive=False, height=220,
+                                                       elem_id="dg-overlay", buttons=["fullscreen"]),
+                                              label="features_image")
+                    features_text = gr.Markdown(t("no_features", lang0), elem_id="dg-features")
+                with labels.add(gr.Accordion(t("measured_values", lang0), open=False), label="measured_values"):
+                    feature_values = gr.Markdown("", elem_id="dg-feature-values")
+                with gr.Column(elem_id="dg-sources", variant="panel"):
+                    sources_title = labels.add(gr.Markdown(t("sources", lang0)), value="sources")
+                    source_pick = labels.add(gr.Radio(choices=[], label=t("sources_pick", lang0), elem_id="dg-source-pick"),
+                                             label="sources_pick")
+                    source_text = gr.Markdown(t("no_sources", lang0), elem_id="dg-source-text")
+                    source_img = labels.add(gr.Image(label=t("source_image", lang0), interactive=False, height=200,
+                                                     visible=False, elem_id="dg-source-image"), label="source_image")
+
+        cases_title = labels.add(gr.Markdown(t("cases", lang0)), value="cases")
+        with gr.Row(equal_height=True):
+            dx = labels.add(gr.Dropdown(_dx_choices(lang0), value=h.ANY, label=t("filter_dx", lang0), elem_id="dg-f-dx"),
+                            label="filter_dx", choices=_dx_choices)
+            dx_type = labels.add(gr.Dropdown(_confirm_choices(lang0), value=h.ANY, label=t("filter_dx_type", lang0),
+                                             elem_id="dg-f-dx-type"), label="filter_dx_type", choices=_confirm_choices)
+            sex = labels.add(gr.Dropdown(_sex_choices(lang0), value=h.ANY, label=t("filter_sex", lang0), elem_id="dg-f-sex"),
+                             label="filter_sex", choices=_sex_choices)
+            site = labels.add(gr.Dropdown(_site_choices(lang0), value=h.ANY, label=t("filter_site", lang0), elem_id="dg-f-site"),
+                              label="filter_site", choices=_site_choices)
+            age_min = labels.add(gr.Number(None, label=t("age_min", lang0), minimum=0, maximum=120, precision=0,
+                                           elem_id="dg-f-age-min"), label="age_min")
+            age_max = labels.add(gr.Number(None, label=t("age_max", lang0), minimum=0, maximum=120, precision=0,
+                                           elem_id="dg-f-age-max"), label="age_max")
+        with gr.Row(equal_height=True):
+            search_text = labels.add(gr.Textbox(label=t("search_text", lang0), placeholder=t("search_placeholder", lang0),
+                                                scale=5, elem_id="dg-search"),
+                                     label="search_text", placeholder="search_placeholder")
+            search_button = labels.add(gr.Button(t("search_button", lang0), scale=1, elem_id="dg-search-button"),
+                                       value="search_button")
+        cases_status = gr.Markdown(t("cases_hint", lang0), elem_id="dg-cases-status")
+        with gr.Row():
+            with gr.Column(scale=3):
+                gallery = labels.add(gr.Gallery(label=t("cases_gallery", lang0), columns=5, height="auto", allow_preview=False,
+                                                object_fit="contain", elem_id="dg-gallery", interactive=False),
+                                     label="cases_gallery")
+            with gr.Column(scale=1, min_width=260):
+                case_img = labels.add(gr.Image(label=t("case_image", lang0), interactive=False, height=220,
+                                               elem_id="dg-case-image"), label="case_image")
+                case_text = gr.Markdown(t("pick_case", lang0), elem_id="dg-case-details")
+
+        # --- wiring ---------------------------------------------------------------------------------
+        filters = [dx, dx_type, sex, site, age_min, age_max]
+        assessment_out = [probabilities, risk, features_img, features_text, feature_values]
+        cases_out = [cases_status, gallery, case_img, case_text]
+        sources_out = [source_pick, source_text, source_img]
+        panels_out = [*assessment_out, *cases_out, *sources_out, *filters]
+        page_out = list(dict.fromkeys([*panels_out, *labels.components]))  # every component a redraw may touch
+
+        def draw(view_value: dict, lang: str) -> dict[Any, Any]:
+            lang = language_of(lang)
+            pick, text, img = h.sources_panel(view_value, lang)
+            values = [*h.assessment_panel(view_value, lang), *h.cases_panel(view_value, lang),
+                      gr.update(choices=pick, value=None), text, gr.update(value=img, visible=img is not None),
+                      *h.widgets_from_filters(view_value.get("filters") or {})]
+            return dict(zip(panels_out, values))
+
+        def draw_cases(view_value: dict, lang: str) -> dict[Any, Any]:
+            return {view: view_value, **dict(zip(cases_out, h.cases_panel(view_value, language_of(lang))))}
+
+        def respond(msg, history, thread_id, lang, view_value):
+            for chat, thread_id, view_value, final in handlers.respond(msg, history, thread_id, lang, view_value):
+                update = {chatbot: chat, message: gr.update(value=None), thread_box: thread_id, view: view_value}
+                yield _merge(update, draw(view_value, lang)) if final else update
+
+        def restore(stored_thread, lang):
+            thread_id, lang, chat, view_value = handlers.restore(stored_thread, lang)
+            return _merge({thread_box: thread_id, language: lang, view: view_value}, labels.updates(lang),
+                          {chatbot: chat}, draw(view_value, lang))
+
+        def start_new(lang):
+            thread_id, chat, view_value = handlers.new_consultation()
+            return _merge({thread_box: thread_id, chatbot: chat, view: view_value}, draw(view_value, lang))
+
+        def switch_language(lang, view_value):
+            return _merge(labels.updates(language_of(lang)), draw(view_value, lang))
+
+        def refilter(view_value, lang, *values):
+            return draw_cases(handlers.refilter_cases(view_value, h.filters_from_widgets(*values)), lang)
+
+        def search(view_value, text, lang, *values):
+            return draw_cases(handlers.search_cases(view_value, text, h.filters_from_widgets(*values)), lang)
+
+        def use_example(lang, evt: gr.SelectData):
+            record = examples[evt.index]
+            return {"text": t("example_question", language_of(lang)), "files": [str(record.image_path)]}
+
+        def show_case(view_value, lang, evt: gr.SelectData):
+            return handlers.show_case(evt.index, view_value, lang)
+
+        def save_tab(event):
+            return event.then(None, [thread_box, language], None, js=SAVE_JS)
+
+        models = {"concurrency_id": "models", "concurrency_limit": concurrency}
+        private = {"api_visibility": "private"}
+        turn_out = list(dict.fromkeys([chatbot, message, thread_box, view, *panels_out]))
+        save_tab(message.submit(respond, [message, chatbot, thread_box, language, view], turn_out, api_name="chat", **models))
+        save_tab(demo.load(restore, [thread_box, language], [thread_box, language, view, *page_out], js=LOAD_JS, **private))
+        save_tab(new_button.click(start_new, [language], [thread_box, view, *page_out], **private))
+        save_tab(language.input(switch_language, [language, view], page_out, **private))
+        for widget in filters:
+            widget.input(refilter, [view, language, *filters], [view, *cases_out], **private, **models)
+        search_inputs = [view, search_text, language, *filters]
+        search_button.click(search, search_inputs, [view, *cases_out], api_name="search_cases", **models)
+        search_text.submit(search, search_inputs, [view, *cases_out], **private, **models)
+        example_gallery.select(use_example, [language], [message], **private)
+        gallery.select(show_case, [view, language], [case_img, case_text], **private)
+        def show_source(key, view_value, lang):
+            text, image = handlers.show_source(key, view_value, lang)
+            return text, gr.update(value=image, visible=image is not None)
+
+        source_pick.input(show_source, [source_pick, view, language], [source_text, source_img], **private)
+        cite_box.input(show_source, [cite_box, view, language], [source_text, source_img], **private)
+        _api_endpoints(handlers)
+    return demo
+
+
+def _api_endpoints(handlers: h.AppHandlers) -> None:
+    """Named endpoints for programmatic use (gradio_client): one consultation turn as JSON."""
+    with gr.Group(visible=False):
+        thread = gr.Textbox()
+        question = gr.Textbox()
+        image = gr.Image(type="filepath")
+        lang = gr.Radio(["en", "zh"])
+        result = gr.JSON()
+        go = gr.Button()
+
+    def consult(thread_id: str, question_text: str, image_path: str | None, language: str | None) -> dict:
+        turn = handlers.consult.ask(thread_id or h.new_thread_id(), question_text or None, image=image_path,
+                                    language=language or None)
+        return turn.model_dump()
+
+    go.click(consult, [thread, question, image, lang], result, api_name="consult",
+             concurrency_id="models")
+
+
+# --- serving -----------------------------------------------------------------------------------------
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """``user:password`` (the flag or DERMAGRAPH_AUTH) -> Gradio's auth tuple; empty means no login."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("auth must be USER:PASSWORD (both non-empty), e.g. --auth clinician:s3cret")
+    return user, password
+
+
+def warm_up(consult: Consultation, records: list[LesionRecord]) -> None:
+    """Run each model once at start-up, so lazy loads happen before the first request, not during it."""
+    from knowledge.images import open_image
+
+    r = consult.resources
+    if not records:
+        return
+    img = open_image(records[0].image_path)
+    r.classifier.classify(img)
+    r.analyse_lesion(img)
+    r.case_index.search(img, k=1)
+    r.knowledge_index.search("melanoma dermoscopy", k=1)
+
+
+def serve(host: str | None = None, port: int | None = None, classifier: str = "encoder",
+          classifier_options: dict[str, Any] | None = None, auth: str | None = None, share: bool = False,
+          concurrency: int = MODEL_CONCURRENCY, settings: Settings | None = None, block: bool = True) -> gr.Blocks:
+    """Load the models, build the app and launch it (blocking unless ``block=False``)."""
+    settings = settings or get_settings()
+    credentials = parse_auth(auth)
+    consult = Consultation(classifier=classifier, settings=settings, **(classifier_options or {}))
+    records = example_records()
+    warm_up(consult, records)
+    demo = build_app(consult, records, concurrency=concurrency)
+    demo.queue(default_concurrency_limit=concurrency, max_size=64)
+    settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    demo.launch(
+        server_name=host or settings.host,
+        server_port=port or settings.port,
+        auth=credentials,
+        share=share,
+        max_file_size=settings.max_upload_bytes,
+        allowed_paths=[str(settings.data_dir), str(settings.uploads_dir)],
+        footer_links=["api"],
+        show_error=False,
+        ssr_mode=False,
+        prevent_thread_lock=not block,
+        theme=theme(),
+        css=CSS,
+        head=HEAD,
+    )
+    return demo

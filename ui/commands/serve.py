@@ -1,0 +1,37 @@
+"""`dermagraph serve`: the Gradio app on 127.0.0.1:7860 (models loaded once, before the first request)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ui.commands._common import err_console, user_errors
+
+
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1, this machine only; env DERMAGRAPH_HOST)."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default 7860; env DERMAGRAPH_PORT)."),
+    classifier: str = typer.Option("encoder", "--classifier", help="Classifier backend: encoder or qwen2vl."),
+    base: Optional[str] = typer.Option(None, "--base", help="Qwen2-VL base model id or path (qwen2vl backend)."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="Qwen2-VL LoRA adapter folder (qwen2vl backend)."),
+    auth: Optional[str] = typer.Option(None, "--auth", envvar="DERMAGRAPH_AUTH", show_envvar=True,
+                                       help="Require a login: USER:PASSWORD."),
+    share: bool = typer.Option(False, "--share", help="Also open a public Gradio share link (off by default; needs internet)."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=16,
+                                              help="Turns and case searches run at once (default 2: they share the CPU)."),
+) -> None:
+    """Serve the app: multimodal chat, probabilities, measured features, similar cases. Not a diagnosis."""
+    from ui.app import parse_auth, serve as serve_app
+
+    options = {k: v for k, v in {"base": base, "adapter": adapter}.items() if v is not None}
+    with user_errors():
+        parse_auth(auth)  # a malformed --auth fails before minutes of model loading
+        err_console.print("[dim]loading models (once, before the first request)…[/]")
+        serve_app(host=host, port=port, classifier=classifier, classifier_options=options, auth=auth, share=share,
+                  **({"concurrency": concurrency} if concurrency else {}))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)

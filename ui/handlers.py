@@ -1,0 +1,248 @@
+"""The app's event handlers: chat turns, restoring a tab's consultation, case queries, sources.
+
+Each tab keeps a small *view* (``gr.State``): the last turn, the sources every answer cited, the
+cases in the gallery and the query behind them. The conversation itself lives in the graph's SQLite
+checkpoints (``agents.session.Consultation``), so a tab that comes back with its thread id, even after
+a server restart, gets its chat and panels back. Handlers return plain values; ``ui.app`` wires them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from agents.intents import CaseFilters
+from agents.nodes import CASES_PER_PAGE, search_filters
+from agents.session import Consultation, check_thread_id, turn_result
+from knowledge.images import ImageError
+from knowledge.taxonomy import Language
+
+from ui import panels
+from ui.i18n import language_of, t
+
+log = logging.getLogger("dermagraph.app")
+
+STREAM_PAUSE_S = 0.04  # between streamed sentences: reads as typing, adds well under a second per answer
+ANY = ""  # the "any" choice of a filter dropdown
+
+
+def new_thread_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def new_view() -> dict[str, Any]:
+    return {"turn": None, "image_path": None, "image_ok": False, "sources": {}, "cases": [],
+            "query": {"kind": None, "text": ""}, "filters": {}, "notice": ""}
+
+
+def filters_from_widgets(dx: str | None, dx_type: str | None, sex: str | None, site: str | None,
+                         age_min: float | None, age_max: float | None) -> dict[str, Any]:
+    """The case index's filter form from the filter widgets ('' or None means any)."""
+    filters: dict[str, Any] = {k: v for k, v in (("dx", dx), ("dx_type", dx_type), ("sex", sex), ("localization", site)) if v}
+    if age_min is not None or age_max is not None:
+        filters["age"] = (age_min, age_max)
+    return filters
+
+
+def widgets_from_filters(filters: Mapping[str, Any]) -> list[Any]:
+    lo, hi = filters.get("age", (None, None))
+    return [filters.get("dx", ANY), filters.get("dx_type", ANY), filters.get("sex", ANY), filters.get("localization", ANY), lo, hi]
+
+
+def _message_parts(message: Mapping[str, Any] | str | None) -> tuple[str, str | None]:
+    """(question, image path) from the multimodal box's value."""
+    if message is None:
+        return "", None
+    if isinstance(message, str):
+        return message.strip(), None
+    files = message.get("files") or []
+    first = files[0] if files else None
+    if isinstance(first, Mapping):
+        first = first.get("path")
+    return str(message.get("text") or "").strip(), (str(first) if first else None)
+
+
+class AppHandlers:
+    """Handlers bound to one ``Consultation`` (models loaded once, shared by every tab)."""
+
+    def __init__(self, consult: Consultation, stream_pause_s: float = STREAM_PAUSE_S) -> None:
+        self.consult = consult
+        self.stream_pause_s = stream_pause_s
+
+    # --- sessions ---------------------------------------------------------------------------------
+
+    def restore(self, stored_thread: str | None, lang: str | None) -> tuple[str, str, list[dict], dict]:
+        """A tab (re)opens: its stored thread's chat and panels, or a fresh thread."""
+        lang = language_of(lang)
+        try:
+            thread_id = check_thread_id(stored_thread or "")
+        except ValueError:
+            return new_thread_id(), lang, [], new_view()
+        history = self.consult.history(thread_id)
+        if not history:
+            return thread_id, lang, [], new_view()
+        chat: list[dict] = []
+        answers = 0
+        for kind, content in history:
+            if kind == "human":
+                chat.append({"role": "user", "content": t("image_turn", lang) if content in ("", "[image]") else content})
+            else:
+                answers += 1
+                chat.append({"role": "assistant", "content": panels.link_markers(content, answers)})
+        view = self._view_after_turn(new_view(), thread_id)
+        return thread_id, lang, chat, view
+
+    def new_consultation(self) -> tuple[str, list[dict], dict]:
+        return new_thread_id(), [], new_view()
+
+    # --- a chat turn ---------------------------------------------------------------------------------
+
+    def respond(self, message: Mapping[str, Any] | str | None, history: list | None, thread_id: str | None,
+                lang: str | None, view: dict | None) -> Iterator[tuple[list, str, dict, bool]]:
+        """One turn, streamed: yields (chat, thread id, view, final?) — panels are drawn from the view when final."""
+        lang = language_of(lang)
+        chat = list(history or [])
+        view = view or new_view()
+        question, image = _message_parts(message)
+        try:
+            thread_id = check_thread_id(thread_id or "")
+        except ValueError:
+            thread_id = new_thread_id()
+        if not question and not image:
+            chat.append({"role": "assistant", "content": f"⚠️ {t('empty_input', lang)}"})
+            yield chat, thread_id, view, False
+            return
+        if image:
+            chat.append({"role": "user", "content": {"path": image}})
+        if question:
+            chat.append({"role": "user", "content": question})
+        pending = {"role": "assistant", "content": "", "metadata": {"title": t("analysing", lang), "status": "pending"}}
+        chat.append(pending)
+        yield chat, thread_id, view, False
+
+        try:
+            # A typed question is answered in its own language; an image alone in the interface's.
+            result = self.consult.ask(thread_id, question or None, image=image, language=None if question else lang)
+        except ImageError as exc:
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {t('bad_image', lang, reason=str(exc))}"}
+            yield chat, thread_id, view, False
+            return
+        except ValueError as exc:
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {t('bad_input', lang, reason=str(exc))}"}
+            yield chat, thread_id, view, False
+            return
+        except Exception as exc:  # never a traceback in the page; the log keeps it
+            log.exception("turn failed on thread %s", thread_id)
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {t('internal_error', lang, kind=type(exc).__name__)}"}
+            yield chat, thread_id, view, False
+            return
+
+        text = ""
+        for chunk in panels.answer_chunks(panels.link_markers(result.answer, result.turn)):
+            text = f"{text}\n\n{chunk}" if text else chunk
+            chat[-1] = {"role": "assistant", "content": text}
+            yield chat, thread_id, view, False
+            time.sleep(self.stream_pause_s)
+        view = self._view_after_turn(view, thread_id, result.model_dump())
+        yield chat, thread_id, view, True
+
+    def _view_after_turn(self, view: dict, thread_id: str, turn: dict | None = None) -> dict:
+        """The view once a turn is done: its findings, its sources, its cases and the filters behind them."""
+        state = self.consult.state(thread_id)
+        if turn is None:
+            turn = turn_result(thread_id, state, []).model_dump()
+        intake = state.get("intake")
+        view = {**view, "turn": turn, "image_path": state.get("image_path"),
+                "image_ok": intake is not None and intake.accepted,
+                "sources": {**view.get("sources", {}), **panels.turn_sources(turn)},
+                "cases": turn.get("similar_cases") or [],
+                "query": {"kind": "image", "text": ""},
+                "filters": search_filters(state.get("case_filters") or CaseFilters()) or {}, "notice": ""}
+        return view
+
+    # --- similar cases ------------------------------------------------------------------------------
+
+    def search_cases(self, view: dict | None, text: str | None, filters: dict[str, Any]) -> dict:
+        """The search box: cases like the text, or like the current image when the box is empty."""
+        text = (text or "").strip()
+        return self._query_cases(view, "text" if text else "image", text, filters)
+
+    def refilter_cases(self, view: dict | None, filters: dict[str, Any]) -> dict:
+        """A filter changed: the gallery's current query again, with the new filters."""
+        query = (view or {}).get("query") or {}
+        return self._query_cases(view, query.get("kind") or "image", query.get("text") or "", filters)
+
+    def _query_cases(self, view: dict | None, kind: str, text: str, filters: dict[str, Any]) -> dict:
+        view = {**(view or new_view()), "filters": filters, "query": {"kind": kind, "text": text}}
+        index = self.consult.resources.case_index
+        try:
+            if kind == "text":
+                hits = index.search(text, k=CASES_PER_PAGE, filters=filters or None)
+            elif view.get("image_path") and view.get("image_ok"):
+                hits = index.search(Path(view["image_path"]), k=CASES_PER_PAGE, filters=filters or None)
+            else:
+                return {**view, "cases": [], "notice": "need_query"}
+        except ValueError as exc:  # an empty age range, say: said in the panel, the gallery emptied
+            return {**view, "cases": [], "notice": str(exc)}
+        return {**view, "cases": [h.to_dict() for h in hits], "notice": "" if hits else "no_cases"}
+
+    # --- sources -------------------------------------------------------------------------------------
+
+    def show_source(self, key: str | None, view: dict | None, lang: str | None) -> tuple[str, str | None]:
+        lang = language_of(lang)
+        if not key:
+            return t("no_sources", lang), None
+        return panels.source_view((view or {}).get("sources", {}).get(key), lang)
+
+    def show_case(self, index: int | Sequence[int] | None, view: dict | None, lang: str | None) -> tuple[str | None, str]:
+        lang = language_of(lang)
+        cases = (view or {}).get("cases") or []
+        i = index[0] if isinstance(index, Sequence) else index
+        if i is None or not 0 <= int(i) < len(cases):
+            return None, t("pick_case", lang)
+        case = cases[int(i)]
+        return str(case["image_path"]), panels.case_markdown(case, lang)
+
+
+# --- the panels a view shows ------------------------------------------------------------------------
+
+
+def cases_panel(view: dict, lang: Language) -> list[Any]:
+    """[status line, gallery items, case image, case details] for the gallery's current query."""
+    cases = view.get("cases") or []
+    notice = view.get("notice") or ""
+    query = view.get("query") or {}
+    if notice:
+        status = t(notice, lang) if notice in ("need_query", "no_cases") else f"⚠️ {notice}"
+    elif not cases:
+        status = t("cases_hint", lang)
+    elif query.get("kind") == "text":
+        status = t("cases_for_text", lang, n=len(cases), text=query.get("text", ""), filters=panels.filters_text(view.get("filters") or {}, lang))
+    else:
+        status = t("cases_for_image", lang, n=len(cases), filters=panels.filters_text(view.get("filters") or {}, lang))
+    return [status, panels.gallery_items(cases, lang), None, t("pick_case", lang)]
+
+
+def assessment_panel(view: dict, lang: Language) -> list[Any]:
+    """[probabilities html, risk html, features image, features text, measured values]."""
+    turn = view.get("turn") or {}
+    diagnosis = turn.get("diagnosis")
+    features = turn.get("features")
+    image = view.get("image_path") if turn else None
+    return [
+        panels.probabilities_html(diagnosis, lang),
+        panels.risk_html(turn.get("risk_tier"), diagnosis, lang),
+        panels.features_image(features, image),
+        panels.features_markdown(features, lang),
+        panels.feature_values_markdown(features),
+    ]
+
+
+def sources_panel(view: dict, lang: Language) -> list[Any]:
+    """[source choices, shown source text, shown source image] for the last answer."""
+    turn = view.get("turn") or {}
+    choices = panels.source_choices(view.get("sources") or {}, int(turn.get("turn") or 0)) if turn else []
+    return [choices, t("no_sources", lang), None]

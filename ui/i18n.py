@@ -1,0 +1,129 @@
+"""Every string the app shows, in English and Chinese.
+
+Class, confirmation, body-site and risk-tier names are not here: they come from
+``knowledge.taxonomy`` and ``agents.risk``. Answers come from the graph in the chosen language.
+"""
+
+from __future__ import annotations
+
+from knowledge.advice import disclaimer
+from knowledge.taxonomy import Language
+
+LANGUAGES: tuple[tuple[str, str], ...] = (("English", "en"), ("中文", "zh"))
+
+UI: dict[str, dict[str, str]] = {
+    "title": {"en": "dermagraph", "zh": "dermagraph 皮肤镜辅助决策"},
+    "subtitle": {
+        "en": "Upload or paste a dermoscopy image and ask about it, in English or Chinese.",
+        "zh": "上传或粘贴一张皮肤镜图像，用中文或英文提问。",
+    },
+    "disclaimer_data": {
+        "en": "Its estimates come from a public dataset (HAM10000) and can be wrong.",
+        "zh": "其估计来自公开数据集（HAM10000），可能有误。",
+    },
+    "language": {"en": "Language", "zh": "语言"},
+    "new_consultation": {"en": "＋ New consultation", "zh": "＋ 新的咨询"},
+    "chat": {"en": "Consultation", "zh": "咨询"},
+    "input_placeholder": {
+        "en": "Attach a dermoscopy image (or paste one) and ask, e.g. “What is this lesion?” or “为什么不是黑色素瘤？”",
+        "zh": "附上（或粘贴）一张皮肤镜图像并提问，例如“这是什么病变？”或 “why not melanoma?”",
+    },
+    "examples": {"en": "Example images from the HAM10000 test split", "zh": "示例图像（HAM10000 测试集）"},
+    "example_question": {"en": "What is this lesion?", "zh": "这是什么病变？"},
+    "example_label": {"en": "{name} · {confirm}", "zh": "{name} · {confirm}"},
+    "assessment": {"en": "### Estimate (not a diagnosis)", "zh": "### 估计（并非诊断）"},
+    "features": {"en": "### Measured features", "zh": "### 测量特征"},
+    "features_image": {"en": "Lesion outline (segmentation)", "zh": "病变轮廓（分割）"},
+    "measured_values": {"en": "Measured values", "zh": "测量数值"},
+    "sources": {"en": "### Sources", "zh": "### 来源"},
+    "sources_pick": {"en": "Cited in the last answer: choose one to read it", "zh": "上一条回答引用的来源：选择一项查看"},
+    "source_image": {"en": "Cited case", "zh": "引用的病例"},
+    "cases": {"en": "### Similar confirmed cases", "zh": "### 相似的确诊病例"},
+    "cases_gallery": {"en": "Similar cases (click one)", "zh": "相似病例（点击查看）"},
+    "case_image": {"en": "Case", "zh": "病例"},
+    "any": {"en": "any", "zh": "不限"},
+    "filter_dx": {"en": "Diagnosis", "zh": "诊断"},
+    "filter_dx_type": {"en": "Confirmed by", "zh": "确诊方式"},
+    "filter_sex": {"en": "Sex", "zh": "性别"},
+    "filter_site": {"en": "Body site", "zh": "部位"},
+    "age_min": {"en": "Age from", "zh": "最小年龄"},
+    "age_max": {"en": "Age to", "zh": "最大年龄"},
+    "search_text": {"en": "Search cases by text", "zh": "按文字搜索病例"},
+    "search_placeholder": {
+        "en": "e.g. blue-white veil, irregular streaks (empty: search by your image)",
+        "zh": "例如：蓝白幕、不规则条纹（留空：按您的图像搜索）",
+    },
+    "search_button": {"en": "Search", "zh": "搜索"},
+    # messages inside panels and the chat
+    "analysing": {"en": "Looking at the image and the question…", "zh": "正在分析图像与问题……"},
+    "empty_input": {"en": "Type a question or attach an image first.", "zh": "请先输入问题或附上一张图像。"},
+    "bad_image": {"en": "This file cannot be used as an image: {reason}", "zh": "无法将此文件用作图像：{reason}"},
+    "bad_input": {"en": "This request cannot be answered: {reason}", "zh": "无法回答此请求：{reason}"},
+    "internal_error": {
+        "en": "Something went wrong while answering ({kind}); nothing was lost, please try again.",
+        "zh": "回答时出错（{kind}）；内容未丢失，请重试。",
+    },
+    "image_turn": {"en": "🖼️ (image)", "zh": "🖼️（图像）"},
+    "no_assessment": {"en": "Upload an image to see the class probabilities.", "zh": "上传图像后在此显示各类别概率。"},
+    "refused": {"en": "The image was not assessed: {reason}", "zh": "图像未被评估：{reason}"},
+    "abstained": {
+        "en": "The classifier is not confident on this image: read the estimate with care.",
+        "zh": "分类器对这张图像没有把握：请谨慎看待此估计。",
+    },
+    "top3": {"en": "top 3 in bold", "zh": "粗体为前三"},
+    "risk": {"en": "Risk tier", "zh": "风险等级"},
+    "malignancy": {
+        "en": "malignant or pre-malignant classes together: {p}",
+        "zh": "恶性或癌前病变类别合计：{p}",
+    },
+    "backend": {"en": "classifier: {backend}, calibrated on the validation split", "zh": "分类器：{backend}，已在验证集上校准"},
+    "no_features": {"en": "Measured features appear here after an image is assessed.", "zh": "图像评估后在此显示测量特征。"},
+    "not_delineated": {"en": "The lesion could not be delineated: {reason}", "zh": "无法勾画出病变：{reason}"},
+    "no_cases": {"en": "No case matches these filters.", "zh": "没有符合这些筛选条件的病例。"},
+    "cases_hint": {
+        "en": "Similar cases appear here after an image is assessed, or search them by text.",
+        "zh": "图像评估后在此显示相似病例，也可按文字搜索。",
+    },
+    "cases_for_image": {"en": "{n} cases most similar to your image{filters}.", "zh": "与您的图像最相似的 {n} 个病例{filters}。"},
+    "cases_for_text": {"en": "{n} cases most similar to “{text}”{filters}.", "zh": "与“{text}”最相似的 {n} 个病例{filters}。"},
+    "filters_on": {"en": " (filtered: {items})", "zh": "（筛选：{items}）"},
+    "need_query": {"en": "Upload an image or type a description to search cases.", "zh": "请上传图像或输入描述以搜索病例。"},
+    "pick_case": {"en": "Click a case to see it here.", "zh": "点击一个病例在此查看。"},
+    "no_sources": {"en": "The sources of the last answer are listed here.", "zh": "此处列出上一条回答的来源。"},
+    "source_gone": {
+        "en": "That source belongs to an earlier answer whose sources are no longer loaded; ask again to see them.",
+        "zh": "该来源属于之前的回答，其来源已不在当前会话中；请重新提问以查看。",
+    },
+    # case and passage details
+    "case_title": {"en": "**{image_id}**: {dx}", "zh": "**{image_id}**：{dx}"},
+    "case_confirmed": {"en": "Confirmed by: {confirm}", "zh": "确诊方式：{confirm}"},
+    "case_who": {"en": "Age {age} · {sex} · {site}", "zh": "年龄 {age} · {sex} · {site}"},
+    "case_similarity": {"en": "Similarity to the query: {sim:.2f} (cosine)", "zh": "与查询的相似度：{sim:.2f}（余弦）"},
+    "case_lesion": {"en": "Lesion {lesion_id} · HAM10000 (CC BY-NC 4.0)", "zh": "病变 {lesion_id} · HAM10000（CC BY-NC 4.0）"},
+    "age_unknown": {"en": "unknown", "zh": "未知"},
+    "references": {"en": "References", "zh": "参考文献"},
+    "passage_from": {"en": "From the dermagraph knowledge corpus, document `{doc_id}`.", "zh": "出自 dermagraph 知识库文档 `{doc_id}`。"},
+    "prediction_source": {
+        "en": "The classifier's calibrated probabilities for the current image (see the estimate panel).",
+        "zh": "分类器对当前图像的校准概率（见估计面板）。",
+    },
+    "features_source": {
+        "en": "Measured on the segmented lesion of the current image (see the measured-features panel).",
+        "zh": "在当前图像分割出的病变上测得（见测量特征面板）。",
+    },
+}
+
+
+def disclaimer_banner(lang: Language = "en") -> str:
+    """The always-visible disclaimer: the project's one disclaimer (``knowledge.advice``) and where estimates come from."""
+    return f"⚠️ **{disclaimer(lang)}** {t('disclaimer_data', lang)}"
+
+
+def t(key: str, lang: Language = "en", **values: object) -> str:
+    text = UI[key]["zh" if lang == "zh" else "en"]
+    return text.format(**values) if values else text
+
+
+def language_of(value: str | None) -> Language:
+    """The interface language from the toggle's value; anything unexpected reads as English."""
+    return "zh" if value == "zh" else "en"

@@ -1,0 +1,225 @@
+"""What each panel shows, rendered from a consultation turn (``agents.session.TurnResult`` as a dict).
+
+Pure functions from data to HTML / markdown / gallery items, so the layout in ``ui.app`` stays
+wiring only and every rendering can be checked without a browser. Names of classes,
+confirmations, body sites and risk tiers come from the taxonomy and ``agents.risk``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Mapping, Sequence
+
+from agents.risk import RiskTier, tier_advice, tier_name
+from knowledge.taxonomy import SEX_NAMES, Language, confirmation_name, display_name, site_name
+
+from ui.i18n import t
+
+# A citation marker in an answer: [P], [F], [C3], [K12].
+MARKER = re.compile(r"\[(P|F|C\d+|K\d+)\]")
+CITE_ANCHOR = "#cite-"  # href prefix of a clickable marker; the page script routes clicks to the sources panel
+TIER_CLASS = {RiskTier.LOW: "low", RiskTier.MONITOR: "monitor", RiskTier.SOON: "soon", RiskTier.URGENT: "urgent"}
+
+
+def percent(p: float) -> str:
+    return f"{100 * p:.1f}%" if p < 0.995 else f"{100 * p:.0f}%"
+
+
+# --- the answer ----------------------------------------------------------------------------------
+
+
+def source_key(turn: int, ref: str) -> str:
+    """The key of a cited source: markers repeat across turns ([K1] of turn 2 is not [K1] of turn 5)."""
+    return f"{turn}:{ref}"
+
+
+def link_markers(answer: str, turn: int) -> str:
+    """Make each [X] marker a link the page script turns into 'show this source'."""
+    return MARKER.sub(lambda m: f"[\\[{m.group(1)}\\]]({CITE_ANCHOR}{source_key(turn, m.group(1))})", answer)
+
+
+def answer_chunks(answer: str) -> list[str]:
+    """The answer in the pieces it is streamed in: one per sentence of the composer (a paragraph each)."""
+    return [p for p in answer.split("\n\n") if p.strip()]
+
+
+# --- estimate: probabilities and risk --------------------------------------------------------------
+
+
+def probabilities_html(diagnosis: Mapping[str, Any] | None, lang: Language) -> str:
+    """All seven calibrated probabilities as bars, highest first, the top three highlighted."""
+    if not diagnosis:
+        return f'<div class="dg-empty">{html.escape(t("no_assessment", lang))}</div>'
+    probs = diagnosis.get("probabilities")
+    if not probs:  # the image was refused by the intake gate
+        reason = diagnosis.get("abstain_reason") or ""
+        return f'<div class="dg-note dg-warn">{html.escape(t("refused", lang, reason=reason))}</div>'
+    ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+    rows = []
+    for rank, (code, p) in enumerate(ranked):
+        top = rank < 3
+        rows.append(
+            f'<div class="dg-bar-row{" dg-top" if top else ""}" data-code="{html.escape(code)}">'
+            f'<span class="dg-bar-name">{html.escape(display_name(code, lang))} <small>{html.escape(code)}</small></span>'
+            f'<span class="dg-bar-track"><span class="dg-bar-fill" style="width:{max(100 * p, 0.5):.1f}%"></span></span>'
+            f'<span class="dg-bar-value">{percent(p)}</span></div>'
+        )
+    notes = []
+    if diagnosis.get("abstained"):
+        notes.append(f'<div class="dg-note dg-warn">{html.escape(t("abstained", lang))}</div>')
+    if diagnosis.get("backend"):
+        notes.append(f'<div class="dg-caption">{html.escape(t("backend", lang, backend=diagnosis["backend"]))} · '
+                     f'<b>{html.escape(t("top3", lang))}</b></div>')
+    return f'<div class="dg-probs">{"".join(rows)}{"".join(notes)}</div>'
+
+
+def risk_html(risk_tier: str | None, diagnosis: Mapping[str, Any] | None, lang: Language) -> str:
+    if not risk_tier:
+        return ""
+    tier = RiskTier(risk_tier)
+    malignancy = (diagnosis or {}).get("malignancy")
+    detail = f'<div class="dg-caption">{html.escape(t("malignancy", lang, p=percent(malignancy)))}</div>' if malignancy is not None else ""
+    return (
+        f'<div class="dg-risk dg-risk-{TIER_CLASS[tier]}">'
+        f'<div class="dg-risk-tier">{html.escape(t("risk", lang))}: <b>{html.escape(tier_name(tier, lang))}</b></div>'
+        f'<div>{html.escape(tier_advice(tier, lang))}</div>{detail}</div>'
+    )
+
+
+# --- measured features -------------------------------------------------------------------------------
+
+
+def features_markdown(features: Mapping[str, Any] | None, lang: Language) -> str:
+    if not features:
+        return t("no_features", lang)
+    if not features.get("delineated"):
+        return t("not_delineated", lang, reason=features.get("reason") or "?")
+    statements = features.get("statements_zh" if lang == "zh" else "statements_en") or []
+    return "\n".join(f"- {s}" for s in statements)
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_format_value(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_format_value(v)}" for k, v in value.items() if not isinstance(v, float) or v >= 0.005)
+    return str(value)
+
+
+def feature_values_markdown(features: Mapping[str, Any] | None) -> str:
+    """The raw measurements (field names as in ``retrieval.features``; defined in docs/features.md)."""
+    values = (features or {}).get("values") or {}
+    if not values:
+        return ""
+    rows = [f"| `{k}` | {_format_value(v)} |" for k, v in values.items()]
+    return "| | |\n|---|---|\n" + "\n".join(rows)
+
+
+def features_image(features: Mapping[str, Any] | None, image_path: str | None) -> str | None:
+    """The overlay (outline of the segmented lesion) when there is one, else the image itself."""
+    overlay = (features or {}).get("overlay_path")
+    return overlay or image_path
+
+
+# --- similar cases -----------------------------------------------------------------------------------
+
+
+def _age(case: Mapping[str, Any], lang: Language) -> str:
+    age = case.get("age")
+    return f"{age:.0f}" if isinstance(age, (int, float)) else t("age_unknown", lang)
+
+
+def case_caption(case: Mapping[str, Any], lang: Language) -> str:
+    ref = f"[{case['ref']}] " if case.get("ref") else ""
+    return f"{ref}{case['dx']} · {case['similarity']:.2f}"  # the short code: a thumbnail caption has little room
+
+
+def gallery_items(cases: Sequence[Mapping[str, Any]], lang: Language) -> list[tuple[str, str]]:
+    return [(str(c["image_path"]), case_caption(c, lang)) for c in cases]
+
+
+def case_markdown(case: Mapping[str, Any], lang: Language) -> str:
+    sex = SEX_NAMES.get(case.get("sex") or "unknown", SEX_NAMES["unknown"])[lang]
+    lines = [
+        t("case_title", lang, image_id=case["image_id"], dx=display_name(case["dx"], lang)),
+        t("case_confirmed", lang, confirm=confirmation_name(case["dx_type"], lang)),
+        t("case_who", lang, age=_age(case, lang), sex=sex, site=site_name(case.get("localization") or "unknown", lang)),
+        t("case_similarity", lang, sim=case["similarity"]),
+        t("case_lesion", lang, lesion_id=case.get("lesion_id", "?")),
+    ]
+    return "\n\n".join(lines)
+
+
+def filters_text(filters: Mapping[str, Any], lang: Language) -> str:
+    items = []
+    if filters.get("dx"):
+        items.append(display_name(filters["dx"], lang))
+    if filters.get("dx_type"):
+        items.append(confirmation_name(filters["dx_type"], lang))
+    if filters.get("sex"):
+        items.append(SEX_NAMES[filters["sex"]][lang])
+    if filters.get("localization"):
+        items.append(site_name(filters["localization"], lang))
+    lo, hi = filters.get("age", (None, None))
+    if lo is not None or hi is not None:
+        items.append(f"{t('age_min', lang)} {'' if lo is None else f'{lo:g}'}–{'' if hi is None else f'{hi:g}'}")
+    return t("filters_on", lang, items=", ".join(items)) if items else ""
+
+
+# --- sources ------------------------------------------------------------------------------------------
+
+
+def turn_sources(turn: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Everything the answer of one turn cites, keyed by ``source_key``: enough to show it later."""
+    n = int(turn.get("turn") or 0)
+    cases = {c["ref"]: c for c in turn.get("similar_cases") or []}
+    passages = {p["ref"]: p for p in turn.get("passages") or []}
+    out: dict[str, dict[str, Any]] = {}
+    for c in turn.get("citations") or []:
+        entry: dict[str, Any] = {"id": c["id"], "kind": c["kind"], "title": c["title"]}
+        if c["kind"] == "case" and c["id"] in cases:
+            entry["case"] = cases[c["id"]]
+        elif c["kind"] == "knowledge" and c["id"] in passages:
+            entry["passage"] = passages[c["id"]]
+        elif c["kind"] == "prediction":
+            entry["diagnosis"] = turn.get("diagnosis")
+        elif c["kind"] == "features":
+            entry["features"] = turn.get("features")
+        out[source_key(n, c["id"])] = entry
+    return out
+
+
+def source_choices(sources: Mapping[str, Mapping[str, Any]], turn: int) -> list[tuple[str, str]]:
+    prefix = f"{turn}:"
+    return [(f"[{s['id']}] {s['title']}", key) for key, s in sources.items() if key.startswith(prefix)]
+
+
+def passage_markdown(passage: Mapping[str, Any], lang: Language) -> str:
+    refs = passage.get("references") or []
+    parts = [f"#### {passage['title']} — {passage['section']}", passage["text"],
+             f"_{t('passage_from', lang, doc_id=passage['doc_id'])}_"]
+    if refs:
+        parts.append(f"**{t('references', lang)}**\n\n" + "\n".join(f"1. {r}" for r in refs))
+    return "\n\n".join(parts)
+
+
+def source_view(source: Mapping[str, Any] | None, lang: Language) -> tuple[str, str | None]:
+    """(markdown, image path or None) for one cited source."""
+    if source is None:
+        return t("source_gone", lang), None
+    head = f"**[{source['id']}]** {source['title']}\n\n"
+    if "case" in source:
+        return head + case_markdown(source["case"], lang), str(source["case"]["image_path"])
+    if "passage" in source:
+        return passage_markdown(source["passage"], lang), None
+    if source["kind"] == "prediction":
+        diagnosis = source.get("diagnosis") or {}
+        top = ", ".join(f"{display_name(c, lang)} {percent(p)}" for c, p in
+                        sorted((diagnosis.get("probabilities") or {}).items(), key=lambda kv: -kv[1])[:3])
+        return head + t("prediction_source", lang) + (f"\n\n{top}" if top else ""), None
+    if source["kind"] == "features":
+        return head + t("features_source", lang) + "\n\n" + features_markdown(source.get("features"), lang), None
+    return head, None
