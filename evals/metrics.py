@@ -1,0 +1,161 @@
+"""Metric helpers shared by the suites: classification, calibration, retrieval.
+
+Inputs are plain arrays: ``labels`` (N,) integer class indices (``CODES`` order), ``probs`` (N, C)
+rows summing to 1, ``retrieved`` (N, k) class indices of ranked results. Classes absent from the
+evaluated labels are skipped where a metric is undefined for them (and say so with NaN).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
+    return float(np.mean(np.asarray(labels) == np.asarray(preds))) if len(labels) else float("nan")
+
+
+def recall_per_class(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:
+    """Recall (sensitivity) of each class; NaN for classes with no examples."""
+    out = np.full(n_classes, np.nan)
+    for c in range(n_classes):
+        mask = labels == c
+        if mask.any():
+            out[c] = float(np.mean(preds[mask] == c))
+    return out
+
+
+def precision_per_class(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:
+    out = np.full(n_classes, np.nan)
+    for c in range(n_classes):
+        mask = preds == c
+        if mask.any():
+            out[c] = float(np.mean(labels[mask] == c))
+    return out
+
+
+def balanced_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> float:
+    """Mean per-class recall over the classes present (the HAM10000 challenge's main metric)."""
+    return float(np.nanmean(recall_per_class(labels, preds, n_classes)))
+
+
+def macro_f1(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> float:
+    f1s = []
+    for c in range(n_classes):
+        tp = np.sum((preds == c) & (labels == c))
+        fp = np.sum((preds == c) & (labels != c))
+        fn = np.sum((preds != c) & (labels == c))
+        if tp + fn == 0:
+            continue  # class absent from the labels
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(f1s)) if f1s else float("nan")
+
+
+def auc_per_class(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """One-vs-rest ROC AUC per class; NaN where a class has no positives or no negatives."""
+    from sklearn.metrics import roc_auc_score
+
+    out = np.full(probs.shape[1], np.nan)
+    for c in range(probs.shape[1]):
+        y = labels == c
+        if 0 < y.sum() < len(y):
+            out[c] = float(roc_auc_score(y, probs[:, c]))
+    return out
+
+
+def auc_macro(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.nanmean(auc_per_class(probs, labels)))
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label ECE (Guo et al. 2017): |confidence - accuracy| averaged over equal-width bins, weighted by count."""
+    conf = probs.max(1)
+    correct = probs.argmax(1) == labels
+    edges = np.linspace(0, 1, n_bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            ece += mask.mean() * abs(conf[mask].mean() - correct[mask].mean())
+    return float(ece)
+
+
+def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list[dict[str, float]]:
+    """Per confidence bin: mean confidence, accuracy, count (the reliability diagram's data)."""
+    conf = probs.max(1)
+    correct = probs.argmax(1) == labels
+    edges = np.linspace(0, 1, n_bins + 1)
+    bins = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            bins.append({"lo": float(lo), "hi": float(hi), "confidence": float(conf[mask].mean()),
+                         "accuracy": float(correct[mask].mean()), "count": int(mask.sum())})
+    return bins
+
+
+def brier_score(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Multi-class Brier score: mean squared distance to the one-hot label (0 best, 2 worst)."""
+    onehot = np.eye(probs.shape[1])[labels]
+    return float(np.mean(np.sum((probs - onehot) ** 2, axis=1)))
+
+
+def negative_log_likelihood(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.mean(np.log(probs[np.arange(len(labels)), labels].clip(1e-12))))
+
+
+def recall_at_specificity(scores: np.ndarray, positive: np.ndarray, min_specificity: float) -> tuple[float, float, float]:
+    """Best recall whose specificity is >= ``min_specificity`` on this data: (recall, specificity, threshold)."""
+    from sklearn.metrics import roc_curve
+
+    if positive.all() or not positive.any():
+        return float("nan"), float("nan"), float("nan")
+    fpr, tpr, thresholds = roc_curve(positive, scores)
+    ok = (1 - fpr) >= min_specificity
+    i = int(np.argmax(np.where(ok, tpr, -1)))
+    return float(tpr[i]), float(1 - fpr[i]), float(thresholds[i])
+
+
+def threshold_for_specificity(scores: np.ndarray, positive: np.ndarray, min_specificity: float) -> float:
+    """The lowest score threshold keeping specificity >= ``min_specificity`` (choose it on val, apply on test)."""
+    return recall_at_specificity(scores, positive, min_specificity)[2]
+
+
+def recall_specificity_at(scores: np.ndarray, positive: np.ndarray, threshold: float) -> tuple[float, float]:
+    flagged = scores >= threshold
+    recall = float(flagged[positive].mean()) if positive.any() else float("nan")
+    specificity = float((~flagged[~positive]).mean()) if (~positive).any() else float("nan")
+    return recall, specificity
+
+
+# --- retrieval ---------------------------------------------------------------------------------------------
+
+
+def precision_at_k(retrieved: np.ndarray, query_labels: np.ndarray, k: int) -> float:
+    """Mean over queries of the share of the top ``k`` results with the query's class."""
+    return float(np.mean(retrieved[:, :k] == query_labels[:, None]))
+
+
+def precision_at_k_curve(retrieved: np.ndarray, query_labels: np.ndarray) -> list[float]:
+    """P@1 .. P@K for K = the number of retrieved columns."""
+    hits = retrieved == query_labels[:, None]
+    return [float(hits[:, :k].mean()) for k in range(1, retrieved.shape[1] + 1)]
+
+
+def mean_average_precision_at_k(retrieved: np.ndarray, query_labels: np.ndarray, k: int,
+                                relevant_counts: np.ndarray | None = None) -> float:
+    """mAP@k: per query, sum of P@i at each hit i <= k, divided by min(k, relevant items in the index)."""
+    hits = (retrieved[:, :k] == query_labels[:, None]).astype(float)
+    precision_at_i = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
+    denom = np.full(len(hits), float(k)) if relevant_counts is None else np.minimum(k, relevant_counts).astype(float)
+    ap = (precision_at_i * hits).sum(1) / np.maximum(denom, 1)
+    return float(ap.mean())
+
+
+def knn_predictions(retrieved: np.ndarray, n_classes: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Majority vote of the top ``k`` (ties to the nearer result's class): (predictions, vote shares (N, C))."""
+    top = retrieved[:, :k]
+    shares = np.stack([(top == c).mean(1) for c in range(n_classes)], axis=1)
+    # Tie-break toward the class that appears first in the ranking.
+    first_rank = np.stack([np.where((top == c).any(1), (top == c).argmax(1), k) for c in range(n_classes)], axis=1)
+    score = shares * (k + 1) - first_rank / (k + 1)
+    return score.argmax(1), shares

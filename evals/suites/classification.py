@@ -1,0 +1,149 @@
+"""Suite `classification`: the classifier backend (``--variant``, default ``encoder``) on a split or external set.
+
+Reports accuracy, balanced accuracy, macro F1, macro one-vs-rest AUC, calibration (ECE, Brier, NLL),
+per-class recall, melanoma recall/specificity (at the model's decision, at a threshold chosen on
+val for specificity >= 0.80, and the best on this set's ROC), abstention, and the two baselines
+(majority class; kNN-16 on raw ImageNet features), with a confusion matrix, a reliability diagram
+and per-class recall bars.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm import tqdm
+
+from evals import metrics as M
+from evals.baselines import baseline_index_size, imagenet_features, index_items, knn_retrieve, majority_class
+from evals.harness import EvalContext, EvalItem, SuiteResult, suite
+from evals.plots import confusion_matrix_plot, per_class_bars, reliability_diagram
+from knowledge.images import open_image
+from knowledge.taxonomy import CODES
+
+MEL = CODES.index("mel")
+TARGET_SPECIFICITY = 0.80
+GOALS = {"balanced_accuracy": 0.80, "accuracy": 0.87, "auc_macro": 0.96, "mel_recall_at_val_threshold": 0.85, "ece": 0.03}
+
+
+def predict(classifier, items: list[EvalItem], batch_size: int = 32, desc: str = "classify") -> tuple[np.ndarray, np.ndarray]:
+    """(probs (N, 7), abstained (N,)) for the items' images."""
+    probs, abstained = [], []
+    for start in tqdm(range(0, len(items), batch_size), desc=desc, unit="batch", leave=False):
+        preds = classifier.classify_batch([open_image(it.image_path) for it in items[start : start + batch_size]])
+        probs += [[p.probs[c] for c in CODES] for p in preds]
+        abstained += [p.abstained for p in preds]
+    return np.asarray(probs, dtype=float).reshape(-1, len(CODES)), np.asarray(abstained, dtype=bool)
+
+
+def labels_of(items: list[EvalItem]) -> np.ndarray:
+    return np.asarray([CODES.index(it.dx) for it in items])
+
+
+def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
+    n = len(CODES)
+    preds = probs.argmax(1)
+    recall = M.recall_per_class(labels, preds, n)
+    mel_true = labels == MEL
+    mel_recall, mel_spec = M.recall_specificity_at((preds == MEL).astype(float), mel_true, 0.5)  # flagged = predicted mel
+    mel_roc = M.recall_at_specificity(probs[:, MEL], mel_true, TARGET_SPECIFICITY)
+    return {
+        "n": int(len(labels)),
+        "accuracy": M.accuracy(labels, preds),
+        "balanced_accuracy": M.balanced_accuracy(labels, preds, n),
+        "macro_f1": M.macro_f1(labels, preds, n),
+        "auc_macro": M.auc_macro(probs, labels),
+        "auc_per_class": dict(zip(CODES, M.auc_per_class(probs, labels))),
+        "ece": M.expected_calibration_error(probs, labels),
+        "brier": M.brier_score(probs, labels),
+        "nll": M.negative_log_likelihood(probs, labels),
+        "recall_per_class": dict(zip(CODES, recall)),
+        "precision_per_class": dict(zip(CODES, M.precision_per_class(labels, preds, n))),
+        "mel_recall": mel_recall,
+        "mel_specificity": mel_spec,
+        "mel_recall_at_spec80_oracle": mel_roc[0],
+    }
+
+
+@suite("classification")
+def classification_suite(ctx: EvalContext) -> SuiteResult:
+    from agents.classifiers import DEFAULT_BACKEND, get_classifier
+
+    backend = ctx.variant or DEFAULT_BACKEND
+    classifier = get_classifier(backend)
+    items = ctx.items()
+    labels = labels_of(items)
+    probs, abstained = predict(classifier, items, desc=f"{backend} on {len(items)} images")
+    metrics = classification_metrics(probs, labels)
+    preds = probs.argmax(1)
+    metrics["backend"] = backend
+    metrics["abstain_rate"] = float(abstained.mean())
+    metrics["accuracy_when_answered"] = M.accuracy(labels[~abstained], preds[~abstained]) if (~abstained).any() else None
+
+    # Melanoma operating point: the p(mel) threshold giving specificity >= 0.80 on val, applied here.
+    if ctx.external or ctx.split != "val":
+        val_items = ctx.items("val") if not ctx.external else EvalContext(**{**ctx.__dict__, "labels_csv": None}).items("val")
+        val_probs, _ = predict(classifier, val_items, desc="val (melanoma threshold)")
+        threshold = M.threshold_for_specificity(val_probs[:, MEL], labels_of(val_items) == MEL, TARGET_SPECIFICITY)
+    else:
+        threshold = M.threshold_for_specificity(probs[:, MEL], labels == MEL, TARGET_SPECIFICITY)
+    metrics["mel_threshold_from_val"] = threshold
+    metrics["mel_recall_at_val_threshold"], metrics["mel_specificity_at_val_threshold"] = M.recall_specificity_at(
+        probs[:, MEL], labels == MEL, threshold)
+
+    # Baselines.
+    index = index_items(ctx, baseline_index_size(ctx))
+    index_labels = labels_of(index)
+    majority = majority_class(index_labels, len(CODES))
+    maj_preds = np.full_like(labels, majority)
+    query_feats = imagenet_features([it.image_path for it in items])
+    index_feats = imagenet_features([it.image_path for it in index])
+    retrieved = knn_retrieve(query_feats, index_feats, index_labels, 16, [it.lesion_id for it in items], [it.lesion_id for it in index])
+    knn_preds, knn_shares = M.knn_predictions(retrieved, len(CODES), 16)
+    knn_probs = (knn_shares + 1e-3) / (knn_shares + 1e-3).sum(1, keepdims=True)
+    metrics["baselines"] = {
+        "majority_class": {"class": CODES[majority], "accuracy": M.accuracy(labels, maj_preds),
+                           "balanced_accuracy": M.balanced_accuracy(labels, maj_preds, len(CODES))},
+        "knn16_imagenet": {"accuracy": M.accuracy(labels, knn_preds),
+                           "balanced_accuracy": M.balanced_accuracy(labels, knn_preds, len(CODES)),
+                           "auc_macro": M.auc_macro(knn_probs, labels), "index_size": len(index),
+                           "recall_per_class": dict(zip(CODES, M.recall_per_class(labels, knn_preds, len(CODES))))},
+    }
+
+    plots = [
+        confusion_matrix_plot(labels, preds, CODES, ctx.plot_path("classification", "confusion")),
+        reliability_diagram(M.reliability_bins(probs, labels), ctx.plot_path("classification", "reliability"),
+                            title=f"Reliability ({backend}), ECE {metrics['ece']:.3f}"),
+        per_class_bars({backend: list(metrics["recall_per_class"].values()),
+                        "kNN-16 raw ImageNet": list(metrics["baselines"]["knn16_imagenet"]["recall_per_class"].values())},
+                       CODES, ctx.plot_path("classification", "recall_per_class"), "Recall per class"),
+    ]
+    return SuiteResult(metrics, _markdown(ctx, metrics), plots)
+
+
+def _fmt(v: object) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _markdown(ctx: EvalContext, m: dict) -> str:
+    where = f"external set {ctx.labels_csv}" if ctx.external else f"HAM10000 {ctx.split} split"
+    lines = [f"# Classification: `{m['backend']}` on the {where} (n = {m['n']}{', sample' if ctx.sample else ''})", "",
+             "| metric | value | goal |", "|---|---:|---:|"]
+    for key in ("accuracy", "balanced_accuracy", "macro_f1", "auc_macro", "ece", "brier", "nll", "mel_recall", "mel_specificity",
+                "mel_recall_at_val_threshold", "mel_specificity_at_val_threshold", "mel_recall_at_spec80_oracle", "abstain_rate"):
+        goal = GOALS.get(key)
+        lines.append(f"| {key} | {_fmt(m.get(key))} | {'' if goal is None else ('<= ' if key == 'ece' else '>= ') + str(goal)} |")
+    b = m["baselines"]
+    lines += ["", "Melanoma: `mel_recall`/`mel_specificity` at the model's own decision (argmax); `*_at_val_threshold` "
+              f"at the p(mel) threshold {_fmt(m['mel_threshold_from_val'])} chosen on val for specificity >= 0.80; "
+              "`*_oracle` is the best recall at specificity >= 0.80 on this set's own ROC (optimistic).", "",
+              "| per class | " + " | ".join(CODES) + " |", "|---|" + "---:|" * len(CODES),
+              "| recall | " + " | ".join(_fmt(m["recall_per_class"][c]) for c in CODES) + " |",
+              "| precision | " + " | ".join(_fmt(m["precision_per_class"][c]) for c in CODES) + " |",
+              "| AUC | " + " | ".join(_fmt(m["auc_per_class"][c]) for c in CODES) + " |", "",
+              "## Baselines", "", "| model | accuracy | balanced accuracy | macro AUC |", "|---|---:|---:|---:|",
+              f"| {m['backend']} | {_fmt(m['accuracy'])} | {_fmt(m['balanced_accuracy'])} | {_fmt(m['auc_macro'])} |",
+              f"| majority class ({b['majority_class']['class']}) | {_fmt(b['majority_class']['accuracy'])} | "
+              f"{_fmt(b['majority_class']['balanced_accuracy'])} | 0.500 |",
+              f"| kNN-16 on raw ImageNet EfficientNet-Lite0 features (index {b['knn16_imagenet']['index_size']} cases) | "
+              f"{_fmt(b['knn16_imagenet']['accuracy'])} | {_fmt(b['knn16_imagenet']['balanced_accuracy'])} | "
+              f"{_fmt(b['knn16_imagenet']['auc_macro'])} |"]
+    return "\n".join(lines)

@@ -1,0 +1,316 @@
+"""Similar-case retrieval: the train+val HAM10000 cases in a Chroma collection, searched by image or text.
+
+``build_case_index()`` loads the case embeddings shipped with the encoder (no re-encoding) and the
+dataset's metadata into a Chroma ``PersistentClient`` under ``settings.index_dir / "cases"``.
+``CaseIndex.open().search(image_or_text, k, filters, exclude_lesion)`` returns ``SimilarCase``s;
+``knn_vote`` turns the top 16 into a second opinion.
+
+Chroma's default embedding function downloads a model, so it is never used: the collection is
+created with ``embedding_function=None`` and every call passes our own embeddings.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+
+from knowledge.artifacts import ArtifactError, Manifest, read_manifest, staleness, write_manifest
+from knowledge.ham10000 import HamDataset, load_dataset
+from knowledge.images import open_image
+from knowledge.settings import get_settings
+from knowledge.taxonomy import CODES, CONFIRMATIONS, SEXES
+from retrieval.encoder import DermEncoder, encoder_dir, load_case_embeddings, load_encoder, read_encoder_manifest
+from retrieval.encoder.artifact import CASES_NAME
+
+COLLECTION = "ham10000_cases"
+KNN_K = 16
+# A query whose embedding matches an indexed case this closely is that very image (re-uploaded).
+SAME_IMAGE_SIMILARITY = 0.995
+FILTER_KEYS = ("dx", "dx_type", "sex", "localization", "age")
+
+
+@dataclass(frozen=True)
+class SimilarCase:
+    image_id: str
+    lesion_id: str
+    dx: str
+    dx_type: str
+    age: float | None
+    sex: str
+    localization: str
+    image_path: Path
+    similarity: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["image_path"] = str(self.image_path)
+        return d
+
+
+def case_index_dir(index_dir: Path | None = None) -> Path:
+    return Path(index_dir) if index_dir is not None else get_settings().index_dir / "cases"
+
+
+def _client(path: Path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+# --- filters -------------------------------------------------------------------------------------------
+
+
+def parse_filters(pairs: Iterable[str]) -> dict[str, Any]:
+    """``["dx=mel,bcc", "sex=male", "age=50-80", "localization=back"]`` -> a filters dict for ``search``.
+
+    Age takes ``LO-HI``, ``LO-`` or ``-HI`` (years, inclusive); other keys take one value or a
+    comma-separated list.
+    """
+    filters: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not value:
+            raise ValueError(f"filter {pair!r} is not key=value (keys: {', '.join(FILTER_KEYS)})")
+        if key == "age":
+            lo, dash, hi = value.partition("-")
+            try:
+                rng = (float(lo) if lo else None, float(hi) if hi else None) if dash else (float(value), float(value))
+            except ValueError:
+                raise ValueError(f"age filter {value!r} is not LO-HI in years (e.g. 50-80, 60-, -30)") from None
+            filters["age"] = rng
+        else:
+            values = [v.strip() for v in value.split(",") if v.strip()]
+            filters[key] = values[0] if len(values) == 1 else values
+    validate_filters(filters)
+    return filters
+
+
+def validate_filters(filters: Mapping[str, Any]) -> None:
+    allowed = {"dx": CODES, "dx_type": tuple(CONFIRMATIONS), "sex": SEXES}
+    for key, value in filters.items():
+        if key not in FILTER_KEYS:
+            raise ValueError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}")
+        if key == "age":
+            lo, hi = value
+            if lo is not None and hi is not None and lo > hi:
+                raise ValueError(f"age range {lo:g}-{hi:g} is empty")
+            continue
+        for v in [value] if isinstance(value, str) else value:
+            if key in allowed and v not in allowed[key]:
+                raise ValueError(f"{key}={v!r} is not one of {', '.join(allowed[key])}")
+
+
+def _where(filters: Mapping[str, Any] | None, exclude_lesion: str | None) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    for key, value in (filters or {}).items():
+        if key == "age":
+            lo, hi = value
+            if lo is not None:
+                clauses.append({"age": {"$gte": float(lo)}})
+            if hi is not None:
+                clauses.append({"age": {"$lte": float(hi)}})
+        elif isinstance(value, str):
+            clauses.append({key: value})
+        else:
+            clauses.append({key: {"$in": list(value)}})
+    if exclude_lesion:
+        clauses.append({"lesion_id": {"$ne": exclude_lesion}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+# --- building --------------------------------------------------------------------------------------------
+
+
+def _index_config(artifact_dir: Path | None) -> dict[str, Any]:
+    manifest = read_encoder_manifest(artifact_dir)
+    return {"collection": COLLECTION, "encoder_config_hash": manifest.config_hash,
+            "case_embeddings_sha256": manifest.files.get(CASES_NAME, "missing")}
+
+
+def case_index_staleness(index_dir: Path | None = None, artifact_dir: Path | None = None,
+                         dataset: HamDataset | None = None) -> list[str]:
+    """Why the Chroma index does not match the encoder artifact and the data (empty: up to date)."""
+    try:
+        config = _index_config(artifact_dir)
+    except ArtifactError as exc:
+        return [f"encoder artifact: {exc}"]
+    folder = case_index_dir(index_dir)
+    reasons = staleness(folder, config, (dataset or load_dataset()).fingerprint())
+    if not reasons and not (folder / "chroma.sqlite3").is_file():
+        reasons.append("chroma database missing")
+    return reasons
+
+
+def _metadata(record) -> dict[str, Any]:
+    meta: dict[str, Any] = {"image_id": record.image_id, "lesion_id": record.lesion_id, "dx": record.dx,
+                            "dx_type": record.dx_type, "sex": record.sex, "localization": record.localization,
+                            "image_path": str(record.image_path)}
+    if record.age is not None:  # Chroma has no null: unknown age is left out (and fails age filters)
+        meta["age"] = float(record.age)
+    return meta
+
+
+def build_case_index(index_dir: Path | None = None, artifact_dir: Path | None = None, dataset: HamDataset | None = None,
+                     progress: bool = True, batch_size: int = 1000) -> dict[str, Any]:
+    """(Re)build the Chroma collection from the shipped case embeddings; returns counts and images/s."""
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    dataset = dataset or load_dataset()
+    ids, emb = load_case_embeddings(artifact_dir)
+    missing = [i for i in ids if i not in dataset]
+    if missing:
+        raise ArtifactError(f"{len(missing)} case embeddings name images not in the dataset (e.g. {missing[0]}); "
+                            "the encoder artifact was built from other data: retrain it")
+    folder = case_index_dir(index_dir)
+    staging = folder.with_name(f".{folder.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    client = _client(staging)
+    collection = client.create_collection(COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    for start in tqdm(range(0, len(ids), batch_size), desc="index cases", unit="batch", disable=not progress):
+        chunk = ids[start : start + batch_size]
+        collection.add(ids=chunk, embeddings=emb[start : start + batch_size],
+                       metadatas=[_metadata(dataset.get(i)) for i in chunk])
+    count = collection.count()
+    del collection, client
+    seconds = time.perf_counter() - started
+    stats = {"cases": count, "seconds": round(seconds, 2), "images_per_s": round(count / seconds, 1)}
+    write_manifest(staging, Manifest(name="cases", kind="chroma", data_fingerprint=dataset.fingerprint(),
+                                     config=_index_config(artifact_dir), metrics=stats), hash_files=False)
+    old = folder.with_name(f".{folder.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return stats
+
+
+# --- searching -------------------------------------------------------------------------------------------
+
+
+class CaseIndex:
+    """Open with ``CaseIndex.open()``; ``search`` by image or text; the encoder loads on first use."""
+
+    def __init__(self, collection: Any, encoder: DermEncoder | None = None, artifact_dir: Path | None = None) -> None:
+        self.collection = collection
+        self._encoder = encoder
+        self._artifact_dir = artifact_dir
+
+    @classmethod
+    def open(cls, index_dir: Path | None = None, encoder: DermEncoder | None = None,
+             artifact_dir: Path | None = None) -> "CaseIndex":
+        folder = case_index_dir(index_dir)
+        if not (folder / "chroma.sqlite3").is_file():
+            raise ArtifactError(f"{folder}: similar-case index not built; run `dermagraph index build`")
+        read_manifest(folder)
+        collection = _client(folder).get_collection(COLLECTION, embedding_function=None)
+        return cls(collection, encoder, artifact_dir)
+
+    @property
+    def encoder(self) -> DermEncoder:
+        if self._encoder is None or self._encoder.text is None:
+            self._encoder = load_encoder(self._artifact_dir, with_text=True)
+        return self._encoder
+
+    def __len__(self) -> int:
+        return self.collection.count()
+
+    def embed(self, query: Image.Image | str | Path) -> np.ndarray:
+        """The query's embedding: a ``str`` is text (text tower); a Path, PIL image, bytes or array is an image."""
+        if isinstance(query, str):
+            if not query.strip():
+                raise ValueError("empty text query")
+            return self.encoder.embed_texts([query])[0]
+        return self.encoder.embed_images([open_image(query)])[0]
+
+    def search(self, query: Image.Image | str | Path, k: int = 10, filters: Mapping[str, Any] | None = None,
+               exclude_lesion: str | None = None) -> list[SimilarCase]:
+        """The ``k`` most similar cases to an image (PIL, Path, bytes) or a text (``str``), optionally filtered.
+
+        For an image query, its own lesion is excluded: ``exclude_lesion`` when given, else the
+        lesion of an indexed image identical to the query (a HAM10000 image searched for itself).
+        """
+        embedding = self.embed(query)
+        if not isinstance(query, str) and exclude_lesion is None:
+            exclude_lesion = self._identical_lesion(embedding)
+        return self.search_embedding(embedding, k, filters, exclude_lesion)
+
+    def _identical_lesion(self, embedding: np.ndarray) -> str | None:
+        hit = self.collection.query(query_embeddings=embedding[None].astype(np.float32), n_results=1, include=["metadatas", "distances"])
+        if hit["ids"][0] and 1 - hit["distances"][0][0] >= SAME_IMAGE_SIMILARITY:
+            return str(hit["metadatas"][0][0]["lesion_id"])
+        return None
+
+    def search_embedding(self, embedding: np.ndarray, k: int = 10, filters: Mapping[str, Any] | None = None,
+                         exclude_lesion: str | None = None) -> list[SimilarCase]:
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        validate_filters(filters or {})
+        res = self.collection.query(query_embeddings=np.asarray(embedding, np.float32)[None], n_results=k,
+                                    where=_where(filters, exclude_lesion), include=["metadatas", "distances"])
+        return [_to_case(meta, dist) for meta, dist in zip(res["metadatas"][0], res["distances"][0])]
+
+
+def _to_case(meta: Mapping[str, Any], distance: float) -> SimilarCase:
+    return SimilarCase(image_id=str(meta["image_id"]), lesion_id=str(meta["lesion_id"]), dx=str(meta["dx"]),
+                       dx_type=str(meta["dx_type"]), age=float(meta["age"]) if "age" in meta else None,
+                       sex=str(meta["sex"]), localization=str(meta["localization"]),
+                       image_path=Path(str(meta["image_path"])), similarity=round(1.0 - float(distance), 6))
+
+
+def knn_vote(cases: Sequence[SimilarCase]) -> dict[str, float]:
+    """Share of each class among the cases (all codes, in ``CODES`` order): a second opinion."""
+    votes = dict.fromkeys(CODES, 0.0)
+    for case in cases:
+        votes[case.dx] += 1
+    total = max(len(cases), 1)
+    return {code: n / total for code, n in votes.items()}
+
+
+@dataclass
+class SearchResult:
+    """What ``dermagraph search`` shows: the cases, the top-16 vote, and which lesion was left out."""
+
+    query: str
+    cases: list[SimilarCase]
+    vote: dict[str, float]
+    excluded_lesion: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "excluded_lesion": self.excluded_lesion, "knn_vote": self.vote,
+                "cases": [c.to_dict() for c in self.cases]}
+
+
+def find_similar_cases(image: str | Path | None = None, text: str | None = None, k: int = 10,
+                       filters: Mapping[str, Any] | None = None, index: CaseIndex | None = None,
+                       dataset: HamDataset | None = None) -> SearchResult:
+    """Search by an image file (or a HAM10000 image id) or by text; the vote uses the top ``KNN_K``."""
+    if (image is None) == (text is None):
+        raise ValueError("give an image or a text query, not both and not neither")
+    index = index or CaseIndex.open()
+    exclude = None
+    if text is not None:
+        embedding = index.embed(text)
+        label = text
+    else:
+        path = Path(image)  # type: ignore[arg-type]
+        if not path.exists() and path.name.startswith("ISIC_"):
+            record = (dataset or load_dataset()).get(path.name)  # an image id of the dataset
+            path, exclude = record.image_path, record.lesion_id
+        embedding = index.embed(path)
+        exclude = exclude or index._identical_lesion(embedding)
+        label = str(image)
+    cases = index.search_embedding(embedding, max(k, KNN_K), filters, exclude)
+    return SearchResult(label, cases[:k], knn_vote(cases[:KNN_K]), exclude)

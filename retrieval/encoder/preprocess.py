@@ -1,0 +1,51 @@
+"""From any RGB image to the tensor a tower expects, identically in training and at inference.
+
+HAM10000 images are 4:3 landscape crops centred on the lesion. Other uploads come in any size and
+shape, so: portrait images are turned a quarter (dermoscopy has no up or down), the centre 4:3
+window is kept (the lesion is usually centred), and the result is resized to the tower's input size.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from retrieval.encoder.towers import TowerSpec
+
+
+def fit_to_frame(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Landscape, centre-cropped to the aspect of ``size`` (width, height), then resized to it."""
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    w, h = img.size
+    if h > w:
+        img = img.transpose(Image.Transpose.ROTATE_90)
+        w, h = h, w
+    target_w, target_h = size
+    aspect = target_w / target_h
+    if w / h > aspect:  # too wide: crop the sides
+        new_w = round(h * aspect)
+        left = (w - new_w) // 2
+        img = img.crop((left, 0, left + new_w, h))
+    elif w / h < aspect:  # too tall: crop top and bottom
+        new_h = round(w / aspect)
+        top = (h - new_h) // 2
+        img = img.crop((0, top, w, top + new_h))
+    if img.size != (target_w, target_h):
+        img = img.resize((target_w, target_h), Image.Resampling.BICUBIC)
+    return img
+
+
+def to_tensor(img: Image.Image, spec: TowerSpec) -> torch.Tensor:
+    """(3, H, W) float tensor, normalised as the tower was trained."""
+    arr = np.asarray(fit_to_frame(img, spec.input_size), dtype=np.float32) / 255.0
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    std = np.asarray(spec.std, dtype=np.float32)
+    return torch.from_numpy(((arr - mean) / std).transpose(2, 0, 1).copy())
+
+
+def to_batch(images: Sequence[Image.Image], spec: TowerSpec) -> torch.Tensor:
+    return torch.stack([to_tensor(img, spec) for img in images])

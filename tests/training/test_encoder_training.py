@@ -1,0 +1,71 @@
+"""Training the encoder: a tiny real run learns and writes a loadable artifact; the shipped one matches the config."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from knowledge.artifacts import read_manifest
+from training.encoder.augment import augment
+from training.encoder.calibrate import fit_temperature
+from training.encoder.config import TrainConfig
+from training.encoder.train import encoder_staleness, train_encoder
+
+
+def test_shipped_encoder_artifact_matches_the_default_config(dataset):
+    reasons = encoder_staleness(dataset=dataset)
+    assert reasons == [], f"artifacts/encoder is stale ({reasons}); rerun `dermagraph train encoder` and commit it"
+
+
+def test_shipped_manifest_records_what_built_it(settings):
+    manifest = read_manifest(settings.artifacts_dir / "encoder")
+    assert manifest.config == TrainConfig().manifest_config()
+    assert set(manifest.files) == {"weights.safetensors", "case_embeddings.npz"}
+    assert manifest.metrics["temperature"] > 0 and 0 < manifest.metrics["val"]["balanced_accuracy"] <= 1
+    assert manifest.git_commit and manifest.data_fingerprint and manifest.split_fingerprint
+    total = sum((settings.artifacts_dir / "encoder" / name).stat().st_size for name in manifest.files)
+    assert total < 40e6  # shipped in git: tens of MB at most
+
+
+@pytest.mark.slow
+def test_a_tiny_training_run_lowers_the_loss_and_writes_a_loadable_artifact(tmp_path, dataset):
+    from retrieval.encoder import load_case_embeddings, load_encoder
+
+    cfg = TrainConfig(epochs=4, max_train_per_class=8, batch_size=28, text_steps=6, text_batch=16, warmup_steps=2)
+    result = train_encoder(cfg, artifact_dir=tmp_path / "encoder", dataset=dataset, progress=False, log=lambda m: None,
+                           work_dir=tmp_path / "work")
+    ce = [h["ce"] for h in result.history]
+    clip = [h["clip"] for h in result.history]
+    assert ce[-1] < ce[0] and clip[-1] < clip[0], result.history
+    manifest = json.loads((tmp_path / "encoder" / "manifest.json").read_text())
+    assert manifest["config"] == cfg.manifest_config() and manifest["data_fingerprint"] == dataset.fingerprint()
+    assert manifest["metrics"]["n_train"] == 56
+    encoder = load_encoder(tmp_path / "encoder")
+    assert encoder.temperature == pytest.approx(manifest["metrics"]["temperature"])
+    ids, emb = load_case_embeddings(tmp_path / "encoder")
+    assert len(ids) == manifest["metrics"]["n_train"] + manifest["metrics"]["n_val"] == len(emb)
+    # Resuming: the same config with more epochs continues from the saved checkpoint.
+    logs: list[str] = []
+    more = train_encoder(TrainConfig(**{**cfg.__dict__, "epochs": 5}), artifact_dir=tmp_path / "encoder2", dataset=dataset,
+                         progress=False, log=logs.append, work_dir=tmp_path / "work")
+    assert len(more.history) == 5
+
+
+def test_augmentation_keeps_the_frame_and_changes_the_pixels(dataset):
+    from knowledge.images import open_image
+
+    img = open_image(dataset.records[0].image_path)
+    views = [augment(img, random.Random(i)) for i in range(3)]
+    assert all(v.size == img.size for v in views)
+    assert all(np.abs(np.asarray(v, float) - np.asarray(img, float)).mean() > 2 for v in views)
+    assert np.array_equal(np.asarray(augment(img, random.Random(7))), np.asarray(augment(img, random.Random(7))))
+
+
+def test_temperature_scaling_recovers_an_overconfident_models_temperature():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2, (4000, 7))
+    labels = np.array([rng.choice(7, p=np.exp(z) / np.exp(z).sum()) for z in true_logits])
+    assert fit_temperature(true_logits * 3, labels) == pytest.approx(3, rel=0.1)

@@ -1,0 +1,1 @@
+"""Training the dermoscopy encoder (`dermagraph train encoder`); inference code never imports this."""

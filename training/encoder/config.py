@@ -1,0 +1,49 @@
+"""Training configuration: one plain dataclass; its dict (with the model's) goes into the manifest."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from retrieval.encoder.model import EncoderConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: EncoderConfig = field(default_factory=lambda: EncoderConfig(top_blocks=5, tune_top=False, tta_flip=False))
+    # Cached trunk views per training image ("orig", "hflip", "augN": see features.py).
+    train_views: tuple[str, ...] = ("orig",)
+    val_views: tuple[str, ...] = ("orig",)
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 2e-3  # heads and projections
+    top_lr: float = 3e-4  # fine-tuned tower blocks (when model.tune_top)
+    text_lr: float = 1e-3  # text LoRA and projection
+    weight_decay: float = 0.05
+    warmup_steps: int = 30
+    logit_adjust_tau: float = 1.0  # 0: plain cross-entropy; 1: fully class-balanced scores
+    label_smoothing: float = 0.05
+    supcon_weight: float = 0.5
+    supcon_temperature: float = 0.1
+    text_steps: int = 150  # CLIP steps for the text side (the text tower is the slow part on CPU)
+    text_batch: int = 64  # image-caption pairs per CLIP step
+    feature_noise: float = 0.1  # dropout on cached pooled features (frozen top): cheap augmentation
+    seed: int = 0
+    max_train_per_class: int | None = None  # a small real subset (tests); None: the whole train split
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        d["train_views"], d["val_views"] = list(self.train_views), list(self.val_views)
+        return d
+
+    def manifest_config(self) -> dict[str, Any]:
+        """What the manifest records (and staleness compares): model architecture and training recipe."""
+        d = self.to_dict()
+        return {"model": d.pop("model"), "train": d}
+
+    def with_model(self, **changes: Any) -> "TrainConfig":
+        return replace(self, model=replace(self.model, **changes))
+
+
+DEFAULT_CONFIG = TrainConfig()

@@ -1,0 +1,34 @@
+"""`dermagraph train encoder`: train the dermoscopy dual encoder and write artifacts/encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ui.commands._common import SplitFileOption, console, path_or_none, user_errors
+from ui.commands.train import train_app
+
+
+@train_app.command("encoder")
+def train_encoder_command(
+    out: Optional[Path] = typer.Option(None, "--out", help="Artifact folder (default: artifacts/encoder)."),
+    tower: Optional[str] = typer.Option(None, "--tower", help="Image tower (default: the shipped config's)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: the shipped config's)."),
+    split_file: Optional[Path] = SplitFileOption,
+    restart: bool = typer.Option(False, "--restart", help="Ignore a checkpoint of this config and start over."),
+) -> None:
+    """Train the image-text encoder (resumable; progress bars); writes weights, case embeddings, manifest."""
+    from training.encoder.train import train_default_encoder
+
+    with user_errors():
+        result = train_default_encoder(artifact_dir=path_or_none(out), tower=tower, epochs=epochs,
+                                       split_file=path_or_none(split_file), restart=restart, log=console.print)
+    val = result.metrics["val"]
+    console.print(f"wrote {result.artifact_dir} in {result.seconds / 60:.1f} min: val balanced accuracy "
+                  f"{val['balanced_accuracy']:.3f}, accuracy {val['accuracy']:.3f}, P@10 {val.get('p_at_10', float('nan')):.3f}")
+
+
+def register(app: typer.Typer) -> None:  # the command is attached to the `train` group above
+    pass
