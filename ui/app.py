@@ -68,25 +68,27 @@ CSS = """
 .dg-risk-soon { background: rgba(240, 120, 0, 0.15); border-color: #e07000; }
 .dg-risk-urgent { background: rgba(220, 40, 40, 0.15); border-color: #d22; }
 #dg-chat a[href*="#cite-"] { text-decoration: none; font-weight: 600; }
+#dg-search-button { align-self: flex-end; margin-bottom: 8px; }
 """
 
-# Clicking a citation marker in an answer shows that source: the key goes to a hidden textbox,
-# whose input event calls the server (the same path as choosing it in the sources list).
-HEAD = """
-<script>
-document.addEventListener("click", (event) => {
-  const link = event.target.closest && event.target.closest('a[href*="#cite-"]');
-  if (!link) return;
-  event.preventDefault();
-  event.stopPropagation();
-  const key = decodeURIComponent(link.getAttribute("href").split("#cite-")[1] || "");
-  const box = document.querySelector("#dg-cite textarea, #dg-cite input");
-  if (!box) return;
-  box.value = key;
-  box.dispatchEvent(new Event("input", { bubbles: true }));
-  document.getElementById("dg-sources")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
-}, true);
-</script>
+# Clicking a citation marker in an answer shows that source: the key goes to a hidden textbox and a
+# hidden button sends it to the server (the same handler as choosing it in the sources list).
+PAGE_JS = """
+() => {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest('a[href*="#cite-"]');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const key = decodeURIComponent(link.getAttribute("href").split("#cite-")[1] || "");
+    const box = document.querySelector("#dg-cite textarea, #dg-cite input");
+    if (!box) return;
+    box.value = key;
+    box.dispatchEvent(new Event("input", { bubbles: true }));  // updates the textbox's bound value
+    document.querySelector("#dg-cite-go")?.click();  // a Textbox's own input event follows keystrokes only
+    document.getElementById("dg-sources")?.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  }, true);
+}
 """
 
 # The tab's thread id and language live in sessionStorage: per tab, kept across reloads.
@@ -149,7 +151,7 @@ def _merge(*parts: dict[Any, Any]) -> dict[Any, Any]:
 
 
 def _example_items(records: list[LesionRecord]) -> list[tuple[str, str]]:
-    return [(str(r.image_path), r.image_id) for r in records]
+    return [(str(r.image_path), r.dx) for r in records]  # the confirmed class: compare it with the estimate
 
 
 def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
@@ -163,6 +165,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         view = gr.State(h.new_view())
         thread_box = gr.Textbox(visible="hidden", elem_id="dg-thread", elem_classes=["dg-hidden"], container=False)
         cite_box = gr.Textbox(visible="hidden", elem_id="dg-cite", elem_classes=["dg-hidden"], container=False)
+        cite_go = gr.Button(visible="hidden", elem_id="dg-cite-go", elem_classes=["dg-hidden"])
 
         with gr.Row(elem_classes=["dg-header"], equal_height=True):
             with gr.Column(scale=5):
@@ -207,7 +210,8 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                              label="sources_pick")
                     source_text = gr.Markdown(t("no_sources", lang0), elem_id="dg-source-text")
                     source_img = labels.add(gr.Image(label=t("source_image", lang0), interactive=False, height=200,
-                                                     visible=False, elem_id="dg-source-image"), label="source_image")
+                                                     visible=False, elem_id="dg-source-image", buttons=["fullscreen"]),
+                                            label="source_image")
 
         cases_title = labels.add(gr.Markdown(t("cases", lang0)), value="cases")
         with gr.Row(equal_height=True):
@@ -223,11 +227,12 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                            elem_id="dg-f-age-min"), label="age_min")
             age_max = labels.add(gr.Number(None, label=t("age_max", lang0), minimum=0, maximum=120, precision=0,
                                            elem_id="dg-f-age-max"), label="age_max")
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=False):
             search_text = labels.add(gr.Textbox(label=t("search_text", lang0), placeholder=t("search_placeholder", lang0),
                                                 scale=5, elem_id="dg-search"),
                                      label="search_text", placeholder="search_placeholder")
-            search_button = labels.add(gr.Button(t("search_button", lang0), scale=1, elem_id="dg-search-button"),
+            search_button = labels.add(gr.Button(t("search_button", lang0), scale=1, min_width=120, size="lg",
+                                                 elem_id="dg-search-button"),
                                        value="search_button")
         cases_status = gr.Markdown(t("cases_hint", lang0), elem_id="dg-cases-status")
         with gr.Row():
@@ -237,7 +242,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                      label="cases_gallery")
             with gr.Column(scale=1, min_width=260):
                 case_img = labels.add(gr.Image(label=t("case_image", lang0), interactive=False, height=220,
-                                               elem_id="dg-case-image"), label="case_image")
+                                               elem_id="dg-case-image", buttons=["fullscreen"]), label="case_image")
                 case_text = gr.Markdown(t("pick_case", lang0), elem_id="dg-case-details")
 
         # --- wiring ---------------------------------------------------------------------------------
@@ -250,11 +255,14 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
 
         def draw(view_value: dict, lang: str) -> dict[Any, Any]:
             lang = language_of(lang)
-            pick, text, img = h.sources_panel(view_value, lang)
             values = [*h.assessment_panel(view_value, lang), *h.cases_panel(view_value, lang),
-                      gr.update(choices=pick, value=None), text, gr.update(value=img, visible=img is not None),
                       *h.widgets_from_filters(view_value.get("filters") or {})]
-            return dict(zip(panels_out, values))
+            return {**dict(zip([*assessment_out, *cases_out, *filters], values)), **draw_sources(view_value, lang)}
+
+        def draw_sources(view_value: dict, lang: str) -> dict[Any, Any]:
+            choices, chosen, text, img = h.sources_panel(view_value, language_of(lang))
+            return {source_pick: gr.update(choices=choices, value=chosen), source_text: text,
+                    source_img: gr.update(value=img, visible=img is not None)}
 
         def draw_cases(view_value: dict, lang: str) -> dict[Any, Any]:
             return {view: view_value, **dict(zip(cases_out, h.cases_panel(view_value, language_of(lang))))}
@@ -287,7 +295,11 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
             return {"text": t("example_question", language_of(lang)), "files": [str(record.image_path)]}
 
         def show_case(view_value, lang, evt: gr.SelectData):
-            return handlers.show_case(evt.index, view_value, lang)
+            return draw_cases(handlers.show_case(evt.index, view_value), lang)
+
+        def show_source(key, view_value, lang):
+            view_value = handlers.show_source(key, view_value)
+            return {view: view_value, **draw_sources(view_value, lang)}
 
         def save_tab(event):
             return event.then(None, [thread_box, language], None, js=SAVE_JS)
@@ -297,7 +309,8 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         turn_out = list(dict.fromkeys([chatbot, message, thread_box, view, *panels_out]))
         save_tab(message.submit(respond, [message, chatbot, thread_box, language, view], turn_out, api_name="chat", **models))
         save_tab(demo.load(restore, [thread_box, language], [thread_box, language, view, *page_out], js=LOAD_JS, **private))
-        save_tab(new_button.click(start_new, [language], [thread_box, view, *page_out], **private))
+        for trigger in (new_button.click, chatbot.clear):  # the chat's own clear button also starts afresh
+            save_tab(trigger(start_new, [language], [thread_box, view, *page_out], **private))
         save_tab(language.input(switch_language, [language, view], page_out, **private))
         for widget in filters:
             widget.input(refilter, [view, language, *filters], [view, *cases_out], **private, **models)
@@ -305,13 +318,9 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         search_button.click(search, search_inputs, [view, *cases_out], api_name="search_cases", **models)
         search_text.submit(search, search_inputs, [view, *cases_out], **private, **models)
         example_gallery.select(use_example, [language], [message], **private)
-        gallery.select(show_case, [view, language], [case_img, case_text], **private)
-        def show_source(key, view_value, lang):
-            text, image = handlers.show_source(key, view_value, lang)
-            return text, gr.update(value=image, visible=image is not None)
-
-        source_pick.input(show_source, [source_pick, view, language], [source_text, source_img], **private)
-        cite_box.input(show_source, [cite_box, view, language], [source_text, source_img], **private)
+        gallery.select(show_case, [view, language], [view, *cases_out], **private)
+        source_pick.input(show_source, [source_pick, view, language], [view, *sources_out], **private)
+        cite_go.click(show_source, [cite_box, view, language], [view, *sources_out], **private)
         _api_endpoints(handlers)
     return demo
 
@@ -321,14 +330,20 @@ def _api_endpoints(handlers: h.AppHandlers) -> None:
     with gr.Group(visible=False):
         thread = gr.Textbox()
         question = gr.Textbox()
-        image = gr.Image(type="filepath")
-        lang = gr.Radio(["en", "zh"])
+        image = gr.File(type="filepath")  # not gr.Image: our open_image explains a bad file, Gradio would just fail
+        lang = gr.Textbox()  # "en", "zh", or empty: the question's language
         result = gr.JSON()
         go = gr.Button()
 
     def consult(thread_id: str, question_text: str, image_path: str | None, language: str | None) -> dict:
-        turn = handlers.consult.ask(thread_id or h.new_thread_id(), question_text or None, image=image_path,
-                                    language=language or None)
+        """One turn of consultation ``thread_id`` (new when empty): the graph's TurnResult as JSON."""
+        if language not in (None, "", "en", "zh"):
+            raise gr.Error(f"language must be en, zh or empty (the question's), not {language!r}")
+        try:
+            turn = handlers.consult.ask(thread_id or h.new_thread_id(), question_text or None, image=image_path,
+                                        language=language or None)
+        except ValueError as exc:  # bad image, thread id or question: the caller gets the reason, not "Error"
+            raise gr.Error(str(exc)) from None
         return turn.model_dump()
 
     go.click(consult, [thread, question, image, lang], result, api_name="consult",
@@ -387,6 +402,6 @@ def serve(host: str | None = None, port: int | None = None, classifier: str = "e
         prevent_thread_lock=not block,
         theme=theme(),
         css=CSS,
-        head=HEAD,
+        js=PAGE_JS,
     )
     return demo

@@ -35,7 +35,7 @@ def new_thread_id() -> str:
 
 def new_view() -> dict[str, Any]:
     return {"turn": None, "image_path": None, "image_ok": False, "sources": {}, "cases": [],
-            "query": {"kind": None, "text": ""}, "filters": {}, "notice": ""}
+            "query": {"kind": None, "text": ""}, "filters": {}, "notice": "", "selected_case": None, "shown_source": None}
 
 
 def filters_from_widgets(dx: str | None, dx_type: str | None, sex: str | None, site: str | None,
@@ -113,7 +113,7 @@ class AppHandlers:
             thread_id = new_thread_id()
         if not question and not image:
             chat.append({"role": "assistant", "content": f"⚠️ {t('empty_input', lang)}"})
-            yield chat, thread_id, view, False
+            yield list(chat), thread_id, view, False
             return
         if image:
             chat.append({"role": "user", "content": {"path": image}})
@@ -121,33 +121,33 @@ class AppHandlers:
             chat.append({"role": "user", "content": question})
         pending = {"role": "assistant", "content": "", "metadata": {"title": t("analysing", lang), "status": "pending"}}
         chat.append(pending)
-        yield chat, thread_id, view, False
+        yield list(chat), thread_id, view, False
 
         try:
             # A typed question is answered in its own language; an image alone in the interface's.
             result = self.consult.ask(thread_id, question or None, image=image, language=None if question else lang)
         except ImageError as exc:
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('bad_image', lang, reason=str(exc))}"}
-            yield chat, thread_id, view, False
+            yield list(chat), thread_id, view, False
             return
         except ValueError as exc:
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('bad_input', lang, reason=str(exc))}"}
-            yield chat, thread_id, view, False
+            yield list(chat), thread_id, view, False
             return
         except Exception as exc:  # never a traceback in the page; the log keeps it
             log.exception("turn failed on thread %s", thread_id)
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('internal_error', lang, kind=type(exc).__name__)}"}
-            yield chat, thread_id, view, False
+            yield list(chat), thread_id, view, False
             return
 
         text = ""
         for chunk in panels.answer_chunks(panels.link_markers(result.answer, result.turn)):
             text = f"{text}\n\n{chunk}" if text else chunk
             chat[-1] = {"role": "assistant", "content": text}
-            yield chat, thread_id, view, False
+            yield list(chat), thread_id, view, False
             time.sleep(self.stream_pause_s)
         view = self._view_after_turn(view, thread_id, result.model_dump())
-        yield chat, thread_id, view, True
+        yield list(chat), thread_id, view, True
 
     def _view_after_turn(self, view: dict, thread_id: str, turn: dict | None = None) -> dict:
         """The view once a turn is done: its findings, its sources, its cases and the filters behind them."""
@@ -160,7 +160,8 @@ class AppHandlers:
                 "sources": {**view.get("sources", {}), **panels.turn_sources(turn)},
                 "cases": turn.get("similar_cases") or [],
                 "query": {"kind": "image", "text": ""},
-                "filters": search_filters(state.get("case_filters") or CaseFilters()) or {}, "notice": ""}
+                "filters": search_filters(state.get("case_filters") or CaseFilters()) or {}, "notice": "",
+                "selected_case": None, "shown_source": None}
         return view
 
     # --- similar cases ------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class AppHandlers:
         return self._query_cases(view, query.get("kind") or "image", query.get("text") or "", filters)
 
     def _query_cases(self, view: dict | None, kind: str, text: str, filters: dict[str, Any]) -> dict:
-        view = {**(view or new_view()), "filters": filters, "query": {"kind": kind, "text": text}}
+        view = {**(view or new_view()), "filters": filters, "query": {"kind": kind, "text": text}, "selected_case": None}
         index = self.consult.resources.case_index
         try:
             if kind == "text":
@@ -191,20 +192,14 @@ class AppHandlers:
 
     # --- sources -------------------------------------------------------------------------------------
 
-    def show_source(self, key: str | None, view: dict | None, lang: str | None) -> tuple[str, str | None]:
-        lang = language_of(lang)
-        if not key:
-            return t("no_sources", lang), None
-        return panels.source_view((view or {}).get("sources", {}).get(key), lang)
+    def show_source(self, key: str | None, view: dict | None) -> dict:
+        """Show a cited source (a choice in the sources list, or a marker clicked in an answer)."""
+        return {**(view or new_view()), "shown_source": key or None}
 
-    def show_case(self, index: int | Sequence[int] | None, view: dict | None, lang: str | None) -> tuple[str | None, str]:
-        lang = language_of(lang)
-        cases = (view or {}).get("cases") or []
+    def show_case(self, index: int | Sequence[int] | None, view: dict | None) -> dict:
+        """Show a case of the gallery (its position in the gallery)."""
         i = index[0] if isinstance(index, Sequence) else index
-        if i is None or not 0 <= int(i) < len(cases):
-            return None, t("pick_case", lang)
-        case = cases[int(i)]
-        return str(case["image_path"]), panels.case_markdown(case, lang)
+        return {**(view or new_view()), "selected_case": None if i is None else int(i)}
 
 
 # --- the panels a view shows ------------------------------------------------------------------------
@@ -223,7 +218,12 @@ def cases_panel(view: dict, lang: Language) -> list[Any]:
         status = t("cases_for_text", lang, n=len(cases), text=query.get("text", ""), filters=panels.filters_text(view.get("filters") or {}, lang))
     else:
         status = t("cases_for_image", lang, n=len(cases), filters=panels.filters_text(view.get("filters") or {}, lang))
-    return [status, panels.gallery_items(cases, lang), None, t("pick_case", lang)]
+    i = view.get("selected_case")
+    if i is not None and 0 <= i < len(cases):
+        image, details = str(cases[i]["image_path"]), panels.case_markdown(cases[i], lang)
+    else:
+        image, details = None, t("pick_case", lang)
+    return [status, panels.gallery_items(cases, lang), image, details]
 
 
 def assessment_panel(view: dict, lang: Language) -> list[Any]:
@@ -232,8 +232,9 @@ def assessment_panel(view: dict, lang: Language) -> list[Any]:
     diagnosis = turn.get("diagnosis")
     features = turn.get("features")
     image = view.get("image_path") if turn else None
+    # data-turn tells a watcher (the browser test, a screen reader's live region) which turn the panels show
     return [
-        panels.probabilities_html(diagnosis, lang),
+        f'<div data-turn="{int(turn.get("turn") or 0)}">{panels.probabilities_html(diagnosis, lang)}</div>',
         panels.risk_html(turn.get("risk_tier"), diagnosis, lang),
         panels.features_image(features, image),
         panels.features_markdown(features, lang),
@@ -242,7 +243,12 @@ def assessment_panel(view: dict, lang: Language) -> list[Any]:
 
 
 def sources_panel(view: dict, lang: Language) -> list[Any]:
-    """[source choices, shown source text, shown source image] for the last answer."""
+    """[source choices, the chosen one (or None), its text, its image or None] for the last answer."""
     turn = view.get("turn") or {}
-    choices = panels.source_choices(view.get("sources") or {}, int(turn.get("turn") or 0)) if turn else []
-    return [choices, t("no_sources", lang), None]
+    sources = view.get("sources") or {}
+    choices = panels.source_choices(sources, int(turn.get("turn") or 0), lang) if turn else []
+    key = view.get("shown_source")
+    if not key:
+        return [choices, None, t("no_sources", lang), None]
+    text, image = panels.source_view(sources.get(key), lang)
+    return [choices, key if key in {v for _, v in choices} else None, text, image]

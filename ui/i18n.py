@@ -21,7 +21,6 @@ UI: dict[str, dict[str, str]] = {
         "en": "Its estimates come from a public dataset (HAM10000) and can be wrong.",
         "zh": "其估计来自公开数据集（HAM10000），可能有误。",
     },
-    "language": {"en": "Language", "zh": "语言"},
     "new_consultation": {"en": "＋ New consultation", "zh": "＋ 新的咨询"},
     "chat": {"en": "Consultation", "zh": "咨询"},
     "input_placeholder": {
@@ -30,7 +29,6 @@ UI: dict[str, dict[str, str]] = {
     },
     "examples": {"en": "Example images from the HAM10000 test split", "zh": "示例图像（HAM10000 测试集）"},
     "example_question": {"en": "What is this lesion?", "zh": "这是什么病变？"},
-    "example_label": {"en": "{name} · {confirm}", "zh": "{name} · {confirm}"},
     "assessment": {"en": "### Estimate (not a diagnosis)", "zh": "### 估计（并非诊断）"},
     "features": {"en": "### Measured features", "zh": "### 测量特征"},
     "features_image": {"en": "Lesion outline (segmentation)", "zh": "病变轮廓（分割）"},
@@ -103,6 +101,8 @@ UI: dict[str, dict[str, str]] = {
     "age_unknown": {"en": "unknown", "zh": "未知"},
     "references": {"en": "References", "zh": "参考文献"},
     "passage_from": {"en": "From the dermagraph knowledge corpus, document `{doc_id}`.", "zh": "出自 dermagraph 知识库文档 `{doc_id}`。"},
+    "prediction_title": {"en": "Classifier output (calibrated probabilities)", "zh": "分类器输出（校准概率）"},
+    "features_title": {"en": "Measured lesion features (segmentation)", "zh": "病变测量特征（分割）"},
     "prediction_source": {
         "en": "The classifier's calibrated probabilities for the current image (see the estimate panel).",
         "zh": "分类器对当前图像的校准概率（见估计面板）。",

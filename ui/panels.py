@@ -34,8 +34,14 @@ def source_key(turn: int, ref: str) -> str:
     return f"{turn}:{ref}"
 
 
+# CommonMark does not close "**" between full-width punctuation and a letter ("**估计：**最可能" stays
+# literal), so such punctuation moves just outside the bold: "**估计**：最可能" renders as meant.
+CJK_BOLD_CLOSE = re.compile(r"([：；，。！？、])\*\*(?=[^\s*])")
+
+
 def link_markers(answer: str, turn: int) -> str:
-    """Make each [X] marker a link the page script turns into 'show this source'."""
+    """The answer as the chat shows it: each [X] marker a link the page script turns into 'show this source'."""
+    answer = CJK_BOLD_CLOSE.sub(r"**\1", answer)
     return MARKER.sub(lambda m: f"[\\[{m.group(1)}\\]]({CITE_ANCHOR}{source_key(turn, m.group(1))})", answer)
 
 
@@ -192,9 +198,23 @@ def turn_sources(turn: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def source_choices(sources: Mapping[str, Mapping[str, Any]], turn: int) -> list[tuple[str, str]]:
+def source_title(source: Mapping[str, Any], lang: Language) -> str:
+    """A cited source's one-line title in the interface language (the graph's titles are English)."""
+    if "case" in source:
+        case = source["case"]
+        title = f"{case['image_id']}: {display_name(case['dx'], lang)} ({confirmation_name(case['dx_type'], lang)})"
+    elif "passage" in source:
+        title = f"{source['passage']['title']} — {source['passage']['section']}"
+    elif source["kind"] in ("prediction", "features"):
+        title = t(f"{source['kind']}_title", lang)
+    else:
+        title = source["title"]
+    return f"[{source['id']}] {title}"
+
+
+def source_choices(sources: Mapping[str, Mapping[str, Any]], turn: int, lang: Language) -> list[tuple[str, str]]:
     prefix = f"{turn}:"
-    return [(f"[{s['id']}] {s['title']}", key) for key, s in sources.items() if key.startswith(prefix)]
+    return [(source_title(s, lang), key) for key, s in sources.items() if key.startswith(prefix)]
 
 
 def passage_markdown(passage: Mapping[str, Any], lang: Language) -> str:
@@ -210,7 +230,7 @@ def source_view(source: Mapping[str, Any] | None, lang: Language) -> tuple[str, 
     """(markdown, image path or None) for one cited source."""
     if source is None:
         return t("source_gone", lang), None
-    head = f"**[{source['id']}]** {source['title']}\n\n"
+    head = f"**{source_title(source, lang)}**\n\n"
     if "case" in source:
         return head + case_markdown(source["case"], lang), str(source["case"]["image_path"])
     if "passage" in source:

@@ -1,0 +1,152 @@
+"""The app's handlers on the real graph: a turn streams then fills every panel, bad uploads say why and lose
+nothing, a tab's consultation comes back after a restart, filters and text search re-query real cases."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from agents.session import Consultation
+from knowledge.taxonomy import CODES
+from ui import handlers as h
+from ui import panels
+from ui.i18n import t
+
+BAD_INPUTS = Path(__file__).resolve().parents[1] / "data" / "bad_inputs"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def run_turn(handlers, message, chat=None, thread="", lang="en", view=None):
+    steps = list(handlers.respond(message, chat or [], thread, lang, view or h.new_view()))
+    chat, thread, view, final = steps[-1]
+    return steps, chat, thread, view, final
+
+
+@pytest.fixture()
+def handlers(consult):
+    return h.AppHandlers(consult, stream_pause_s=0)
+
+
+@pytest.fixture()
+def first_turn(handlers, mel_record):
+    return run_turn(handlers, {"text": "What is this lesion?", "files": [str(mel_record.image_path)]})
+
+
+def test_a_turn_shows_progress_streams_the_answer_then_fills_every_panel(first_turn, dataset):
+    steps, chat, thread, view, final = first_turn
+    assert final and h.check_thread_id(thread) == thread
+    assert chat[0]["content"] == {"path": chat[0]["content"]["path"]} and chat[1]["content"] == "What is this lesion?"
+    assert steps[0][0][-1]["metadata"]["status"] == "pending"
+    streamed = [s[0][-1]["content"] for s in steps[1:]]
+    assert len(streamed) >= 3 and all(b.startswith(a) for a, b in zip(streamed, streamed[1:]))
+    answer = view["turn"]["answer"]
+    assert streamed[-1] == panels.link_markers(answer, view["turn"]["turn"]) and "not a diagnosis" in answer
+
+    probs_html, risk_html, image, features_md, _ = h.assessment_panel(view, "en")
+    assert len(re.findall(r'class="dg-bar-row', probs_html)) == len(CODES) and probs_html.count("dg-top") == 3
+    assert view["turn"]["risk_tier"] and "dg-risk" in risk_html
+    assert image and Path(image).is_file() and features_md
+
+    status, gallery, _, _ = h.cases_panel(view, "en")
+    assert len(gallery) == 10 and all(Path(p).is_file() for p, _ in gallery)
+    assert status == t("cases_for_image", "en", n=10, filters="")
+    for case in view["cases"]:
+        assert dataset.get(case["image_id"]).dx == case["dx"]
+
+    choices, _, _, _ = h.sources_panel(view, "en")
+    assert choices and all(view["sources"][key] for _, key in choices)
+    for _, key in choices:  # every cited source opens: a passage shows its text, a case its image
+        text, image = panels.source_view(view["sources"][key], "en")
+        source = view["sources"][key]
+        if "passage" in source:
+            assert source["passage"]["text"] in text
+        if "case" in source:
+            assert image == source["case"]["image_path"]
+
+
+def test_a_chinese_follow_up_is_answered_in_chinese_and_keeps_the_chat(handlers, first_turn):
+    _, chat, thread, view, _ = first_turn
+    _, chat2, thread2, view2, final = run_turn(handlers, {"text": "为什么不是黑色素瘤？", "files": []}, chat, thread, "en", view)
+    assert final and thread2 == thread and chat2[: len(chat)] == chat
+    assert view2["turn"]["language"] == "zh" and CJK.search(chat2[-1]["content"])
+    assert view2["turn"]["diagnosis"]["label"] == view["turn"]["diagnosis"]["label"]
+    assert {k for k in view["sources"]} <= {k for k in view2["sources"]}  # the first answer's sources stay readable
+
+
+@pytest.mark.parametrize("name", ["text_renamed.jpg", "zero_bytes.jpg", "truncated.jpg", "document.pdf"])
+def test_a_bad_upload_gets_a_clear_message_and_loses_nothing(handlers, first_turn, name):
+    _, chat, thread, view, _ = first_turn
+    _, chat2, thread2, view2, final = run_turn(handlers, {"text": "and this one?", "files": [str(BAD_INPUTS / name)]},
+                                              chat, thread, "en", view)
+    message = chat2[-1]["content"]
+    assert not final and message.startswith("⚠️ ") and "cannot be used as an image" in message
+    assert "Traceback" not in message and thread2 == thread and view2 == view and chat2[: len(chat)] == chat
+    _, _, _, view3, final = run_turn(handlers, {"text": "why not melanoma?", "files": []}, chat2, thread, "en", view2)
+    assert final and view3["turn"]["diagnosis"]["label"] == view["turn"]["diagnosis"]["label"]
+
+
+def test_an_empty_message_or_a_too_long_question_is_refused_politely(handlers):
+    _, chat, _, _, final = run_turn(handlers, {"text": "  ", "files": []})
+    assert not final and chat[-1]["content"] == f"⚠️ {t('empty_input', 'en')}"
+    _, chat, _, _, final = run_turn(handlers, {"text": "x" * 2500, "files": []})
+    assert not final and "2000" in chat[-1]["content"]
+
+
+def test_a_tab_gets_its_consultation_back_after_a_server_restart(first_turn, consult, app_resources):
+    _, chat, thread, view, _ = first_turn
+    restarted = Consultation(db_path=consult.db_path, resources=app_resources)  # a new process would open the same file
+    try:
+        thread2, lang, chat2, view2 = h.AppHandlers(restarted).restore(thread, "zh")
+    finally:
+        restarted.close()
+    assert thread2 == thread and lang == "zh"
+    assert [m["role"] for m in chat2] == ["user", "assistant"] and chat2[-1]["content"] == chat[-1]["content"]
+    assert view2["turn"]["diagnosis"]["probabilities"] == view["turn"]["diagnosis"]["probabilities"]
+    assert view2["cases"] == view["cases"] and view2["image_path"] == view["image_path"]
+    assert set(view2["sources"]) == set(view["sources"])
+
+
+@pytest.mark.parametrize("stored", ["", None, "../../etc/passwd", "x" * 200])
+def test_a_missing_or_malformed_thread_id_starts_a_fresh_consultation(handlers, stored):
+    thread, lang, chat, view = handlers.restore(stored, "en")
+    assert h.check_thread_id(thread) == thread and thread != stored and chat == [] and view == h.new_view()
+
+
+def test_filters_re_query_the_cases_of_the_image(handlers, first_turn):
+    view = first_turn[3]
+    histo = handlers.refilter_cases(view, h.filters_from_widgets("", "histo", "", "", None, None))
+    assert histo["cases"] and all(c["dx_type"] == "histo" for c in histo["cases"])
+    older_women = handlers.refilter_cases(view, h.filters_from_widgets("", "", "female", "", 60, None))
+    assert older_women["cases"] and all(c["sex"] == "female" and c["age"] >= 60 for c in older_women["cases"])
+    back_bcc = handlers.refilter_cases(view, h.filters_from_widgets("bcc", "", "", "back", None, None))
+    assert all(c["dx"] == "bcc" and c["localization"] == "back" for c in back_bcc["cases"])
+    empty = handlers.refilter_cases(view, h.filters_from_widgets("", "", "", "", 80, 20))
+    assert empty["cases"] == [] and "empty" in h.cases_panel(empty, "en")[0]
+    assert h.widgets_from_filters(histo["filters"]) == ["", "histo", "", "", None, None]
+
+
+def test_text_search_finds_cases_and_filters_then_apply_to_the_text(handlers, first_turn):
+    view = handlers.search_cases(first_turn[3], "  blue-white veil and atypical network ", {})
+    assert view["query"] == {"kind": "text", "text": "blue-white veil and atypical network"} and len(view["cases"]) == 10
+    assert "blue-white veil" in h.cases_panel(view, "en")[0]
+    filtered = handlers.refilter_cases(view, {"dx": "mel"})
+    assert filtered["query"]["kind"] == "text" and all(c["dx"] == "mel" for c in filtered["cases"])
+    back_to_image = handlers.search_cases(filtered, "", {})
+    assert back_to_image["query"]["kind"] == "image" and back_to_image["cases"][0]["image_id"] == first_turn[3]["cases"][0]["image_id"]
+
+
+def test_without_an_image_an_empty_search_asks_for_one(handlers):
+    view = handlers.search_cases(h.new_view(), "", {})
+    assert view["cases"] == [] and h.cases_panel(view, "zh")[0] == t("need_query", "zh")
+
+
+def test_choosing_a_case_or_a_source_shows_it_in_the_chosen_language(handlers, first_turn):
+    view = handlers.show_case(3, first_turn[3])
+    _, _, image, details = h.cases_panel(view, "zh")
+    assert image == view["cases"][3]["image_path"] and "确诊方式" in details
+    key = next(k for k, s in view["sources"].items() if "passage" in s)
+    view = handlers.show_source(key, view)
+    choices, chosen, text, _ = h.sources_panel(view, "en")
+    assert chosen == key and view["sources"][key]["passage"]["text"] in text
+    gone = handlers.show_source("99:K1", view)
+    assert h.sources_panel(gone, "en")[2] == t("source_gone", "en")

@@ -1,0 +1,75 @@
+"""`dermagraph serve` for real, called through gradio_client: a login when asked for, named endpoints, a turn
+as JSON in English then Chinese, text search with filters, clear errors, the upload size limit."""
+
+import re
+
+import pytest
+from gradio_client import Client, handle_file
+
+from knowledge.taxonomy import CODES
+from tests.ui.app_server import AppServer
+
+pytestmark = pytest.mark.slow
+USER, PASSWORD = "tester", "not-a-real-secret"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, index_dir):
+    from tests.ui.app_server import isolated_var_dir
+
+    var = isolated_var_dir(tmp_path_factory.mktemp("serve"), index_dir)
+    app = AppServer(var, args=("--auth", f"{USER}:{PASSWORD}")).start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server.url, auth=(USER, PASSWORD), verbose=False)
+
+
+def test_models_load_before_it_listens_on_loopback_and_it_asks_for_the_login(server):
+    log = server.log_tail(400)
+    assert log.index("loading models") < log.index(f"Running on local URL:  http://127.0.0.1:{server.port}")
+    assert server.status("/config") == 401
+
+
+def test_named_endpoints_are_exactly_the_public_api(client):
+    endpoints = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+    assert {"/chat", "/search_cases", "/consult"} <= endpoints
+    assert not endpoints & {"/restore", "/start_new", "/switch_language", "/refilter", "/show_case", "/show_source"}
+
+
+def test_a_consultation_over_the_api_in_english_then_chinese(client, mel_record):
+    first = client.predict("api-thread", "What is this lesion?", handle_file(str(mel_record.image_path)), "en",
+                           api_name="/consult")
+    assert first["thread_id"] == "api-thread" and first["turn"] == 1 and first["language"] == "en"
+    probs = first["diagnosis"]["probabilities"]
+    assert set(probs) == set(CODES) and abs(sum(probs.values()) - 1) < 1e-6
+    assert len(first["similar_cases"]) == 10 and "[P]" in first["answer"] and "not a diagnosis" in first["answer"]
+
+    second = client.predict("api-thread", "为什么不是黑色素瘤？", None, "", api_name="/consult")
+    assert second["turn"] == 2 and second["language"] == "zh" and re.search(r"[\u4e00-\u9fff]", second["answer"])
+    assert second["diagnosis"]["label"] == first["diagnosis"]["label"]
+
+
+def test_text_search_over_the_api_honours_the_filters(client):
+    status, gallery, _, _ = client.predict("irregular streaks at the periphery", "en", "", "histo", "", "", None, None,
+                                           api_name="/search_cases")
+    assert "irregular streaks" in status and 0 < len(gallery) <= 10
+
+
+def test_bad_requests_get_their_reason_not_a_traceback(client, tmp_path):
+    with pytest.raises(Exception, match="thread id"):
+        client.predict("../../etc", "hello", None, "", api_name="/consult")
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("these are notes, not pixels")
+    with pytest.raises(Exception, match="not an image format"):
+        client.predict("api-bad", "what is this?", handle_file(str(not_an_image)), "", api_name="/consult")
+
+
+def test_uploads_over_the_size_limit_are_refused(client, tmp_path, settings):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG" + b"\0" * (settings.max_upload_bytes + 1024))
+    with pytest.raises(ValueError, match="exceeds the maximum file size"):
+        client.predict("api-big", "what is this?", handle_file(str(big)), "", api_name="/consult")
