@@ -1,10 +1,13 @@
-"""Where the feature cut-offs in ``retrieval.features.config`` come from: the training split.
+"""Where the feature cut-offs in ``retrieval.features.config`` come from (never the test split).
 
-``python -m training.feature_reference [--per-class N]`` measures every feature on ground-truth
-masks of the train split (never val or test) and prints, per feature, percentiles for melanoma and
-naevus and the share of each above the configured cut-off. The cut-offs were set near the upper
-quartile of naevi, so "asymmetric" or "irregular" means "more than three in four benign naevi
-of the training data", a reference population rather than a diagnosis.
+``python -m training.feature_reference [--split train|val] [--outline truth|predicted] [--per-class N]``
+measures every feature on melanomas and naevi, from the ground-truth outline or from the shipped
+segmenter's (``analyse_lesion``), and prints per feature the quartiles per class and the share of
+each above the configured cut-off. The cut-offs sit near the upper quartile of naevi, so
+"asymmetric" or "irregular" means "more than about three in four benign naevi", a reference
+population rather than a diagnosis. Shape cut-offs come from the training split's ground-truth
+outlines; the border cut-offs from val's predicted outlines, because the segmenter draws smoother
+outlines than the annotators (see docs/features.md).
 """
 
 from __future__ import annotations
@@ -24,10 +27,15 @@ from retrieval.features.schema import LesionFeatures
 MELANOMA, NAEVUS = get_class("mel").code, get_class("nv").code
 
 
-def measure_records(records: list[LesionRecord], progress: bool = True) -> list[LesionFeatures | None]:
-    """Features from each record's ground-truth mask (None where the mask is unusable)."""
+def measure_records(records: list[LesionRecord], outline: str = "truth", progress: bool = True) -> list[LesionFeatures | None]:
+    """Features from each record's ground-truth or predicted outline (None where there is none)."""
+    from retrieval.features import analyse_lesion
+
     out: list[LesionFeatures | None] = []
     for r in tqdm(records, desc="measuring", unit="img", disable=not progress, leave=False):
+        if outline == "predicted":
+            out.append(analyse_lesion(r.image_path).features)
+            continue
         try:
             out.append(measure_lesion(r.image_path, read_mask(r.mask_path)))  # type: ignore[arg-type]
         except ValueError:
@@ -37,20 +45,24 @@ def measure_records(records: list[LesionRecord], progress: bool = True) -> list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--per-class", type=int, default=400, help="train images per class (melanoma, naevus)")
+    parser.add_argument("--per-class", type=int, default=400, help="images per class (melanoma, naevus)")
+    parser.add_argument("--split", choices=("train", "val"), default="train")
+    parser.add_argument("--outline", choices=("truth", "predicted"), default="truth")
     args = parser.parse_args()
-    from retrieval.features.config import COLOUR_RULES, SHAPE
+    from retrieval.features.config import BORDER, COLOUR_RULES, SHAPE
 
     dataset = load_dataset()
-    train = records_in(dataset, load_split(dataset=dataset), "train")
+    records = records_in(dataset, load_split(dataset=dataset), args.split)
     rng = random.Random(0)
     groups = {}
     for code in (MELANOMA, NAEVUS):
-        pool = [r for r in train if r.dx == code]
-        groups[code] = [f for f in measure_records(rng.sample(pool, min(args.per_class, len(pool)))) if f is not None]
+        pool = [r for r in records if r.dx == code]
+        picked = rng.sample(pool, min(args.per_class, len(pool)))
+        groups[code] = [f for f in measure_records(picked, args.outline) if f is not None]
+    outline = "segmenter" if args.outline == "predicted" else "annotated"
     cutoffs = {
         "shape_asymmetry_max": SHAPE.asymmetric_shape_above, "colour_asymmetry_max": SHAPE.asymmetric_colour_above,
-        "compactness": SHAPE.irregular_compactness_above, "concavity": SHAPE.notched_concavity_above,
+        "compactness": BORDER[outline].irregular_compactness_above, "concavity": BORDER[outline].notched_concavity_above,
         "edge_steepness_mean": SHAPE.abrupt_edge_above, "variegation": COLOUR_RULES.variegation_marked_above,
         "shape_asymmetry_major": SHAPE.asymmetric_shape_above, "shape_asymmetry_minor": SHAPE.asymmetric_shape_above,
     }

@@ -84,7 +84,7 @@ def analyse_lesion(img: ImageSource, segmenter: Segmenter | None = None) -> Lesi
         )
 
     mask = _full_size_mask(probs[-1], segmenter.threshold, mask_small)
-    features = measure_lesion(img, mask)
+    features = measure_lesion(img, mask, outline="segmenter")
     contrast = features.lesion_skin_contrast
     if contrast is not None:
         checks["lesion_skin_contrast"] = contrast

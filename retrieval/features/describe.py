@@ -8,7 +8,7 @@ it rests on, so every word can be traced to a number. The words follow the cut-o
 from __future__ import annotations
 
 from knowledge.taxonomy import Language
-from retrieval.features.config import COLOUR_RULES, COLOURS, SHAPE
+from retrieval.features.config import BORDER, COLOUR_RULES, COLOURS, SHAPE
 from retrieval.features.schema import FeatureStatement, LesionFeatures
 
 _NAMES = {c.key: c for c in COLOURS}
@@ -54,8 +54,9 @@ def _asymmetry(f: LesionFeatures) -> FeatureStatement:
 
 
 def _border(f: LesionFeatures) -> FeatureStatement:
-    ragged = f.compactness > SHAPE.irregular_compactness_above
-    notched = f.concavity > SHAPE.notched_concavity_above
+    cut = BORDER[f.outline]
+    ragged = f.compactness > cut.irregular_compactness_above
+    notched = f.concavity > cut.notched_concavity_above
     if ragged or notched:
         en, zh = "irregular border", "边界不规则"
     else:
@@ -66,7 +67,8 @@ def _border(f: LesionFeatures) -> FeatureStatement:
         key="border", text_en=en, text_zh=zh,
         values={
             "compactness": f.compactness, "concavity": f.concavity,
-            "compactness_threshold": SHAPE.irregular_compactness_above, "concavity_threshold": SHAPE.notched_concavity_above,
+            "compactness_threshold": cut.irregular_compactness_above, "concavity_threshold": cut.notched_concavity_above,
+            "outline": f.outline,
         },
     )
 

@@ -16,7 +16,7 @@ from scipy.spatial import ConvexHull
 
 from knowledge.images import ImageSource, open_image
 from retrieval.features.colour import nearest_colour, shades_of_grey, srgb_to_lab
-from retrieval.features.config import COLOUR_RULES, COLOURS, MEASURE_LONG_SIDE, SHAPE
+from retrieval.features.config import BORDER, COLOUR_RULES, COLOURS, MEASURE_LONG_SIDE, SHAPE, Outline
 from retrieval.features.schema import LesionFeatures
 
 MIN_LESION_PIXELS = 30  # at the measuring scale; fewer cannot carry a border or an axis
@@ -149,8 +149,14 @@ def _round(value: float, digits: int = 4) -> float:
     return round(float(value), digits)
 
 
-def measure_lesion(img: ImageSource, mask: np.ndarray) -> LesionFeatures:
-    """Measure the lesion outlined by ``mask`` (H, W bool, the image's size) on ``img``."""
+def measure_lesion(img: ImageSource, mask: np.ndarray, outline: Outline = "annotated") -> LesionFeatures:
+    """Measure the lesion outlined by ``mask`` (H, W bool, the image's size) on ``img``.
+
+    ``outline`` says who drew the mask (a person, or the segmenter); the border words compare it
+    with naevi outlined the same way.
+    """
+    if outline not in BORDER:
+        raise ValueError(f"outline {outline!r} is not one of {', '.join(BORDER)}")
     img = open_image(img)
     mask = np.asarray(mask)
     if mask.shape != (img.height, img.width):
@@ -188,6 +194,7 @@ def measure_lesion(img: ImageSource, mask: np.ndarray) -> LesionFeatures:
     contrast = float(np.linalg.norm(np.median(pixels, axis=0) - skin)) if skin is not None else None
 
     return LesionFeatures(
+        outline=outline,
         area_fraction=_round(lesion.mean()),
         diameter_fraction=_round(diameter / max(h, w)),
         edges_touched=edges_touched(lesion),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -45,6 +45,8 @@ class LesionFeatures(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    outline: Literal["annotated", "segmenter"] = Field(
+        default="annotated", description="who drew the outline: a person (e.g. HAM10000 masks) or the segmenter")
     # Size, relative to the image only: dermoscopy images carry no physical scale without a ruler.
     area_fraction: float = Field(description="lesion pixels / image pixels")
     diameter_fraction: float = Field(description="longest diameter (max Feret) / image long side")

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from retrieval.features import FeatureStatement, LesionAnalysis, LesionFeatures, describe, measure_lesion, summarise
-from retrieval.features.config import COLOUR_KEYS, SHAPE
+from retrieval.features.config import BORDER, COLOUR_KEYS, SHAPE
 from retrieval.features.masks import read_mask
 
 SKIN = (214, 170, 150)
@@ -49,7 +49,7 @@ def test_a_real_irregular_melanoma_is_more_asymmetric_and_irregular_than_the_dis
     disc = measure_lesion(*disc_image())
     assert max(f.shape_asymmetry) > max(disc.shape_asymmetry) + 0.1
     assert f.asymmetric_axes >= 1
-    assert f.compactness > SHAPE.irregular_compactness_above and f.concavity > disc.concavity + 0.05
+    assert f.compactness > BORDER["annotated"].irregular_compactness_above and f.concavity > disc.concavity + 0.05
 
 
 def test_a_blue_grey_patch_is_found_as_blue_grey():
@@ -117,8 +117,18 @@ def test_every_statement_is_traceable_and_follows_the_thresholds():
     assert by_key["border"].text_en.startswith("irregular border") and "1.80" in by_key["border"].text_en
     assert by_key["colours"].text_en == "4 colours: light brown, dark brown, black and blue-grey"
     assert summarise(describe(lopsided), "zh").endswith("。")
+
+    # The border is judged against naevi outlined the same way: the segmenter's outlines are smoother.
+    between = f.model_copy(update={"compactness": 1.25, "concavity": 0.01})
+    assert _border_words(between) == "regular"
+    assert _border_words(between.model_copy(update={"outline": "segmenter"})) == "irregular"
     with pytest.raises(ValueError):
         summarise(describe(lopsided), "fr")  # type: ignore[arg-type]
+
+
+def _border_words(f: LesionFeatures) -> str:
+    text = next(s.text_en for s in describe(f) if s.key == "border")
+    return text.split()[0].rstrip(",")
 
 
 def test_results_survive_a_json_round_trip_mask_included():
