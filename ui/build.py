@@ -51,10 +51,14 @@ def _lazy(target: str) -> Callable[[], object]:
 
 STEPS: list[BuildStep] = [
     BuildStep("split", "lesion-disjoint train/val/test split", _split_stale, _split_build),
+    BuildStep("segmenter", "lesion segmentation U-Net (trains in ~9 min on one busy core)",
+              _lazy("training.segmenter.train:segmenter_staleness"), _lazy("training.segmenter.train:train_default_segmenter")),
     BuildStep("encoder", "dermoscopy image-text encoder (trains ~30 min on 2 cores)",
               _lazy("training.encoder.train:encoder_staleness"), _lazy("training.encoder.train:train_default_encoder")),
     BuildStep("cases", "similar-case index (Chroma, from the shipped case embeddings)",
               _lazy("retrieval.cases:case_index_staleness"), _lazy("retrieval.cases:build_case_index"), index=True),
+    BuildStep("intake", "intake gate (feature density on train, thresholds on val)",
+              _lazy("agents.intake_artifact:intake_staleness"), _lazy("agents.intake_artifact:build_intake")),
     BuildStep("knowledge", "knowledge text index (corpus sections in Chroma + BM25)",
               _lazy("retrieval.knowledge_index:knowledge_stale_reasons"),
               _lazy("retrieval.knowledge_index:build_default_knowledge_index"), index=True),
