@@ -2,9 +2,13 @@
 
 Each check is a measured number with a threshold calibrated on HAM10000 **val** images only (the
 threshold keeps ``1 - quantile`` of val images on the accepted side), so the gate accepts real
-dermoscopy by construction and refuses what lies outside its range. The strongest check is the
-image embedding's cosine similarity to its nearest reference case: a cat or an invoice has no
-near neighbour among 8,000 dermoscopy images. OOD test images never tune anything.
+dermoscopy by construction and refuses what lies outside its range. The strongest check is how
+typical the image's ImageNet-tower features are of dermoscopy: a Mahalanobis distance in the top
+principal components of train-image features, plus the residual off them (Lee et al., NeurIPS
+2018): a cat or an invoice lies far outside. The trained embedding is *not* used for this, since
+its contrastive training pulls every input toward some class cluster. The method was chosen on a
+separate OOD dev set (Gradio, Matplotlib and scikit-learn sample photos); the OOD test set in
+``evals/data/ood`` never tunes anything.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ CHECKS: dict[str, tuple[Direction, str, str]] = {
     "sharpness": ("min", "the image is too blurred", "图像太模糊"),
     "colourfulness": ("min", "the image has almost no colour (greyscale, a scan or a document)", "图像几乎没有颜色（灰度图、扫描件或文档）"),
     "skin_fraction": ("min", "too little of the image has skin colours", "图像中皮肤颜色的部分太少"),
-    "neighbour_similarity": ("min", "it does not resemble any dermoscopy image in the reference set", "它与参考库中的任何皮肤镜图像都不相似"),
+    "atypicality": ("max", "it does not resemble the dermoscopy images the models were trained on", "它与模型训练所用的皮肤镜图像不相似"),
 }
 STAT_SIZE = (200, 150)
 
@@ -62,55 +66,93 @@ def image_statistics(img: Image.Image) -> dict[str, float]:
 
 class IntakeCalibration(BaseModel):
     thresholds: dict[str, float]
-    quantile: float
+    quantiles: dict[str, float]
     n_val: int
     val_accept_rate: float
 
 
-def nearest_similarity(embeddings: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Cosine similarity of each (L2-normalised) embedding to its nearest reference embedding."""
-    return (np.asarray(embeddings, np.float32) @ reference.T).max(axis=1)
+@dataclass
+class FeatureDensity:
+    """A Gaussian in the top-k principal components of train features, plus the residual off them."""
+
+    mean: np.ndarray  # (F,)
+    components: np.ndarray  # (k, F)
+    variances: np.ndarray  # (k,)
+    residual_variance: float  # mean squared residual per train image
+
+    @classmethod
+    def fit(cls, features: np.ndarray, k: int = 64) -> "FeatureDensity":
+        x = np.asarray(features, np.float64)
+        mean = x.mean(0)
+        _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+        comps = vt[:k]
+        variances = s[:k] ** 2 / (len(x) - 1)
+        centred = x - mean
+        residual = centred - (centred @ comps.T) @ comps
+        return cls(mean.astype(np.float32), comps.astype(np.float32), variances.astype(np.float32),
+                   float((residual**2).sum(1).mean()))
+
+    def atypicality(self, features: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance in the components, plus the residual scaled to count as k more dimensions."""
+        centred = np.asarray(features, np.float32) - self.mean
+        z = centred @ self.components.T
+        residual = centred - z @ self.components
+        k = len(self.variances)
+        return (z**2 / self.variances).sum(1) + (residual**2).sum(1) / self.residual_variance * k
+
+    def save(self, path: Path) -> None:
+        import io
+
+        from knowledge.artifacts import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, mean=self.mean, components=self.components.astype(np.float16),
+                            variances=self.variances, residual_variance=np.float32(self.residual_variance))
+        atomic_write_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> "FeatureDensity":
+        with np.load(path) as d:
+            return cls(d["mean"], d["components"].astype(np.float32), d["variances"], float(d["residual_variance"]))
 
 
-def calibrate_intake(
-    val_images: Sequence[Image.Image],
-    val_similarity: np.ndarray,
-    quantile: float = 0.005,
-) -> IntakeCalibration:
-    """Thresholds at the ``quantile`` tail of val images for every check.
+# Tail share of val images each check may refuse: the feature density is the real OOD test and
+# gets 1%; the pixel checks only catch unusable frames (blank, dark, blurred) and get 0.1% each.
+CHECK_QUANTILES: dict[str, float] = {name: (0.01 if name == "atypicality" else 0.001) for name in CHECKS}
 
-    ``val_similarity``: each val image's similarity to its nearest *train* case (val is not in the
-    reference while calibrating, as a new user's image is not).
+
+def calibrate_intake(val_images: Sequence[Image.Image], val_atypicality: np.ndarray) -> IntakeCalibration:
+    """Each check's threshold at its ``CHECK_QUANTILES`` tail of val images.
+
+    ``val_atypicality``: each val image's atypicality under the density fitted on *train* features.
     """
     stats = [image_statistics(img) for img in val_images]
-    values = {name: np.array([s[name] for s in stats]) for name in CHECKS if name != "neighbour_similarity"}
-    values["neighbour_similarity"] = np.asarray(val_similarity, dtype=np.float64)
-    thresholds = {}
+    values = {name: np.array([s[name] for s in stats]) for name in CHECKS if name != "atypicality"}
+    values["atypicality"] = np.asarray(val_atypicality, dtype=np.float64)
+    thresholds, accepted = {}, np.ones(len(val_images), dtype=bool)
     for name, (direction, _, _) in CHECKS.items():
-        v = values[name]
-        thresholds[name] = float(np.quantile(v, quantile if direction == "min" else 1 - quantile))
-    accepted = np.ones(len(val_images), dtype=bool)
-    for name, (direction, _, _) in CHECKS.items():
-        v = values[name]
+        q, v = CHECK_QUANTILES[name], values[name]
+        thresholds[name] = float(np.quantile(v, q if direction == "min" else 1 - q))
         accepted &= v >= thresholds[name] if direction == "min" else v <= thresholds[name]
-    return IntakeCalibration(thresholds=thresholds, quantile=quantile, n_val=len(val_images),
+    return IntakeCalibration(thresholds=thresholds, quantiles=CHECK_QUANTILES, n_val=len(val_images),
                              val_accept_rate=float(accepted.mean()))
 
 
 @dataclass
 class IntakeGate:
     calibration: IntakeCalibration
-    reference: np.ndarray  # (N, D) L2-normalised embeddings of the reference cases
-    embed: Callable[[Sequence[Image.Image]], np.ndarray]
+    density: FeatureDensity
+    tower_features: Callable[[Sequence[Image.Image]], np.ndarray]
 
-    def measure(self, img: Image.Image, embedding: np.ndarray | None = None) -> dict[str, float]:
+    def measure(self, img: Image.Image, features: np.ndarray | None = None) -> dict[str, float]:
         checks = image_statistics(img)
-        emb = self.embed([img]) if embedding is None else np.asarray(embedding)[None]
-        checks["neighbour_similarity"] = float(nearest_similarity(emb, self.reference)[0])
+        f = self.tower_features([img]) if features is None else np.asarray(features)[None]
+        checks["atypicality"] = float(self.density.atypicality(f)[0])
         return checks
 
-    def check(self, img: Image.Image, embedding: np.ndarray | None = None) -> IntakeResult:
-        checks = self.measure(img, embedding)
+    def check(self, img: Image.Image, features: np.ndarray | None = None) -> IntakeResult:
+        """Accept or refuse; ``features``: the image's tower features, when already computed."""
+        checks = self.measure(img, features)
         for name, (direction, reason_en, reason_zh) in CHECKS.items():
             limit = self.calibration.thresholds[name]
             value = checks[name]
@@ -123,14 +165,17 @@ class IntakeGate:
 
 
 CALIBRATION_FILE = "intake.json"
+DENSITY_FILE = "density.npz"
 
 
-def save_calibration(folder: Path, calibration: IntakeCalibration, manifest: Manifest) -> None:
+def save_intake(folder: Path, calibration: IntakeCalibration, density: FeatureDensity, manifest: Manifest) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / CALIBRATION_FILE, calibration.model_dump_json(indent=2) + "\n")
+    density.save(folder / DENSITY_FILE)
     write_manifest(folder, manifest)
 
 
-def load_calibration(folder: Path) -> IntakeCalibration:
+def load_intake(folder: Path) -> tuple[IntakeCalibration, FeatureDensity]:
     read_manifest(folder)  # raises a clear ArtifactError when it was never built
-    return IntakeCalibration.model_validate(json.loads((folder / CALIBRATION_FILE).read_text()))
+    calibration = IntakeCalibration.model_validate(json.loads((folder / CALIBRATION_FILE).read_text()))
+    return calibration, FeatureDensity.load(folder / DENSITY_FILE)

@@ -1,11 +1,12 @@
-"""The intake gate's calibration artifact (``artifacts/intake``): built from val images, tiny, shipped.
+"""The intake gate's artifact (``artifacts/intake``): pixel-check thresholds and the feature density.
 
-Rebuilt when the encoder changes (its embeddings define the neighbour-similarity check) or the
-data or split changes. ``dermagraph build`` runs it after the encoder step.
+Built from train images (the density) and val images (the thresholds) only; tiny (~200 KB),
+shipped, rebuilt by ``dermagraph build`` when the encoder, the data or the split changes.
 """
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,13 @@ from knowledge.ham10000 import load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
-from retrieval.encoder import DermEncoder, load_case_embeddings, load_encoder, read_encoder_manifest
+from retrieval.encoder import DermEncoder, load_encoder, read_encoder_manifest
 
-from agents.intake import IntakeCalibration, IntakeGate, calibrate_intake, load_calibration, nearest_similarity, save_calibration
+from agents.intake import CHECK_QUANTILES, FeatureDensity, IntakeCalibration, IntakeGate, calibrate_intake, load_intake, save_intake
+from agents.vision import tower_features
 
-QUANTILE = 0.005  # accept 99.5% of val images on each check
+DENSITY_COMPONENTS = 64
+DENSITY_TRAIN_IMAGES = 2000  # a seeded sample of train images is plenty for 64 components
 
 
 def intake_dir() -> Path:
@@ -27,7 +30,8 @@ def intake_dir() -> Path:
 
 
 def _config() -> dict:
-    return {"quantile": QUANTILE, "encoder_config_hash": read_encoder_manifest().config_hash, "checks_version": 1}
+    return {"quantiles": CHECK_QUANTILES, "components": DENSITY_COMPONENTS, "train_images": DENSITY_TRAIN_IMAGES,
+            "encoder_config_hash": read_encoder_manifest().config_hash, "checks_version": 2}
 
 
 def intake_staleness() -> list[str]:
@@ -35,35 +39,37 @@ def intake_staleness() -> list[str]:
     return staleness(intake_dir(), _config(), dataset.fingerprint(), split_fingerprint(load_split(dataset=dataset)))
 
 
-def build_intake_calibration(encoder: DermEncoder | None = None, progress: bool = True) -> IntakeCalibration:
-    dataset = load_dataset()
-    assignment = load_split(dataset=dataset)
-    encoder = encoder or load_encoder(with_text=False)
-    ids, reference = load_case_embeddings()
-    train_ids = {r.image_id for r in records_in(dataset, assignment, "train")}
-    train_ref = reference[[i for i, image_id in enumerate(ids) if image_id in train_ids]]
-    val = records_in(dataset, assignment, "val")
-    images = [open_image(r.image_path) for r in val]
-    embeddings = []
+def _features(encoder: DermEncoder, records: list, desc: str, progress: bool) -> tuple[list, np.ndarray]:
+    images = [open_image(r.image_path) for r in records]
     batches = range(0, len(images), 64)
     if progress:
         from tqdm import tqdm
 
-        batches = tqdm(batches, desc="intake calibration (val)", unit="batch")
-    for start in batches:
-        embeddings.append(encoder.embed_images(images[start : start + 64]))
-    calibration = calibrate_intake(images, nearest_similarity(np.concatenate(embeddings), train_ref), QUANTILE)
+        batches = tqdm(batches, desc=desc, unit="batch")
+    return images, np.concatenate([tower_features(encoder, images[i : i + 64]) for i in batches])
+
+
+def build_intake(encoder: DermEncoder | None = None, progress: bool = True) -> IntakeCalibration:
+    dataset = load_dataset()
+    assignment = load_split(dataset=dataset)
+    encoder = encoder or load_encoder(with_text=False)
+    train = sorted(records_in(dataset, assignment, "train"), key=lambda r: r.image_id)
+    sample = random.Random(0).sample(train, min(DENSITY_TRAIN_IMAGES, len(train)))
+    _, train_feats = _features(encoder, sample, "intake: train features", progress)
+    density = FeatureDensity.fit(train_feats, DENSITY_COMPONENTS)
+    val_images, val_feats = _features(encoder, records_in(dataset, assignment, "val"), "intake: val features", progress)
+    calibration = calibrate_intake(val_images, density.atypicality(val_feats))
     manifest = Manifest(
-        name="intake", kind="intake-gate-calibration", data_fingerprint=dataset.fingerprint(),
+        name="intake", kind="intake-gate", data_fingerprint=dataset.fingerprint(),
         split_fingerprint=split_fingerprint(assignment), config=_config(),
-        metrics={"val_accept_rate": calibration.val_accept_rate, "n_val": calibration.n_val, **{
-            f"threshold_{k}": v for k, v in calibration.thresholds.items()}},
-        notes="Thresholds at the 0.5% tail of HAM10000 val images; OOD test images never tune them.",
+        metrics={"val_accept_rate": calibration.val_accept_rate, "n_val": calibration.n_val,
+                 **{f"threshold_{k}": v for k, v in calibration.thresholds.items()}},
+        notes="Density fitted on train tower features; each check refuses at most its quantile of val (1% atypicality, 0.1% pixel checks); OOD images never tune them.",
     )
-    save_calibration(intake_dir(), calibration, manifest)
+    save_intake(intake_dir(), calibration, density, manifest)
     return calibration
 
 
 def load_intake_gate(encoder: DermEncoder) -> IntakeGate:
-    _, reference = load_case_embeddings()
-    return IntakeGate(calibration=load_calibration(intake_dir()), reference=reference, embed=encoder.embed_images)
+    calibration, density = load_intake(intake_dir())
+    return IntakeGate(calibration=calibration, density=density, tower_features=lambda imgs: tower_features(encoder, imgs))

@@ -67,8 +67,8 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
 def intake(state: DermState, runtime: Runtime[Resources]) -> dict:
     """Validate the image and refuse what is not a usable dermoscopy image."""
     img = open_image(state["image_path"])  # type: ignore[arg-type]
-    embedding = runtime.context.image_embedding(state["image_hash"], img)  # type: ignore[arg-type]
-    result = runtime.context.intake_gate.check(img, embedding)
+    features, _ = runtime.context.image_features(state["image_hash"], img)  # type: ignore[arg-type]
+    result = runtime.context.intake_gate.check(img, features)
     plan = routing.done(state, routing.INTAKE)
     if not result.accepted:
         plan = list(routing.REFUSED_IMAGE)
@@ -93,7 +93,7 @@ def search_filters(filters: CaseFilters) -> dict | None:
 def find_similar_cases(state: DermState, runtime: Runtime[Resources]) -> dict:
     filters = state.get("case_filters") or CaseFilters()
     page = state.get("case_page", 0)
-    embedding = runtime.context.image_embedding(state["image_hash"], open_image(state["image_path"]))  # type: ignore[arg-type]
+    _, embedding = runtime.context.image_features(state["image_hash"], open_image(state["image_path"]))  # type: ignore[arg-type]
     hits = runtime.context.case_index.search_embedding(
         embedding, k=CASES_PER_PAGE * (page + 1), filters=search_filters(filters),
         exclude_lesion=runtime.context.case_index._identical_lesion(embedding),

@@ -30,21 +30,23 @@ class Resources:
     intake_gate: Any  # agents.intake.IntakeGate
     composer: Callable[..., Any]
     settings: Settings = field(default_factory=get_settings)
-    _embeddings: "OrderedDict[str, np.ndarray]" = field(default_factory=OrderedDict, repr=False)
-    _embed_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _features: "OrderedDict[str, tuple[np.ndarray, np.ndarray]]" = field(default_factory=OrderedDict, repr=False)
+    _features_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def image_embedding(self, image_hash: str, img: Image.Image) -> np.ndarray:
-        """The encoder embedding of an image, computed once per image per process (LRU of 256)."""
-        with self._embed_lock:
-            if image_hash in self._embeddings:
-                self._embeddings.move_to_end(image_hash)
-                return self._embeddings[image_hash]
-        emb = self.encoder.embed_images([img])[0]
-        with self._embed_lock:
-            self._embeddings[image_hash] = emb
-            while len(self._embeddings) > 256:
-                self._embeddings.popitem(last=False)
-        return emb
+    def image_features(self, image_hash: str, img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+        """(tower features, embedding) of an image: one tower pass per image per process (LRU of 256)."""
+        from agents.vision import tower_and_embedding
+
+        with self._features_lock:
+            if image_hash in self._features:
+                self._features.move_to_end(image_hash)
+                return self._features[image_hash]
+        feats, embs = tower_and_embedding(self.encoder, [img])
+        with self._features_lock:
+            self._features[image_hash] = (feats[0], embs[0])
+            while len(self._features) > 256:
+                self._features.popitem(last=False)
+        return feats[0], embs[0]
 
 
 _CACHE: dict[tuple, Resources] = {}

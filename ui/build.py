@@ -57,6 +57,8 @@ STEPS: list[BuildStep] = [
               _lazy("training.encoder.train:encoder_staleness"), _lazy("training.encoder.train:train_default_encoder")),
     BuildStep("cases", "similar-case index (Chroma, from the shipped case embeddings)",
               _lazy("retrieval.cases:case_index_staleness"), _lazy("retrieval.cases:build_case_index"), index=True),
+    BuildStep("intake", "intake gate (feature density on train, thresholds on val)",
+              _lazy("agents.intake_artifact:intake_staleness"), _lazy("agents.intake_artifact:build_intake")),
     BuildStep("knowledge", "knowledge text index (corpus sections in Chroma + BM25)",
               _lazy("retrieval.knowledge_index:knowledge_stale_reasons"),
               _lazy("retrieval.knowledge_index:build_default_knowledge_index"), index=True),
