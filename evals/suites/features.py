@@ -114,13 +114,25 @@ def _effect_sizes(rows: list[dict]) -> dict[str, dict[str, float]]:
     return out
 
 
-def _plot_feature(ctx: EvalContext, name: str, predicted: list[dict], truth: list[dict], stats: dict) -> object:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), sharex=True)
+    return plt
+
+
+def _save(ctx: EvalContext, fig, name: str) -> object:
+    fig.tight_layout()
+    path = ctx.plot_path("features", name)
+    fig.savefig(path, dpi=95)
+    _pyplot().close(fig)
+    return path
+
+
+def _plot_feature(ctx: EvalContext, name: str, predicted: list[dict], truth: list[dict], stats: dict) -> object:
+    fig, axes = _pyplot().subplots(1, 2, figsize=(8, 2.8), sharex=True)
     for ax, rows, title in ((axes[0], predicted, "predicted outline"), (axes[1], truth, "ground-truth outline")):
         for code, colour in ((NAEVUS, "#4c72b0"), (MELANOMA, "#c44e52")):
             values = [r[name] for r in rows if r["dx"] == code]
@@ -130,30 +142,17 @@ def _plot_feature(ctx: EvalContext, name: str, predicted: list[dict], truth: lis
         ax.set_title(f"{title}: d={s.get('cohens_d', float('nan')):.2f}, AUC={s.get('auc', float('nan')):.2f}", fontsize=9)
         ax.legend(fontsize=7)
     fig.suptitle(name, fontsize=10)
-    fig.tight_layout()
-    path = ctx.plot_path("features", name)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(ctx, fig, name)
 
 
 def _dice_plot(ctx: EvalContext, dice: np.ndarray) -> object:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 2.8))
+    fig, ax = _pyplot().subplots(figsize=(5, 2.8))
     ax.hist(dice, bins=40, color="#55a868")
     ax.axvline(float(dice.mean()), color="k", linestyle="--", label=f"mean {dice.mean():.3f}")
     ax.set_xlabel("Dice per image (200x150)")
     ax.set_ylabel("images")
     ax.legend()
-    fig.tight_layout()
-    path = ctx.plot_path("features", "dice")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(ctx, fig, "dice")
 
 
 @suite("features")
