@@ -181,7 +181,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
 
         with gr.Row():
             with gr.Column(scale=3, min_width=420):
-                chatbot = labels.add(gr.Chatbot(label=t("chat", lang0), elem_id="dg-chat", height=560,
+                chatbot = labels.add(gr.Chatbot(label=t("chat", lang0), show_label=False, elem_id="dg-chat", height=600,
                                                 buttons=["copy"], feedback_options=None, layout="bubble"),
                                      label="chat")
                 message = labels.add(gr.MultimodalTextbox(file_types=["image"], file_count="single", sources=["upload"],
@@ -192,18 +192,6 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                                         height=150, allow_preview=False, object_fit="cover",
                                                         elem_id="dg-examples", interactive=False, buttons=[],
                                                         visible=bool(examples)), label="examples")
-            with gr.Column(scale=2, min_width=360):
-                assessment_title = labels.add(gr.Markdown(t("assessment", lang0)), value="assessment")
-                probabilities = gr.HTML(h.assessment_panel(h.new_view(), lang0)[0], elem_id="dg-probabilities")
-                risk = gr.HTML("", elem_id="dg-risk")
-                features_title = labels.add(gr.Markdown(t("features", lang0)), value="features")
-                with gr.Row():
-                    features_img = labels.add(gr.Image(label=t("features_image", lang0), interactive=False, height=220,
-                                                       elem_id="dg-overlay", buttons=["fullscreen"]),
-                                              label="features_image")
-                    features_text = gr.Markdown(t("no_features", lang0), elem_id="dg-features")
-                with labels.add(gr.Accordion(t("measured_values", lang0), open=False), label="measured_values"):
-                    feature_values = gr.Markdown("", elem_id="dg-feature-values")
                 with gr.Column(elem_id="dg-sources", variant="panel"):
                     sources_title = labels.add(gr.Markdown(t("sources", lang0)), value="sources")
                     source_pick = labels.add(gr.Radio(choices=[], label=t("sources_pick", lang0), elem_id="dg-source-pick"),
@@ -212,6 +200,16 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                     source_img = labels.add(gr.Image(label=t("source_image", lang0), interactive=False, height=200,
                                                      visible=False, elem_id="dg-source-image", buttons=["fullscreen"]),
                                             label="source_image")
+            with gr.Column(scale=2, min_width=360):
+                assessment_title = labels.add(gr.Markdown(t("assessment", lang0)), value="assessment")
+                probabilities = gr.HTML(h.assessment_panel(h.new_view(), lang0)[0], elem_id="dg-probabilities")
+                risk = gr.HTML("", elem_id="dg-risk")
+                features_title = labels.add(gr.Markdown(t("features", lang0)), value="features")
+                features_img = labels.add(gr.Image(label=t("features_image", lang0), interactive=False, height=240,
+                                                   elem_id="dg-overlay", buttons=["fullscreen"]), label="features_image")
+                features_text = gr.Markdown(t("no_features", lang0), elem_id="dg-features")
+                with labels.add(gr.Accordion(t("measured_values", lang0), open=False), label="measured_values"):
+                    feature_values = gr.Markdown("", elem_id="dg-feature-values")
 
         cases_title = labels.add(gr.Markdown(t("cases", lang0)), value="cases")
         with gr.Row(equal_height=True):
@@ -379,8 +377,9 @@ def warm_up(consult: Consultation, records: list[LesionRecord]) -> None:
 
 def serve(host: str | None = None, port: int | None = None, classifier: str = "encoder",
           classifier_options: dict[str, Any] | None = None, auth: str | None = None, share: bool = False,
-          concurrency: int = MODEL_CONCURRENCY, settings: Settings | None = None, block: bool = True) -> gr.Blocks:
-    """Load the models, build the app and launch it (blocking unless ``block=False``)."""
+          concurrency: int = MODEL_CONCURRENCY, settings: Settings | None = None, block: bool = True,
+          on_ready: Callable[[str], None] | None = None) -> gr.Blocks:
+    """Load the models, build the app and launch it; ``on_ready(url)`` once it listens; blocks unless ``block=False``."""
     settings = settings or get_settings()
     credentials = parse_auth(auth)
     consult = Consultation(classifier=classifier, settings=settings, **(classifier_options or {}))
@@ -399,9 +398,14 @@ def serve(host: str | None = None, port: int | None = None, classifier: str = "e
         footer_links=["api"],
         show_error=False,
         ssr_mode=False,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
+        quiet=True,  # Gradio's own banner would suggest launch(share=True); the CLI prints its own line
         theme=theme(),
         css=CSS,
         js=PAGE_JS,
     )
+    if on_ready is not None:
+        on_ready(demo.share_url or demo.local_url)
+    if block:
+        demo.block_thread()  # until Ctrl-C
     return demo

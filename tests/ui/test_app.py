@@ -85,6 +85,16 @@ def test_a_bad_upload_gets_a_clear_message_and_loses_nothing(handlers, first_tur
     assert final and view3["turn"]["diagnosis"]["label"] == view["turn"]["diagnosis"]["label"]
 
 
+def test_an_image_that_is_not_dermoscopy_is_refused_with_its_reason_and_no_cases(handlers):
+    ood = Path(__file__).resolve().parents[2] / "evals" / "data" / "ood" / "brick_wall.png"
+    _, chat, _, view, final = run_turn(handlers, {"text": "", "files": [str(ood)]})
+    diagnosis = view["turn"]["diagnosis"]
+    assert final and diagnosis["probabilities"] is None and diagnosis["abstain_reason"]
+    assert diagnosis["abstain_reason"] in h.assessment_panel(view, "en")[0]
+    assert not view["image_ok"] and view["cases"] == [] and h.cases_panel(view, "en")[1] == []
+    assert handlers.search_cases(view, "", {})["notice"] == "need_query"
+
+
 def test_an_empty_message_or_a_too_long_question_is_refused_politely(handlers):
     _, chat, _, _, final = run_turn(handlers, {"text": "  ", "files": []})
     assert not final and chat[-1]["content"] == f"⚠️ {t('empty_input', 'en')}"

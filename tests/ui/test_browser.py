@@ -74,6 +74,7 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record):
             page.locator("#dg-gallery .thumbnail-item").nth(1).click()
             expect(page.locator("#dg-case-details")).to_contain_text("Confirmed by", timeout=30_000)
             expect(page.locator("#dg-case-image img")).to_be_visible()
+            page.locator("#dg-chat [role='log']").evaluate("log => { log.scrollTop = 0; }")  # the question and the answer's start
             page.screenshot(path=str(SCREENSHOTS / "app_en.png"), full_page=True)
             shutil.copyfile(SCREENSHOTS / "app_en.png", REPO / "docs" / "screenshot.png")
 

@@ -30,7 +30,7 @@ def client(server):
 
 def test_models_load_before_it_listens_on_loopback_and_it_asks_for_the_login(server):
     log = server.log_tail(400)
-    assert log.index("loading models") < log.index(f"Running on local URL:  http://127.0.0.1:{server.port}")
+    assert log.index("loading models") < log.index(f"dermagraph is serving on http://127.0.0.1:{server.port}")
     assert server.status("/config") == 401
 
 

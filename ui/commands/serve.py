@@ -30,6 +30,7 @@ def serve(
         parse_auth(auth)  # a malformed --auth fails before minutes of model loading
         err_console.print("[dim]loading models (once, before the first request)…[/]")
         serve_app(host=host, port=port, classifier=classifier, classifier_options=options, auth=auth, share=share,
+                  on_ready=lambda url: err_console.print(f"dermagraph is serving on [bold]{url}[/] (Ctrl-C to stop)"),
                   **({"concurrency": concurrency} if concurrency else {}))
 
 
