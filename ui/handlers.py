@@ -177,7 +177,11 @@ class AppHandlers:
         return self._query_cases(view, query.get("kind") or "image", query.get("text") or "", filters)
 
     def _query_cases(self, view: dict | None, kind: str, text: str, filters: dict[str, Any]) -> dict:
-        view = {**(view or new_view()), "filters": filters, "query": {"kind": kind, "text": text}, "selected_case": None}
+        view = view or new_view()
+        query = {"kind": kind, "text": text}
+        if view.get("cases") and view.get("query") == query and view.get("filters") == filters:
+            return view  # nothing changed (a dropdown re-sends its value on blur): keep the shown case
+        view = {**view, "filters": filters, "query": query, "selected_case": None}
         index = self.consult.resources.case_index
         try:
             if kind == "text":

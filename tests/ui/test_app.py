@@ -133,6 +133,8 @@ def test_filters_re_query_the_cases_of_the_image(handlers, first_turn):
     empty = handlers.refilter_cases(view, h.filters_from_widgets("", "", "", "", 80, 20))
     assert empty["cases"] == [] and "empty" in h.cases_panel(empty, "en")[0]
     assert h.widgets_from_filters(histo["filters"]) == ["", "histo", "", "", None, None]
+    shown = handlers.show_case(2, histo)
+    assert handlers.refilter_cases(shown, dict(histo["filters"]))["selected_case"] == 2  # same filters: no new query
 
 
 def test_text_search_finds_cases_and_filters_then_apply_to_the_text(handlers, first_turn):

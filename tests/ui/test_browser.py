@@ -93,6 +93,7 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record):
             expect(page.locator("#dg-disclaimer")).to_contain_text("并非诊断", timeout=30_000)
             expect(page.locator("#dg-probabilities")).to_contain_text(display_name("mel", "zh"))
             expect(page.locator("#dg-search-button")).to_have_text(t("search_button", "zh"))
+            expect(page.locator("#dg-case-details")).to_contain_text("确诊方式：组织病理学")  # the shown case, redrawn
             page.screenshot(path=str(SCREENSHOTS / "app_zh.png"), full_page=True)
 
             # 6. the tab's consultation survives a reload and a server restart
