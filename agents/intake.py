@@ -121,10 +121,14 @@ class FeatureDensity:
 CHECK_QUANTILES: dict[str, float] = {name: (0.01 if name == "atypicality" else 0.001) for name in CHECKS}
 
 
-def calibrate_intake(val_images: Sequence[Image.Image], val_atypicality: np.ndarray) -> IntakeCalibration:
+def calibrate_intake(val_images: Sequence[Image.Image], val_atypicality: np.ndarray,
+                     dev_ood_atypicality: np.ndarray | None = None) -> IntakeCalibration:
     """Each check's threshold at its ``CHECK_QUANTILES`` tail of val images.
 
     ``val_atypicality``: each val image's atypicality under the density fitted on *train* features.
+    ``dev_ood_atypicality``: scores of a small OOD *dev* set (everyday photos). When they all lie
+    above the val threshold, the atypicality threshold moves halfway toward the lowest of them:
+    as permissive for real dermoscopy as the dev photos allow.
     """
     stats = [image_statistics(img) for img in val_images]
     values = {name: np.array([s[name] for s in stats]) for name in CHECKS if name != "atypicality"}
@@ -133,6 +137,10 @@ def calibrate_intake(val_images: Sequence[Image.Image], val_atypicality: np.ndar
     for name, (direction, _, _) in CHECKS.items():
         q, v = CHECK_QUANTILES[name], values[name]
         thresholds[name] = float(np.quantile(v, q if direction == "min" else 1 - q))
+        if name == "atypicality" and dev_ood_atypicality is not None and len(dev_ood_atypicality):
+            lowest_ood = float(np.min(dev_ood_atypicality))
+            if lowest_ood > thresholds[name]:
+                thresholds[name] = (thresholds[name] + lowest_ood) / 2
         accepted &= v >= thresholds[name] if direction == "min" else v <= thresholds[name]
     return IntakeCalibration(thresholds=thresholds, quantiles=CHECK_QUANTILES, n_val=len(val_images),
                              val_accept_rate=float(accepted.mean()))
