@@ -10,10 +10,8 @@ turns themselves are in the SQLite checkpoints).
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: it reads this at import time
@@ -28,8 +26,6 @@ from knowledge.taxonomy import BODY_SITES, CODES, CONFIRMATIONS, SEX_NAMES, SEXE
 from ui import handlers as h
 from ui.examples import example_records
 from ui.i18n import LANGUAGES, disclaimer_banner, language_of, t
-
-log = logging.getLogger("dermagraph.app")
 
 MODEL_CONCURRENCY = 2  # turns and case queries running at once: the models share the CPU cores
 STORAGE_KEY = "dermagraph.tab"
