@@ -82,10 +82,17 @@ def passage_sentences(passage: PassageRef) -> list[str]:
 
 
 def best_sentences(passage: PassageRef, query_terms: set[str], n: int = 1) -> list[str]:
+    """The passage's most relevant sentences: overlap with the question, favouring the opening
+    (topic) sentence and sentences that name their subject rather than pointing back ("This...")."""
     candidates = passage_sentences(passage)
-    scored = sorted(
-        ((len(_words(s) & query_terms), -i, s) for i, s in enumerate(candidates)), reverse=True
-    )
+
+    def score(i: int, s: str) -> float:
+        overlap = len(_words(s) & query_terms)
+        opening = 1.5 if i == 0 else 0.0
+        dangling = -1.5 if re.match(r"(?:This|These|That|Those|It|They|Such|One such|Both)\b", s) else 0.0
+        return overlap + opening + dangling
+
+    scored = sorted(((score(i, s), -i, s) for i, s in enumerate(candidates)), reverse=True)
     chosen = [s for _, _, s in scored[:n]]
     return sorted(chosen, key=candidates.index)
 
@@ -124,7 +131,7 @@ def _who(case: CaseRef, lang: Language) -> str:
 
 def _case_line(case: CaseRef, lang: Language) -> str:
     return render(
-        "case_line", lang, ref=f"[{case.ref}]", image_id=case.image_id, dx=display_name(case.dx, lang),
+        "case_line", lang, image_id=case.image_id, dx=display_name(case.dx, lang),
         confirm=confirmation_name(case.dx_type, lang), who=_who(case, lang), site=site_name(case.localization, lang),
         sim=case.similarity,
     )
@@ -150,7 +157,6 @@ def _add_features(b: _Builder, features: FeatureRef | None) -> None:
     statements = features.statements_zh if b.lang == "zh" else features.statements_en
     if statements:
         b.fact(render("features", b.lang, statements=T["list_sep"][b.lang].join(statements)), "F")
-        b.policy(T["features_scale"][b.lang])
 
 
 def _add_case_summary(b: _Builder, cases: list[CaseRef], focus: str, filters: CaseFilters) -> None:

@@ -26,7 +26,7 @@ SUPPORT_MIN = 0.8  # share of a knowledge sentence's content words that its pass
 
 
 def _strip_label(text: str) -> str:
-    return re.sub(r"^\*\*[^*]+\*\*\s*", "", text).strip()
+    return re.sub(r"^\*\*[^*]+\*\*[:：]?\s*", "", text).strip()
 
 
 def _ref_exists(ref: str, inp: ComposeInput) -> bool:

@@ -12,11 +12,11 @@ from knowledge.taxonomy import Language
 T: dict[str, dict[str, str]] = {
     "estimate": {
         "en": "**Estimate (not a diagnosis):** the most likely class is {c1} at {p1}, followed by {c2} at {p2} and {c3} at {p3}.",
-        "zh": "**估计（并非诊断）：**最可能的类别是{c1}（{p1}），其次是{c2}（{p2}）和{c3}（{p3}）。",
+        "zh": "**估计（并非诊断）**：最可能的类别是{c1}（{p1}），其次是{c2}（{p2}）和{c3}（{p3}）。",
     },
     "estimate_abstain": {
         "en": "**Estimate (not a diagnosis):** the classifier is not confident on this image; its most likely class, {c1}, has only {p1}, followed by {c2} at {p2} and {c3} at {p3}.",
-        "zh": "**估计（并非诊断）：**分类器对这张图像没有把握；最可能的类别{c1}仅占{p1}，其次是{c2}（{p2}）和{c3}（{p3}）。",
+        "zh": "**估计（并非诊断）**：分类器对这张图像没有把握；最可能的类别{c1}仅占{p1}，其次是{c2}（{p2}）和{c3}（{p3}）。",
     },
     "risk": {
         "en": "**Risk tier: {tier}**, from a {mal} probability of a malignant or pre-malignant class (actinic keratosis/intraepithelial carcinoma, basal cell carcinoma or melanoma).",
@@ -24,11 +24,7 @@ T: dict[str, dict[str, str]] = {
     },
     "features": {
         "en": "**Measured on the image:** {statements}.",
-        "zh": "**图像测量结果：**{statements}。",
-    },
-    "features_scale": {
-        "en": "Sizes are relative to the image frame: without a ruler in the photo there is no physical scale.",
-        "zh": "大小仅相对于图像画面而言：照片中没有标尺，因此无法得出实际尺寸。",
+        "zh": "**图像测量结果**：{statements}。",
     },
     "features_none": {
         "en": "The lesion could not be delineated on this image ({reason}), so no shape or colour measurements are given.",
@@ -36,15 +32,15 @@ T: dict[str, dict[str, str]] = {
     },
     "cases_summary": {
         "en": "**Similar confirmed cases{filters}:** {same} of the {n} most similar were {c1}, {histo} of them confirmed by histopathology.",
-        "zh": "**相似的确诊病例{filters}：**最相似的{n}个病例中有{same}个是{c1}，其中{histo}个经组织病理学确诊。",
+        "zh": "**相似的确诊病例{filters}**：最相似的{n}个病例中有{same}个是{c1}，其中{histo}个经组织病理学确诊。",
     },
     "cases_none_of": {
         "en": "**Similar confirmed cases{filters}:** none of the {n} most similar were {c1}; the commonest diagnosis among them was {c2} ({same2} of {n}).",
-        "zh": "**相似的确诊病例{filters}：**最相似的{n}个病例中没有{c1}；其中最常见的诊断是{c2}（{same2}/{n}）。",
+        "zh": "**相似的确诊病例{filters}**：最相似的{n}个病例中没有{c1}；其中最常见的诊断是{c2}（{same2}/{n}）。",
     },
     "case_line": {
-        "en": "{ref} {image_id}: {dx}, confirmed by {confirm}; {who}, {site}; similarity {sim:.2f}.",
-        "zh": "{ref} {image_id}：{dx}，经{confirm}确诊；{who}，{site}；相似度{sim:.2f}。",
+        "en": "{image_id}: {dx}, confirmed by {confirm}; {who}, {site}; similarity {sim:.2f}.",
+        "zh": "{image_id}：{dx}，经{confirm}确诊；{who}，{site}；相似度{sim:.2f}。",
     },
     "cases_empty": {
         "en": "No confirmed cases in the reference set match these filters{filters}.",
@@ -54,7 +50,7 @@ T: dict[str, dict[str, str]] = {
         "en": "**More similar confirmed cases{filters}** (results {start}-{end}):",
         "zh": "**更多相似的确诊病例{filters}**（第{start}-{end}个）：",
     },
-    "knowledge_lead": {"en": "**Background:** {text}", "zh": "**背景知识（英文原文）：**{text}"},
+    "knowledge_lead": {"en": "**Background:** {text}", "zh": "**背景知识（英文原文）**：{text}"},
     "knowledge_more": {"en": "{text}", "zh": "{text}"},
     "knowledge_missing": {
         "en": "I could not find this in the knowledge base; please ask a dermatologist.",
@@ -62,11 +58,11 @@ T: dict[str, dict[str, str]] = {
     },
     "differential_compare": {
         "en": "**{cx} vs {c1}:** the classifier gives {cx} {px}, against {p1} for {c1}.",
-        "zh": "**{cx}与{c1}的比较：**分类器给{cx}的概率为{px}，而{c1}为{p1}。",
+        "zh": "**{cx}与{c1}的比较**：分类器给{cx}的概率为{px}，而{c1}为{p1}。",
     },
     "differential_top": {
         "en": "**{cx}:** it is in fact the most likely class here, at {px}.",
-        "zh": "**{cx}：**它实际上就是这里最可能的类别，概率为{px}。",
+        "zh": "**{cx}**：它实际上就是这里最可能的类别，概率为{px}。",
     },
     "differential_cases": {
         "en": "{same} of the {n} most similar confirmed cases were {cx}.",
@@ -89,7 +85,7 @@ T: dict[str, dict[str, str]] = {
     },
     "refused": {
         "en": "**I will not estimate a diagnosis for this image:** {reason}.",
-        "zh": "**我不会对这张图像给出估计：**{reason}。",
+        "zh": "**我不会对这张图像给出估计**：{reason}。",
     },
     "refused_hint": {
         "en": "Upload a dermoscopy photograph: the lesion centred and in focus, taken through a dermatoscope in contact with or close to the skin, evenly lit.",

@@ -31,3 +31,15 @@ def dataset() -> HamDataset:
 @pytest.fixture(scope="session")
 def split(dataset) -> dict[str, str]:
     return load_split(dataset=dataset)
+
+
+@pytest.fixture(scope="session")
+def index_dir(settings):
+    """The similar-case and knowledge indexes, built when missing or stale (the `index=True` build steps):
+    a fresh clone has the shipped artifacts but no indexes."""
+    from rich.console import Console
+
+    from ui.build import STEPS, build_all
+
+    build_all(only=[s.name for s in STEPS if s.index], console=Console(quiet=True))
+    return settings.index_dir

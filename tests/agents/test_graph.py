@@ -13,7 +13,7 @@ OOD = Path(__file__).resolve().parents[2] / "evals" / "data" / "ood"
 
 
 @pytest.fixture(scope="module")
-def resources():
+def resources(index_dir):
     return load_resources("encoder")
 
 

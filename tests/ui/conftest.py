@@ -15,17 +15,6 @@ SCREENSHOTS = REPO / "reports" / "screenshots"
 
 
 @pytest.fixture(scope="session")
-def index_dir(settings) -> Path:
-    """The similar-case and knowledge indexes, built when missing or stale (the `index=True` build steps)."""
-    from rich.console import Console
-
-    from ui.build import STEPS, build_all
-
-    build_all(only=[s.name for s in STEPS if s.index], console=Console(quiet=True))
-    return settings.index_dir
-
-
-@pytest.fixture(scope="session")
 def app_resources(index_dir):
     from agents.resources import load_resources
 
