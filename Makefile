@@ -12,6 +12,9 @@ export HF_DATASETS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
+export HF_HUB_DISABLE_PROGRESS_BARS := 1
+# Spinning OpenMP threads starve everything else when cores are shared (see ui/cli.py).
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: install test test-fast demo serve build bench eval lint clean test-llamafactory
 

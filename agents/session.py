@@ -15,8 +15,9 @@ import hashlib
 import re
 import sqlite3
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -52,6 +53,7 @@ class TurnResult(BaseModel):
     flags: list[str] = Field(default_factory=list)
     review: dict[str, Any] = Field(default_factory=dict)
     nodes_run: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)  # per node, and "total"
 
 
 def _serializer() -> JsonPlusSerializer:
@@ -100,7 +102,8 @@ class Consultation:
         return str(path), digest
 
     def ask(self, thread_id: str, question: str | None = None, image: ImageSource | None = None,
-            language: str | None = None) -> TurnResult:
+            language: str | None = None, on_node: Callable[[str], None] | None = None) -> TurnResult:
+        """Run one turn. ``on_node(name)`` is called as each node finishes (for progress displays)."""
         check_thread_id(thread_id)
         question = (question or "").strip()
         if len(question) > 2000:
@@ -112,10 +115,21 @@ class Consultation:
         config = {"configurable": {"thread_id": thread_id}}
         with self._thread_lock(thread_id):
             nodes_run: list[str] = []
+            timings: dict[str, float] = {}
+            started = last = time.perf_counter()
             for chunk in self.graph.stream(inputs, config, context=self.resources, stream_mode="updates"):
-                nodes_run.extend(chunk)
+                now = time.perf_counter()
+                for node in chunk:
+                    nodes_run.append(node)
+                    timings[node] = round((now - last) * 1000, 2)
+                    if on_node is not None:
+                        on_node(node)
+                last = now
             state = self.graph.get_state(config).values
-        return turn_result(thread_id, state, nodes_run)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        result = turn_result(thread_id, state, nodes_run)
+        result.timings_ms = timings
+        return result
 
     def history(self, thread_id: str) -> list[tuple[str, str]]:
         state = self.graph.get_state({"configurable": {"thread_id": check_thread_id(thread_id)}}).values

@@ -1,0 +1,68 @@
+"""Benchmark `graph`: latency of a consultation turn with the default (encoder) backend.
+
+New-image turns on real test images (the full pipeline) and follow-ups of each kind (differential,
+case filter, more cases, definition, advice, Chinese), all in-process on one loaded set of models.
+Goals (issue 7): new-image turn p50 <= 0.5 s, follow-up p50 <= 0.2 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+from evals.bench import benchmark
+
+FOLLOW_UPS = [
+    "why not melanoma?",
+    "only histology-confirmed cases",
+    "show me more similar cases",
+    "what is a dermatofibroma?",
+    "what should I do?",
+    "为什么不是基底细胞癌？",
+]
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_ms": round(statistics.median(ordered), 1), "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1),
+            "n": len(ordered)}
+
+
+@benchmark("graph")
+def graph_turns(out_dir: Path, quick: bool) -> dict:
+    from agents.resources import load_resources
+    from agents.session import Consultation
+    from knowledge.ham10000 import load_dataset
+    from knowledge.splits import load_split, records_in
+
+    dataset = load_dataset()
+    test = records_in(dataset, load_split(dataset=dataset), "test")
+    images = [r.image_path for r in test[:: max(1, len(test) // (6 if quick else 20))]][: 6 if quick else 20]
+    resources = load_resources("encoder")
+    with tempfile.TemporaryDirectory() as tmp:
+        consult = Consultation(db_path=Path(tmp) / "bench.sqlite", resources=resources)
+        consult.ask("warm-up", "what is this?", image=images[0])  # first-call costs (allocations, caches)
+        new_image, follow, per_node = [], {q: [] for q in FOLLOW_UPS}, {}
+        for i, path in enumerate(images):
+            turn = consult.ask(f"bench-{i}", "What is this lesion?", image=path)
+            new_image.append(turn.timings_ms["total"])
+            for node, ms in turn.timings_ms.items():
+                per_node.setdefault(node, []).append(ms)
+            if turn.diagnosis and turn.diagnosis.get("label"):
+                for q in FOLLOW_UPS:
+                    follow[q].append(consult.ask(f"bench-{i}", q).timings_ms["total"])
+        consult.close()
+    all_follow = [ms for v in follow.values() for ms in v]
+    new_s, follow_s = _summary(new_image), _summary(all_follow)
+    return {
+        "new_image_turn": new_s,
+        "follow_up_turn": follow_s,
+        "follow_up_by_question": {q: _summary(v) for q, v in follow.items() if v},
+        "new_image_nodes": {n: _summary(v) for n, v in per_node.items()},
+        "load_average": os.getloadavg()[0],
+        "goals": {"new_image_p50_ms": 500, "follow_up_p50_ms": 200},
+        "summary": (f"new image p50 {new_s['p50_ms']:.0f} ms (p95 {new_s['p95_ms']:.0f}); follow-up p50 "
+                    f"{follow_s['p50_ms']:.0f} ms (p95 {follow_s['p95_ms']:.0f}); load {os.getloadavg()[0]:.1f}"),
+    }
