@@ -3,15 +3,20 @@
 Every shipped or built artifact (encoder weights, segmentation model, embeddings, indexes) sits in
 its own folder with a ``manifest.json``. ``is_stale`` compares it with what the current code and
 data would produce, so stale artifacts are rebuilt rather than silently used. Writes are atomic
-(temp file, then rename): a crash leaves the old file or the new one, never half of either.
+(temp file, then rename): a crash leaves the old file or the new one, never half of either. A
+folder is built in ``staging_dir(target)`` and put in place with ``atomic_replace_dir``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
+import shutil
 import subprocess
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,6 +54,61 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
 
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h: swap two paths in one step
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths atomically (Linux renameat2); False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.ENOTSUP):
+        return False  # a filesystem without exchange: fall back to two renames
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def staging_dir(target: Path) -> Path:
+    """A fresh, empty folder beside ``target`` to build a replacement in (same filesystem, hidden name)."""
+    target = Path(target)
+    staging = target.with_name(f".{target.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)  # what a killed build left behind
+    staging.mkdir(parents=True)
+    return staging
+
+
+def atomic_replace_dir(staging: Path, target: Path) -> Path:
+    """Put the fully written folder ``staging`` in place of ``target``: readers see the old or the new one.
+
+    On Linux the two folders are exchanged in one system call, so ``target`` never disappears; a
+    killed process leaves the old folder in place and at most a leftover staging folder (cleared by
+    ``staging_dir`` next time). Elsewhere ``target`` is renamed aside first, and a replacement cut
+    short between the two renames is undone by the next call.
+    """
+    staging, target = Path(staging), Path(target)
+    if not staging.is_dir():
+        raise ArtifactError(f"{staging}: no staging folder to put in place of {target}")
+    retired = target.with_name(f".{target.name}.old")
+    if not target.exists() and retired.is_dir():
+        retired.rename(target)  # a replacement interrupted between its two renames: the old one comes back
+    if target.exists() and _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)  # staging now holds the old folder
+        return target
+    shutil.rmtree(retired, ignore_errors=True)
+    if target.exists():
+        target.rename(retired)
+    staging.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)
+    return target
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +26,12 @@ from tqdm import tqdm
 
 from knowledge.artifacts import (
     Manifest,
+    atomic_replace_dir,
     atomic_write_bytes,
     config_hash,
     split_fingerprint,
     staleness,
+    staging_dir,
     write_manifest,
 )
 from knowledge.ham10000 import HamDataset, load_dataset
@@ -235,9 +236,7 @@ def export_segmenter(net: torch.nn.Module, cfg: SegmenterTrainConfig, metrics: d
                      data_fp: str, split_fp: str, history: list[dict]) -> Path:
     """Write weights + manifest into a fresh folder, then swap it in: readers see the old or the new artifact."""
     folder = Path(folder)
-    staging = folder.with_name(f".{folder.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = staging_dir(folder)
     save_weights(net, staging)
     manifest = Manifest(
         name="segmenter", kind="lesion-segmentation", data_fingerprint=data_fp, split_fingerprint=split_fp,
@@ -245,13 +244,7 @@ def export_segmenter(net: torch.nn.Module, cfg: SegmenterTrainConfig, metrics: d
         notes="Small U-Net on HAM10000 lesion masks (Tschandl et al. 2020), train split; threshold and epoch chosen on val.",
     )
     write_manifest(staging, manifest)
-    retired = folder.with_name(f".{folder.name}.retired")
-    shutil.rmtree(retired, ignore_errors=True)
-    if folder.exists():
-        folder.rename(retired)
-    staging.rename(folder)
-    shutil.rmtree(retired, ignore_errors=True)
-    return folder
+    return atomic_replace_dir(staging, folder)
 
 
 def segmenter_staleness(artifact_dir: Path | None = None) -> list[str]:
