@@ -50,6 +50,7 @@ class ComposeInput:
     passages: list[PassageRef] = field(default_factory=list)
     intake: IntakeResult | None = None
     has_image: bool = False
+    image_path: str | None = None  # for a composer that looks at the image (the LLM composer)
 
 
 class _Builder:

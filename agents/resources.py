@@ -53,15 +53,19 @@ _CACHE: dict[tuple, Resources] = {}
 _LOCK = threading.Lock()
 
 
-def load_resources(classifier: str = "encoder", **classifier_options: Any) -> Resources:
-    key = (classifier, tuple(sorted((k, str(v)) for k, v in classifier_options.items())))
+def load_resources(classifier: str = "encoder", composer: str = "auto", **classifier_options: Any) -> Resources:
+    """``composer``: "template" (deterministic), "llm" (the backend writes, the reviewer checks, the
+    template composer is the fallback) or "auto" (llm when the backend can generate text)."""
+    if composer not in ("auto", "template", "llm"):
+        raise ValueError(f"composer must be auto, template or llm, got {composer!r}")
+    key = (classifier, composer, tuple(sorted((k, str(v)) for k, v in classifier_options.items())))
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _load(classifier, classifier_options)
+            _CACHE[key] = _load(classifier, composer, classifier_options)
         return _CACHE[key]
 
 
-def _load(classifier_name: str, options: dict[str, Any]) -> Resources:
+def _load(classifier_name: str, composer: str, options: dict[str, Any]) -> Resources:
     from agents.classifiers import get_classifier
     from agents.composer import compose
     from agents.intake_artifact import load_intake_gate
@@ -73,13 +77,23 @@ def _load(classifier_name: str, options: dict[str, Any]) -> Resources:
     encoder = load_encoder(with_text=True)  # one copy: classifier, cases (image and text search), intake
     if classifier_name == "encoder":
         options = {"encoder": encoder, **options}
+    classifier = get_classifier(classifier_name, **options)
+    generate = getattr(classifier, "generate", None)
+    if composer == "llm" and generate is None:
+        raise ValueError(f"the {classifier_name} backend cannot generate text, so the llm composer is unavailable")
+    if composer in ("llm", "auto") and generate is not None:
+        from agents.llm_composer import LLMComposer
+
+        compose_fn: Callable[..., Any] = LLMComposer(generate)
+    else:
+        compose_fn = compose
     return Resources(
         encoder=encoder,
-        classifier=get_classifier(classifier_name, **options),
+        classifier=classifier,
         case_index=CaseIndex.open(encoder=encoder),
         knowledge_index=KnowledgeIndex.open(),
         analyse_lesion=analyse_lesion,
         overlay=overlay,
         intake_gate=load_intake_gate(encoder),
-        composer=compose,
+        composer=compose_fn,
     )

@@ -19,6 +19,7 @@ def ask(
     classifier: str = typer.Option("encoder", "--classifier", help="Classifier backend: encoder or qwen2vl."),
     base: Optional[str] = typer.Option(None, "--base", help="Qwen2-VL base model id or path (qwen2vl backend)."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="Qwen2-VL LoRA adapter folder (qwen2vl backend)."),
+    composer: str = typer.Option("auto", "--composer", help="auto, template or llm (llm needs a generative backend)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Ask about a dermoscopy image, or follow up on a thread. Decision support, not a diagnosis."""
@@ -30,6 +31,7 @@ def ask(
         raise typer.BadParameter("--lang must be en or zh", param_hint="--lang")
     thread_id = thread or uuid.uuid4().hex[:12]
     options = {k: v for k, v in {"base": base, "adapter": adapter}.items() if v is not None}
+    options["composer"] = composer
     with user_errors():
         if image is not None and not image.is_file():
             raise FileNotFoundError(f"{image}: file not found")
