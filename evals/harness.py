@@ -4,8 +4,8 @@ A suite is a function ``(ctx: EvalContext) -> SuiteResult`` registered with ``@s
 in a module of ``evals/suites/``. ``run_suites`` loads them, runs the ones asked for (``all`` runs
 every registered suite), and writes ``DIR/<suite>.json``, ``DIR/<suite>.md`` and the suite's
 plots; ``all`` adds ``DIR/index.md`` with wall times. ``--compare A B`` runs each suite once per
-variant (a classifier backend or config name the suite understands) and writes a side-by-side
-table.
+variant (a classifier backend or config, ``evals.variants``) and writes a side-by-side table;
+suites registered with ``variants=False`` do not depend on the classifier and run once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import importlib
 import json
 import math
 import pkgutil
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,9 +88,17 @@ class EvalContext:
             ]
         return stratified_sample(items, self.sample, self.seed) if self.sample else items
 
+    def ham_items(self, split: str) -> list[EvalItem]:
+        """A HAM10000 split even when evaluating an external set (what fits a temperature or threshold: val)."""
+        return EvalContext(**{**self.__dict__, "labels_csv": None, "images_dir": None}).items(split)
+
+    @property
+    def tag(self) -> str:
+        """The variant as a file-name part ("" without one): ``encoder:abstain=0.6`` -> ``.encoder-abstain-0.6``."""
+        return f".{variant_tag(self.variant)}" if self.variant else ""
+
     def plot_path(self, suite_name: str, name: str) -> Path:
-        tag = f".{self.variant}" if self.variant else ""
-        path = self.out_dir / f"{suite_name}{tag}.{name}.png"
+        path = self.out_dir / f"{suite_name}{self.tag}.{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -99,20 +108,31 @@ class SuiteResult:
     metrics: dict[str, Any]
     markdown: str
     plots: list[Path] = field(default_factory=list)
+    summary: str = ""  # one line of headline figures for the index
 
 
 SuiteFn = Callable[[EvalContext], SuiteResult]
 _SUITES: dict[str, SuiteFn] = {}
+_CLASSIFIER_FREE: set[str] = set()  # suites whose results do not depend on the variant
 
 
-def suite(name: str) -> Callable[[SuiteFn], SuiteFn]:
+def suite(name: str, variants: bool = True) -> Callable[[SuiteFn], SuiteFn]:
+    """Register a suite; ``variants=False``: it does not use the classifier, so ``--compare`` runs it once."""
+
     def register(fn: SuiteFn) -> SuiteFn:
         if name in _SUITES and _SUITES[name] is not fn:
             raise ValueError(f"suite {name!r} registered twice")
         _SUITES[name] = fn
+        if not variants:
+            _CLASSIFIER_FREE.add(name)
         return fn
 
     return register
+
+
+def variant_tag(variant: str) -> str:
+    """A variant spelled safely for file names and markdown links."""
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", variant).strip("-")
 
 
 def available_suites() -> list[str]:
@@ -157,6 +177,31 @@ def read_labels(labels_csv: Path, images_dir: Path | None) -> list[EvalItem]:
     return items
 
 
+def balanced_sample(items: list[EvalItem], n: int, seed: int = 0) -> list[EvalItem]:
+    """About ``n`` items split as evenly over the classes as their sizes allow (small classes whole).
+
+    For suites that report balanced accuracy on a few hundred images (robustness, safety): equal
+    class counts give every class's recall the same precision instead of 3 df images in 300.
+    """
+    import random
+
+    if n >= len(items):
+        return items
+    rng = random.Random(seed)
+    by_class: dict[str, list[EvalItem]] = {}
+    for it in items:
+        by_class.setdefault(it.dx, []).append(it)
+    quota, remaining, chosen = {}, n, []
+    # Water-filling: classes smaller than an even share are taken whole, the rest share what is left.
+    for code in sorted(by_class, key=lambda c: len(by_class[c])):
+        share = remaining // (len(by_class) - len(quota))
+        quota[code] = min(len(by_class[code]), share)
+        remaining -= quota[code]
+    for code in sorted(by_class):
+        chosen += rng.sample(by_class[code], quota[code])
+    return sorted(chosen, key=lambda it: it.image_id)
+
+
 def stratified_sample(items: list[EvalItem], n: int, seed: int = 0) -> list[EvalItem]:
     """About ``n`` items keeping every class present (at least 2 each where available)."""
     import random
@@ -188,7 +233,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _write_result(ctx: EvalContext, name: str, result: SuiteResult, seconds: float) -> dict[str, Any]:
-    tag = f".{ctx.variant}" if ctx.variant else ""
+    tag = ctx.tag
     payload = {
         "suite": name,
         "variant": ctx.variant,
@@ -205,9 +250,27 @@ def _write_result(ctx: EvalContext, name: str, result: SuiteResult, seconds: flo
     return payload
 
 
-def _scalar_metrics(payload: dict[str, Any]) -> dict[str, float]:
+def _scalar_metrics(payload: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Every number in a report, nested keys dotted (``recall_per_class.mel``); lists are left out."""
     skip = {"wall_time_s", "sample"}
-    return {k: v for k, v in payload.items() if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in skip}
+    out: dict[str, float] = {}
+    for k, v in payload.items():
+        if k in skip and not prefix:
+            continue
+        if isinstance(v, dict):
+            out.update(_scalar_metrics(v, f"{prefix}{k}."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _compare_table(name: str, a: str, b: str, ra: dict[str, Any], rb: dict[str, Any]) -> str:
+    ma, mb = _scalar_metrics(ra), _scalar_metrics(rb)
+    keys = [k for k in ma if k in mb]
+    rows = [f"| {k} | {ma[k]:.4g} | {mb[k]:.4g} | {mb[k] - ma[k]:+.4g} |" for k in keys]
+    changed = sum(ma[k] != mb[k] for k in keys)
+    return (f"# {name}: {a} vs {b}\n\n{changed} of {len(keys)} figures differ.\n\n"
+            f"| metric | {a} | {b} | {b} - {a} |\n|---|---:|---:|---:|\n" + "\n".join(rows))
 
 
 def run_suites(
@@ -216,39 +279,65 @@ def run_suites(
     compare: tuple[str, str] | None = None,
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Run the named suites (``all`` for every one) and write their reports; returns an index."""
+    """Run the named suites (``all`` for every one) and write their reports; returns an index.
+
+    With several suites, one that fails is recorded in the index and the rest still run; the call
+    then raises, naming the failures, so ``make eval`` exits non-zero without losing the others.
+    """
     registered = available_suites()
     wanted = registered if names == ["all"] or "all" in names else names
     unknown = [n for n in wanted if n not in _SUITES]
     if unknown:
         raise ValueError(f"unknown suite(s) {', '.join(unknown)}; available: {', '.join(registered)}")
+    if compare and len(set(compare)) != 2:
+        raise ValueError(f"--compare needs two different variants, got {list(compare)}")
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     index: dict[str, Any] = {"suites": {}, "compare": list(compare) if compare else None}
+    failures: dict[str, str] = {}
     started = time.perf_counter()
     for name in wanted:
-        variants = list(compare) if compare else [ctx.variant]
-        results = {}
+        variants = list(compare) if compare and name not in _CLASSIFIER_FREE else [ctx.variant]
+        results: dict[str, dict[str, Any]] = {}
         for variant in variants:
             vctx = EvalContext(**{**ctx.__dict__, "variant": variant})
             progress(f"suite {name}" + (f" [{variant}]" if variant else ""))
             t0 = time.perf_counter()
-            result = _SUITES[name](vctx)
+            try:
+                result = _SUITES[name](vctx)
+            except Exception as exc:  # noqa: BLE001 - recorded, and re-raised at the end (alone: at once)
+                if len(wanted) == 1:
+                    raise
+                failures[f"{name}{vctx.tag}"] = f"{type(exc).__name__}: {exc}"
+                progress(f"suite {name} failed: {type(exc).__name__}: {exc}")
+                continue
             results[variant or name] = _write_result(vctx, name, result, time.perf_counter() - t0)
-        if compare:
+            results[variant or name]["_summary"] = result.summary
+        if compare and len(results) == 2:
             a, b = compare
-            ma, mb = _scalar_metrics(results[a]), _scalar_metrics(results[b])
-            rows = [f"| {k} | {ma[k]:.4g} | {mb[k]:.4g} | {mb[k] - ma[k]:+.4g} |" for k in sorted(set(ma) & set(mb))]
-            table = f"# {name}: {a} vs {b}\n\n| metric | {a} | {b} | {b} - {a} |\n|---|---:|---:|---:|\n" + "\n".join(rows)
-            atomic_write_text(ctx.out_dir / f"{name}.compare.md", table + "\n")
-        index["suites"][name] = {k: {"wall_time_s": v["wall_time_s"]} for k, v in results.items()}
+            atomic_write_text(ctx.out_dir / f"{name}.compare.md", _compare_table(name, a, b, results[a], results[b]) + "\n")
+        index["suites"][name] = {k: {"wall_time_s": v["wall_time_s"], "summary": v["_summary"]} for k, v in results.items()}
     index["wall_time_s"] = round(time.perf_counter() - started, 2)
+    index["failures"] = failures
     if len(wanted) > 1:
-        lines = ["# dermagraph evaluation", "", f"Total wall time: {index['wall_time_s']:.1f} s", "",
-                 "| suite | report | wall time (s) |", "|---|---|---:|"]
-        for name, runs in index["suites"].items():
-            for key, info in runs.items():
-                tag = "" if key == name else f".{key}"
-                lines.append(f"| {name}{'' if not tag else ' [' + key + ']'} | [{name}{tag}.md]({name}{tag}.md) | {info['wall_time_s']:.1f} |")
-        atomic_write_text(ctx.out_dir / "index.md", "\n".join(lines) + "\n")
-        atomic_write_text(ctx.out_dir / "index.json", json.dumps(index, indent=2) + "\n")
+        _write_index(ctx, index, compare)
+    if failures:
+        raise RuntimeError("suite(s) failed: " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
     return index
+
+
+def _write_index(ctx: EvalContext, index: dict[str, Any], compare: tuple[str, str] | None) -> None:
+    where = f"external set {ctx.labels_csv}" if ctx.external else f"HAM10000 {ctx.split} split"
+    lines = ["# dermagraph evaluation", "", f"On the {where}" + (f", sample of about {ctx.sample}" if ctx.sample else "")
+             + f". Total wall time: {index['wall_time_s']:.1f} s.", "",
+             "| suite | report | headline | wall time (s) |", "|---|---|---|---:|"]
+    for name, runs in index["suites"].items():
+        for key, info in runs.items():
+            tag = "" if key == name else f".{variant_tag(key)}"
+            label = name if key == name else f"{name} [{key}]"
+            lines.append(f"| {label} | [{name}{tag}.md]({name}{tag}.md) | {info['summary']} | {info['wall_time_s']:.1f} |")
+        if compare and len(runs) == 2:
+            lines.append(f"| {name} ({compare[0]} vs {compare[1]}) | [{name}.compare.md]({name}.compare.md) | | |")
+    for key, error in index["failures"].items():
+        lines.append(f"| {key} | **failed** | {error} | |")
+    atomic_write_text(ctx.out_dir / "index.md", "\n".join(lines) + "\n")
+    atomic_write_text(ctx.out_dir / "index.json", json.dumps(index, indent=2, ensure_ascii=False) + "\n")

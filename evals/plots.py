@@ -47,10 +47,7 @@ def confusion_matrix_plot(labels: np.ndarray, preds: np.ndarray, class_names: Se
     return _save(fig, path)
 
 
-def reliability_diagram(bins: Sequence[Mapping[str, float]], path: Path, title: str = "Reliability (top label)") -> Path:
-    """``bins`` as from ``evals.metrics.reliability_bins``."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+def _draw_reliability(ax, bins: Sequence[Mapping[str, float]], title: str) -> None:
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfect calibration")
     if bins:
         centers = [(b["lo"] + b["hi"]) / 2 for b in bins]
@@ -61,8 +58,64 @@ def reliability_diagram(bins: Sequence[Mapping[str, float]], path: Path, title: 
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence")
     ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=7)
+
+
+def reliability_diagram(bins: Sequence[Mapping[str, float]], path: Path, title: str = "Reliability (top label)") -> Path:
+    """``bins`` as from ``evals.metrics.reliability_bins``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.5, 4.2))
+    _draw_reliability(ax, bins, title)
+    return _save(fig, path)
+
+
+def reliability_panels(panels: Mapping[str, Sequence[Mapping[str, float]]], path: Path) -> Path:
+    """Reliability diagrams side by side (e.g. before and after temperature scaling); keys are titles."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.0), squeeze=False)
+    for ax, (title, bins) in zip(axes[0], panels.items()):
+        _draw_reliability(ax, bins, title)
+    return _save(fig, path)
+
+
+def risk_coverage_plot(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: Path,
+                       marks: Sequence[tuple[float, float, str]] = (), title: str = "Risk-coverage") -> Path:
+    """Accuracy of the answered images against the share answered; ``marks``: (coverage, accuracy, label) points."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for name, (coverage, acc) in curves.items():
+        ax.plot(coverage, acc, lw=1.5, label=name)
+    for cov, acc, label in marks:
+        ax.plot([cov], [acc], "o", color="black", ms=4)
+        ax.annotate(label, (cov, acc), textcoords="offset points", xytext=(4, -12), fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("coverage (share of images answered, most confident first)")
+    ax.set_ylabel("accuracy on answered images")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    return _save(fig, path)
+
+
+def heatmap(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], path: Path, title: str,
+            colorbar: str, fmt: str = "{:+.2f}", cmap: str = "Reds", center: float | None = None) -> Path:
+    """A labelled matrix plot with each cell's value written in it (NaN cells left blank)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(1.0 * len(col_labels) + 2.5, 0.42 * len(row_labels) + 1.6))
+    finite = values[np.isfinite(values)]
+    vmax = float(np.abs(finite).max()) if finite.size else 1.0
+    kwargs = {"vmin": -vmax, "vmax": vmax} if center is not None else {"vmin": min(0.0, float(finite.min()) if finite.size else 0.0), "vmax": vmax}
+    im = ax.imshow(values, cmap=cmap, aspect="auto", **kwargs)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            if np.isfinite(values[i, j]):
+                ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if abs(values[i, j]) > 0.6 * vmax else "black")
+    ax.set_xticks(range(len(col_labels)), col_labels)
+    ax.set_yticks(range(len(row_labels)), row_labels)
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, label=colorbar, shrink=0.8)
     return _save(fig, path)
 
 
