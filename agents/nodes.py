@@ -44,7 +44,6 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
         has_assessment=state.get("prediction") is not None and (accepted or new_image),
         has_features=state.get("features") is not None,
         has_image=bool(state.get("image_path")),
-        image_path=state.get("image_path"),
     )
     update: dict = {
         "intent": intent,
