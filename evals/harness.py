@@ -267,8 +267,10 @@ def _scalar_metrics(payload: dict[str, Any], prefix: str = "") -> dict[str, floa
 def _compare_table(name: str, a: str, b: str, ra: dict[str, Any], rb: dict[str, Any]) -> str:
     ma, mb = _scalar_metrics(ra), _scalar_metrics(rb)
     keys = [k for k in ma if k in mb]
-    rows = [f"| {k} | {ma[k]:.4g} | {mb[k]:.4g} | {mb[k] - ma[k]:+.4g} |" for k in keys]
-    changed = sum(ma[k] != mb[k] for k in keys)
+    # Two runs of the same model differ in the last float bits (batching); that is not a difference.
+    same = {k for k in keys if math.isclose(ma[k], mb[k], rel_tol=1e-6, abs_tol=1e-9)}
+    rows = [f"| {k} | {ma[k]:.4g} | {mb[k]:.4g} | {'0' if k in same else f'{mb[k] - ma[k]:+.4g}'} |" for k in keys]
+    changed = len(keys) - len(same)
     return (f"# {name}: {a} vs {b}\n\n{changed} of {len(keys)} figures differ.\n\n"
             f"| metric | {a} | {b} | {b} - {a} |\n|---|---:|---:|---:|\n" + "\n".join(rows))
 
