@@ -6,12 +6,13 @@
 
 Uploaded images are decoded once (``open_image``: size limits, bombs, odd formats), stored as PNG
 under ``var/uploads/<thread>/<hash>.png`` and referred to by path and content hash; checkpoints
-hold no pixels. A conversation survives a process restart because every turn is checkpointed.
+hold no pixels. A conversation survives a process restart because every turn is checkpointed; a
+turn cut short (a failing node, a killed process) is dropped, and the next one continues from the
+last completed turn (``agents.checkpoints``). Retention and per-thread quotas: ``agents.retention``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 import threading
@@ -23,13 +24,15 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, Field
 
-from knowledge.images import ImageSource, image_hash, open_image
+from knowledge.images import ImageError, ImageSource, image_hash, open_image
 from knowledge.settings import Settings, get_settings
 from knowledge.taxonomy import display_name
 
+from agents.checkpoints import last_complete_state, resume_config, thread_config
 from agents.graph import build_graph
 from agents.intents import IntentKind
 from agents.resources import Resources, load_resources
+from agents.retention import prune_thread_uploads, thread_upload_dir, touch
 from agents.state import STATE_TYPES, DermState
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
@@ -89,16 +92,24 @@ class Consultation:
             return self._locks.setdefault(thread_id, threading.Lock())
 
     def store_image(self, thread_id: str, image: ImageSource) -> tuple[str, str]:
-        """Decode, validate and store an uploaded image; returns (path, content hash)."""
+        """Decode, validate and store an uploaded image; returns (path, content hash).
+
+        The thread keeps at most ``max_uploads_per_thread`` images (newest first): older ones go as a
+        new one arrives, never the one the conversation is about (agents.retention).
+        """
         img = open_image(image)
         digest = image_hash(img)
-        folder = self.settings.uploads_dir / hashlib.sha256(thread_id.encode()).hexdigest()[:16]
+        folder = thread_upload_dir(self.settings.uploads_dir, thread_id)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{digest}.png"
-        if not path.exists():
+        if path.exists():
+            touch(path)  # sent again: the newest image again
+        else:
             tmp = path.with_suffix(".tmp.png")
             img.save(tmp, format="PNG")
             tmp.replace(path)
+        current = self.state(thread_id).get("image_path")
+        prune_thread_uploads(folder, self.settings.max_uploads_per_thread, {str(path), str(current or "")})
         return str(path), digest
 
     def ask(self, thread_id: str, question: str | None = None, image: ImageSource | None = None,
@@ -112,31 +123,43 @@ class Consultation:
         if image is not None:
             path, digest = self.store_image(thread_id, image)
             inputs.update(image_path=path, image_hash=digest, intake=None)
-        config = {"configurable": {"thread_id": thread_id}}
         with self._thread_lock(thread_id):
+            # From the last completed turn: a turn cut short (a failing node, a killed process) is dropped.
+            config = resume_config(self.graph, self.checkpointer, thread_id)
             nodes_run: list[str] = []
             timings: dict[str, float] = {}
             started = last = time.perf_counter()
-            for chunk in self.graph.stream(inputs, config, context=self.resources, stream_mode="updates"):
-                now = time.perf_counter()
-                for node in chunk:
-                    nodes_run.append(node)
-                    timings[node] = round((now - last) * 1000, 2)
-                    if on_node is not None:
-                        on_node(node)
-                last = now
-            state = self.graph.get_state(config).values
+            try:
+                for chunk in self.graph.stream(inputs, config, context=self.resources, stream_mode="updates"):
+                    now = time.perf_counter()
+                    for node in chunk:
+                        nodes_run.append(node)
+                        timings[node] = round((now - last) * 1000, 2)
+                        if on_node is not None:
+                            on_node(node)
+                    last = now
+            except ImageError:
+                stored = self.state(thread_id).get("image_path")
+                if image is None and stored and not Path(stored).exists():
+                    raise ImageError(
+                        f"the image of this consultation is no longer stored (consultations are kept "
+                        f"{self.settings.session_retention_days:g} days); upload it again to go on"
+                    ) from None
+                raise
+            state = self.graph.get_state(thread_config(thread_id)).values
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
         result = turn_result(thread_id, state, nodes_run)
         result.timings_ms = timings
         return result
 
     def history(self, thread_id: str) -> list[tuple[str, str]]:
-        state = self.graph.get_state({"configurable": {"thread_id": check_thread_id(thread_id)}}).values
-        return [(m.type, str(m.content)) for m in state.get("messages", [])]
+        """(kind, text) of every message of the completed turns."""
+        return [(m.type, str(m.content)) for m in self.state(thread_id).get("messages", [])]
 
     def state(self, thread_id: str) -> dict[str, Any]:
-        return dict(self.graph.get_state({"configurable": {"thread_id": check_thread_id(thread_id)}}).values)
+        """The thread's state after its last completed turn ({} before the first)."""
+        snapshot = last_complete_state(self.graph, check_thread_id(thread_id))
+        return dict(snapshot.values) if snapshot is not None else {}
 
 
 def turn_result(thread_id: str, state: dict[str, Any], nodes_run: list[str]) -> TurnResult:

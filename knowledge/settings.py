@@ -68,9 +68,18 @@ class Settings:
     max_image_pixels: int = 40_000_000
     min_image_side: int = 32
 
-    # Server.
+    # Retention: consultations idle this long are deleted with their uploads; images kept per consultation.
+    session_retention_days: float = 30.0
+    max_uploads_per_thread: int = 20
+
+    # Server. Loopback only unless told otherwise. Turns run `serve_concurrency` at a time, each with
+    # `torch_threads` intra-op threads (tuned with the load benchmark: docs/reliability.md); up to
+    # `queue_size` more wait in Gradio's queue before new requests are turned away.
     host: str = "127.0.0.1"
     port: int = 7860
+    serve_concurrency: int = 2
+    torch_threads: int = 1
+    queue_size: int = 64
 
     # Splits.
     split_seed: int = 20180814  # HAM10000 publication date; any fixed number would do
@@ -105,4 +114,9 @@ def get_settings() -> Settings:
         max_upload_bytes=_env_int("DERMAGRAPH_MAX_UPLOAD_BYTES", base.max_upload_bytes),
         host=os.environ.get("DERMAGRAPH_HOST", base.host),
         port=_env_int("DERMAGRAPH_PORT", base.port),
+        session_retention_days=_env_float("DERMAGRAPH_RETENTION_DAYS", base.session_retention_days),
+        max_uploads_per_thread=_env_int("DERMAGRAPH_MAX_UPLOADS_PER_THREAD", base.max_uploads_per_thread),
+        serve_concurrency=_env_int("DERMAGRAPH_CONCURRENCY", base.serve_concurrency),
+        torch_threads=_env_int("DERMAGRAPH_TORCH_THREADS", base.torch_threads),
+        queue_size=_env_int("DERMAGRAPH_QUEUE_SIZE", base.queue_size),
     )

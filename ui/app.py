@@ -27,7 +27,6 @@ from ui import handlers as h
 from ui.examples import example_records
 from ui.i18n import LANGUAGES, disclaimer_banner, language_of, t
 
-MODEL_CONCURRENCY = 2  # turns and case queries running at once: the models share the CPU cores
 STORAGE_KEY = "dermagraph.tab"
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "sans-serif"]
 
@@ -151,7 +150,7 @@ def _example_items(records: list[LesionRecord]) -> list[tuple[str, str]]:
 
 
 def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
-              stream_pause_s: float = h.STREAM_PAUSE_S, concurrency: int = MODEL_CONCURRENCY) -> gr.Blocks:
+              stream_pause_s: float = h.STREAM_PAUSE_S, concurrency: int | None = None) -> gr.Blocks:
     handlers = h.AppHandlers(consult, stream_pause_s=stream_pause_s)
     labels = _Labels()
     examples = example_records() if examples is None else examples
@@ -298,7 +297,8 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         def save_tab(event):
             return event.then(None, [thread_box, language], None, js=SAVE_JS)
 
-        models = {"concurrency_id": "models", "concurrency_limit": concurrency}
+        # turns and case queries share one limit: the models share the CPU cores (settings.serve_concurrency)
+        models = {"concurrency_id": "models", "concurrency_limit": concurrency or get_settings().serve_concurrency}
         private = {"api_visibility": "private"}
         turn_out = list(dict.fromkeys([chatbot, message, thread_box, view, *panels_out]))
         save_tab(message.submit(respond, [message, chatbot, thread_box, language, view], turn_out, api_name="chat", **models))
@@ -371,18 +371,37 @@ def warm_up(consult: Consultation, records: list[LesionRecord]) -> None:
     r.knowledge_index.search("melanoma dermoscopy", k=1)
 
 
+def set_torch_threads(threads: int) -> None:
+    """Intra-op threads of every model call (process-wide in torch): concurrent turns x threads ~ cores."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
 def serve(host: str | None = None, port: int | None = None, classifier: str = "encoder",
           classifier_options: dict[str, Any] | None = None, auth: str | None = None, share: bool = False,
-          concurrency: int = MODEL_CONCURRENCY, settings: Settings | None = None, block: bool = True,
-          on_ready: Callable[[str], None] | None = None) -> gr.Blocks:
-    """Load the models, build the app and launch it; ``on_ready(url)`` once it listens; blocks unless ``block=False``."""
+          concurrency: int | None = None, settings: Settings | None = None, block: bool = True,
+          on_ready: Callable[[str], None] | None = None, on_status: Callable[[str], None] | None = None) -> gr.Blocks:
+    """Load the models, build the app and launch it; ``on_ready(url)`` once it listens; blocks unless ``block=False``.
+
+    Before anyone connects, the retention policy is applied (``agents.retention``: ``on_status`` gets
+    its summary). Turns run ``concurrency`` at a time (default ``settings.serve_concurrency``), each
+    with ``settings.torch_threads`` threads; ``settings.queue_size`` more wait in the queue.
+    """
+    from agents.retention import clean_sessions
+
     settings = settings or get_settings()
+    concurrency = concurrency or settings.serve_concurrency
     credentials = parse_auth(auth)
+    cleaned = clean_sessions(settings)
+    if on_status is not None:
+        on_status(f"sessions: {cleaned.summary()}")
     consult = Consultation(classifier=classifier, settings=settings, **(classifier_options or {}))
     records = example_records()
     warm_up(consult, records)
+    set_torch_threads(settings.torch_threads)  # after warm-up: loading the text encoder sets its own
     demo = build_app(consult, records, concurrency=concurrency)
-    demo.queue(default_concurrency_limit=concurrency, max_size=64)
+    demo.queue(default_concurrency_limit=concurrency, max_size=settings.queue_size)
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
     demo.launch(
         server_name=host or settings.host,

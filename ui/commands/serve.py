@@ -20,7 +20,7 @@ def serve(
                                        help="Require a login: USER:PASSWORD."),
     share: bool = typer.Option(False, "--share", help="Also open a public Gradio share link (off by default; needs internet)."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=16,
-                                              help="Turns and case searches run at once (default 2: they share the CPU)."),
+                                              help="Turns and case searches run at once (default 2: they share the CPU; env DERMAGRAPH_CONCURRENCY)."),
 ) -> None:
     """Serve the app: multimodal chat, probabilities, measured features, similar cases. Not a diagnosis."""
     from ui.app import parse_auth, serve as serve_app
@@ -31,6 +31,7 @@ def serve(
         err_console.print("[dim]loading models (once, before the first request)…[/]")
         serve_app(host=host, port=port, classifier=classifier, classifier_options=options, auth=auth, share=share,
                   on_ready=lambda url: err_console.print(f"dermagraph is serving on [bold]{url}[/] (Ctrl-C to stop)"),
+                  on_status=lambda line: err_console.print(f"[dim]{line}[/]", highlight=False),
                   **({"concurrency": concurrency} if concurrency else {}))
 
 

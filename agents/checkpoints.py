@@ -1,0 +1,46 @@
+"""A thread's last completed turn, whatever a crash or a failed node left after it.
+
+The graph checkpoints after every node, so a turn cut short (the process killed, a node raising)
+leaves checkpoints whose ``next`` still names nodes to run. Such a half turn is not a turn: the
+conversation is what the last completed turn left, and the next turn forks from there. A completed
+turn is never lost, and a half one never leaks into the history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.types import StateSnapshot
+
+
+def thread_config(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def last_complete_state(graph: Any, thread_id: str) -> StateSnapshot | None:
+    """The snapshot at the end of the thread's last completed turn; None when no turn ever completed."""
+    config = thread_config(thread_id)
+    latest = graph.get_state(config)
+    if not latest.next:
+        return latest  # the usual case: one read
+    for past in graph.get_state_history(config):  # newest first, across forks
+        if not past.next:
+            return past
+    return None
+
+
+def resume_config(graph: Any, checkpointer: Any, thread_id: str) -> dict[str, Any]:
+    """The config to run a new turn with: the thread's head, or its last completed turn if a turn broke off.
+
+    A config naming an older checkpoint makes LangGraph fork from it, so the half turn is left behind
+    as a dead branch. A thread whose first turn broke off has nothing to keep and starts afresh.
+    """
+    config = thread_config(thread_id)
+    latest = graph.get_state(config)
+    if not latest.next:
+        return config
+    complete = last_complete_state(graph, thread_id)
+    if complete is None:
+        checkpointer.delete_thread(thread_id)
+        return config
+    return complete.config
