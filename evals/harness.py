@@ -15,6 +15,7 @@ import importlib
 import json
 import math
 import pkgutil
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -177,20 +178,22 @@ def read_labels(labels_csv: Path, images_dir: Path | None) -> list[EvalItem]:
     return items
 
 
+def _by_class(items: list[EvalItem]) -> dict[str, list[EvalItem]]:
+    by_class: dict[str, list[EvalItem]] = {}
+    for it in items:
+        by_class.setdefault(it.dx, []).append(it)
+    return by_class
+
+
 def balanced_sample(items: list[EvalItem], n: int, seed: int = 0) -> list[EvalItem]:
     """About ``n`` items split as evenly over the classes as their sizes allow (small classes whole).
 
     For suites that report balanced accuracy on a few hundred images (robustness, safety): equal
     class counts give every class's recall the same precision instead of 3 df images in 300.
     """
-    import random
-
     if n >= len(items):
         return items
-    rng = random.Random(seed)
-    by_class: dict[str, list[EvalItem]] = {}
-    for it in items:
-        by_class.setdefault(it.dx, []).append(it)
+    rng, by_class = random.Random(seed), _by_class(items)
     quota, remaining, chosen = {}, n, []
     # Water-filling: classes smaller than an even share are taken whole, the rest share what is left.
     for code in sorted(by_class, key=lambda c: len(by_class[c])):
@@ -204,14 +207,9 @@ def balanced_sample(items: list[EvalItem], n: int, seed: int = 0) -> list[EvalIt
 
 def stratified_sample(items: list[EvalItem], n: int, seed: int = 0) -> list[EvalItem]:
     """About ``n`` items keeping every class present (at least 2 each where available)."""
-    import random
-
     if n >= len(items):
         return items
-    rng = random.Random(seed)
-    by_class: dict[str, list[EvalItem]] = {}
-    for it in items:
-        by_class.setdefault(it.dx, []).append(it)
+    rng, by_class = random.Random(seed), _by_class(items)
     chosen: list[EvalItem] = []
     for code in sorted(by_class):
         pool = by_class[code]

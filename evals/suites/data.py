@@ -9,7 +9,7 @@ from knowledge.splits import SPLITS
 from knowledge.taxonomy import CODES
 
 
-@suite("data")
+@suite("data", variants=False)
 def data_suite(ctx: EvalContext) -> SuiteResult:
     import matplotlib
 

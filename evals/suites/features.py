@@ -155,7 +155,7 @@ def _dice_plot(ctx: EvalContext, dice: np.ndarray) -> object:
     return _save(ctx, fig, "dice")
 
 
-@suite("features")
+@suite("features", variants=False)
 def features_suite(ctx: EvalContext) -> SuiteResult:
     items = ctx.items()
     with_masks = [it for it in items if it.mask_path is not None]

@@ -161,7 +161,7 @@ def _plot(ctx: EvalContext, by_topic: dict, by_style: dict, latencies: list[floa
     return path
 
 
-@suite("rag")
+@suite("rag", variants=False)
 def rag_suite(ctx: EvalContext) -> SuiteResult:
     from retrieval.knowledge_index import KnowledgeIndex
 

@@ -18,10 +18,11 @@ from evals.corruptions import CORRUPTIONS, SEVERITIES, corrupt, image_seed
 from evals.harness import EvalContext, EvalItem, SuiteResult, balanced_sample, suite
 from evals.plots import heatmap
 from evals.predictions import labels_of, predictor_for
+from evals.selective import bootstrap_interval
 from knowledge.images import open_image
 from knowledge.taxonomy import CODES, get_class
 
-DEFAULT_SAMPLE = 140  # 20 per class: 46 conditions x 140 = 6,440 classifications, ~5 min on 2 idle cores
+DEFAULT_SAMPLE = 210  # ~30 per class (df 22, vasc 29: all of them); 46 conditions -> ~9,500 classifications, ~8 min at 48 ms each
 MEL = CODES.index(get_class("mel").code)
 
 
@@ -74,8 +75,12 @@ def robustness_suite(ctx: EvalContext) -> SuiteResult:
     conditions = [(name, s) for name in CORRUPTIONS for s in SEVERITIES]
     for name, severity in tqdm(conditions, desc=f"corruptions on {len(items)} images", unit="condition", leave=False):
         corrupted = [corrupt(img, name, severity, image_seed(it.image_id, name, severity)) for img, it in zip(images, items)]
-        scores = _scores(labels, predictor.predict_images(corrupted).labels, clean_preds)
+        preds = predictor.predict_images(corrupted).labels
+        scores = _scores(labels, preds, clean_preds)
         scores["drop"] = clean["balanced_accuracy"] - scores["balanced_accuracy"]
+        scores["drop_ci95"] = list(bootstrap_interval(  # paired: the same resampled images, clean and corrupted
+            lambda idx: M.balanced_accuracy(labels[idx], clean_preds[idx], len(CODES)) - M.balanced_accuracy(labels[idx], preds[idx], len(CODES)),
+            len(items), seed=ctx.seed))
         results.setdefault(name, {"severities": {}})["severities"][str(severity)] = scores
         drops[list(CORRUPTIONS).index(name), severity - 1] = scores["drop"]
     for i, name in enumerate(CORRUPTIONS):
@@ -91,6 +96,8 @@ def robustness_suite(ctx: EvalContext) -> SuiteResult:
         "mean_drop": float(drops.mean()),
         "mean_drop_severity_3": float(drops[:, 2].mean()),
         "worst": {"corruption": list(CORRUPTIONS)[worst[0]], "severity": int(worst[1] + 1), "drop": float(drops[worst])},
+        "median_drop_ci_halfwidth": float(np.median([(r["drop_ci95"][1] - r["drop_ci95"][0]) / 2
+                                                     for c in results.values() for r in c["severities"].values()])),
     }
     plots = [heatmap(drops, [n.replace("_", " ") for n in CORRUPTIONS], [str(s) for s in SEVERITIES],
                      ctx.plot_path("robustness", "drop_heatmap"),
@@ -114,7 +121,8 @@ def _markdown(ctx: EvalContext, m: dict, example: EvalItem) -> str:
              f"{c['mel_recall']:.3f}. Mean balanced-accuracy drop over all corruptions and severities: "
              f"**{m['mean_drop']:+.3f}** (severity 3: {m['mean_drop_severity_3']:+.3f}); worst: {m['worst']['corruption']} "
              f"at severity {m['worst']['severity']} ({m['worst']['drop']:+.3f}). A drop is clean minus corrupted "
-             "(positive: worse). With ~20 images per class, differences under ~0.05 are within noise.", "",
+             f"(positive: worse). The median half-width of a drop's 95% paired-bootstrap interval is {m['median_drop_ci_halfwidth']:.3f}: "
+             "smaller drops are within noise.", "",
              "| corruption | " + " | ".join(f"s{s}" for s in SEVERITIES) + " | mean drop | mean flip rate |",
              "|---|" + "---:|" * (len(SEVERITIES) + 2)]
     for name, r in m["corruptions"].items():
