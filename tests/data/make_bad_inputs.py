@@ -104,6 +104,23 @@ def make() -> dict[str, dict]:
     ok("-leading-dash.jpg", jpeg, (200, 150))
     ok("spaces and 'quotes'.jpg", jpeg, (200, 150))
 
+    # Added for the CLI / graph / HTTP runs (issue 10).
+    err("jpeg_header_bomb.jpg", _jpeg_claiming(jpeg, 60000, 60000), "pixels")
+    err("ztxt_bomb.png", _png_bytes(lesion, pnginfo=_huge_text()), "damaged or truncated")
+    err("heic_disguised.jpg", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 300, "not an image format")
+    err("script_renamed.jpg", b"#!/bin/sh\nrm -rf / --no-preserve-root\n", "not an image format")
+    ok("trailing_html.jpg", jpeg + b"<html><script>alert(1)</script></html>", (200, 150))
+    ok("zip_appended.png", _png_bytes(lesion) + b"PK\x03\x04" + b"\x00" * 100, (200, 150))
+    ok("exif_invalid_orientation.jpg", _exif_orientation(lesion, 9), (200, 150))
+    ok("float32.tiff", _tiff(Image.fromarray(np.asarray(lesion.convert("L"), dtype=np.float32) / 255.0, mode="F")), (200, 150))
+    ok("apng_animated.png", _apng(lesion), (200, 150))
+    ok("netpbm.ppm", _ppm(lesion), (200, 150))
+    ok("uniform_grey_not_a_lesion.png", _png_bytes(Image.new("RGB", (200, 150), (128, 128, 128))), (200, 150))
+    ok("..%2F..%2Fetc%2Fpasswd.jpg", jpeg, (200, 150))
+    ok("emoji 🩺 and ＦＵＬＬＷＩＤＴＨ.jpg", jpeg, (200, 150))
+    ok(".hidden_leading_dot.jpg", jpeg, (200, 150))
+    ok("long_" + "x" * 200 + ".jpg", jpeg, (200, 150))
+
     manifest = {}
     for name, (data, expectation) in cases.items():
         (HERE / name).write_bytes(data)
@@ -126,9 +143,42 @@ def _animated_gif(img: Image.Image) -> bytes:
 
 
 def _exif_rotated(img: Image.Image) -> bytes:
+    return _exif_orientation(img, 6)  # orientation 6: rotate 90 degrees clockwise to display
+
+
+def _exif_orientation(img: Image.Image, value: int) -> bytes:
     exif = Image.Exif()
-    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    exif[0x0112] = value
     return _jpeg_bytes(img, exif=exif.tobytes())
+
+
+def _jpeg_claiming(jpeg: bytes, width: int, height: int) -> bytes:
+    """The same JPEG with its frame header (SOF0/SOF2) claiming another size: a bomb by header."""
+    for marker in (b"\xff\xc0", b"\xff\xc2"):
+        at = jpeg.find(marker)
+        if at >= 0:
+            return jpeg[: at + 5] + struct.pack(">HH", height, width) + jpeg[at + 9 :]
+    raise ValueError("no frame header found")
+
+
+def _huge_text():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()  # a compressed text chunk that inflates past Pillow's limit
+    info.add_text("Comment", "A" * (PngImagePlugin.MAX_TEXT_CHUNK + 10), zip=True)
+    return info
+
+
+def _apng(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", save_all=True, append_images=[img.rotate(90)], duration=100)
+    return buf.getvalue()
+
+
+def _ppm(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PPM")
+    return buf.getvalue()
 
 
 def _webp(img: Image.Image) -> bytes:
