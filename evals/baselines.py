@@ -77,3 +77,35 @@ def index_items(ctx, limit: int | None = None) -> list:
 def baseline_index_size(ctx) -> int | None:
     """Under ``--sample`` (CI's quick runs) the raw-feature baseline indexes a subset, not all 8,012 cases."""
     return max(400, 8 * ctx.sample) if ctx.sample else None
+
+
+def baseline_features(ctx, items: Sequence) -> np.ndarray:
+    """Raw ImageNet features for eval items; a whole HAM10000 split reuses the encoder training's cache."""
+    if ctx.external:
+        return imagenet_features([it.image_path for it in items])
+    from knowledge.splits import SPLITS, records_in
+    from retrieval.encoder.model import quiet_loading
+    from retrieval.encoder.towers import create_tower
+    from training.encoder.config import TrainConfig
+    from training.encoder.features import cached_pooled_features
+
+    ids = [it.image_id for it in items]
+    wanted = set(ids)
+    feats: dict[str, np.ndarray] = {}
+    tower = None
+    for split in SPLITS:
+        records = records_in(ctx.dataset, ctx.assignment, split)
+        split_ids = [r.image_id for r in records]
+        if not wanted & set(split_ids):
+            continue
+        if wanted >= set(split_ids):  # the whole split, as training caches it
+            if tower is None:
+                with quiet_loading():
+                    tower = create_tower(BASELINE_TOWER, top_blocks=TrainConfig().model.top_blocks).eval()
+            cache = get_settings().var_dir / "encoder" / "cache"
+            feats.update(zip(split_ids, cached_pooled_features(tower, BASELINE_TOWER, records, "orig", cache)))
+        else:
+            part = [i for i in split_ids if i in wanted]
+            feats.update(zip(part, imagenet_features([ctx.dataset.get(i).image_path for i in part])))
+    out = np.stack([feats[i] for i in ids]).astype(np.float32)
+    return out / np.linalg.norm(out, axis=1, keepdims=True).clip(min=1e-12)

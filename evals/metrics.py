@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from knowledge.calibration import expected_calibration_error  # noqa: F401  (one home; re-exported for the suites)
+
 
 def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
     return float(np.mean(np.asarray(labels) == np.asarray(preds))) if len(labels) else float("nan")
@@ -64,19 +66,6 @@ def auc_per_class(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def auc_macro(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.nanmean(auc_per_class(probs, labels)))
-
-
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
-    """Top-label ECE (Guo et al. 2017): |confidence - accuracy| averaged over equal-width bins, weighted by count."""
-    conf = probs.max(1)
-    correct = probs.argmax(1) == labels
-    edges = np.linspace(0, 1, n_bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        mask = (conf > lo) & (conf <= hi)
-        if mask.any():
-            ece += mask.mean() * abs(conf[mask].mean() - correct[mask].mean())
-    return float(ece)
 
 
 def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list[dict[str, float]]:

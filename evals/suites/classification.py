@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evals import metrics as M
-from evals.baselines import baseline_index_size, imagenet_features, index_items, knn_retrieve, majority_class
+from evals.baselines import baseline_features, baseline_index_size, index_items, knn_retrieve, majority_class
 from evals.harness import EvalContext, EvalItem, SuiteResult, suite
 from evals.plots import confusion_matrix_plot, per_class_bars, reliability_diagram
 from knowledge.images import open_image
@@ -94,8 +94,8 @@ def classification_suite(ctx: EvalContext) -> SuiteResult:
     index_labels = labels_of(index)
     majority = majority_class(index_labels, len(CODES))
     maj_preds = np.full_like(labels, majority)
-    query_feats = imagenet_features([it.image_path for it in items])
-    index_feats = imagenet_features([it.image_path for it in index])
+    query_feats = baseline_features(ctx, items)
+    index_feats = baseline_features(ctx, index)
     retrieved = knn_retrieve(query_feats, index_feats, index_labels, 16, [it.lesion_id for it in items], [it.lesion_id for it in index])
     knn_preds, knn_shares = M.knn_predictions(retrieved, len(CODES), 16)
     knn_probs = (knn_shares + 1e-3) / (knn_shares + 1e-3).sum(1, keepdims=True)

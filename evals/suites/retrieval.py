@@ -12,7 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evals import metrics as M
-from evals.baselines import baseline_index_size, imagenet_features, index_items, knn_retrieve
+from evals.baselines import baseline_features, baseline_index_size, index_items, knn_retrieve
 from evals.harness import EvalContext, SuiteResult, suite
 from evals.plots import per_class_bars, precision_at_k_plot
 from evals.suites.classification import labels_of
@@ -71,8 +71,7 @@ def retrieval_suite(ctx: EvalContext) -> SuiteResult:
 
     # Baselines: random retrieval, and cosine kNN on raw ImageNet features (lesion excluded likewise).
     base_index = index_items(ctx, baseline_index_size(ctx))
-    base_retrieved = knn_retrieve(imagenet_features([it.image_path for it in items]),
-                                  imagenet_features([it.image_path for it in base_index]), labels_of(base_index), K,
+    base_retrieved = knn_retrieve(baseline_features(ctx, items), baseline_features(ctx, base_index), labels_of(base_index), K,
                                   [it.lesion_id for it in items], [it.lesion_id for it in base_index])
     base_curve = M.precision_at_k_curve(base_retrieved, labels)
     base_knn, _ = M.knn_predictions(base_retrieved, len(CODES), K)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from knowledge.calibration import softmax
 from knowledge.taxonomy import CODES
 from retrieval.encoder.preprocess import to_batch
 from retrieval.encoder.towers import create_tower
@@ -209,12 +210,6 @@ def _belongs_to_top(tower: nn.Module, buffer_name: str) -> bool:
     module = tower.get_submodule(module_name)
     top = {id(p) for p in tower.top_parameters()}  # type: ignore[operator]
     return any(id(p) in top for p in module.parameters(recurse=False))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def create_encoder(name_or_config: str | EncoderConfig | Mapping[str, Any] = "efficientnet_lite0", with_text: bool = True,

@@ -37,9 +37,10 @@ def test_a_tiny_training_run_lowers_the_loss_and_writes_a_loadable_artifact(tmp_
     cfg = TrainConfig(epochs=4, max_train_per_class=8, batch_size=28, text_steps=6, text_batch=16, warmup_steps=2)
     result = train_encoder(cfg, artifact_dir=tmp_path / "encoder", dataset=dataset, progress=False, log=lambda m: None,
                            work_dir=tmp_path / "work")
-    ce = [h["ce"] for h in result.history]
-    clip = [h["clip"] for h in result.history]
-    assert ce[-1] < ce[0] and clip[-1] < clip[0], result.history
+    ce = [h["ce"] for h in result.history if h["phase"] == "image"]
+    clip = [h["clip"] for h in result.history if h["phase"] == "text"]
+    assert len(ce) == 4 and ce[-1] < ce[0], result.history
+    assert len(clip) == 3 and clip[-1] < clip[0], result.history
     manifest = json.loads((tmp_path / "encoder" / "manifest.json").read_text())
     assert manifest["config"] == cfg.manifest_config() and manifest["data_fingerprint"] == dataset.fingerprint()
     assert manifest["metrics"]["n_train"] == 56
@@ -49,9 +50,17 @@ def test_a_tiny_training_run_lowers_the_loss_and_writes_a_loadable_artifact(tmp_
     assert len(ids) == manifest["metrics"]["n_train"] + manifest["metrics"]["n_val"] == len(emb)
     # Resuming: the same config with more epochs continues from the saved checkpoint.
     logs: list[str] = []
-    more = train_encoder(TrainConfig(**{**cfg.__dict__, "epochs": 5}), artifact_dir=tmp_path / "encoder2", dataset=dataset,
-                         progress=False, log=logs.append, work_dir=tmp_path / "work")
-    assert len(more.history) == 5
+    longer = TrainConfig(**{**cfg.__dict__, "epochs": 5})
+    (tmp_path / "work" / "runs").mkdir(exist_ok=True)
+    import shutil
+
+    from training.encoder.train import run_dir
+
+    shutil.copytree(run_dir(cfg, tmp_path / "work"), run_dir(longer, tmp_path / "work"))
+    more = train_encoder(longer, artifact_dir=tmp_path / "encoder2", dataset=dataset, progress=False, log=logs.append,
+                         work_dir=tmp_path / "work")
+    assert any("resuming" in line for line in logs)
+    assert [h["epoch"] for h in more.history if h["phase"] == "image"] == [1, 2, 3, 4, 5]
 
 
 def test_augmentation_keeps_the_frame_and_changes_the_pixels(dataset):

@@ -28,7 +28,8 @@ from knowledge.taxonomy import CODES
 from retrieval.encoder.model import quiet_loading
 from retrieval.encoder.preprocess import to_batch
 from retrieval.encoder.towers import ImageTower, create_tower
-from training.encoder.features import pooled_features, trunk_activations
+from training.encoder.train import per_class_subset
+from training.encoder.features import cached_pooled_features, pooled_cache_path, pooled_features, trunk_activations
 
 FROZEN_TOWERS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "dinov2_s_onnx")
 
@@ -43,15 +44,6 @@ class BakeoffRow:
     p_at_10: float
     ms_per_image: float
     note: str = ""
-
-
-def capped(records: Sequence[LesionRecord], per_class: int, seed: int = 0) -> list[LesionRecord]:
-    rng = random.Random(seed)
-    out: list[LesionRecord] = []
-    for code in CODES:
-        pool = [r for r in records if r.dx == code]
-        out += rng.sample(pool, min(per_class, len(pool)))
-    return sorted(out, key=lambda r: r.image_id)
 
 
 def ms_per_image(tower: ImageTower, records: Sequence[LesionRecord], n: int = 16) -> float:
@@ -78,19 +70,25 @@ def probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np
     return float(balanced_accuracy_score(val_y, pred)), float((pred == val_y).mean()), float((train_y[top] == val_y[:, None]).mean())
 
 
-def frozen_row(name: str, train: list[LesionRecord], val: list[LesionRecord], cache_dir: Path) -> BakeoffRow:
+def frozen_row(name: str, train: list[LesionRecord], val: list[LesionRecord], cache_dir: Path,
+               full_splits: dict[str, list[LesionRecord]]) -> BakeoffRow:
     with quiet_loading():
         tower = create_tower(name).eval()
     feats = {}
     for split, recs in (("train", train), ("val", val)):
-        feats[split] = pooled_features(tower, trunk_activations(tower, name, recs, "orig", cache_dir, batch_size=16))
+        full = full_splits[split]
+        if pooled_cache_path(tower, name, full, "orig", cache_dir).is_file():  # encoder training cached the whole split
+            rows = {r.image_id: i for i, r in enumerate(full)}
+            feats[split] = cached_pooled_features(tower, name, full, "orig", cache_dir)[[rows[r.image_id] for r in recs]]
+        else:
+            feats[split] = pooled_features(tower, trunk_activations(tower, name, recs, "orig", cache_dir, batch_size=16))
     y_train = np.array([CODES.index(r.dx) for r in train])
     y_val = np.array([CODES.index(r.dx) for r in val])
     bal, acc, p10 = probe(feats["train"], y_train, feats["val"], y_val)
     return BakeoffRow(name, len(train), len(val), bal, acc, p10, ms_per_image(tower, val), "frozen, pooled features")
 
 
-def small_cnn_row(full_train: list[LesionRecord], val: list[LesionRecord], index: list[LesionRecord], epochs: int = 4) -> BakeoffRow:
+def small_cnn_row(full_train: list[LesionRecord], val: list[LesionRecord], index: list[LesionRecord], epochs: int = 2) -> BakeoffRow:
     """Train the small CNN from scratch with the same loss family (class-balanced), then measure it."""
     import torch.nn.functional as F
 
@@ -142,14 +140,15 @@ def run_bakeoff(train_per_class: int = 100, val_per_class: int = 50, towers: Seq
                 out: Path | None = None, log: Callable[[str], None] = print) -> list[BakeoffRow]:
     dataset = load_dataset()
     assignment = load_split(dataset=dataset)
-    full_train = records_in(dataset, assignment, "train")
-    train, val = capped(full_train, train_per_class), capped(records_in(dataset, assignment, "val"), val_per_class)
+    full_train, full_val = records_in(dataset, assignment, "train"), records_in(dataset, assignment, "val")
+    train, val = per_class_subset(full_train, train_per_class), per_class_subset(full_val, val_per_class)
     cache_dir = get_settings().var_dir / "encoder" / "cache"
     out = out or get_settings().var_dir / "encoder" / "bakeoff.json"
     rows: list[BakeoffRow] = []
     for name in towers:
         t0 = time.perf_counter()
-        row = small_cnn_row(full_train, val, train) if name == "small_cnn" else frozen_row(name, train, val, cache_dir)
+        row = (small_cnn_row(full_train, val, train) if name == "small_cnn"
+               else frozen_row(name, train, val, cache_dir, {"train": full_train, "val": full_val}))
         rows.append(row)
         log(f"{name}: {row} ({time.perf_counter() - t0:.0f} s)")
         atomic_write_text(out, json.dumps([asdict(r) for r in rows], indent=2) + "\n")
@@ -171,4 +170,4 @@ if __name__ == "__main__":
 
     torch.set_num_threads(2)
     towers = sys.argv[1:] or (*FROZEN_TOWERS, "small_cnn")
-    print(bakeoff_table(run_bakeoff(train_per_class=60, val_per_class=40, towers=towers)))
+    print(bakeoff_table(run_bakeoff(train_per_class=40, val_per_class=30, towers=towers)))

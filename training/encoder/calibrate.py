@@ -13,16 +13,18 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, log_prior: np.ndarra
 
     T is temperature scaling (Guo et al., ICML 2017). The class head is trained with logit
     adjustment, so its scores are those of a class-balanced problem; ``beta`` puts the training
-    prior back (beta = tau would undo the adjustment exactly), at the strength val data supports.
-    Without ``log_prior`` only T is fitted (beta = 0).
+    prior back (beta = tau would undo the adjustment exactly) at the strength val data supports,
+    so the probabilities can be read as frequencies on data like HAM10000 (risk tiers sum them).
+    The price is balanced accuracy at the argmax (docs/encoder.md has the val trade-off table).
+    Without ``log_prior`` only T is fitted.
     """
     z = torch.as_tensor(logits, dtype=torch.float64)
     y = torch.as_tensor(labels, dtype=torch.long)
-    prior = torch.as_tensor(log_prior if log_prior is not None else np.zeros(z.shape[1]), dtype=torch.float64)
+    prior = torch.as_tensor(np.zeros(z.shape[1]) if log_prior is None else log_prior, dtype=torch.float64)
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     beta = torch.zeros((), dtype=torch.float64, requires_grad=log_prior is not None)
-    params = [log_t, beta] if log_prior is not None else [log_t]
-    opt = torch.optim.LBFGS(params, lr=0.1, max_iter=300, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS([log_t, beta] if log_prior is not None else [log_t], lr=0.1, max_iter=300,
+                            line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
@@ -32,6 +34,24 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, log_prior: np.ndarra
 
     opt.step(closure)
     return float(log_t.detach().exp().clamp(0.05, 20.0)), float(beta.detach())
+
+
+def _fit_temperature_given(logits: np.ndarray, labels: np.ndarray, bias: np.ndarray) -> float:
+    """The T > 0 minimising val negative log-likelihood of softmax(logits / T + bias)."""
+    z = torch.as_tensor(logits, dtype=torch.float64)
+    y = torch.as_tensor(labels, dtype=torch.long)
+    b = torch.as_tensor(bias, dtype=torch.float64)
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z / log_t.exp() + b, y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.detach().exp().clamp(0.05, 20.0))
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -93,8 +93,7 @@ def pooled_features(tower: ImageTower, activations: np.ndarray, batch_size: int 
 def cached_pooled_features(tower: ImageTower, tower_name: str, records: Sequence[LesionRecord], view: str,
                            cache_dir: Path, seed: int = 0, progress: bool = True) -> np.ndarray:
     """Pooled features of the frozen tower (trunk, then top) for ``records`` under ``view``, cached like the trunk."""
-    split = getattr(tower, "split", 0)
-    path = cache_dir / f"{_cache_key(tower_name, split, view, records, seed)}.pooled.npy"
+    path = pooled_cache_path(tower, tower_name, records, view, cache_dir, seed)
     if path.is_file():
         return np.load(path)
     acts = trunk_activations(tower, tower_name, records, view, cache_dir, seed=seed, progress=progress)
@@ -103,3 +102,8 @@ def cached_pooled_features(tower: ImageTower, tower_name: str, records: Sequence
     np.save(tmp, feats)
     tmp.replace(path)
     return feats
+
+
+def pooled_cache_path(tower: ImageTower, tower_name: str, records: Sequence[LesionRecord], view: str, cache_dir: Path,
+                      seed: int = 0) -> Path:
+    return cache_dir / f"{_cache_key(tower_name, getattr(tower, 'split', 0), view, records, seed)}.pooled.npy"

@@ -32,7 +32,7 @@ from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES
-from retrieval.encoder.artifact import save_case_embeddings, save_weights
+from retrieval.encoder.artifact import save_case_embeddings, save_weights, swap_in
 from retrieval.encoder.captions import caption
 from retrieval.encoder.model import DermEncoder, create_encoder
 from training.encoder.calibrate import fit_calibration, val_metrics
@@ -58,9 +58,10 @@ class ViewSet:
     views: list[torch.Tensor]
 
 
-def _subset(records: list[LesionRecord], per_class: int | None, seed: int) -> list[LesionRecord]:
+def per_class_subset(records: Sequence[LesionRecord], per_class: int | None, seed: int = 0) -> list[LesionRecord]:
+    """At most ``per_class`` records of each class (seeded), in image-id order; ``None``: all of them."""
     if per_class is None:
-        return records
+        return list(records)
     rng = random.Random(seed)
     chosen: list[LesionRecord] = []
     for code in CODES:
@@ -230,6 +231,7 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, hi
     caption_rng = random.Random(cfg.seed + state.get("text_step", 0))
     start = state.get("text_step", 0)
     losses: list[float] = []
+    log_every = max(1, min(25, cfg.text_steps // 3))  # a history entry and a checkpoint
     model.text.train()
     bar = tqdm(total=cfg.text_steps, initial=start, desc="text side", unit="step", disable=not progress)
     for step in range(start, cfg.text_steps):
@@ -246,7 +248,7 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, hi
         losses.append(loss.item())
         bar.update(1)
         bar.set_postfix(clip=f"{loss.item():.3f}")
-        if (step + 1) % 25 == 0 or step + 1 == cfg.text_steps:
+        if (step + 1) % log_every == 0 or step + 1 == cfg.text_steps:
             history.append({"phase": "text", "step": step + 1, "clip": float(np.mean(losses))})
             losses = []
             state.update(text_step=step + 1, history=history, text_optimizer=optimizer.state_dict())
@@ -280,8 +282,8 @@ def train_encoder(
     # 1. Data ------------------------------------------------------------------------------------
     dataset = dataset or load_dataset()
     assignment = load_split(split_file, dataset)
-    train_records = _subset(records_in(dataset, assignment, "train"), cfg.max_train_per_class, cfg.seed)
-    val_records = _subset(records_in(dataset, assignment, "val"), cfg.max_train_per_class, cfg.seed)
+    train_records = per_class_subset(records_in(dataset, assignment, "train"), cfg.max_train_per_class, cfg.seed)
+    val_records = per_class_subset(records_in(dataset, assignment, "val"), cfg.max_train_per_class, cfg.seed)
     log(f"train {len(train_records):,} images, val {len(val_records):,} images")
 
     # 2. Model and cached trunk activations ------------------------------------------------------
@@ -345,13 +347,7 @@ def write_encoder_artifact(model: DermEncoder, cfg: TrainConfig, artifact_dir: P
                         split_fingerprint=split_fingerprint(assignment), config=cfg.manifest_config(), metrics=metrics,
                         notes="fp16 weights of the trained tensors; frozen tower and MiniLM come from their packages")
     write_manifest(staging, manifest)
-    old = artifact_dir.with_name(f".{artifact_dir.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if artifact_dir.exists():
-        artifact_dir.rename(old)
-    staging.rename(artifact_dir)
-    shutil.rmtree(old, ignore_errors=True)
-    return artifact_dir
+    return swap_in(staging, artifact_dir)
 
 
 def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = None, epochs: int | None = None,
