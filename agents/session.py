@@ -65,7 +65,7 @@ def _serializer() -> JsonPlusSerializer:
 
 
 def check_thread_id(thread_id: str) -> str:
-    if not THREAD_ID.match(thread_id or ""):
+    if not isinstance(thread_id, str) or not THREAD_ID.fullmatch(thread_id):  # fullmatch: "$" would let "t\n" through
         raise ValueError(f"thread id {thread_id!r} must be 1-128 letters, digits, '.', '_', ':' or '-'")
     return thread_id
 
