@@ -24,8 +24,9 @@ def kb_passages(resources):
 
 
 @pytest.fixture()
-def consult(tmp_path, resources):
-    c = Consultation(db_path=tmp_path / "sessions.sqlite", resources=resources)
+def consult(tmp_path, resources, settings):
+    c = Consultation(db_path=tmp_path / "sessions.sqlite", resources=resources,
+                     settings=settings.with_overrides(var_dir=tmp_path / "var"))  # uploads stay in the test's folder
     yield c
     c.close()
 
@@ -121,10 +122,10 @@ def test_non_dermoscopy_images_abstain_with_a_reason(consult, name):
     assert "not a diagnosis" in result.answer
 
 
-def test_a_conversation_survives_a_new_graph_instance(tmp_path, resources, dataset, split):
+def test_a_conversation_survives_a_new_graph_instance(tmp_path, resources, dataset, split, settings):
     db = tmp_path / "persist.sqlite"
     record = _test_records(dataset, split, "bcc", gate=resources.intake_gate)[0]
-    first = Consultation(db_path=db, resources=resources)
+    first = Consultation(db_path=db, resources=resources, settings=settings.with_overrides(var_dir=tmp_path / "var"))
     label = first.ask("t-persist", image=record.image_path).diagnosis["label"]
     first.close()
     second = Consultation(db_path=db, resources=resources)
