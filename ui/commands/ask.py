@@ -33,8 +33,12 @@ def ask(
     options = {k: v for k, v in {"base": base, "adapter": adapter}.items() if v is not None}
     options["composer"] = composer
     with user_errors():
-        if image is not None and not image.is_file():
-            raise FileNotFoundError(f"{image}: file not found")
+        from agents.session import check_thread_id
+        from knowledge.images import open_image
+
+        check_thread_id(thread_id)
+        if image is not None:
+            open_image(image)  # a bad file or thread id fails in a second, not after the models load
         result = Consultation(classifier=classifier, **options).ask(thread_id, question, image=image, language=language)
     if as_json:
         print_json(result.model_dump(exclude={"passages"}))
