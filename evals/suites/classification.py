@@ -10,32 +10,19 @@ and per-class recall bars.
 from __future__ import annotations
 
 import numpy as np
-from tqdm import tqdm
 
 from evals import metrics as M
 from evals.baselines import baseline_features, baseline_index_size, index_items, knn_retrieve, majority_class
-from evals.harness import EvalContext, EvalItem, SuiteResult, suite
+from evals.harness import EvalContext, SuiteResult, suite
 from evals.plots import confusion_matrix_plot, per_class_bars, reliability_diagram
-from knowledge.images import open_image
+from evals.predictions import labels_of, predictor_for
 from knowledge.taxonomy import CODES
+
+__all__ = ["classification_metrics", "classification_suite", "labels_of"]
 
 MEL = CODES.index("mel")
 TARGET_SPECIFICITY = 0.80
 GOALS = {"balanced_accuracy": 0.80, "accuracy": 0.87, "auc_macro": 0.96, "mel_recall_at_val_threshold": 0.85, "ece": 0.03}
-
-
-def predict(classifier, items: list[EvalItem], batch_size: int = 32, desc: str = "classify") -> tuple[np.ndarray, np.ndarray]:
-    """(probs (N, 7), abstained (N,)) for the items' images."""
-    probs, abstained = [], []
-    for start in tqdm(range(0, len(items), batch_size), desc=desc, unit="batch", leave=False):
-        preds = classifier.classify_batch([open_image(it.image_path) for it in items[start : start + batch_size]])
-        probs += [[p.probs[c] for c in CODES] for p in preds]
-        abstained += [p.abstained for p in preds]
-    return np.asarray(probs, dtype=float).reshape(-1, len(CODES)), np.asarray(abstained, dtype=bool)
-
-
-def labels_of(items: list[EvalItem]) -> np.ndarray:
-    return np.asarray([CODES.index(it.dx) for it in items])
 
 
 def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
@@ -65,13 +52,12 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
 
 @suite("classification")
 def classification_suite(ctx: EvalContext) -> SuiteResult:
-    from agents.classifiers import DEFAULT_BACKEND, get_classifier
-
-    backend = ctx.variant or DEFAULT_BACKEND
-    classifier = get_classifier(backend)
+    predictor = predictor_for(ctx)  # the variant's classifier; outputs cached per encoder artifact
+    backend = predictor.variant.spec
     items = ctx.items()
     labels = labels_of(items)
-    probs, abstained = predict(classifier, items, desc=f"{backend} on {len(items)} images")
+    out = predictor.predict(items, desc=f"{len(items)} images")
+    probs, abstained = out.probs, out.abstained
     metrics = classification_metrics(probs, labels)
     preds = probs.argmax(1)
     metrics["backend"] = backend
@@ -80,8 +66,8 @@ def classification_suite(ctx: EvalContext) -> SuiteResult:
 
     # Melanoma operating point: the p(mel) threshold giving specificity >= 0.80 on val, applied here.
     if ctx.external or ctx.split != "val":
-        val_items = ctx.items("val") if not ctx.external else EvalContext(**{**ctx.__dict__, "labels_csv": None}).items("val")
-        val_probs, _ = predict(classifier, val_items, desc="val (melanoma threshold)")
+        val_items = ctx.ham_items("val")
+        val_probs = predictor.predict(val_items, desc="val (melanoma threshold)").probs
         threshold = M.threshold_for_specificity(val_probs[:, MEL], labels_of(val_items) == MEL, TARGET_SPECIFICITY)
     else:
         threshold = M.threshold_for_specificity(probs[:, MEL], labels == MEL, TARGET_SPECIFICITY)

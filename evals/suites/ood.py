@@ -132,7 +132,8 @@ def _atypicality_plot(gate, results, ood_results, path):
     ax.axvline(np.log10(gate.calibration.thresholds["atypicality"]), color="black", ls="--", lw=1, label="threshold (set on val)")
     ax.set_xlabel("log10 atypicality (feature-density distance)")
     ax.set_ylabel("density")
-    ax.set_title("Intake gate: how typical of dermoscopy each image is", fontsize=10)
+    ax.set_title("Intake gate: how typical of dermoscopy each image is\n(left of the line only the pixel checks can refuse an image)",
+                 fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

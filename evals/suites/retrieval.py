@@ -31,7 +31,7 @@ def open_case_index():
     return CaseIndex.open()
 
 
-@suite("retrieval")
+@suite("retrieval", variants=False)
 def retrieval_suite(ctx: EvalContext) -> SuiteResult:
     from retrieval.encoder.captions import class_prompts
 
