@@ -291,6 +291,11 @@ def run_suites(
         raise ValueError(f"unknown suite(s) {', '.join(unknown)}; available: {', '.join(registered)}")
     if compare and len(set(compare)) != 2:
         raise ValueError(f"--compare needs two different variants, got {list(compare)}")
+    from evals.variants import parse_variant
+
+    for variant in [ctx.variant, *(compare or ())]:
+        if variant:
+            parse_variant(variant)  # a misspelt variant fails here, once, not in every suite
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     index: dict[str, Any] = {"suites": {}, "compare": list(compare) if compare else None}
     failures: dict[str, str] = {}

@@ -18,7 +18,7 @@ def broken_suite():
 
     @suite("variant-echo-for-test")
     def echo(ctx):
-        return SuiteResult({"n": 1, "threshold": float((ctx.variant or "x=0.5").split("=")[-1])}, "# echo", [], f"variant {ctx.variant}")
+        return SuiteResult({"n": 1, "threshold": float((ctx.variant or "abstain=0.5").split("=")[-1])}, "# echo", [], f"variant {ctx.variant}")
 
     yield
     for name in ("broken-for-test", "variant-echo-for-test"):
@@ -40,13 +40,16 @@ def test_a_single_suite_failure_raises_at_once(tmp_path, broken_suite):
 
 
 def test_compare_writes_each_variant_under_a_safe_name_and_a_table(tmp_path, broken_suite):
-    run_suites(["variant-echo-for-test", "data"], EvalContext(out_dir=tmp_path), compare=("a:x=0.25", "a:x=0.75"),
+    run_suites(["variant-echo-for-test", "data"], EvalContext(out_dir=tmp_path), compare=("encoder:abstain=0.25", "encoder:abstain=0.75"),
                progress=lambda m: None)
-    assert json.loads((tmp_path / "variant-echo-for-test.a-x-0.25.json").read_text())["variant"] == "a:x=0.25"
+    assert json.loads((tmp_path / "variant-echo-for-test.encoder-abstain-0.25.json").read_text())["variant"] == "encoder:abstain=0.25"
     table = (tmp_path / "variant-echo-for-test.compare.md").read_text()
     assert "1 of 2 figures differ" in table and "| threshold | 0.25 | 0.75 | +0.5 |" in table and "| n | 1 | 1 | 0 |" in table
     assert not (tmp_path / "data.compare.md").exists()  # data does not depend on the classifier: run once
     index = (tmp_path / "index.md").read_text()
-    assert "variant-echo-for-test [a:x=0.25]" in index and "variant a:x=0.75" in index
+    assert "variant-echo-for-test [encoder:abstain=0.25]" in index and "variant encoder:abstain=0.75" in index
     with pytest.raises(ValueError, match="two different variants"):
-        run_suites(["data"], EvalContext(out_dir=tmp_path), compare=("a", "a"))
+        run_suites(["data"], EvalContext(out_dir=tmp_path), compare=("encoder", "encoder"))
+    with pytest.raises(ValueError, match="unknown classifier backend 'resnet'"):
+        run_suites(["all"], EvalContext(out_dir=tmp_path / "never", variant="resnet"))
+    assert not (tmp_path / "never" / "index.md").exists()

@@ -18,8 +18,10 @@ def eval_command(
     labels: Optional[Path] = typer.Option(None, "--labels", help="CSV (image_id or path, dx) of an external labelled set."),
     images_dir: Optional[Path] = typer.Option(None, "--images-dir", help="Folder of the external images."),
     sample: Optional[int] = typer.Option(None, "--sample", help="Evaluate a stratified sample of about N items."),
-    compare: Optional[List[str]] = typer.Option(None, "--compare", help="Two variants (e.g. backends) side by side: --compare A --compare B."),
-    variant: Optional[str] = typer.Option(None, "--variant", help="Variant (e.g. classifier backend) for a single run."),
+    compare: Optional[List[str]] = typer.Option(
+        None, "--compare", help="Two variants side by side: --compare encoder --compare encoder:tta=on (see --variant)."),
+    variant: Optional[str] = typer.Option(
+        None, "--variant", help="Classifier variant BACKEND[:abstain=P,tta=on|off,KEY=VALUE] (default encoder; docs/evaluation.md)."),
 ) -> None:
     """Run eval suites and write reports (JSON + markdown + PNG plots)."""
     from evals.harness import EvalContext, run_suites
