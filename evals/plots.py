@@ -53,7 +53,7 @@ def _draw_reliability(ax, bins: Sequence[Mapping[str, float]], title: str) -> No
         centers = [(b["lo"] + b["hi"]) / 2 for b in bins]
         width = bins[0]["hi"] - bins[0]["lo"]
         ax.bar(centers, [b["accuracy"] for b in bins], width=width * 0.9, alpha=0.7, label="accuracy")
-        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", ms=3, color="C1", label="mean confidence")
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o", ms=3, color="C1", label="accuracy at the bin's mean confidence")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("confidence")

@@ -11,7 +11,6 @@ created with ``embedding_function=None`` and every call passes our own embedding
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,13 +19,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from knowledge.artifacts import ArtifactError, Manifest, read_manifest, staleness, write_manifest
+from knowledge.artifacts import ArtifactError, Manifest, atomic_replace_dir, read_manifest, staging_dir, staleness, write_manifest
 from knowledge.ham10000 import HamDataset, load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.taxonomy import CODES, CONFIRMATIONS, SEXES
 from retrieval.encoder import DermEncoder, encoder_dir, load_case_embeddings, load_encoder, read_encoder_manifest
-from retrieval.encoder.artifact import CASES_NAME, swap_in
+from retrieval.encoder.artifact import CASES_NAME
 
 COLLECTION = "ham10000_cases"
 KNN_K = 16
@@ -154,9 +153,7 @@ def build_case_index(index_dir: Path | None = None, artifact_dir: Path | None = 
         raise ArtifactError(f"{len(missing)} case embeddings name images not in the dataset (e.g. {missing[0]}); "
                             "the encoder artifact was built from other data: retrain it")
     folder = case_index_dir(index_dir)
-    staging = folder.with_name(f".{folder.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = staging_dir(folder)
     client = _client(staging)
     collection = client.create_collection(COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None)
     for start in tqdm(range(0, len(ids), batch_size), desc="index cases", unit="batch", disable=not progress):
@@ -169,7 +166,7 @@ def build_case_index(index_dir: Path | None = None, artifact_dir: Path | None = 
     stats = {"cases": count, "seconds": round(seconds, 2), "images_per_s": round(count / seconds, 1)}
     write_manifest(staging, Manifest(name="cases", kind="chroma", data_fingerprint=dataset.fingerprint(),
                                      config=_index_config(artifact_dir), metrics=stats), hash_files=False)
-    swap_in(staging, folder)
+    atomic_replace_dir(staging, folder)
     return stats
 
 

@@ -27,19 +27,6 @@ CASES_NAME = "case_embeddings.npz"
 REBUILD_HINT = "run `dermagraph train encoder` (or `dermagraph build`)"
 
 
-def swap_in(staging: Path, target: Path) -> Path:
-    """Replace ``target`` by the fully written ``staging`` folder: readers see the old or the new one, never half."""
-    import shutil
-
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    staging.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
-
-
 def encoder_dir(artifact_dir: Path | None = None) -> Path:
     return Path(artifact_dir) if artifact_dir is not None else get_settings().artifacts_dir / "encoder"
 

@@ -78,6 +78,7 @@ def quiet_loading():
     import transformers
 
     verbosity = transformers.logging.get_verbosity()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     try:
@@ -86,7 +87,8 @@ def quiet_loading():
             yield
     finally:
         transformers.logging.set_verbosity(verbosity)
-        transformers.utils.logging.enable_progress_bar()
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
 
 
 class TextTower(nn.Module):

@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from knowledge.artifacts import Manifest, config_hash, split_fingerprint, write_manifest
+from knowledge.artifacts import Manifest, atomic_replace_dir, config_hash, split_fingerprint, staging_dir, write_manifest
 from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES
-from retrieval.encoder.artifact import save_case_embeddings, save_weights, swap_in
+from retrieval.encoder.artifact import save_case_embeddings, save_weights
 from retrieval.encoder.captions import caption
 from retrieval.encoder.model import DermEncoder, create_encoder
 from training.encoder.calibrate import fit_calibration, val_metrics
@@ -338,16 +338,14 @@ def write_encoder_artifact(model: DermEncoder, cfg: TrainConfig, artifact_dir: P
                            assignment: dict[str, str], case_records: list[LesionRecord], case_emb: np.ndarray,
                            metrics: dict) -> Path:
     """Write weights, case embeddings and manifest into a fresh folder, then swap it in."""
-    staging = artifact_dir.with_name(f".{artifact_dir.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = staging_dir(artifact_dir)
     save_weights(model, staging)
     save_case_embeddings(staging, [r.image_id for r in case_records], case_emb)
     manifest = Manifest(name="encoder", kind="dual-encoder", data_fingerprint=dataset.fingerprint(),
                         split_fingerprint=split_fingerprint(assignment), config=cfg.manifest_config(), metrics=metrics,
                         notes="fp16 weights of the trained tensors; frozen tower and MiniLM come from their packages")
     write_manifest(staging, manifest)
-    return swap_in(staging, artifact_dir)
+    return atomic_replace_dir(staging, artifact_dir)
 
 
 def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = None, epochs: int | None = None,
