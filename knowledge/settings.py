@@ -71,6 +71,8 @@ class Settings:
     # Retention: consultations idle this long are deleted with their uploads; images kept per consultation.
     session_retention_days: float = 30.0
     max_uploads_per_thread: int = 20
+    # Gradio's copies of raw uploads (decoded and stored per consultation at once) are deleted after this.
+    raw_upload_max_age_s: int = 3600
 
     # Server. Loopback only unless told otherwise. Turns run `serve_concurrency` at a time, each with
     # `torch_threads` intra-op threads (tuned with the load benchmark: docs/reliability.md); up to
@@ -96,6 +98,11 @@ class Settings:
     @property
     def uploads_dir(self) -> Path:
         return self.var_dir / "uploads"
+
+    @property
+    def upload_cache_dir(self) -> Path:
+        """Gradio's own upload cache (GRADIO_TEMP_DIR), under var/ rather than the system's /tmp."""
+        return self.var_dir / "gradio"
 
     def with_overrides(self, **changes: object) -> "Settings":
         return replace(self, **changes)

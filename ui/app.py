@@ -156,7 +156,8 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
     examples = example_records() if examples is None else examples
     lang0: Language = "en"
 
-    with gr.Blocks(title="dermagraph", analytics_enabled=False, fill_width=True) as demo:
+    raw_age = get_settings().raw_upload_max_age_s  # Gradio's copies of uploads: ours are stored per consultation
+    with gr.Blocks(title="dermagraph", analytics_enabled=False, fill_width=True, delete_cache=(raw_age, raw_age)) as demo:
         view = gr.State(h.new_view())
         thread_box = gr.Textbox(visible="hidden", elem_id="dg-thread", elem_classes=["dg-hidden"], container=False)
         cite_box = gr.Textbox(visible="hidden", elem_id="dg-cite", elem_classes=["dg-hidden"], container=False)
@@ -393,6 +394,8 @@ def serve(host: str | None = None, port: int | None = None, classifier: str = "e
     settings = settings or get_settings()
     concurrency = concurrency or settings.serve_concurrency
     credentials = parse_auth(auth)
+    # Gradio keeps raw uploads in its cache: under var/ (one place to guard and clean), emptied hourly and at start.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.upload_cache_dir))
     cleaned = clean_sessions(settings)
     if on_status is not None:
         on_status(f"sessions: {cleaned.summary()}")

@@ -4,28 +4,21 @@ as JSON in English then Chinese, text search with filters, clear errors, the upl
 import re
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 
 from knowledge.taxonomy import CODES
-from tests.ui.app_server import AppServer
 
 pytestmark = pytest.mark.slow
-USER, PASSWORD = "tester", "not-a-real-secret"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, index_dir):
-    from tests.ui.app_server import isolated_var_dir
-
-    var = isolated_var_dir(tmp_path_factory.mktemp("serve"), index_dir)
-    app = AppServer(var, args=("--auth", f"{USER}:{PASSWORD}")).start()
-    yield app
-    app.stop()
+def server(auth_server):
+    return auth_server  # one server for every API test module (tests/ui/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def client(server):
-    return Client(server.url, auth=(USER, PASSWORD), verbose=False)
+def client(api_client):
+    return api_client
 
 
 def test_models_load_before_it_listens_on_loopback_and_it_asks_for_the_login(server):
