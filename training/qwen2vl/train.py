@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from knowledge.artifacts import Manifest, atomic_write_text, split_fingerprint, write_manifest
+from knowledge.artifacts import Manifest, atomic_replace_dir, atomic_write_text, split_fingerprint, staging_dir, write_manifest
 from knowledge.images import open_image
 from retrieval.qwen2vl.budget import CUTOFF_LEN, IMAGE_MAX_PIXELS
 from retrieval.qwen2vl.sequences import Example, answer_token_logprobs, build_batch
@@ -156,13 +156,12 @@ def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any
     if not accelerator.is_main_process:
         return
     folder = Path(config.adapter_out) / CHECKPOINTS
-    tmp, final = folder / f".step-{step}.tmp", folder / f"step-{step}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    final = folder / f"step-{step}"
+    tmp = staging_dir(final)
     accelerator.unwrap_model(model).save_pretrained(tmp)
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
                 "epoch": epoch, "batch_in_epoch": batch_in_epoch}, tmp / STATE_FILE)
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)  # a crash mid-save leaves the previous checkpoint as the latest
+    atomic_replace_dir(tmp, final)  # a crash mid-save leaves the previous checkpoint as the latest
     for old in sorted(folder.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[: -config.keep_checkpoints]:
         shutil.rmtree(old, ignore_errors=True)
 
