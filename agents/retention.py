@@ -6,7 +6,9 @@ Policy (numbers in ``knowledge.settings``):
 * a live consultation keeps at most ``max_uploads_per_thread`` images, newest first; the image the
   conversation is about is never removed (``prune_thread_uploads`` runs after every upload);
 * upload folders of no consultation (a first turn that never completed) and temporary files of a
-  write cut short go after ``ORPHAN_GRACE_S``.
+  write cut short go after ``ORPHAN_GRACE_S``;
+* Gradio's copies of raw uploads (``settings.upload_cache_dir``) go after ``raw_upload_max_age_s``
+  (Gradio deletes only what its own process made, so a killed server's leftovers need this).
 
 ``clean_sessions`` runs at server start-up and as ``dermagraph sessions clean``.
 """
@@ -110,10 +112,26 @@ def _remove_folder(folder: Path, report: CleanReport, dry_run: bool) -> None:
     report.folders_removed += 1
 
 
+def _clean_raw_cache(folder: Path, max_age_s: float, now: float, report: CleanReport, dry_run: bool) -> None:
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), reverse=True):  # files before the folders that hold them
+        if path.is_file() and now - path.stat().st_mtime >= max_age_s:
+            _remove(path, report, dry_run)
+        elif path.is_dir() and not dry_run:
+            try:
+                path.rmdir()  # only when empty
+            except OSError:
+                pass
+
+
 def clean_sessions(settings: Settings | None = None, db_path: Path | None = None, now: float | None = None,
                    retention_days: float | None = None, keep_per_thread: int | None = None,
-                   dry_run: bool = False) -> CleanReport:
-    """Apply the retention policy to the sessions database and the uploads folder."""
+                   raw_cache_age_s: float | None = None, dry_run: bool = False) -> CleanReport:
+    """Apply the retention policy to the sessions database, the uploads and Gradio's upload cache.
+
+    ``raw_cache_age_s=0`` empties Gradio's cache (at server start-up, when no request can be using it).
+    """
     from agents.graph import build_graph
     from agents.session import _serializer
 
@@ -151,6 +169,8 @@ def clean_sessions(settings: Settings | None = None, db_path: Path | None = None
                 live[folder.name] = used
         finally:
             conn.close()
+    raw_age = s.raw_upload_max_age_s if raw_cache_age_s is None else raw_cache_age_s
+    _clean_raw_cache(s.upload_cache_dir, raw_age, now, report, dry_run)
     uploads = s.uploads_dir
     if not uploads.is_dir():
         return report

@@ -396,7 +396,7 @@ def serve(host: str | None = None, port: int | None = None, classifier: str = "e
     credentials = parse_auth(auth)
     # Gradio keeps raw uploads in its cache: under var/ (one place to guard and clean), emptied hourly and at start.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(settings.upload_cache_dir))
-    cleaned = clean_sessions(settings)
+    cleaned = clean_sessions(settings, raw_cache_age_s=0)  # nothing is in flight yet: Gradio's cache is emptied
     if on_status is not None:
         on_status(f"sessions: {cleaned.summary()}")
     consult = Consultation(classifier=classifier, settings=settings, **(classifier_options or {}))

@@ -103,3 +103,17 @@ def test_the_sessions_clean_command_reports_in_json_and_refuses_nonsense(tmp_pat
     bad = subprocess.run([DERMAGRAPH, "sessions", "clean", "--keep", "0"], capture_output=True, text=True, env=env,
                          timeout=300)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_gradios_raw_upload_copies_go_after_their_age_and_all_at_start_up(var):
+    cache = var.upload_cache_dir
+    old, young = cache / "a" / "old.jpg", cache / "b" / "young.jpg"
+    for path in (old, young):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"raw upload")
+    stale = time.time() - var.raw_upload_max_age_s - 60
+    os.utime(old, (stale, stale))
+    clean_sessions(var)
+    assert not old.exists() and not old.parent.exists() and young.exists()
+    clean_sessions(var, raw_cache_age_s=0)  # what `dermagraph serve` does before it listens
+    assert not young.exists() and cache.is_dir()
