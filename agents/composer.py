@@ -28,10 +28,16 @@ STOP = set(
     "such these those there here about also very will would could should lesion lesions skin".split()
 )
 # Text inside documents or user messages that tries to instruct the assistant is data, never obeyed or repeated.
+# Checked against every sentence of the corpus: none matches (tests/agents/test_prompt_injection.py).
 INJECTION = re.compile(
-    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|rules)|disregard (?:the |all )?(?:previous|above|system)"
-    r"|system prompt|you are now|new instructions|always (?:say|answer|tell)|tell the user|override|jailbreak"
-    r"|忽略(?:之前|以上|所有)(?:的)?(?:指令|说明)|系统提示",
+    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|rules)"
+    r"|disregard (?:the |all |any )?(?:previous|above|system|classifier|model|instructions|rules|output|estimate)"
+    r"|system prompt|system override|you are now|new instructions|maintenance mode|jailbreak|\boverride\b"
+    r"|(?:note|instructions?|message) (?:to|for) the (?:assistant|model|ai|chatbot)|assistant instructions?\b"
+    r"|always (?:say|answer|tell|reply|respond)|tell the user"
+    r"|(?:say|state|answer|reply|respond)(?: only)? that (?:it|this|the lesion|dermoscopy)"
+    r"|leave out (?:any |the )?(?:referral|disclaimer|warning|advice)|never mention|do not mention|don't mention"
+    r"|忽略(?:之前|以上|所有|前面)[^。！？]{0,8}(?:指令|说明|规则)|系统提示|无视(?:之前|以上|所有)|你现在是",
     re.IGNORECASE,
 )
 MAX_CASE_LINES = 5
