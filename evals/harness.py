@@ -262,6 +262,20 @@ def _scalar_metrics(payload: dict[str, Any], prefix: str = "") -> dict[str, floa
     return out
 
 
+# For suites that give no summary line: the first of these figures they report, in this order.
+HEADLINE_FIGURES = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"), ("auc_macro", "macro AUC"),
+                    ("segmentation.dice", "Dice"), ("delineated_share", "delineated"), ("p_at_10", "P@10"),
+                    ("map_at_10", "mAP@10"), ("recall_at_5", "recall@5"), ("mrr_at_10", "MRR@10"),
+                    ("latency_p50_ms", "p50 ms"), ("n", "n"))
+
+
+def default_summary(payload: dict[str, Any], most: int = 4) -> str:
+    figures = _scalar_metrics(payload)
+    parts = [f"{label} {figures[key]:,}" if isinstance(figures[key], int) else f"{label} {figures[key]:.3f}"
+             for key, label in HEADLINE_FIGURES if key in figures]
+    return "; ".join(parts[:most])
+
+
 def _compare_table(name: str, a: str, b: str, ra: dict[str, Any], rb: dict[str, Any]) -> str:
     ma, mb = _scalar_metrics(ra), _scalar_metrics(rb)
     keys = [k for k in ma if k in mb]
@@ -316,7 +330,7 @@ def run_suites(
                 progress(f"suite {name} failed: {type(exc).__name__}: {exc}")
                 continue
             results[variant or name] = _write_result(vctx, name, result, time.perf_counter() - t0)
-            results[variant or name]["_summary"] = result.summary
+            results[variant or name]["_summary"] = result.summary or default_summary(results[variant or name])
         if compare and len(results) == 2:
             a, b = compare
             atomic_write_text(ctx.out_dir / f"{name}.compare.md", _compare_table(name, a, b, results[a], results[b]) + "\n")
