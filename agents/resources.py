@@ -65,6 +65,30 @@ def load_resources(classifier: str = "encoder", composer: str = "auto", **classi
         return _CACHE[key]
 
 
+def check_artifacts() -> None:
+    """Refuse artifacts that would make answers wrong rather than slow; each message names the rebuilding command.
+
+    A similar-case index built from another encoder (or missing) is an error; an intake gate fitted on
+    another encoder or data is a warning (the gate still refuses what is plainly not dermoscopy). The
+    knowledge index rebuilds itself when stale (``KnowledgeIndex.open``).
+    """
+    import warnings
+
+    from agents.intake_artifact import intake_dir, intake_staleness
+    from knowledge.artifacts import ArtifactError
+    from retrieval.cases import case_index_staleness
+
+    reasons = case_index_staleness()
+    if reasons:
+        raise ArtifactError(f"the similar-case index is stale or missing ({'; '.join(reasons)}); "
+                            "run `dermagraph index build`")
+    reasons = intake_staleness()
+    if reasons and not (intake_dir() / "manifest.json").is_file():
+        raise ArtifactError(f"the intake gate is missing ({'; '.join(reasons)}); run `dermagraph build`")
+    if reasons:
+        warnings.warn(f"the intake gate is stale ({'; '.join(reasons)}); run `dermagraph build`", stacklevel=2)
+
+
 def _load(classifier_name: str, composer: str, options: dict[str, Any]) -> Resources:
     from agents.classifiers import get_classifier
     from agents.composer import compose
@@ -74,6 +98,7 @@ def _load(classifier_name: str, composer: str, options: dict[str, Any]) -> Resou
     from retrieval.features import analyse_lesion, overlay
     from retrieval.knowledge_index import KnowledgeIndex
 
+    check_artifacts()
     encoder = load_encoder(with_text=True)  # one copy: classifier, cases (image and text search), intake
     if classifier_name == "encoder":
         options = {"encoder": encoder, **options}

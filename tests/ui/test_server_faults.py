@@ -2,6 +2,7 @@
 the SQLite file is sound; a missing index stops `dermagraph serve` with one line naming the command that builds it,
 and `dermagraph build` builds it."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -60,7 +61,7 @@ def test_a_server_killed_mid_turn_and_restarted_keeps_every_completed_turn(tmp_p
 
 
 def test_a_missing_index_is_one_line_naming_the_command_and_build_rebuilds_it(tmp_path):
-    env = {**os.environ, "DERMAGRAPH_VAR": str(tmp_path / "var")}  # a var folder with no indexes in it
+    env = {**os.environ, "DERMAGRAPH_VAR": str(tmp_path / "var"), "COLUMNS": "300"}  # a var folder with no indexes
     serve = subprocess.run([DERMAGRAPH, "serve", "--port", "1"], capture_output=True, text=True, env=env, timeout=600)
     assert serve.returncode == 2 and "Traceback" not in serve.stderr
     assert "dermagraph index build" in serve.stderr, serve.stderr[-2000:]
@@ -70,3 +71,14 @@ def test_a_missing_index_is_one_line_naming_the_command_and_build_rebuilds_it(tm
     assert "cases: building" in build.stdout and (tmp_path / "var" / "index" / "cases" / "manifest.json").is_file()
     again = subprocess.run([DERMAGRAPH, "build", "--only", "cases"], capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0 and "cases: up to date" in again.stdout
+
+    # An index built from another encoder would answer wrongly, not slowly: serve refuses it, build rebuilds it.
+    manifest = tmp_path / "var" / "index" / "cases" / "manifest.json"
+    record = json.loads(manifest.read_text())
+    record["config"]["encoder_config_hash"], record["config_hash"] = "an-older-encoder", ""
+    manifest.write_text(json.dumps(record))
+    stale = subprocess.run([DERMAGRAPH, "serve", "--port", "1"], capture_output=True, text=True, env=env, timeout=600)
+    assert stale.returncode == 2 and "Traceback" not in stale.stderr
+    assert "stale" in stale.stderr and "dermagraph index build" in stale.stderr, stale.stderr[-2000:]
+    rebuilt = subprocess.run([DERMAGRAPH, "build", "--only", "cases"], capture_output=True, text=True, env=env, timeout=600)
+    assert rebuilt.returncode == 0 and "config changed (encoder_config_hash)" in rebuilt.stdout
