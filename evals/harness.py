@@ -337,17 +337,43 @@ def run_suites(
         index["suites"][name] = {k: {"wall_time_s": v["wall_time_s"], "summary": v["_summary"]} for k, v in results.items()}
     index["wall_time_s"] = round(time.perf_counter() - started, 2)
     index["failures"] = failures
-    if len(wanted) > 1:
+    index["context"] = _context(ctx, compare)
+    previous = _previous_index(ctx.out_dir, index["context"])
+    if previous is not None:  # re-running some suites into a full report keeps the others' rows
+        rerun = set(wanted)
+        index["suites"] = {**previous["suites"], **{k: v for k, v in index["suites"].items() if v}}
+        index["failures"] = {**{k: v for k, v in previous.get("failures", {}).items() if k.split(".")[0] not in rerun}, **failures}
+        index["wall_time_s"] = round(sum(run["wall_time_s"] for runs in index["suites"].values() for run in runs.values()), 2)
+        index["merged"] = True
+    if len(wanted) > 1 or previous is not None:
         _write_index(ctx, index, compare)
     if failures:
         raise RuntimeError("suite(s) failed: " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
     return index
 
 
+def _context(ctx: EvalContext, compare: tuple[str, str] | None) -> dict[str, Any]:
+    """What makes two runs' reports comparable rows of one index."""
+    return {"split": None if ctx.external else ctx.split, "split_file": str(ctx.split_file) if ctx.split_file else None,
+            "external_labels": str(ctx.labels_csv) if ctx.labels_csv else None, "sample": ctx.sample,
+            "variant": ctx.variant, "compare": list(compare) if compare else None}
+
+
+def _previous_index(out_dir: Path, context: dict[str, Any]) -> dict[str, Any] | None:
+    path = out_dir / "index.json"
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return previous if previous.get("context") == context and isinstance(previous.get("suites"), dict) else None
+
+
 def _write_index(ctx: EvalContext, index: dict[str, Any], compare: tuple[str, str] | None) -> None:
     where = f"external set {ctx.labels_csv}" if ctx.external else f"HAM10000 {ctx.split} split"
+    total = (f"Sum of the suites' wall times: {index['wall_time_s']:.1f} s (some suites were re-run on their own)."
+             if index.get("merged") else f"Total wall time: {index['wall_time_s']:.1f} s.")
     lines = ["# dermagraph evaluation", "", f"On the {where}" + (f", sample of about {ctx.sample}" if ctx.sample else "")
-             + f". Total wall time: {index['wall_time_s']:.1f} s.", "",
+             + f". {total}", "",
              "| suite | report | headline | wall time (s) |", "|---|---|---|---:|"]
     for name, runs in index["suites"].items():
         for key, info in runs.items():

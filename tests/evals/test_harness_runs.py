@@ -54,3 +54,19 @@ def test_compare_writes_each_variant_under_a_safe_name_and_a_table(tmp_path, bro
     with pytest.raises(ValueError, match="unknown classifier backend 'resnet'"):
         run_suites(["all"], EvalContext(out_dir=tmp_path / "never", variant="resnet"))
     assert not (tmp_path / "never" / "index.md").exists()
+
+
+def test_rerunning_one_suite_updates_its_row_and_keeps_the_others(tmp_path, broken_suite):
+    quiet = lambda m: None  # noqa: E731
+    with pytest.raises(RuntimeError):
+        run_suites(["data", "variant-echo-for-test", "broken-for-test"], EvalContext(out_dir=tmp_path), progress=quiet)
+    run_suites(["variant-echo-for-test"], EvalContext(out_dir=tmp_path), progress=quiet)
+    index = (tmp_path / "index.md").read_text()
+    assert "[data.md](data.md)" in index and "[variant-echo-for-test.md]" in index and "re-run on their own" in index
+    assert "broken-for-test | **failed**" in index  # still failed: it was not re-run
+    harness._SUITES["broken-for-test"] = harness._SUITES["data"]  # "fixed", then re-run alone
+    run_suites(["broken-for-test"], EvalContext(out_dir=tmp_path), progress=quiet)
+    assert "**failed**" not in (tmp_path / "index.md").read_text()
+    run_suites(["data", "variant-echo-for-test"], EvalContext(out_dir=tmp_path, sample=50), progress=quiet)
+    index = (tmp_path / "index.md").read_text()  # another context (a sample): a fresh index, nothing merged
+    assert "sample of about 50" in index and "broken-for-test" not in index and "Total wall time" in index
