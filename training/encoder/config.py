@@ -10,11 +10,13 @@ from retrieval.encoder.model import EncoderConfig
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: EncoderConfig = field(default_factory=lambda: EncoderConfig(top_blocks=5, tune_top=False, tta_flip=False))
+    # The last five tower blocks are fine-tuned (on cached block-10 activations): on val this beat the
+    # frozen tower clearly (balanced accuracy 0.65 vs 0.55 at the balanced decision), see docs/encoder.md.
+    model: EncoderConfig = field(default_factory=lambda: EncoderConfig(top_blocks=5, tune_top=True, tta_flip=False))
     # Cached trunk views per training image ("orig", "hflip", "augN": see features.py).
     train_views: tuple[str, ...] = ("orig",)
     val_views: tuple[str, ...] = ("orig",)
-    epochs: int = 30
+    epochs: int = 6  # with the top fine-tuned; val balanced accuracy was still rising slowly at 6
     batch_size: int = 256
     lr: float = 2e-3  # heads and projections
     top_lr: float = 3e-4  # fine-tuned tower blocks (when model.tune_top)
