@@ -18,6 +18,7 @@ import pkgutil
 import random
 import re
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -327,7 +328,8 @@ def run_suites(
                 if len(wanted) == 1:
                     raise
                 failures[f"{name}{vctx.tag}"] = f"{type(exc).__name__}: {exc}"
-                progress(f"suite {name} failed: {type(exc).__name__}: {exc}")
+                atomic_write_text(ctx.out_dir / f"{name}{vctx.tag}.error.txt", traceback.format_exc())
+                progress(f"suite {name} failed: {type(exc).__name__}: {exc} (traceback in {name}{vctx.tag}.error.txt)")
                 continue
             results[variant or name] = _write_result(vctx, name, result, time.perf_counter() - t0)
             results[variant or name]["_summary"] = result.summary or default_summary(results[variant or name])
@@ -348,8 +350,17 @@ def run_suites(
     if len(wanted) > 1 or previous is not None:
         _write_index(ctx, index, compare)
     if failures:
-        raise RuntimeError("suite(s) failed: " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
+        raise SuitesFailed(failures, ctx.out_dir)
     return index
+
+
+class SuitesFailed(RuntimeError):
+    """Some suites of a multi-suite run failed; the others' reports were written."""
+
+    def __init__(self, failures: dict[str, str], out_dir: Path) -> None:
+        self.failures = failures
+        super().__init__(f"{len(failures)} suite(s) failed ({'; '.join(f'{k}: {v}' for k, v in failures.items())}); "
+                         f"the other reports are in {out_dir}, tracebacks in <suite>.error.txt")
 
 
 def _context(ctx: EvalContext, compare: tuple[str, str] | None) -> dict[str, Any]:

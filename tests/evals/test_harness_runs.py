@@ -7,7 +7,7 @@ import json
 import pytest
 
 from evals import harness
-from evals.harness import EvalContext, SuiteResult, run_suites, suite
+from evals.harness import EvalContext, SuiteResult, SuitesFailed, run_suites, suite
 
 
 @pytest.fixture()
@@ -26,8 +26,9 @@ def broken_suite():
 
 
 def test_a_failing_suite_does_not_lose_the_others(tmp_path, broken_suite):
-    with pytest.raises(RuntimeError, match="broken-for-test: FileNotFoundError: artifact missing"):
+    with pytest.raises(SuitesFailed, match="broken-for-test: FileNotFoundError: artifact missing"):
         run_suites(["data", "broken-for-test"], EvalContext(out_dir=tmp_path), progress=lambda m: None)
+    assert "raise FileNotFoundError" in (tmp_path / "broken-for-test.error.txt").read_text()
     assert json.loads((tmp_path / "data.json").read_text())["n"] == 10_015
     index = (tmp_path / "index.md").read_text()
     assert "[data.md](data.md) | n 10,015 |" in index  # a suite without a summary line gets its headline figures
@@ -58,7 +59,7 @@ def test_compare_writes_each_variant_under_a_safe_name_and_a_table(tmp_path, bro
 
 def test_rerunning_one_suite_updates_its_row_and_keeps_the_others(tmp_path, broken_suite):
     quiet = lambda m: None  # noqa: E731
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SuitesFailed):
         run_suites(["data", "variant-echo-for-test", "broken-for-test"], EvalContext(out_dir=tmp_path), progress=quiet)
     run_suites(["variant-echo-for-test"], EvalContext(out_dir=tmp_path), progress=quiet)
     index = (tmp_path / "index.md").read_text()

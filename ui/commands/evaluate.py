@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
-from ui.commands._common import SplitFileOption, console, path_or_none, user_errors
+from ui.commands._common import SplitFileOption, console, err_console, path_or_none, user_errors
 
 
 def eval_command(
@@ -24,14 +25,19 @@ def eval_command(
         None, "--variant", help="Classifier variant BACKEND[:abstain=P,tta=on|off,KEY=VALUE] (default encoder; docs/evaluation.md)."),
 ) -> None:
     """Run eval suites and write reports (JSON + markdown + PNG plots)."""
-    from evals.harness import EvalContext, run_suites
+    from evals.harness import EvalContext, SuitesFailed, run_suites
 
     if compare and len(compare) != 2:
         raise typer.BadParameter("--compare takes exactly two variants", param_hint="--compare")
     with user_errors():
         ctx = EvalContext(out_dir=out, split=split, split_file=path_or_none(split_file), labels_csv=path_or_none(labels),
                           images_dir=path_or_none(images_dir), sample=sample, variant=variant)
-        index = run_suites(suite, ctx, tuple(compare) if compare else None, progress=lambda m: console.print(f"[cyan]▶[/] {m}"))
+        try:
+            index = run_suites(suite, ctx, tuple(compare) if compare else None,
+                               progress=lambda m: console.print(f"[cyan]▶[/] {m}"))
+        except SuitesFailed as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
     console.print(f"reports written to {out} ({index['wall_time_s']:.1f} s)")
 
 
