@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import StateSnapshot
+
+from agents.state import STATE_TYPES
+
+
+def checkpoint_serializer() -> JsonPlusSerializer:
+    """Checkpoints hold our typed state: only these classes may be revived from the database."""
+    allowed = sorted({(t.__module__, t.__name__) for t in STATE_TYPES} | {("agents.intents", "IntentKind")})
+    return JsonPlusSerializer(allowed_msgpack_modules=allowed)
 
 
 def thread_config(thread_id: str) -> dict[str, Any]:

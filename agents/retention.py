@@ -27,7 +27,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from knowledge.settings import Settings, get_settings
 
-from agents.checkpoints import last_complete_state, thread_config
+from agents.checkpoints import checkpoint_serializer, last_complete_state, thread_config
 
 ORPHAN_GRACE_S = 3600.0  # an upload folder may exist a moment before its thread's first checkpoint
 TEMP_SUFFIX = ".tmp.png"
@@ -133,7 +133,6 @@ def clean_sessions(settings: Settings | None = None, db_path: Path | None = None
     ``raw_cache_age_s=0`` empties Gradio's cache (at server start-up, when no request can be using it).
     """
     from agents.graph import build_graph
-    from agents.session import _serializer
 
     s = settings or get_settings()
     now = time.time() if now is None else now
@@ -148,7 +147,7 @@ def clean_sessions(settings: Settings | None = None, db_path: Path | None = None
     if db.is_file():
         conn = sqlite3.connect(str(db), timeout=30, check_same_thread=False)
         try:
-            saver = SqliteSaver(conn, serde=_serializer())
+            saver = SqliteSaver(conn, serde=checkpoint_serializer())
             graph = build_graph(saver)  # no models: only to read the threads' states
             for thread_id in _thread_ids(conn):
                 head = saver.get_tuple(thread_config(thread_id))

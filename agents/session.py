@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, Field
 
@@ -28,12 +27,12 @@ from knowledge.images import ImageError, ImageSource, image_hash, open_image
 from knowledge.settings import Settings, get_settings
 from knowledge.taxonomy import display_name
 
-from agents.checkpoints import last_complete_state, resume_config, thread_config
+from agents.checkpoints import checkpoint_serializer, last_complete_state, resume_config, thread_config
 from agents.graph import build_graph
 from agents.intents import IntentKind
 from agents.resources import Resources, load_resources
 from agents.retention import prune_thread_uploads, thread_upload_dir, touch
-from agents.state import STATE_TYPES, DermState
+from agents.state import DermState
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
@@ -59,11 +58,6 @@ class TurnResult(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)  # per node, and "total"
 
 
-def _serializer() -> JsonPlusSerializer:
-    allowed = sorted({(t.__module__, t.__name__) for t in STATE_TYPES} | {("agents.intents", "IntentKind")})
-    return JsonPlusSerializer(allowed_msgpack_modules=allowed)
-
-
 def check_thread_id(thread_id: str) -> str:
     if not isinstance(thread_id, str) or not THREAD_ID.fullmatch(thread_id):  # fullmatch: "$" would let "t\n" through
         raise ValueError(f"thread id {thread_id!r} must be 1-128 letters, digits, '.', '_', ':' or '-'")
@@ -78,7 +72,7 @@ class Consultation:
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self.checkpointer = SqliteSaver(self._conn, serde=_serializer())
+        self.checkpointer = SqliteSaver(self._conn, serde=checkpoint_serializer())
         self.graph = build_graph(self.checkpointer)
         self.resources = resources or load_resources(classifier, **classifier_options)
         self._locks: dict[str, threading.Lock] = {}

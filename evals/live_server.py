@@ -94,6 +94,10 @@ class AppServer:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
+    def log_text(self) -> str:
+        """The whole server log (start-up lines included, however much later requests wrote)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def log_tail(self, n: int = 60) -> str:
         if not self.log_path.exists():
             return ""

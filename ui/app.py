@@ -10,6 +10,7 @@ turns themselves are in the SQLite checkpoints).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -26,6 +27,8 @@ from knowledge.taxonomy import BODY_SITES, CODES, CONFIRMATIONS, SEX_NAMES, SEXE
 from ui import handlers as h
 from ui.examples import example_records
 from ui.i18n import LANGUAGES, disclaimer_banner, language_of, t
+
+log = logging.getLogger(__name__)
 
 STORAGE_KEY = "dermagraph.tab"
 SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "Segoe UI", "Noto Sans", "Noto Sans CJK SC", "WenQuanYi Zen Hei", "sans-serif"]
@@ -333,12 +336,13 @@ def _api_endpoints(handlers: h.AppHandlers) -> None:
     def consult(thread_id: str, question_text: str, image_path: str | None, language: str | None) -> dict:
         """One turn of consultation ``thread_id`` (new when empty): the graph's TurnResult as JSON."""
         if language not in (None, "", "en", "zh"):
-            raise gr.Error(f"language must be en, zh or empty (the question's), not {language!r}")
+            raise gr.Error(f"language must be en, zh or empty (the question's), not {language!r}", print_exception=False)
         try:
             turn = handlers.consult.ask(thread_id or h.new_thread_id(), question_text or None, image=image_path,
                                         language=language or None)
         except ValueError as exc:  # bad image, thread id or question: the caller gets the reason, not "Error"
-            raise gr.Error(str(exc)) from None
+            log.info("consult API refused a request: %s", exc)  # the caller's mistake: one line, no traceback
+            raise gr.Error(str(exc), print_exception=False) from None
         return turn.model_dump()
 
     go.click(consult, [thread, question, image, lang], result, api_name="consult",

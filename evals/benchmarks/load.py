@@ -8,7 +8,9 @@ English and Chinese. Two scenarios:
 * ``paced``: sessions arrive spread over ``RAMP_S`` seconds and pause ``THINK_S`` (mean,
   seeded-random) between turns, as people reading an answer do;
 * ``burst``: every session starts at once and sends its next turn as soon as the last returns
-  (a closed-loop stress test: 20 requests always in flight on 2 cores).
+  (a closed-loop stress test: 20 requests always in flight on 2 cores);
+* ``flood``: as many one-turn requests at once as the queue holds (``settings.queue_size``), over
+  raw HTTP (a lighter load generator): all must be served, by queuing, none turned away.
 
 Reported per turn type (image, follow-up English, follow-up Chinese): client-side p50/p95 latency
 (upload, queue and graph), the graph's own time, throughput, errors (an exception, or a turn number
@@ -34,7 +36,7 @@ from typing import Any
 from evals.bench import benchmark
 
 SESSIONS, TURNS = 20, 10
-QUICK_SESSIONS, QUICK_TURNS = 4, 4
+QUICK_SESSIONS, QUICK_TURNS, QUICK_FLOOD = 4, 4, 8
 RAMP_S, THINK_S = 10.0, 1.0
 GOAL_P95_S = 2.0
 FIRST = {"en": "What is this lesion?", "zh": "这是什么病变？"}
@@ -179,6 +181,40 @@ def run_scenario(url: str, pid: int, name: str, images: list[Path], sessions: in
     }
 
 
+def run_flood(url: str, requests: int) -> dict[str, Any]:
+    """``requests`` text turns on fresh threads, all sent at once through Gradio's HTTP call API."""
+    import httpx
+
+    seconds: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(requests)
+
+    def one(i: int) -> None:
+        with httpx.Client(base_url=url, timeout=600) as web:
+            barrier.wait()
+            t0 = time.perf_counter()
+            try:
+                started = web.post("/gradio_api/call/consult", json={"data": [f"flood-{i}", "what is a dermatofibroma?", None, ""]})
+                started.raise_for_status()
+                stream = web.get(f"/gradio_api/call/consult/{started.json()['event_id']}").text
+                if "event: complete" not in stream:
+                    errors.append(stream.strip().splitlines()[-1][:200] if stream.strip() else "empty stream")
+                else:
+                    seconds.append(time.perf_counter() - t0)
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(requests)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return {"requests": requests, "errors": len(errors), "error_examples": sorted(set(errors))[:3],
+            "drain_s": round(time.monotonic() - started, 1), "latency": _percentiles(seconds),
+            "load_average": round(os.getloadavg()[0], 2)}
+
+
 def _test_images(n: int) -> list[Path]:
     from knowledge.ham10000 import load_dataset
     from knowledge.splits import load_split, records_in
@@ -202,7 +238,7 @@ def _require_indexes() -> Path:
 
 
 def measure_server(concurrency: int, torch_threads: int, sessions: int, turns: int,
-                   scenarios: dict[str, tuple[float, float]]) -> dict[str, Any]:
+                   scenarios: dict[str, tuple[float, float]], flood: int) -> dict[str, Any]:
     """Start a server with these settings, run each scenario (ramp s, think s) against it, stop it."""
     from evals.live_server import AppServer, isolated_var_dir
 
@@ -215,8 +251,10 @@ def measure_server(concurrency: int, torch_threads: int, sessions: int, turns: i
         server.start()
         startup_s = time.monotonic() - t0
         try:
-            results = {name: run_scenario(server.url, server.pid, name, images, sessions, turns, ramp, think)  # type: ignore[arg-type]
-                       for name, (ramp, think) in scenarios.items()}
+            results: dict[str, Any] = {
+                name: run_scenario(server.url, server.pid, name, images, sessions, turns, ramp, think)  # type: ignore[arg-type]
+                for name, (ramp, think) in scenarios.items()}
+            results["flood"] = run_flood(server.url, flood)
             alive = server.status("/config") == 200
             loads = server.log_tail(2000).count("loading models")
         finally:
@@ -244,7 +282,10 @@ def load_benchmark(out_dir: Path, quick: bool) -> dict:
     sessions, turns = (QUICK_SESSIONS, QUICK_TURNS) if quick else (SESSIONS, TURNS)
     scenarios = {"paced": (RAMP_S, THINK_S), "burst": (0.0, 0.0)}
     load_before = os.getloadavg()[0]
-    runs = [measure_server(c, t, sessions, turns, scenarios) for c, t in _configs()]
+    from knowledge.settings import get_settings
+
+    flood = QUICK_FLOOD if quick else get_settings().queue_size
+    runs = [measure_server(c, t, sessions, turns, scenarios, flood) for c, t in _configs()]
     shipped = runs[0]["scenarios"]
     paced, burst = shipped["paced"], shipped["burst"]
     return {
@@ -255,5 +296,7 @@ def load_benchmark(out_dir: Path, quick: bool) -> dict:
                     f"paced p50 {paced['latency']['all'].get('p50_s', float('nan')):.2f} s / p95 "
                     f"{paced['latency']['all'].get('p95_s', float('nan')):.2f} s, {paced['errors']} errors; burst p95 "
                     f"{burst['latency']['all'].get('p95_s', float('nan')):.2f} s, {burst['throughput_turns_per_s']} turns/s, "
-                    f"{burst['errors']} errors; load avg {paced['load_average']['mean']:.1f}/{burst['load_average']['mean']:.1f}"),
+                    f"{burst['errors']} errors; flood of {shipped['flood']['requests']}: {shipped['flood']['errors']} errors, "
+                    f"drained in {shipped['flood']['drain_s']} s; load avg {paced['load_average']['mean']:.1f}/"
+                    f"{burst['load_average']['mean']:.1f}"),
     }

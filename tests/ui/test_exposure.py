@@ -64,7 +64,7 @@ def test_it_listens_on_loopback_only(auth_server):
 
 
 def test_no_share_link_is_opened_unless_asked_for(auth_server):
-    log = auth_server.log_tail(400)
+    log = auth_server.log_text()
     assert f"dermagraph is serving on http://127.0.0.1:{auth_server.port}" in log
     assert "gradio.live" not in log and "share=True" not in log and "public URL" not in log
 
@@ -84,7 +84,7 @@ def test_every_route_asks_for_the_login(auth_server):
 
 def test_start_up_swept_the_expired_upload_and_the_cut_short_write(auth_server):
     assert not (auth_server.var_dir / "uploads" / EXPIRED_UPLOAD).exists()
-    assert re.search(r"sessions: removed \d+ expired consultation\(s\), 2 file\(s\)", auth_server.log_tail(400))
+    assert re.search(r"sessions: removed \d+ expired consultation\(s\), 2 file\(s\)", auth_server.log_text())
 
 
 def _file_status(web: httpx.Client, path: str) -> int:

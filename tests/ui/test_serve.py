@@ -22,7 +22,7 @@ def client(api_client):
 
 
 def test_models_load_before_it_listens_on_loopback_and_it_asks_for_the_login(server):
-    log = server.log_tail(400)
+    log = server.log_text()
     assert log.index("loading models") < log.index(f"dermagraph is serving on http://127.0.0.1:{server.port}")
     assert server.status("/config") == 401
 
