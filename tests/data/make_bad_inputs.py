@@ -27,16 +27,18 @@ def _lesion() -> Image.Image:
     return Image.open(SOURCE).convert("RGB")
 
 
-def _png_bytes(img: Image.Image, **kw) -> bytes:
+def _encoded(img: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, format="PNG", **kw)
+    img.save(buf, format=fmt, **kw)
     return buf.getvalue()
+
+
+def _png_bytes(img: Image.Image, **kw) -> bytes:
+    return _encoded(img, "PNG", **kw)
 
 
 def _jpeg_bytes(img: Image.Image, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", **kw)
-    return buf.getvalue()
+    return _encoded(img, "JPEG", **kw)
 
 
 def _bomb_png(width: int, height: int) -> bytes:
@@ -95,9 +97,9 @@ def make() -> dict[str, dict]:
     ok("animated.gif", _animated_gif(lesion), (200, 150))
     ok("exif_rotated.jpg", _exif_rotated(lesion), (150, 200))
     ok("progressive.jpg", _jpeg_bytes(lesion, progressive=True, quality=85), (200, 150))
-    ok("webp_image.webp", _webp(lesion), (200, 150))
-    ok("bmp_image.bmp", _bmp(lesion), (200, 150))
-    ok("tiff_image.tiff", _tiff(lesion), (200, 150))
+    ok("webp_image.webp", _encoded(lesion, "WEBP", quality=80), (200, 150))
+    ok("bmp_image.bmp", _encoded(lesion, "BMP"), (200, 150))
+    ok("tiff_image.tiff", _encoded(lesion, "TIFF"), (200, 150))
     ok("large_3000x2250.jpg", _jpeg_bytes(lesion.resize((3000, 2250)), quality=60), (3000, 2250))
     ok("png_as_jpg_extension.jpg", _png_bytes(lesion), (200, 150))
     ok("mole photo (copy) ünïcødé 黑色素瘤.jpg", jpeg, (200, 150))
@@ -112,9 +114,9 @@ def make() -> dict[str, dict]:
     ok("trailing_html.jpg", jpeg + b"<html><script>alert(1)</script></html>", (200, 150))
     ok("zip_appended.png", _png_bytes(lesion) + b"PK\x03\x04" + b"\x00" * 100, (200, 150))
     ok("exif_invalid_orientation.jpg", _exif_orientation(lesion, 9), (200, 150))
-    ok("float32.tiff", _tiff(Image.fromarray(np.asarray(lesion.convert("L"), dtype=np.float32) / 255.0, mode="F")), (200, 150))
-    ok("apng_animated.png", _apng(lesion), (200, 150))
-    ok("netpbm.ppm", _ppm(lesion), (200, 150))
+    ok("float32.tiff", _encoded(Image.fromarray(np.asarray(lesion.convert("L"), dtype=np.float32) / 255.0, mode="F"), "TIFF"), (200, 150))
+    ok("apng_animated.png", _encoded(lesion, "PNG", save_all=True, append_images=[lesion.rotate(90)], duration=100), (200, 150))
+    ok("netpbm.ppm", _encoded(lesion, "PPM"), (200, 150))
     ok("uniform_grey_not_a_lesion.png", _png_bytes(Image.new("RGB", (200, 150), (128, 128, 128))), (200, 150))
     ok("..%2F..%2Fetc%2Fpasswd.jpg", jpeg, (200, 150))
     ok("emoji 🩺 and ＦＵＬＬＷＩＤＴＨ.jpg", jpeg, (200, 150))
@@ -167,36 +169,6 @@ def _huge_text():
     info = PngImagePlugin.PngInfo()  # a compressed text chunk that inflates past Pillow's limit
     info.add_text("Comment", "A" * (PngImagePlugin.MAX_TEXT_CHUNK + 10), zip=True)
     return info
-
-
-def _apng(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", save_all=True, append_images=[img.rotate(90)], duration=100)
-    return buf.getvalue()
-
-
-def _ppm(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PPM")
-    return buf.getvalue()
-
-
-def _webp(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="WEBP", quality=80)
-    return buf.getvalue()
-
-
-def _bmp(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="BMP")
-    return buf.getvalue()
-
-
-def _tiff(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="TIFF")
-    return buf.getvalue()
 
 
 if __name__ == "__main__":
