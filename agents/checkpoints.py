@@ -26,14 +26,24 @@ def thread_config(thread_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}}
 
 
+def is_complete(snapshot: StateSnapshot) -> bool:
+    """A checkpoint at the end of a turn: nothing left to run and no task of an unfinished step.
+
+    ``next`` alone is not enough: when a process dies after a node's writes were saved but before the
+    step's checkpoint was, LangGraph reports that step with its tasks done and ``next`` empty, while the
+    values are those of the half turn (seen under load: a killed turn's question came back).
+    """
+    return not snapshot.next and not snapshot.tasks
+
+
 def last_complete_state(graph: Any, thread_id: str) -> StateSnapshot | None:
     """The snapshot at the end of the thread's last completed turn; None when no turn ever completed."""
     config = thread_config(thread_id)
     latest = graph.get_state(config)
-    if not latest.next:
+    if is_complete(latest):
         return latest  # the usual case: one read
     for past in graph.get_state_history(config):  # newest first, across forks
-        if not past.next:
+        if is_complete(past):
             return past
     return None
 
@@ -46,7 +56,7 @@ def resume_config(graph: Any, checkpointer: Any, thread_id: str) -> dict[str, An
     """
     config = thread_config(thread_id)
     latest = graph.get_state(config)
-    if not latest.next:
+    if is_complete(latest):
         return config
     complete = last_complete_state(graph, thread_id)
     if complete is None:

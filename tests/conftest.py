@@ -1,4 +1,4 @@
-"""Shared fixtures: the real vendored HAM10000 data and the shipped split."""
+"""Shared fixtures: the real vendored HAM10000 data, the shipped split, the real models and indexes."""
 
 from __future__ import annotations
 
@@ -45,3 +45,22 @@ def index_dir(settings):
 
     build_all(only=[s.name for s in STEPS if s.index], console=Console(quiet=True))
     return settings.index_dir
+
+
+@pytest.fixture(scope="session")
+def resources(index_dir):
+    """The encoder backend's models and indexes, loaded once for every test that only reads them."""
+    from agents.resources import load_resources
+
+    return load_resources("encoder")
+
+
+@pytest.fixture()
+def consult(tmp_path, resources, settings):
+    """A real consultation whose database and uploads live in the test's own folder."""
+    from agents.session import Consultation
+
+    c = Consultation(db_path=tmp_path / "sessions.sqlite", resources=resources,
+                     settings=settings.with_overrides(var_dir=tmp_path / "var"))
+    yield c
+    c.close()

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from agents.resources import load_resources
 from agents.session import Consultation
 from knowledge.taxonomy import CODES
 
@@ -13,22 +12,9 @@ OOD = Path(__file__).resolve().parents[2] / "evals" / "data" / "ood"
 
 
 @pytest.fixture(scope="module")
-def resources(index_dir):
-    return load_resources("encoder")
-
-
-@pytest.fixture(scope="module")
 def kb_passages(resources):
     """passage_id -> text for every passage in the real knowledge index."""
     return {p.passage_id: p for p in resources.knowledge_index.passages}
-
-
-@pytest.fixture()
-def consult(tmp_path, resources, settings):
-    c = Consultation(db_path=tmp_path / "sessions.sqlite", resources=resources,
-                     settings=settings.with_overrides(var_dir=tmp_path / "var"))  # uploads stay in the test's folder
-    yield c
-    c.close()
 
 
 def _test_records(dataset, split, code, n=1, gate=None):

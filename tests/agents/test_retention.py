@@ -10,16 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.resources import load_resources
 from agents.retention import ORPHAN_GRACE_S, clean_sessions, thread_upload_dir
 from agents.session import Consultation
 
 DERMAGRAPH = str(Path(sys.executable).with_name("dermagraph"))
-
-
-@pytest.fixture(scope="module")
-def resources(index_dir):
-    return load_resources("encoder")
 
 
 @pytest.fixture(scope="module")

@@ -9,24 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.resources import load_resources
 from agents.session import Consultation
 from knowledge.images import ImageError
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def resources(index_dir):
-    return load_resources("encoder")
-
-
-@pytest.fixture()
-def consult(tmp_path, resources, settings):
-    c = Consultation(db_path=tmp_path / "sessions.sqlite", resources=resources,
-                     settings=settings.with_overrides(var_dir=tmp_path / "var"))
-    yield c
-    c.close()
 
 
 def accepted_test_image(dataset, split, code, gate):
@@ -105,3 +91,35 @@ def test_a_process_killed_mid_turn_keeps_every_completed_turn(tmp_path, resource
         assert len(consult.history("t-kill")) == 4
     finally:
         consult.close()
+
+
+def test_a_step_whose_node_finished_but_whose_checkpoint_was_never_written_is_not_a_completed_turn(
+        consult, dataset, split, resources, lesion):
+    """The exact state a kill leaves about half the time under load: the `classify` node's writes are
+    saved against the step's checkpoint, the next checkpoint is not. LangGraph then reports the step
+    with ``next`` empty; the half turn's question must still not come back as part of the history."""
+    import sqlite3
+
+    from agents.checkpoints import thread_config
+
+    consult.ask("t-crash", "What is this lesion?", image=lesion.image_path)
+    first = consult.history("t-crash")
+    other = accepted_test_image(dataset, split, "bkl", resources.intake_gate)
+    consult.ask("t-crash", "and this one?", image=other.image_path)
+    at_classify = next(s for s in consult.graph.get_state_history(thread_config("t-crash"))
+                       if s.next == ("classify",) and s.values.get("turn") == 2)
+    cut = at_classify.config["configurable"]["checkpoint_id"]
+    with sqlite3.connect(consult.db_path) as db:  # forget everything after that step, keep its writes
+        assert db.execute("DELETE FROM checkpoints WHERE thread_id = 't-crash' AND checkpoint_id > ?", (cut,)).rowcount > 0
+        db.execute("DELETE FROM writes WHERE thread_id = 't-crash' AND checkpoint_id > ?", (cut,))
+        kept = db.execute("SELECT COUNT(*) FROM writes WHERE thread_id = 't-crash' AND checkpoint_id = ?", (cut,)).fetchone()[0]
+    assert kept > 0  # classify's output is there, as after the kill
+
+    reopened = Consultation(db_path=consult.db_path, resources=resources)
+    try:
+        assert reopened.graph.get_state(thread_config("t-crash")).next == ()  # what fooled the old check
+        assert reopened.history("t-crash") == first and reopened.state("t-crash")["turn"] == 1
+        follow = reopened.ask("t-crash", "what should I do?")
+        assert follow.turn == 2 and reopened.history("t-crash")[:2] == first
+    finally:
+        reopened.close()

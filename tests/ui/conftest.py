@@ -15,24 +15,6 @@ SCREENSHOTS = REPO / "reports" / "screenshots"
 
 
 @pytest.fixture(scope="session")
-def app_resources(index_dir):
-    from agents.resources import load_resources
-
-    return load_resources("encoder")
-
-
-@pytest.fixture()
-def consult(tmp_path, app_resources, settings):
-    from agents.session import Consultation
-
-    # uploads too go to the test's own folder, never the developer's var/uploads
-    c = Consultation(db_path=tmp_path / "sessions.sqlite", resources=app_resources,
-                     settings=settings.with_overrides(var_dir=tmp_path / "var"))
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="session")
 def mel_record(dataset, split):
     """The example melanoma of the app (first histopathology-confirmed test-split melanoma)."""
     from ui.examples import example_records

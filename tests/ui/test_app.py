@@ -102,9 +102,9 @@ def test_an_empty_message_or_a_too_long_question_is_refused_politely(handlers):
     assert not final and "2000" in chat[-1]["content"]
 
 
-def test_a_tab_gets_its_consultation_back_after_a_server_restart(first_turn, consult, app_resources):
+def test_a_tab_gets_its_consultation_back_after_a_server_restart(first_turn, consult, resources):
     _, chat, thread, view, _ = first_turn
-    restarted = Consultation(db_path=consult.db_path, resources=app_resources)  # a new process would open the same file
+    restarted = Consultation(db_path=consult.db_path, resources=resources)  # a new process would open the same file
     try:
         thread2, lang, chat2, view2 = h.AppHandlers(restarted).restore(thread, "zh")
     finally:

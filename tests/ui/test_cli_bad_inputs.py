@@ -25,7 +25,7 @@ COMMANDS = {
 
 
 @pytest.fixture(scope="module")
-def cli(tmp_path_factory, index_dir, app_resources):
+def cli(tmp_path_factory, index_dir, resources):
     """A runner whose consultations go to a temporary var folder (the indexes linked in)."""
     from knowledge.settings import get_settings
 
