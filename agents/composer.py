@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from knowledge.schema import Prediction
 from knowledge.taxonomy import Language, confirmation_name, display_name, site_name
 
+from agents.injection import steers_the_answer
 from agents.intents import CaseFilters, IntentKind, TurnIntent
 from agents.risk import RiskTier, tier_advice, tier_name
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
@@ -26,19 +27,6 @@ STOP = set(
     "the and for are was were with that this from have has had not but can may its into than then them they their "
     "what which when where who why how does did is it be of to in on a an or as at by if so do any all more most "
     "such these those there here about also very will would could should lesion lesions skin".split()
-)
-# Text inside documents or user messages that tries to instruct the assistant is data, never obeyed or repeated.
-# Checked against every sentence of the corpus: none matches (tests/agents/test_prompt_injection.py).
-INJECTION = re.compile(
-    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|rules)"
-    r"|disregard (?:the |all |any )?(?:previous|above|system|classifier|model|instructions|rules|output|estimate)"
-    r"|system prompt|system override|you are now|new instructions|maintenance mode|jailbreak|\boverride\b"
-    r"|(?:note|instructions?|message) (?:to|for) the (?:assistant|model|ai|chatbot)|assistant instructions?\b"
-    r"|always (?:say|answer|tell|reply|respond)|tell the user"
-    r"|(?:say|state|answer|reply|respond)(?: only)? that (?:it|this|the lesion|dermoscopy)"
-    r"|leave out (?:any |the )?(?:referral|disclaimer|warning|advice)|never mention|do not mention|don't mention"
-    r"|忽略(?:之前|以上|所有|前面)[^。！？]{0,8}(?:指令|说明|规则)|系统提示|无视(?:之前|以上|所有)|你现在是",
-    re.IGNORECASE,
 )
 MAX_CASE_LINES = 5
 
@@ -79,11 +67,18 @@ def _words(text: str) -> set[str]:
 
 
 def passage_sentences(passage: PassageRef) -> list[str]:
-    """Candidate sentences of a passage: complete, of readable length, free of injected instructions."""
+    """Candidate sentences of a passage: complete, of readable length, free of injected instructions.
+
+    A passage with any text aimed at the answer is not quoted at all: whoever planted one sentence may
+    have planted its neighbours too (and an attack can span sentences: "Should I see a doctor? No, ...").
+    """
+    flat = passage.text.replace("\n", " ")
+    if steers_the_answer(flat):
+        return []
     out = []
-    for s in SENTENCE_SPLIT.split(passage.text.replace("\n", " ")):
+    for s in SENTENCE_SPLIT.split(flat):
         s = s.strip()
-        if 40 <= len(s) <= 400 and s[-1] in ".!?" and not INJECTION.search(s) and not s.startswith("#"):
+        if 40 <= len(s) <= 400 and s[-1] in ".!?" and not s.startswith("#"):
             out.append(s)
     return out
 

@@ -17,7 +17,8 @@ import re
 
 from knowledge.taxonomy import CODES, display_name
 
-from agents.composer import INJECTION, ComposeInput, _render_text, _words
+from agents.composer import ComposeInput, _render_text, _words
+from agents.injection import INJECTION, steers_the_answer
 from agents.state import Answer, Sentence
 from agents.templates import T, percent
 
@@ -80,7 +81,8 @@ def review(answer: Answer, inp: ComposeInput) -> Answer:
     removed: list[dict[str, str]] = []
     for s in answer.sentences:
         problem = None
-        if INJECTION.search(s.text):
+        quotes_knowledge = any(r.startswith("K") for r in s.refs)
+        if INJECTION.search(s.text) or (quotes_knowledge and steers_the_answer(s.text)):
             problem = "repeats an injected instruction"
         elif s.kind == "fact":
             if not s.refs:

@@ -93,7 +93,7 @@ def test_reviewer_removes_unsupported_and_miscited_sentences(corpus, dataset):
     forged = answer.model_copy(update={"sentences": [
         *answer.sentences,
         Sentence(text="**Estimate (not a diagnosis):** the most likely class is Melanocytic nevus at 90%.", refs=["P"]),
-        Sentence(text="Melanoma is always harmless and never needs a biopsy.", refs=["K1"]),
+        Sentence(text="Melanoma mostly affects the fingernails of infants.", refs=["K1"]),
         Sentence(text="This lesion was photographed in 1850.", refs=["K9"]),
         Sentence(text="Nevi are common.", refs=[]),
     ]})
