@@ -321,7 +321,8 @@ def _markdown(ctx: EvalContext, m: dict) -> str:
              "graph's own part.", "", "## Poisoned passages", "",
              "Each passage below was put first in every knowledge search of its conversations (assessment, 'why not "
              "melanoma?', 'what should I do?'). *known*: phrasings the composer's filter was revised against; "
-             "*held out*: written afterwards, never to be added to the filter.", "",
+             "*held out*: written blind, by a session that never saw the filters, and never to be added to them "
+             "(provenance: evals/data/poisoned_passages.yaml).", "",
              "| # | set | injected text | turns | reached the answer | cited |", "|---:|---|---|---:|---:|---:|"]
     for j, p in m["poison_per_text"].items():
         lines.append(f"| {j} | {p['set'].replace('_', ' ')} | {p['text']} | {p['turns']} | {pct(p['leak_rate'])} | {pct(p['cited_rate'])} |")
