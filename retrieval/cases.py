@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from knowledge.artifacts import ArtifactError, Manifest, atomic_replace_dir, read_manifest, staging_dir, staleness, write_manifest
-from knowledge.ham10000 import HamDataset, load_dataset
+from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.taxonomy import CODES, CONFIRMATIONS, SEXES
@@ -35,20 +35,15 @@ SAME_IMAGE_SIMILARITY = 0.995
 FILTER_KEYS = ("dx", "dx_type", "sex", "localization", "age")
 
 
-@dataclass(frozen=True)
-class SimilarCase:
-    image_id: str
-    lesion_id: str
-    dx: str
-    dx_type: str
-    age: float | None
-    sex: str
-    localization: str
-    image_path: Path
+@dataclass(frozen=True, kw_only=True)
+class SimilarCase(LesionRecord):
+    """An indexed case (its HAM10000 record, without the mask the index does not keep) and its similarity."""
+
     similarity: float
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["mask_path"]
         d["image_path"] = str(self.image_path)
         return d
 
