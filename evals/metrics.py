@@ -16,23 +16,24 @@ def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
     return float(np.mean(np.asarray(labels) == np.asarray(preds))) if len(labels) else float("nan")
 
 
-def recall_per_class(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:
-    """Recall (sensitivity) of each class; NaN for classes with no examples."""
+def _agreement_per_class(given: np.ndarray, other: np.ndarray, n_classes: int) -> np.ndarray:
+    """For each class c: the share of items with ``given == c`` that also have ``other == c`` (NaN if none)."""
     out = np.full(n_classes, np.nan)
     for c in range(n_classes):
-        mask = labels == c
+        mask = given == c
         if mask.any():
-            out[c] = float(np.mean(preds[mask] == c))
+            out[c] = float(np.mean(other[mask] == c))
     return out
+
+
+def recall_per_class(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:
+    """Recall (sensitivity) of each class; NaN for classes with no examples."""
+    return _agreement_per_class(labels, preds, n_classes)
 
 
 def precision_per_class(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> np.ndarray:
-    out = np.full(n_classes, np.nan)
-    for c in range(n_classes):
-        mask = preds == c
-        if mask.any():
-            out[c] = float(np.mean(labels[mask] == c))
-    return out
+    """Precision of each class; NaN for classes never predicted."""
+    return _agreement_per_class(preds, labels, n_classes)
 
 
 def balanced_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> float:
