@@ -18,7 +18,8 @@ from agents.state import STATE_TYPES
 
 def checkpoint_serializer() -> JsonPlusSerializer:
     """Checkpoints hold our typed state: only these classes may be revived from the database."""
-    allowed = sorted({(t.__module__, t.__name__) for t in STATE_TYPES} | {("agents.intents", "IntentKind")})
+    enums = {("agents.intents", "IntentKind"), ("knowledge.advice", "RiskTier")}
+    allowed = sorted({(t.__module__, t.__name__) for t in STATE_TYPES} | enums)
     return JsonPlusSerializer(allowed_msgpack_modules=allowed)
 
 

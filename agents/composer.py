@@ -13,11 +13,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from knowledge.schema import Prediction
-from knowledge.taxonomy import Language, confirmation_name, display_name, site_name
+from knowledge.taxonomy import MALIGNANT_CODES, Language, confirmation_name, display_name, site_name
 
 from agents.injection import steers_the_answer
 from agents.intents import CaseFilters, IntentKind, TurnIntent
-from agents.risk import RiskTier, tier_advice, tier_name
+from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
+from knowledge.advice import (CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
+                              SELF_TREATMENT, WARNING_SIGNS)
+from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
 from agents.templates import T, percent, render
 
@@ -45,6 +48,13 @@ class ComposeInput:
     intake: IntakeResult | None = None
     has_image: bool = False
     image_path: str | None = None  # for a composer that looks at the image (the LLM composer)
+    triage: Triage | None = None  # the tier's reasons (agents.risk); None: the prediction-only rule
+    patient: PatientInfo | None = None  # what the person told us, shown back
+
+    def current_triage(self) -> Triage | None:
+        if self.triage is not None:
+            return self.triage
+        return triage_rule(self.prediction) if self.prediction is not None else None
 
 
 class _Builder:
@@ -146,8 +156,78 @@ def _add_estimate(b: _Builder, p: Prediction) -> None:
                   p2=percent(p2), c3=display_name(c3, b.lang), p3=percent(p3)), "P")
 
 
-def _add_risk(b: _Builder, p: Prediction, tier: RiskTier) -> None:
-    b.fact(render("risk", b.lang, tier=tier_name(tier, b.lang), mal=percent(p.malignancy)), "P")
+def triage_reasons(t: Triage, lang: Language) -> str:
+    """The tier's reasons in words, in the order the rule applied them."""
+    from agents.checklist import CRITERIA_NAMES
+    from knowledge.patient import SIGN_NAMES
+
+    out = []
+    for reason in t.reasons:
+        if reason.startswith("class:"):
+            code = reason.split(":", 1)[1]
+            key = f"reason_class_{code}" if code in MALIGNANT_CODES else "reason_class_benign"
+            out.append(render(key, lang, p_mel=percent(t.p_mel), p_mal=percent(t.p_malignant)))
+        elif reason == "mel_threshold":
+            out.append(render("reason_mel_threshold", lang, p_mel=percent(t.p_mel), t_mel=percent(t.mel_threshold),
+                              sens=percent(t.target_sensitivity)))
+        elif reason == "malignant_threshold":
+            out.append(render("reason_malignant_threshold", lang, p_mal=percent(t.p_malignant), t_mal=percent(t.malignant_threshold)))
+        elif reason == "checklist":
+            criteria = T["list_sep"][lang].join(CRITERIA_NAMES[k][lang] for k in t.checklist_points)
+            out.append(render("reason_checklist", lang, criteria=criteria, score=t.checklist_score, cut=t.checklist_cutoff))
+        elif reason == "history":
+            sep = "、" if lang == "zh" else ", "
+            out.append(render("reason_history", lang, signs=sep.join(SIGN_NAMES[s][lang] for s in t.history_signs)))
+        elif reason == "nice_7point":
+            out.append(render("reason_nice_7point", lang, n=t.nice_7point))
+        else:
+            out.append(T[f"reason_{reason}"][lang])
+    return T["reason_sep"][lang].join(out)
+
+
+def _add_risk(b: _Builder, p: Prediction, tier: RiskTier, t: Triage | None = None) -> None:
+    t = t if t is not None else triage_rule(p)
+    b.fact(render("risk", b.lang, tier=tier_name(tier, b.lang), reasons=triage_reasons(t, b.lang)), "P")
+
+
+def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> None:
+    """This lesion's estimate, tier and the reason: what every answer about it starts from."""
+    p, t = inp.prediction, inp.current_triage()
+    assert p is not None
+    if t is not None and t.melanoma_not_excluded:
+        b.fact(MELANOMA_NOT_EXCLUDED[b.lang].format(p=percent(t.p_mel), sens=percent(t.target_sensitivity)), "P")
+    _add_estimate(b, p)
+    if inp.risk is not None:
+        _add_risk(b, p, inp.risk, t)
+    if first:
+        b.policy(CALIBRATION_POPULATION[b.lang])
+    if inp.patient is not None and not inp.patient.is_empty():
+        sep = "；" if b.lang == "zh" else "; "
+        b.policy(HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang))))
+
+
+def _add_advice(b: _Builder, inp: ComposeInput) -> None:
+    if inp.risk is None:
+        return
+    b.policy(tier_advice(inp.risk, b.lang))
+    t = inp.current_triage()
+    if t is not None and t.sooner:
+        b.policy(T["bcc_sooner"][b.lang])
+
+
+_AT_STAKE = {"mel": {"en": "melanomas", "zh": "黑色素瘤"},
+             "malignant": {"en": "malignant or pre-malignant lesions", "zh": "恶性或癌前病变"}}
+
+
+def _add_cannot_confirm(b: _Builder, t: Triage | None) -> None:
+    """The measured miss rate for the class at stake: melanoma unless another malignant class is suspected."""
+    at_stake = "malignant" if t is not None and t.suspected in ("bcc", "akiec") else "mel"
+    miss = None if t is None else (t.val_malignant_missed if at_stake == "malignant" else t.val_mel_missed)
+    if miss is None:
+        first = CANNOT_CONFIRM_BENIGN[b.lang].split("。" if b.lang == "zh" else ". ")[0]
+        b.policy(first + ("。" if b.lang == "zh" else "."))
+    else:
+        b.fact(CANNOT_CONFIRM_BENIGN[b.lang].format(miss=percent(miss), cls=_AT_STAKE[at_stake][b.lang]), "P")
 
 
 def _add_features(b: _Builder, features: FeatureRef | None) -> None:
@@ -240,20 +320,26 @@ def compose(inp: ComposeInput) -> Answer:
         b.policy(T["refused_hint"][lang])
         _add_knowledge(b, inp.passages, terms, n_passages=1)
         diagnostic = True
+    elif kind == IntentKind.SELF_TREAT:
+        diagnostic = p is not None
+        b.policy(SELF_TREATMENT[lang])
+        if p is not None:
+            _add_lesion_header(b, inp)
+            _add_advice(b, inp)
+        else:
+            b.policy(WARNING_SIGNS[lang])
     elif kind == IntentKind.ASSESS and p is not None:
         diagnostic = True
-        _add_estimate(b, p)
-        if inp.risk is not None:
-            _add_risk(b, p, inp.risk)
+        _add_lesion_header(b, inp, first=True)
         _add_features(b, inp.features)
         _add_case_summary(b, inp.cases[:10], p.label, inp.case_filters)
         _add_knowledge(b, inp.passages, terms, n_passages=1)
         if p.abstained:
             b.policy(T["abstain_advice"][lang])
-        if inp.risk is not None:
-            b.policy(tier_advice(inp.risk, lang))
+        _add_advice(b, inp)
     elif kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES) and p is not None:
         diagnostic = True
+        _add_lesion_header(b, inp)
         ftext = _filters_text(inp.case_filters, lang)
         if not inp.cases:
             b.policy(render("cases_empty", lang, filters=ftext))
@@ -268,6 +354,7 @@ def compose(inp: ComposeInput) -> Answer:
                 b.fact(_case_line(c, lang), c.ref)
     elif kind == IntentKind.DIFFERENTIAL and p is not None and inp.intent.classes:
         diagnostic = True
+        _add_lesion_header(b, inp)
         cx = next((c for c in inp.intent.classes if c != p.label), inp.intent.classes[0])
         if cx == p.label:
             b.fact(render("differential_top", lang, cx=display_name(cx, lang), px=percent(p.probs[cx])), "P")
@@ -280,26 +367,35 @@ def compose(inp: ComposeInput) -> Answer:
                    *([c.ref for c in same[:MAX_CASE_LINES]] or [c.ref for c in inp.cases[:3]]))
         _add_features(b, inp.features)
         _add_knowledge(b, inp.passages, terms, n_passages=2)
+        _add_advice(b, inp)
     elif kind == IntentKind.PUSHBACK and p is not None:
         diagnostic = True
-        b.fact(render("pushback", lang, claim=_claim(inp.intent.question, lang), c1=display_name(p.label, lang),
-                      p1=percent(p.probs[p.label])), "P")
-        if inp.risk is not None:
-            _add_risk(b, p, inp.risk)
-            b.policy(tier_advice(inp.risk, lang))
+        _add_lesion_header(b, inp)
+        if _claim(inp.intent.question, lang) == T["claim_malignant"][lang]:
+            b.policy(T["pushback_malignant"][lang])
+        else:  # "it's benign, right?": never agree
+            b.policy(T["pushback_no_change"][lang])
+            _add_cannot_confirm(b, inp.current_triage())
+            b.policy(WARNING_SIGNS[lang])
+        _add_advice(b, inp)
         b.policy(T["pushback_confirm"][lang])
     elif kind == IntentKind.FEATURES and inp.features is not None:
         diagnostic = True
+        if p is not None:
+            _add_lesion_header(b, inp)
         _add_features(b, inp.features)
         _add_knowledge(b, inp.passages, terms, n_passages=1)
+        _add_advice(b, inp)
     elif kind == IntentKind.ADVICE and p is not None:
         diagnostic = True
-        _add_estimate(b, p)
-        if inp.risk is not None:
-            _add_risk(b, p, inp.risk)
+        _add_lesion_header(b, inp)
         _add_knowledge(b, inp.passages, terms, n_passages=2)
-        if inp.risk is not None:
-            b.policy(tier_advice(inp.risk, lang))
+        _add_advice(b, inp)
+    elif p is not None and inp.has_image:  # any other question in a thread about a lesion: start from it
+        diagnostic = True
+        _add_lesion_header(b, inp)
+        _add_knowledge(b, inp.passages, terms, n_passages=2)
+        _add_advice(b, inp)
     else:
         needs_image = kind in (IntentKind.ASSESS, IntentKind.CASE_FILTER, IntentKind.MORE_CASES, IntentKind.PUSHBACK,
                                IntentKind.FEATURES) or (kind == IntentKind.ADVICE and not inp.passages)

@@ -28,6 +28,7 @@ class IntentKind(str, Enum):
     ADVICE = "advice"  # what should I do?
     FEATURES = "features"  # describe the lesion's shape, border, colours
     PUSHBACK = "pushback"  # the user insists on a different answer without new evidence
+    SELF_TREAT = "self_treat"  # the user asks about removing or treating the lesion themselves
     GENERAL = "general"  # any other question: answer from the knowledge corpus
 
 
@@ -82,14 +83,50 @@ _ADVICE = _rx(
     r"\b(?:next steps?|what now|treatment|treat it|remove it|biopsy|see a doctor|dermatologist|urgent)\b",
     r"\bhow (?:worried|serious|dangerous)\b", r"\bis it (?:dangerous|serious)\b",
     r"\bis (?:this|it|that)(?: \w+)? (?:cancer|cancerous|malignant|skin cancer)\b", r"\bam i at risk\b",
-    r"是癌吗", r"是不是癌", r"恶性吗", r"是不是恶性",
+    r"\b(?:is|it'?s|this|that) (?:it |this |that )?(?:benign|harmless|ok|okay|safe|bad|worrying|worrisome|concerning|a problem)\b",
+    r"\b(?:worr(?:y|ied|ying)|concern\w*|scared|afraid|risky?|danger\w*|serious)\b",
+    r"\bwhat (?:is|'s) (?:it|this|that)(?: thing| spot| mole)?\b", r"\bwhat do you (?:think|make of)\b", r"\bhow bad\b",
+    r"是癌吗", r"是不是癌", r"恶性吗", r"是不是恶性", r"良性吗", r"是良性", r"要紧", r"担心", r"害怕", r"风险",
+    r"有问题吗", r"问题大", r"不好的东西", r"看医生", r"就医", r"去医院", r"这是什么", r"这个是什么", r"它是什么", r"怎么样",
     r"怎么办", r"该怎么做", r"要不要看医生", r"需要看医生", r"需要就医", r"需要治疗", r"严重吗", r"危险吗", r"下一步",
 )
 _FEATURES = _rx(
     r"\b(?:asymmetr\w*|symmetr\w*|border|edge|colou?rs?|shape|size|diameter|abcd\w*|features?|structures?|describe)\b",
     r"不对称", r"对称", r"边界", r"边缘", r"颜色", r"形状", r"大小", r"直径", r"特征", r"描述",
 )
+_SELF_VERB = (r"(?:remove|get rid of|take (?:it |this |that )?off|cut|chop|snip|slice|shave|burn|freeze|scrape|scratch|"
+              r"pick|pop|squeeze|lance|dig|tie|clip|zap|laser|dissolve|treat)")
+_SELF_TREAT = _rx(
+    rf"\b{_SELF_VERB}\w*\b.{{0,40}}\b(?:myself|my ?self|at home|by myself|on my own|diy|home remed\w*|without (?:a|the) doctor)\b",
+    rf"\b(?:myself|at home|on my own|diy)\b.{{0,30}}\b{_SELF_VERB}\w*",
+    rf"\bcan i (?:just |simply )?{_SELF_VERB}\w*\b.{{0,15}}\b(?:it|this|that|them|the (?:mole|spot|lesion|thing))\b",
+    r"\b(?:wart|mole|skin tag)s? (?:remov\w*|freez\w*|spray|pen|cream|kit|patch\w*|plaster|acid)\b",
+    r"\b(?:freeze spray|freezing spray|compound w|scholl|wartner|plasma pen|laser pen|mole pen|black salve|bloodroot|"
+    r"apple cider vinegar|tea tree oil|toothpaste|garlic|iodine|salicylic acid|hydrogen peroxide|duct tape|"
+    r"liquid nitrogen|nail clippers?|razor blade|scalpel|dental floss)\b",
+    r"\b(?:tie|wrap) (?:a )?(?:thread|string|hair|floss)\b",
+    r"自己.{0,6}(?:去掉|去除|剪|割|切|点掉|点痣|烧|抠|挖|弄掉|处理|祛|除掉|拔|刮|冻)", r"在家.{0,6}(?:去|点|祛|处理|弄|除)",
+    r"点痣", r"祛痣", r"去痣", r"激光笔", r"等离子笔", r"冷冻喷雾", r"(?:线|绳|头发).{0,3}(?:扎|系|勒|绑)", r"指甲刀", r"刀片",
+    r"苹果醋", r"牙膏", r"碘酒", r"偏方", r"腐蚀", r"药水.{0,3}点", r"抠掉", r"挤掉", r"烧掉", r"剪掉", r"割掉", r"弄掉", r"水杨酸",
+)
 _PUSHBACK = _rx(
+    r"\b(?:doctor|gp|dermatologist|friend|mum|mom|mother|dad|father|wife|husband|sister|brother|nurse|pharmacist|"
+    r"someone|everyone|people|beautician|aesthetician)s?\b.{0,40}\b(?:said|says|told me|tells me|thinks?|reckons?|assured)\b"
+    r".{0,40}\b(?:benign|harmless|fine|nothing|ok|okay|normal|just a mole|not cancer|not serious|no big deal|nothing to worry)",
+    r"\b(?:had|have had|i'?ve had) (?:it|this|that|this mole|this spot)\b.{0,15}\b(?:for|since)\b.{0,12}"
+    r"\b(?:years|ages|forever|ever|life|long time|childhood|decades|birth|kid|child)\b",
+    r"\b(?:just|only) (?:a|an) (?:normal |ordinary |regular |harmless |common |old |little )?(?:mole|freckle|birthmark|spot|beauty mark)\b",
+    r"\b(?:confirm|agree|admit|say|tell me|reassure me)\b.{0,20}\b(?:benign|harmless|fine|nothing|not cancer|ok|okay|safe)\b",
+    r"\b(?:alarmist|overreact\w*|scaremonger\w*|paranoid|exaggerat\w*|dramatic|fear-?monger\w*|overcautious|over-cautious)\b",
+    r"\b(?:benign|harmless|fine|ok|okay|nothing|normal|safe)\b,? (?:right|isn'?t it|correct|yes|surely|innit)\b",
+    r"\bit (?:looks|seems|is obviously|is clearly) (?:fine|normal|harmless|benign|ok|okay)\b",
+    r"\bi (?:don'?t|do not) (?:think|believe) (?:it'?s|it is|this is) (?:cancer|serious|dangerous|malignant|melanoma|anything)\b",
+    r"医生.{0,10}(?:说|讲|觉得|认为)", r"(?:朋友|妈妈|我妈|家人|老公|老婆|同事|别人|大家|药店|美容院).{0,10}(?:说|讲|觉得|认为).{0,12}(?:没事|没问题|良性|正常|不要紧|普通|不是癌|不用管|无所谓|没关系)",
+    r"长了.{0,4}(?:很多|好多|几十|十几|好几|二十|三十|多)年", r"从小就有", r"一直都有", r"生下来就有", r"出生就有",
+    r"(?:就|只)是.{0,2}(?:个|颗|一颗|一个)?(?:普通的?|正常的?)?(?:痣|雀斑|胎记)", r"你就说", r"承认", r"确认.{0,6}良性",
+    r"别吓", r"吓人", r"大惊小怪", r"危言耸听", r"小题大做", r"夸大", r"没那么严重", r"不会是癌吧", r"应该是良性", r"肯定没事",
+    r"良性的?吧", r"没事吧", r"没问题吧",
+
     r"\b(?:it'?s|it is|this is|surely|i'?m sure|i know|i think) (?:it'?s |it is )?(?:just |only )?(?:benign|harmless|nothing|fine|not cancer|a (?:normal )?mole|malignant|cancer)\b",
     r"\b(?:benign|harmless|fine|not cancer|malignant|cancer), (?:right|isn'?t it|correct)\b",
     r"\byou(?:'re| are) wrong\b", r"\bchange (?:your|the) (?:answer|diagnosis)\b", r"\bjust (?:say|tell me) (?:it'?s|it is)\b",
@@ -102,9 +139,11 @@ _CONSENSUS = _rx(r"\bconsensus\b", r"\bexpert\w*\b", r"共识")
 _CONFOCAL = _rx(r"\bconfocal\b", r"共聚焦")
 _FEMALE = _rx(r"\b(?:women|woman|female|females|girls?|ladies)\b", r"女性", r"女的", r"女士")
 _MALE = _rx(r"\b(?:men|man|male|males|boys?)\b", r"男性", r"男的")
-_OVER = _rx(r"\b(?:over|above|older than|at least|aged over|more than)\s+(\d{1,3})\b", r"(\d{1,3})\s*(?:\+|and over|or older|plus)\b",
+# A number followed by a unit of time or size is a duration or a size ("grew over 3 months"), never an age.
+_NOT_AGE = r"(?!\s*(?:months?|weeks?|days?|years? ago|hours?|mm|cm|millimet\w*|centimet\w*|%|percent|times))"
+_OVER = _rx(rf"\b(?:over|above|older than|at least|aged over|more than)\s+(\d{{1,3}})\b{_NOT_AGE}", r"(\d{1,3})\s*(?:\+|and over|or older|plus)\b",
             r"(\d{1,3})\s*岁以上", r"大于\s*(\d{1,3})\s*岁")
-_UNDER = _rx(r"\b(?:under|below|younger than|less than)\s+(\d{1,3})\b", r"(\d{1,3})\s*岁以下", r"小于\s*(\d{1,3})\s*岁")
+_UNDER = _rx(rf"\b(?:under|below|younger than|less than)\s+(\d{{1,3}})\b{_NOT_AGE}", r"(\d{1,3})\s*岁以下", r"小于\s*(\d{1,3})\s*岁")
 _OLDER = _rx(r"\bolder (?:people|patients|men|women|adults)\b", r"老年")
 _YOUNGER = _rx(r"\byoung(?:er)? (?:people|patients|men|women|adults)\b", r"年轻")
 
@@ -176,6 +215,8 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
         return intent(IntentKind.ASSESS, filters=filters)
     if not text:
         return intent(IntentKind.GENERAL)
+    if _SELF_TREAT.search(text):
+        return intent(IntentKind.SELF_TREAT)
     if _PUSHBACK.search(text):
         return intent(IntentKind.PUSHBACK)
     if _MORE_CASES.search(text):

@@ -19,7 +19,8 @@ from agents.composer import ComposeInput, compose as compose_answer
 from agents.intents import CaseFilters, IntentKind, read_turn
 from agents.language import choose_language
 from agents.resources import Resources
-from agents.risk import RiskTier, risk_tier
+from agents.risk import RiskTier, triage
+from knowledge.patient import PatientInfo, read_patient
 from agents.safety import review
 from agents.state import RESET_FLAGS, CaseRef, DermState, FeatureRef, PassageRef
 
@@ -54,14 +55,38 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
         "messages": [HumanMessage(content=question or ("[image]" if new_image else ""))],
     }
     if new_image:  # a new image starts a new assessment: forget the last one's findings
-        update.update(prediction=None, risk_tier=None, similar_cases=[], features=None, passages=[], case_page=0)
+        update.update(prediction=None, risk_tier=None, triage=None, similar_cases=[], features=None, passages=[], case_page=0)
     elif intent.kind == IntentKind.MORE_CASES:
         update["case_page"] = state.get("case_page", 0) + 1
     elif intent.kind == IntentKind.CASE_FILTER:
         update["case_page"] = 0
     if intent.kind == IntentKind.PUSHBACK:
         update["flags"] = [RESET_FLAGS, "pushback_without_new_evidence"]
+    # What the person tells us (form fields, then the message itself) accumulates over the thread, and a
+    # new warning sign re-triages the lesion already assessed (history can only escalate).
+    before = state.get("patient") or PatientInfo()
+    patient = before
+    if new_image:  # the history and site were about the previous lesion; age and sex stay
+        patient = PatientInfo(age=before.age, sex=before.sex)
+    if state.get("patient_input") is not None:
+        patient = patient.merged(state["patient_input"])  # type: ignore[arg-type]
+    patient = patient.merged(read_patient(question))
+    if patient != before:
+        update["patient"] = patient
+        if not new_image and state.get("prediction") is not None:
+            update.update(_triaged(state, runtime, patient=patient))
+    update["patient_input"] = None
     return update
+
+
+def _triaged(state: DermState, runtime: Runtime[Resources], prediction=None, features=None,
+             patient: PatientInfo | None = None) -> dict:
+    """Triage from what the thread knows, with any newer ``prediction``, ``features`` or ``patient``."""
+    prediction = prediction if prediction is not None else state.get("prediction")
+    feats = features if features is not None else state.get("features")
+    patient = patient if patient is not None else state.get("patient")
+    t = triage(prediction, runtime.context.triage_cutoffs, feats.values if feats is not None else None, patient)  # type: ignore[arg-type]
+    return {"triage": t, "risk_tier": t.tier.value}
 
 
 def intake(state: DermState, runtime: Runtime[Resources]) -> dict:
@@ -77,9 +102,9 @@ def intake(state: DermState, runtime: Runtime[Resources]) -> dict:
 
 def classify(state: DermState, runtime: Runtime[Resources]) -> dict:
     prediction = runtime.context.classifier.classify(open_image(state["image_path"]))  # type: ignore[arg-type]
-    tier = risk_tier(prediction)
     flags = ["abstained"] if prediction.abstained else []
-    return {"prediction": prediction, "risk_tier": tier.value, "plan": routing.done(state, routing.CLASSIFY), "flags": flags}
+    return {"prediction": prediction, **_triaged(state, runtime, prediction=prediction),
+            "plan": routing.done(state, routing.CLASSIFY), "flags": flags}
 
 
 def search_filters(filters: CaseFilters) -> dict | None:
@@ -124,7 +149,10 @@ def analyse_features(state: DermState, runtime: Runtime[Resources]) -> dict:
         statements_zh=[s.text_zh for s in analysis.statements],
         overlay_path=overlay_path,
     )
-    return {"features": features, "plan": routing.done(state, routing.ANALYSE)}
+    update = {"features": features, "plan": routing.done(state, routing.ANALYSE)}
+    if state.get("prediction") is not None:  # the measured checklist may escalate the tier
+        update.update(_triaged(state, runtime, features=features))
+    return update
 
 
 def _knowledge_query(state: DermState) -> tuple[str, list[str] | None]:
@@ -174,6 +202,8 @@ def _compose_input(state: DermState) -> ComposeInput:
         language=intent.language,  # type: ignore[arg-type]
         prediction=state.get("prediction"),
         risk=RiskTier(tier) if tier else None,
+        triage=state.get("triage"),
+        patient=state.get("patient"),
         features=state.get("features"),
         cases=state.get("similar_cases") or [],
         case_filters=state.get("case_filters") or CaseFilters(),

@@ -29,6 +29,7 @@ class Resources:
     overlay: Callable[[Image.Image, np.ndarray], Image.Image]
     intake_gate: Any  # agents.intake.IntakeGate
     composer: Callable[..., Any]
+    triage_cutoffs: Any = None  # agents.risk.TriageCutoffs: the classifier's val cut-offs and the checklist's
     settings: Settings = field(default_factory=get_settings)
     _features: "OrderedDict[str, tuple[np.ndarray, np.ndarray]]" = field(default_factory=OrderedDict, repr=False)
     _features_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -112,7 +113,17 @@ def _load(classifier_name: str, composer: str, options: dict[str, Any]) -> Resou
         compose_fn: Callable[..., Any] = LLMComposer(generate)
     else:
         compose_fn = compose
+    from agents.risk import TriageCutoffs
+    from agents.triage_artifact import load_checklist_cutoff
+
+    cutoffs = TriageCutoffs.from_manifest_metrics(getattr(classifier, "triage", None), load_checklist_cutoff())
+    if cutoffs.source != "manifest":
+        import warnings
+
+        warnings.warn(f"the {classifier_name} classifier has no val-chosen triage cut-offs; using the settings' low "
+                      "fallbacks (it will refer more): calibrate it on val", stacklevel=2)
     return Resources(
+        triage_cutoffs=cutoffs,
         encoder=encoder,
         classifier=classifier,
         case_index=CaseIndex.open(encoder=encoder),

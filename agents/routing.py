@@ -29,6 +29,8 @@ def plan_turn(intent: TurnIntent, has_assessment: bool, has_features: bool, has_
     kind = intent.kind
     if kind == IntentKind.ASSESS:
         return list(FULL_PIPELINE)
+    if kind == IntentKind.SELF_TREAT:  # a fixed answer, with this lesion's estimate when there is one
+        return [COMPOSE, REVIEW]
     if not has_assessment:  # nothing assessed yet: answer from knowledge (and ask for an image)
         return [RETRIEVE, COMPOSE, REVIEW]
     if kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES):

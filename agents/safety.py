@@ -62,6 +62,9 @@ def _prediction_consistent(sentence: Sentence, inp: ComposeInput) -> bool:
     if p is None:
         return False
     allowed = {percent(v) for v in p.probs.values()} | {percent(p.malignancy)}
+    triage = inp.current_triage()
+    if triage is not None:  # the triage cut-offs and their val figures, from the classifier's manifest
+        allowed |= {percent(v) for v in triage.quoted_percentages()}
     for m in PERCENT.finditer(sentence.text):
         if f"{m.group(1)}%" not in allowed:
             return False

@@ -24,6 +24,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, Field
 
 from knowledge.images import ImageError, ImageSource, image_hash, open_image
+from knowledge.patient import PatientInfo
 from knowledge.settings import Settings, get_settings
 from knowledge.taxonomy import display_name
 
@@ -47,6 +48,8 @@ class TurnResult(BaseModel):
     answer: str
     diagnosis: dict[str, Any] | None = None
     risk_tier: str | None = None
+    triage: dict[str, Any] | None = None  # the tier's reasons and the figures behind them (agents.risk.Triage)
+    patient: dict[str, Any] | None = None  # what the person told us, as understood
     similar_cases: list[dict[str, Any]] = Field(default_factory=list)
     features: dict[str, Any] | None = None
     citations: list[dict[str, Any]] = Field(default_factory=list)
@@ -107,13 +110,19 @@ class Consultation:
         return str(path), digest
 
     def ask(self, thread_id: str, question: str | None = None, image: ImageSource | None = None,
-            language: str | None = None, on_node: Callable[[str], None] | None = None) -> TurnResult:
-        """Run one turn. ``on_node(name)`` is called as each node finishes (for progress displays)."""
+            language: str | None = None, on_node: Callable[[str], None] | None = None,
+            patient: PatientInfo | None = None) -> TurnResult:
+        """Run one turn. ``on_node(name)`` is called as each node finishes (for progress displays).
+
+        ``patient``: age, sex, body site and history given as fields (data for the triage rule, never
+        instructions); it adds to what the thread already knows.
+        """
         check_thread_id(thread_id)
         question = (question or "").strip()
         if len(question) > 2000:
             raise ValueError(f"the question is {len(question)} characters long; the limit is 2000")
-        inputs: DermState = {"question": question, "new_image": image is not None, "language_setting": language}
+        inputs: DermState = {"question": question, "new_image": image is not None, "language_setting": language,
+                             "patient_input": patient}
         if image is not None:
             path, digest = self.store_image(thread_id, image)
             inputs.update(image_path=path, image_hash=digest, intake=None)
@@ -186,6 +195,8 @@ def turn_result(thread_id: str, state: dict[str, Any], nodes_run: list[str]) -> 
         answer=answer.text if answer else "",
         diagnosis=diagnosis,
         risk_tier=None if refused else state.get("risk_tier"),
+        triage=None if refused or state.get("triage") is None else state["triage"].model_dump(mode="json"),
+        patient=state["patient"].model_dump(mode="json") if state.get("patient") is not None else None,
         similar_cases=[c.model_dump() for c in state.get("similar_cases") or []] if not refused else [],
         features=features.model_dump() if features is not None and not refused else None,
         citations=[c.model_dump() for c in answer.citations] if answer else [],

@@ -13,9 +13,11 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
+from knowledge.patient import PatientInfo
 from knowledge.schema import Prediction
 
 from agents.intents import CaseFilters, TurnIntent
+from agents.risk import Triage
 
 
 class IntakeResult(BaseModel):
@@ -105,13 +107,16 @@ class DermState(TypedDict, total=False):
     question: str
     new_image: bool
     language_setting: str | None
+    patient_input: PatientInfo | None  # this turn's form fields / CLI flags (merged into ``patient``)
     # the current image
     image_path: str | None
     image_hash: str | None
     intake: IntakeResult | None
     # what the pipeline found
     prediction: Prediction | None
-    risk_tier: str | None
+    risk_tier: str | None  # ``triage.tier``, kept for the app and the JSON output
+    triage: Triage | None
+    patient: PatientInfo | None  # what the person told us (fields and chat), accumulated over the thread
     similar_cases: list[CaseRef]
     case_filters: CaseFilters
     case_page: int
@@ -126,4 +131,5 @@ class DermState(TypedDict, total=False):
 
 
 STATE_TYPES: tuple[type, ...] = (IntakeResult, CaseRef, PassageRef, FeatureRef, Sentence, Citation, Answer, Prediction,
+                                 PatientInfo, Triage,
                                  CaseFilters, TurnIntent)

@@ -19,8 +19,51 @@ T: dict[str, dict[str, str]] = {
         "zh": "**估计（并非诊断）**：分类器对这张图像没有把握；最可能的类别{c1}仅占{p1}，其次是{c2}（{p2}）和{c3}（{p3}）。",
     },
     "risk": {
-        "en": "**Risk tier: {tier}**, from a {mal} probability of a malignant or pre-malignant class (actinic keratosis/intraepithelial carcinoma, basal cell carcinoma or melanoma).",
-        "zh": "**风险等级：{tier}**，依据为恶性或癌前病变类别（光化性角化病/上皮内癌、基底细胞癌或黑色素瘤）的合计概率{mal}。",
+        "en": "**Risk tier: {tier}**, because {reasons}.",
+        "zh": "**风险等级：{tier}**，原因：{reasons}。",
+    },
+    "reason_class_mel": {"en": "melanoma is the most likely class", "zh": "最可能的类别是黑色素瘤"},
+    "reason_class_bcc": {"en": "basal cell carcinoma is the most likely class", "zh": "最可能的类别是基底细胞癌"},
+    "reason_class_akiec": {"en": "actinic keratosis / intraepithelial carcinoma is the most likely class",
+                           "zh": "最可能的类别是光化性角化病/上皮内癌"},
+    "reason_class_benign": {
+        "en": "a benign class is the most likely and neither the melanoma probability ({p_mel}) nor that of any malignant or pre-malignant class ({p_mal}) reaches its cut-off",
+        "zh": "最可能的是良性类别，且黑色素瘤概率（{p_mel}）和恶性或癌前病变的合计概率（{p_mal}）均未达到各自的阈值",
+    },
+    "reason_mel_threshold": {
+        "en": "the melanoma probability, {p_mel}, is at or above the cut-off ({t_mel}) chosen on validation images so that {sens} of melanomas are referred",
+        "zh": "黑色素瘤概率{p_mel}达到或超过在验证图像上选定的阈值（{t_mel}，可使{sens}的黑色素瘤被转诊）",
+    },
+    "reason_malignant_threshold": {
+        "en": "the probability of a malignant or pre-malignant class (actinic keratosis/intraepithelial carcinoma, basal cell carcinoma or melanoma), {p_mal}, is at or above its cut-off ({t_mal})",
+        "zh": "恶性或癌前病变类别（光化性角化病/上皮内癌、基底细胞癌或黑色素瘤）的合计概率{p_mal}达到或超过其阈值（{t_mal}）",
+    },
+    "reason_abstained": {"en": "the estimate is uncertain, and uncertainty must not reassure", "zh": "估计不确定，而不确定不能作为放心的理由"},
+    "reason_checklist": {
+        "en": "the measured features ({criteria}) score {score} on a checklist-style score (not validated), at or above its cut-off of {cut}",
+        "zh": "测量到的特征（{criteria}）在清单式评分（未经验证）中得{score}分，达到或超过阈值{cut}",
+    },
+    "reason_history": {"en": "you reported that {signs}", "zh": "您提到{signs}"},
+    "reason_nice_7point": {
+        "en": "what you reported and the measured shape and colour reach {n} points on the NICE weighted 7-point checklist (3 or more: urgent referral)",
+        "zh": "您提供的情况加上测量到的形状和颜色，在 NICE 加权七点清单中达到{n}分（3分及以上：紧急转诊）",
+    },
+    "reason_efg": {
+        "en": "raised, firm and growing are the EFG signs of nodular melanoma",
+        "zh": "隆起、质硬且在长大，是结节性黑色素瘤的 EFG 征象",
+    },
+    "reason_sep": {"en": "; ", "zh": "；"},
+    "bcc_sooner": {
+        "en": "Because a suspected basal cell carcinoma on the face, or one that bleeds, is better treated early, ask to be seen sooner (NICE NG12).",
+        "zh": "面部或出血的疑似基底细胞癌宜早处理，请要求尽早就诊（NICE NG12）。",
+    },
+    "pushback_malignant": {
+        "en": "I cannot confirm or rule out a cancer from an image, and insisting does not change the estimate: only an examination by a dermatologist, with histopathology where needed, can settle it.",
+        "zh": "我无法仅凭图像确认或排除癌症，坚持己见也不会改变估计：只有皮肤科医生的检查（必要时结合组织病理学）才能确定。",
+    },
+    "pushback_no_change": {
+        "en": "Being told so, without a new image or a clinician's examination, does not change this estimate or its tier.",
+        "zh": "在没有新图像或医生检查的情况下，仅凭这样的说法不会改变本次估计及其风险等级。",
     },
     "features": {
         "en": "**Measured on the image:** {statements}.",
@@ -51,6 +94,7 @@ T: dict[str, dict[str, str]] = {
         "zh": "**更多相似的确诊病例{filters}**（第{start}-{end}个）：",
     },
     "knowledge_lead": {"en": "**Background:** {text}", "zh": "**背景知识（英文原文）**：{text}"},
+    "followup_lead": {"en": "**About this lesion:**", "zh": "**关于这个病变**："},
     "knowledge_more": {"en": "{text}", "zh": "{text}"},
     "knowledge_missing": {
         "en": "I could not find this in the knowledge base; please ask a dermatologist.",

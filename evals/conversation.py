@@ -24,7 +24,8 @@ from knowledge.images import open_image
 MARKER = re.compile(r"\[(P|F|C\d+|K\d+)\]")
 # The composer's policy and prompt sentences (agents/composer.py: b.policy / b.prompt): no citation needed.
 POLICY_TEMPLATES = ("cases_empty", "cases_page", "knowledge_missing", "pushback_confirm", "need_image",
-                    "refused", "refused_hint", "abstain_advice", "disclaimer", "general_note")
+                    "refused", "refused_hint", "abstain_advice", "disclaimer", "general_note", "bcc_sooner",
+                    "pushback_malignant", "pushback_no_change")
 
 
 def graph_resources(variant: str | None):
@@ -79,9 +80,10 @@ class ImagePicker:
 @lru_cache(maxsize=None)
 def _policy_patterns(lang: str) -> tuple[re.Pattern[str], ...]:
     from agents.templates import T
-    from knowledge.advice import TIER_ADVICE
+    from knowledge.advice import POLICY_TEXTS, TIER_ADVICE
 
     texts = [T[key][lang] for key in POLICY_TEMPLATES if key in T] + [advice[lang] for advice in TIER_ADVICE.values()]
+    texts += [policy[lang] for policy in POLICY_TEXTS]
     # A template's {placeholders} match any text.
     return tuple(re.compile(re.sub(r"\\\{[^}]*\\\}", ".*?", re.escape(t)), re.S) for t in texts)
 

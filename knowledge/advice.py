@@ -1,52 +1,102 @@
 """Risk tiers, the advice attached to each, and the disclaimer: one home for every layer.
 
-The tier of a malignancy probability (akiec + bcc + mel) against the thresholds in settings is
-defined here; the graph (``agents.risk``) adds its prediction-level rules on top, and the Qwen2-VL
-training export uses the same words, so the model learns the advice the app gives.
+The rule that picks a tier lives in ``agents.risk`` (per-class, thresholds from the classifier's
+manifest, escalated by measured features and the patient's history); the words for each tier, and
+for pushback, self-treatment and the warning signs, live here, so the graph, the app and the
+Qwen2-VL training export say the same thing. Medical text written for this project, following
+NICE NG12 and the corpus documents that cite it.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-from knowledge.settings import RiskThresholds, get_settings
-from knowledge.taxonomy import Language
+from knowledge.taxonomy import CODES, Language, get_class
 
 
 class RiskTier(str, Enum):
+    """What the person should do, from least to most urgent (rule: ``agents.risk``; guidance: NICE NG12).
+
+    Every tier above ``LOW`` sends the person to a clinician. There is no "photograph it and wait"
+    tier: short-term digital monitoring is a dermatologist's procedure, not advice for a lay user.
+    """
+
     LOW = "low"
-    MONITOR = "monitor"
+    CLINICIAN = "see a clinician"
     SOON = "see a dermatologist soon"
     URGENT = "urgent"
 
+    @classmethod
+    def _missing_(cls, value: object) -> "RiskTier | None":
+        # Consultations saved before the triage rule (v0.1) stored "monitor": it now means "see a clinician".
+        return cls.CLINICIAN if value == "monitor" else None
 
-TIER_ORDER: tuple[RiskTier, ...] = (RiskTier.LOW, RiskTier.MONITOR, RiskTier.SOON, RiskTier.URGENT)
+
+TIER_ORDER: tuple[RiskTier, ...] = (RiskTier.LOW, RiskTier.CLINICIAN, RiskTier.SOON, RiskTier.URGENT)
+REFERRAL_TIERS: tuple[RiskTier, ...] = TIER_ORDER[1:]  # the tiers that send the person to a clinician
 
 TIER_NAMES: dict[RiskTier, dict[str, str]] = {
     RiskTier.LOW: {"en": "low", "zh": "低"},
-    RiskTier.MONITOR: {"en": "monitor", "zh": "观察"},
+    RiskTier.CLINICIAN: {"en": "see a clinician", "zh": "请医生检查"},
     RiskTier.SOON: {"en": "see a dermatologist soon", "zh": "尽快就诊皮肤科"},
     RiskTier.URGENT: {"en": "urgent", "zh": "紧急"},
 }
 
+# Timeframes follow NICE NG12 (Suspected cancer: recognition and referral, 2015, updated 2023),
+# sections 1.7.1-1.7.8, and the corpus documents that cite it (management-* and when-to-see-a-doctor).
 TIER_ADVICE: dict[RiskTier, dict[str, str]] = {
     RiskTier.LOW: {
-        "en": "Nothing here calls for urgent action: keep an eye on it as part of routine skin self-examination, and have it checked if it grows, changes shape or colour, bleeds or itches.",
-        "zh": "目前无需紧急处理：在日常皮肤自查中留意即可；若它变大、形状或颜色改变、出血或瘙痒，请就医检查。",
+        "en": "Nothing in this estimate calls for a referral, but it cannot show that a lesion is harmless: have it examined by a doctor if it is new, growing, changing in shape or colour, bleeding, itching or not healing, or if it worries you.",
+        "zh": "本次估计没有提示需要转诊，但它无法证明病变是无害的：如果病变是新出现的、在长大、形状或颜色改变、出血、瘙痒或不愈合，或者让您担心，请由医生检查。",
     },
-    RiskTier.MONITOR: {
-        "en": "Monitor it: take a photograph now and compare in about three months, and see a doctor sooner if it changes, bleeds or itches.",
-        "zh": "观察：现在拍照记录，约三个月后对比；若有变化、出血或瘙痒，应尽早就医。",
+    RiskTier.CLINICIAN: {
+        "en": "Have it examined by a doctor (a GP or a dermatologist) at a routine appointment in the coming weeks, sooner if it grows, changes, bleeds or itches; do not just photograph it and wait (NICE NG12: a doctor decides whether to refer or to monitor).",
+        "zh": "请在未来几周内预约医生（全科医生或皮肤科医生）进行常规检查；若它变大、变化、出血或瘙痒，应更早就诊。不要只是拍照等待（NICE NG12：是否转诊或随访观察由医生决定）。",
     },
     RiskTier.SOON: {
-        "en": "Have it examined by a dermatologist within the next few weeks.",
-        "zh": "请在几周内由皮肤科医生检查。",
+        "en": "Have it examined by a dermatologist: ask your doctor for a referral within the next few weeks (NICE NG12: routine referral for a suspected basal cell carcinoma, sooner if it is on the face, large or bleeding).",
+        "zh": "请由皮肤科医生检查：在未来几周内请医生为您转诊（NICE NG12：疑似基底细胞癌应常规转诊；若位于面部、较大或出血，应更早）。",
     },
     RiskTier.URGENT: {
-        "en": "See a dermatologist promptly (within about two weeks) for an examination and, if needed, a biopsy; do not wait to see whether it changes.",
-        "zh": "请尽快（约两周内）就诊皮肤科进行检查，必要时做活检；不要等待观察它是否变化。",
+        "en": "See a doctor within days and ask for an urgent referral on the suspected-cancer pathway, to be seen by a dermatologist within about two weeks (NICE NG12: suspected melanoma); do not wait to see whether it changes.",
+        "zh": "请在几天内就医，并要求按疑似癌症通道紧急转诊，约两周内由皮肤科医生诊治（NICE NG12：疑似黑色素瘤）；不要等待观察它是否变化。",
     },
 }
+
+MELANOMA_NOT_EXCLUDED: dict[str, str] = {
+    "en": "**Melanoma cannot be excluded:** the melanoma probability, {p}, is above the cut-off at which this classifier finds {sens} of melanomas on the validation split.",
+    "zh": "**不能排除黑色素瘤**：黑色素瘤的概率为{p}，高于本分类器在验证集上检出{sens}黑色素瘤的阈值。",
+}
+
+CANNOT_CONFIRM_BENIGN: dict[str, str] = {
+    "en": "I cannot confirm that this lesion is benign: no photograph or classifier can. At the cut-offs this tool uses, it still misses about {miss} of {cls} on held-out validation images, so a benign-looking estimate is never an all-clear.",
+    "zh": "我无法确认这个病变是良性的：任何照片或分类器都做不到。按本工具使用的阈值，在留出的验证图像上它仍会漏掉约{miss}的{cls}，因此看似良性的估计绝不等于排除。",
+}
+
+WARNING_SIGNS: dict[str, str] = {
+    "en": "Signs that mean it should be examined promptly: it is new (in an adult), growing, changing in shape or colour, has several colours or an irregular edge, bleeds, itches or crusts, does not heal, or is raised, firm and growing (NICE NG12 weighted 7-point checklist; the EFG rule for nodular melanoma).",
+    "zh": "需要尽快检查的信号：成年后新出现、在长大、形状或颜色改变、有多种颜色或边缘不规则、出血、瘙痒或结痂、不愈合，或者隆起、质硬并在长大（NICE NG12 加权七点清单；结节性黑色素瘤的 EFG 规则）。",
+}
+
+SELF_TREATMENT: dict[str, str] = {
+    "en": "**No: please do not cut, shave, burn, freeze, tie off or put creams, acids or home remedies on this lesion yourself.** It can bleed, get infected and scar, and destroying it removes the tissue a pathologist needs to tell whether it was a skin cancer, while any part left behind can keep growing unseen. If you want it removed, a doctor can take it off properly and send it for histopathology (the management documents cited here: a suspicious lesion is diagnosed by excision and histopathology).",
+    "zh": "**不可以：请不要自己切、刮、烧、冷冻、用线结扎，或在这个病变上涂抹药膏、酸性药水或偏方。** 这样可能出血、感染和留疤，而且破坏病变会毁掉病理医生判断是否为皮肤癌所需的组织，残留部分还可能在看不见的情况下继续生长。如果想去除，请由医生规范切除并送病理检查（参见本知识库引用的诊疗文件：可疑病变需通过切除和组织病理学检查来诊断）。",
+}
+
+HISTORY_UNDERSTOOD: dict[str, str] = {
+    "en": "**What you told me:** {items}.",
+    "zh": "**您提供的信息**：{items}。",
+}
+
+CALIBRATION_POPULATION: dict[str, str] = {
+    "en": "Percentages are calibrated on dermoscopy images from specialist skin clinics (HAM10000), where skin cancers are far more common than among moles in general; they are not your personal risk.",
+    "zh": "这些百分比是在皮肤专科门诊的皮肤镜图像（HAM10000）上校准的，其中皮肤癌的比例远高于一般人群的痣；它们并不是您个人的患病风险。",
+}
+
+# Fixed sentences with no source to cite (what the evals count as policy rather than fact).
+POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, HISTORY_UNDERSTOOD, CALIBRATION_POPULATION,
+                                            {lang: text.split("。" if lang == "zh" else ". ")[0] + ("。" if lang == "zh" else ".")
+                                             for lang, text in CANNOT_CONFIRM_BENIGN.items()})
 
 DISCLAIMER: dict[str, str] = {
     "en": "dermagraph is decision support for research and teaching, not a diagnosis. Any lesion that worries you, changes, bleeds or itches should be examined by a doctor.",
@@ -54,16 +104,29 @@ DISCLAIMER: dict[str, str] = {
 }
 
 
-def tier_for_malignancy(malignancy: float, thresholds: RiskThresholds | None = None) -> RiskTier:
-    """Tier for a probability of a malignant or pre-malignant class (akiec + bcc + mel)."""
-    t = thresholds or get_settings().risk
-    if malignancy >= t.urgent_at:
+def tier_for_class(code: str) -> RiskTier:
+    """The tier a class calls for when it is suspected (NICE NG12 1.7.1-1.7.8; corpus: *-management.md).
+
+    Melanoma: the suspected-cancer pathway (about two weeks). Basal cell carcinoma: a routine referral to a
+    dermatologist, sooner on the face or when large or bleeding. Actinic keratosis / intraepithelial
+    carcinoma: a clinician examines and treats it (urgent if an invasive SCC is suspected). Benign: low.
+    """
+    if code == "mel":
         return RiskTier.URGENT
-    if malignancy >= t.soon_at:
+    if code == "bcc":
         return RiskTier.SOON
-    if malignancy >= t.monitor_at:
-        return RiskTier.MONITOR
-    return RiskTier.LOW
+    return RiskTier.CLINICIAN if get_class(code).malignant else RiskTier.LOW
+
+
+CLASS_TIER: dict[str, RiskTier] = {code: tier_for_class(code) for code in CODES}
+
+
+def escalate(tier: RiskTier, steps: int = 1) -> RiskTier:
+    return TIER_ORDER[min(TIER_ORDER.index(tier) + steps, len(TIER_ORDER) - 1)]
+
+
+def at_least(tier: RiskTier, floor: RiskTier) -> RiskTier:
+    return max(tier, floor, key=TIER_ORDER.index)
 
 
 def tier_name(tier: RiskTier, lang: Language = "en") -> str:

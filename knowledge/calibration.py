@@ -47,3 +47,43 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
         if in_bin.any():
             ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(ece)
+
+
+def sensitivity_threshold(scores: np.ndarray, positive: np.ndarray, target: float) -> float:
+    """The largest cut-off ``t`` with ``mean(scores[positive] >= t) >= target`` (a referral at ``score >= t``).
+
+    Chosen on val; ties are kept together, so the sensitivity at ``t`` is at least ``target``.
+    """
+    pos = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(positive, dtype=bool)])
+    if len(pos) == 0:
+        raise ValueError("no positive examples to choose a sensitivity cut-off on")
+    k = int(np.floor((1.0 - target) * len(pos) + 1e-9))  # positives that may fall below the cut-off
+    return float(pos[min(k, len(pos) - 1)])
+
+
+def triage_thresholds(probs: np.ndarray, labels: np.ndarray, codes: tuple[str, ...] | list[str],
+                      malignant_codes: tuple[str, ...] | list[str], target: float) -> dict[str, float | int]:
+    """Melanoma and malignant (akiec + bcc + mel) probability cut-offs at ``target`` val sensitivity, with
+    what they cost on the same data: the share of benign lesions (and of naevi) they send to a clinician."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    mel_i = list(codes).index("mel")
+    mal_idx = [list(codes).index(c) for c in malignant_codes]
+    p_mel, p_mal = probs[:, mel_i], probs[:, mal_idx].sum(1)
+    is_mel, is_mal = labels == mel_i, np.isin(labels, mal_idx)
+    t_mel = sensitivity_threshold(p_mel, is_mel, target)
+    t_mal = sensitivity_threshold(p_mal, is_mal, target)
+    referred = (p_mel >= t_mel) | (p_mal >= t_mal)
+    nv = labels == list(codes).index("nv")
+    return {
+        "target_sensitivity": target,
+        "mel_threshold": round(t_mel, 6),
+        "malignant_threshold": round(t_mal, 6),
+        "val_mel_sensitivity": float((p_mel[is_mel] >= t_mel).mean()),
+        "val_malignant_sensitivity": float(referred[is_mal].mean()),
+        "val_mel_missed": float(1 - referred[is_mel].mean()),
+        "val_benign_referral_rate": float(referred[~is_mal].mean()),
+        "val_nv_referral_rate": float(referred[nv].mean()) if nv.any() else float("nan"),
+        "n_val": int(len(labels)),
+        "n_val_mel": int(is_mel.sum()),
+        "n_val_malignant": int(is_mal.sum()),
+    }

@@ -139,3 +139,20 @@ def image_hash(img: Image.Image) -> str:
     h.update(f"{img.size}".encode())
     h.update(img.tobytes())
     return h.hexdigest()[:16]
+
+
+def shades_of_grey(rgb: np.ndarray, p: int = 6) -> np.ndarray:
+    """White-balance (H, W, 3) sRGB in [0, 1] with the shades-of-grey illuminant estimate (float64).
+
+    Finlayson & Trezzi 2004; p = 6 as in Barata et al. (IEEE JBHI 2015) for dermoscopy and the ISIC
+    2018/2019 winners. Dermoscopes differ in their light and camera; the estimate is the Minkowski
+    p-norm mean of each channel, and each channel is scaled so that the illuminant becomes grey.
+    Used by the lesion-colour measurements and, when its config says so, the encoder's input.
+    """
+    rgb = np.asarray(rgb, dtype=np.float64)
+    illuminant = np.mean(rgb.reshape(-1, 3) ** p, axis=0) ** (1.0 / p)
+    norm = np.linalg.norm(illuminant)
+    if norm <= 1e-6:  # an all-black image has no illuminant to correct
+        return rgb
+    gains = 1.0 / np.maximum(np.sqrt(3.0) * illuminant / norm, 1e-3)  # a channel with no light is not amplified to inf
+    return np.clip(rgb * gains, 0.0, 1.0)

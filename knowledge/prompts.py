@@ -25,9 +25,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from knowledge.advice import TIER_ADVICE as _TIER_ADVICE, RiskTier, tier_advice, tier_for_malignancy
+from knowledge.advice import TIER_ADVICE as _TIER_ADVICE, RiskTier, tier_advice, tier_for_class
 from knowledge.advice import disclaimer
-from knowledge.settings import RiskThresholds
 from knowledge.taxonomy import confirmation_name, get_class
 
 # The English disclaimer and tier advice the model is trained to give (one home: knowledge.advice).
@@ -92,11 +91,11 @@ def identify_answer(code: str, dx_type: str) -> str:
     return f"{class_answer(code)} In the HAM10000 data this diagnosis was confirmed by {confirmation_name(dx_type)}."
 
 
-def advice_answer(code: str, thresholds: RiskThresholds | None = None) -> str:
-    """Advice for a lesion of known class: its malignancy flag placed on the settings' risk tiers."""
+def advice_answer(code: str) -> str:
+    """Advice for a lesion of known class: the tier that class calls for (``knowledge.advice.CLASS_TIER``)."""
     cls = get_class(code)
     nature = "a malignant or pre-malignant lesion type" if cls.malignant else "a benign lesion type"
-    tier = tier_for_malignancy(1.0 if cls.malignant else 0.0, thresholds)
+    tier = tier_for_class(code)
     return f"The appearance is most consistent with {cls.name_en.lower()}, {nature}. {tier_advice(tier)} {DISCLAIMER}"
 
 

@@ -34,15 +34,24 @@ def _env_int(name: str, default: int) -> int:
 
 
 @dataclass(frozen=True)
-class RiskThresholds:
-    """Malignancy probability (akiec + bcc + mel) cut-offs for the risk tiers.
+class TriagePolicy:
+    """How the triage rule (``agents.risk``) chooses its cut-offs; the cut-offs themselves are data.
 
-    Tiers: low < monitor_at <= monitor < soon_at <= see a dermatologist soon < urgent_at <= urgent.
+    The melanoma and "any malignant or pre-malignant" probability cut-offs are chosen on the val split
+    for each classifier, at the sensitivity below, and stored in that classifier's manifest
+    (``metrics.triage``). The fallbacks apply only to a classifier that has none (an uncalibrated
+    Qwen2-VL adapter): deliberately low, so an uncalibrated model refers more, never less.
     """
 
-    monitor_at: float = 0.10
-    soon_at: float = 0.30
-    urgent_at: float = 0.60
+    target_sensitivity: float = 0.95  # val melanoma (and malignant) sensitivity the cut-offs must reach
+    fallback_mel_threshold: float = 0.02
+    fallback_malignant_threshold: float = 0.05
+    # The measured-feature checklist score escalates one step at or above its cut-off, chosen on val as the
+    # lowest score that escalates at most this share of benign lesions (``agents.checklist``).
+    checklist_benign_rate: float = 0.10
+    fallback_checklist_cutoff: int = 5
+    # A new lesion is a warning sign from this age on (the corpus: new naevi are uncommon after 40-50).
+    new_lesion_age: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class Settings:
 
     # Classification: below this top-1 probability the classifier abstains.
     abstain_below: float = 0.40
-    risk: RiskThresholds = field(default_factory=RiskThresholds)
+    triage: TriagePolicy = field(default_factory=TriagePolicy)
 
     # Image input limits (uploads, CLI, API).
     max_upload_bytes: int = 10 * 1024 * 1024

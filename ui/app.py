@@ -62,7 +62,7 @@ CSS = """
 .dg-risk { border-radius: 8px; padding: 8px 12px; margin-top: 4px; border-left: 6px solid; }
 .dg-risk-tier { font-size: 1.05em; margin-bottom: 2px; }
 .dg-risk-low { background: rgba(46, 160, 67, 0.12); border-color: #2ea043; }
-.dg-risk-monitor { background: rgba(210, 180, 0, 0.15); border-color: #c9a400; }
+.dg-risk-clinician { background: rgba(210, 180, 0, 0.15); border-color: #c9a400; }
 .dg-risk-soon { background: rgba(240, 120, 0, 0.15); border-color: #e07000; }
 .dg-risk-urgent { background: rgba(220, 40, 40, 0.15); border-color: #d22; }
 #dg-chat a[href*="#cite-"] { text-decoration: none; font-weight: 600; }

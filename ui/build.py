@@ -59,6 +59,8 @@ STEPS: list[BuildStep] = [
               _lazy("retrieval.cases:case_index_staleness"), _lazy("retrieval.cases:build_case_index"), index=True),
     BuildStep("intake", "intake gate (feature density on train, thresholds on val)",
               _lazy("agents.intake_artifact:intake_staleness"), _lazy("agents.intake_artifact:build_intake")),
+    BuildStep("triage", "triage checklist cut-off (measured features on val, about a minute)",
+              _lazy("agents.triage_artifact:triage_staleness"), _lazy("agents.triage_artifact:build_triage")),
     BuildStep("knowledge", "knowledge text index (corpus sections in Chroma + BM25)",
               _lazy("retrieval.knowledge_index:knowledge_stale_reasons"),
               _lazy("retrieval.knowledge_index:build_default_knowledge_index"), index=True),

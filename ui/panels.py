@@ -19,7 +19,7 @@ from ui.i18n import t
 # A citation marker in an answer: [P], [F], [C3], [K12].
 MARKER = re.compile(r"\[(P|F|C\d+|K\d+)\]")
 CITE_ANCHOR = "#cite-"  # href prefix of a clickable marker; the page script routes clicks to the sources panel
-TIER_CLASS = {RiskTier.LOW: "low", RiskTier.MONITOR: "monitor", RiskTier.SOON: "soon", RiskTier.URGENT: "urgent"}
+TIER_CLASS = {RiskTier.LOW: "low", RiskTier.CLINICIAN: "clinician", RiskTier.SOON: "soon", RiskTier.URGENT: "urgent"}
 
 
 def percent(p: float) -> str:

@@ -27,12 +27,13 @@ from PIL import Image
 
 from agents.classifiers import register_classifier
 from knowledge.artifacts import atomic_write_text
-from knowledge.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, softmax
+from knowledge.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood, softmax,
+                                   triage_thresholds)
 from knowledge.images import open_image
 from knowledge.prompts import class_answer, question
 from knowledge.schema import Prediction
 from knowledge.settings import get_settings
-from knowledge.taxonomy import CODES, class_index
+from knowledge.taxonomy import CODES, MALIGNANT_CODES, class_index
 from retrieval.qwen2vl.loading import LoadedQwen2VL, input_device, load_qwen2vl
 from retrieval.qwen2vl.sequences import Example, answer_token_logprobs, build_batch, encode_prompt, to_device
 
@@ -45,6 +46,7 @@ Scoring = Literal["sum", "mean"]
 class Calibration:
     temperature: float = 1.0
     scoring: Scoring = "sum"
+    triage: dict | None = None  # melanoma / malignant cut-offs chosen on val (``knowledge.calibration.triage_thresholds``)
 
     @classmethod
     def read(cls, folder: Path | None) -> "Calibration":
@@ -55,7 +57,7 @@ class Calibration:
         temperature = float(data["temperature"])
         if not (math.isfinite(temperature) and temperature > 0):
             raise ValueError(f"{path}: temperature {temperature} is not a positive number")
-        return cls(temperature=temperature, scoring=data.get("scoring", "sum"))
+        return cls(temperature=temperature, scoring=data.get("scoring", "sum"), triage=data.get("triage"))
 
 
 class Qwen2VLClassifier:
@@ -68,6 +70,7 @@ class Qwen2VLClassifier:
         self.calibration = calibration
         self.images_per_forward = max(1, images_per_forward)
         self.abstain_below = get_settings().abstain_below
+        self.triage = calibration.triage  # read by agents.risk (None: the settings' low fallbacks)
 
     def class_scores(self, images: Sequence[Image.Image], scoring: Scoring | None = None) -> np.ndarray:
         """(N, 7) log-likelihood of each class sentence, in ``CODES`` order (before temperature)."""
@@ -138,6 +141,14 @@ def create_qwen2vl_classifier(
 # --- calibration on the validation split -------------------------------------------------------
 
 
+def _val_triage(probs: np.ndarray, labels: np.ndarray) -> dict | None:
+    """Triage cut-offs on the calibrated val probabilities; None when val has no melanoma or malignant image."""
+    try:
+        return triage_thresholds(probs, labels, CODES, MALIGNANT_CODES, get_settings().triage.target_sensitivity)
+    except ValueError:
+        return None
+
+
 def calibrate(
     base: str | Path | None = None,
     adapter: str | Path | None = None,
@@ -197,6 +208,7 @@ def calibrate(
         "ece_before": expected_calibration_error(before, labels),
         "ece_after": expected_calibration_error(after, labels),
         "accuracy": float((scores_arr.argmax(axis=1) == labels).mean()),
+        "triage": _val_triage(after, labels),
         "base": classifier.loaded.base,
         "adapter": str(classifier.loaded.adapter) if classifier.loaded.adapter else None,
         "seconds": round(time.perf_counter() - started, 1),

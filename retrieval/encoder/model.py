@@ -15,7 +15,7 @@ import math
 import contextlib
 import io
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -47,6 +47,13 @@ class EncoderConfig:
     text_lora_targets: tuple[str, ...] = ("query", "value")
     text_lora_layers: tuple[int, ...] = (3, 4, 5)  # the top half of MiniLM's 6 layers: backprop stops there
     tta_flip: bool = True  # average the embeddings/logits of the image and its mirror image
+    # Added for the fully fine-tuned recipe (v3). At their defaults they are left out of ``to_dict``, so the
+    # config hash of an artifact built before they existed is unchanged.
+    tune_stem: bool = False  # the whole tower, stem included, was fine-tuned (``top_blocks`` = all blocks)
+    image_size: tuple[int, int] | None = None  # (width, height) input instead of the tower's own
+    color_constancy: bool = False  # Shades of Gray white balance on every input (training and inference)
+
+    _OPTIONAL = {"tune_stem": False, "image_size": None, "color_constancy": False}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "EncoderConfig":
@@ -55,14 +62,19 @@ class EncoderConfig:
         if unknown:
             raise ValueError(f"unknown encoder config key(s) {sorted(unknown)}")
         values = dict(raw)
-        for key in ("text_lora_targets", "text_lora_layers"):
-            if key in values:
+        for key in ("text_lora_targets", "text_lora_layers", "image_size"):
+            if values.get(key) is not None:
                 values[key] = tuple(values[key])
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["text_lora_targets"], d["text_lora_layers"] = list(self.text_lora_targets), list(self.text_lora_layers)
+        for key, default in self._OPTIONAL.items():
+            if d[key] == default:
+                del d[key]
+        if "image_size" in d:
+            d["image_size"] = list(d["image_size"])
         return d
 
 
@@ -127,7 +139,13 @@ class DermEncoder(nn.Module):
         super().__init__()
         self.config = config
         with quiet_loading():
-            self.tower = create_tower(config.tower, top_blocks=config.top_blocks, pretrained=pretrained)
+            options: dict[str, Any] = {"top_blocks": config.top_blocks, "pretrained": pretrained}
+            if config.tune_stem:
+                options["include_stem"] = True
+            self.tower = create_tower(config.tower, **options)
+        if config.image_size is not None or config.color_constancy:
+            size = tuple(config.image_size) if config.image_size is not None else self.tower.spec.input_size
+            self.tower.spec = replace(self.tower.spec, input_size=size, color_constancy=config.color_constancy)
         feat = self.tower.spec.feature_dim
         self.neck = nn.Sequential(nn.Linear(feat, config.hidden_dim), nn.LayerNorm(config.hidden_dim), nn.GELU(), nn.Dropout(config.dropout))
         self.image_proj = nn.Linear(config.hidden_dim, config.embed_dim)

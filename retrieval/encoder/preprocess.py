@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from knowledge.images import shades_of_grey
 from retrieval.encoder.towers import TowerSpec
 
 
@@ -42,6 +43,8 @@ def fit_to_frame(img: Image.Image, size: tuple[int, int]) -> Image.Image:
 def to_tensor(img: Image.Image, spec: TowerSpec) -> torch.Tensor:
     """(3, H, W) float tensor, normalised as the tower was trained."""
     arr = np.asarray(fit_to_frame(img, spec.input_size), dtype=np.float32) / 255.0
+    if spec.color_constancy:
+        arr = shades_of_grey(arr).astype(np.float32)  # the Shades of Gray white balance (ISIC 2018 winners)
     mean = np.asarray(spec.mean, dtype=np.float32)
     std = np.asarray(spec.std, dtype=np.float32)
     return torch.from_numpy(((arr - mean) / std).transpose(2, 0, 1).copy())

@@ -29,6 +29,7 @@ class TowerSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     trainable_top: bool = True  # False for towers that can only be used frozen (ONNX)
+    color_constancy: bool = False  # Shades of Gray white balance before normalising (retrieval/encoder/preprocess.py)
 
 
 class ImageTower(nn.Module):
@@ -82,7 +83,8 @@ _LITE_STD = (0.5, 0.5, 0.5)
 class EfficientNetLiteTower(ImageTower):
     """EfficientNet-Lite0/1/2 without its ImageNet classifier; ``top`` is the last ``top_blocks`` blocks + head conv."""
 
-    def __init__(self, variant: int, input_size: tuple[int, int], top_blocks: int = 5, pretrained: bool = True) -> None:
+    def __init__(self, variant: int, input_size: tuple[int, int], top_blocks: int = 5, pretrained: bool = True,
+                 include_stem: bool = False) -> None:
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -99,17 +101,26 @@ class EfficientNetLiteTower(ImageTower):
         if not 0 <= top_blocks <= n_blocks:
             raise ValueError(f"top_blocks must be 0..{n_blocks}, got {top_blocks}")
         self.split = n_blocks - top_blocks
+        # The whole network (stem included) is ``top`` when fine-tuning all of it: the trunk is the identity.
+        self.include_stem = include_stem and top_blocks == n_blocks
         self.spec = TowerSpec(net._bn1.num_features, input_size, _LITE_MEAN, _LITE_STD)
 
-    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
         net = self.net
-        h = net._swish(net._bn0(net._conv_stem(x)))
-        for block in net._blocks[: self.split]:
+        return net._swish(net._bn0(net._conv_stem(x)))
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        if self.include_stem:
+            return x
+        h = self._stem(x)
+        for block in self.net._blocks[: self.split]:
             h = block(h)
         return h
 
     def top(self, h: torch.Tensor) -> torch.Tensor:
         net = self.net
+        if self.include_stem:
+            h = self._stem(h)
         n = len(net._blocks)
         rate = net._global_params.drop_connect_rate or 0.0
         for i in range(self.split, n):
@@ -121,6 +132,8 @@ class EfficientNetLiteTower(ImageTower):
     def top_parameters(self) -> list[nn.Parameter]:
         net = self.net
         mods = [*net._blocks[self.split :], net._conv_head, net._bn1]
+        if self.include_stem:
+            mods = [net._conv_stem, net._bn0, *mods]
         return [p for m in mods for p in m.parameters()]
 
 
@@ -137,18 +150,18 @@ def _lite_weights_path(variant: int) -> str:
 
 
 @register_tower("efficientnet_lite0")
-def efficientnet_lite0(top_blocks: int = 5, pretrained: bool = True) -> ImageTower:
-    return EfficientNetLiteTower(0, (224, 168), top_blocks, pretrained)
+def efficientnet_lite0(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False) -> ImageTower:
+    return EfficientNetLiteTower(0, (224, 168), top_blocks, pretrained, include_stem)
 
 
 @register_tower("efficientnet_lite1")
-def efficientnet_lite1(top_blocks: int = 5, pretrained: bool = True) -> ImageTower:
-    return EfficientNetLiteTower(1, (240, 180), top_blocks, pretrained)
+def efficientnet_lite1(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False) -> ImageTower:
+    return EfficientNetLiteTower(1, (240, 180), top_blocks, pretrained, include_stem)
 
 
 @register_tower("efficientnet_lite2")
-def efficientnet_lite2(top_blocks: int = 5, pretrained: bool = True) -> ImageTower:
-    return EfficientNetLiteTower(2, (260, 196), top_blocks, pretrained)
+def efficientnet_lite2(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False) -> ImageTower:
+    return EfficientNetLiteTower(2, (260, 196), top_blocks, pretrained, include_stem)
 
 
 # --- A small CNN from scratch: the "does ImageNet pretraining matter here?" control --------------------

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from knowledge.images import shades_of_grey as _shades_of_grey
 from retrieval.features.config import COLOUR_KEYS, COLOUR_RULES, COLOURS
 
 # sRGB (D65) -> XYZ, IEC 61966-2-1.
@@ -30,18 +31,9 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def shades_of_grey(rgb: np.ndarray, p: int = COLOUR_RULES.shades_of_grey_p) -> np.ndarray:
-    """White-balance (H, W, 3) sRGB in [0, 1] with the shades-of-grey illuminant estimate.
-
-    Dermoscopes differ in their light and camera; without this a yellowish device would turn every
-    light-brown lesion "dark brown". The estimate is the Minkowski p-norm mean of each channel.
-    """
-    rgb = np.asarray(rgb, dtype=np.float64)
-    illuminant = np.mean(rgb.reshape(-1, 3) ** p, axis=0) ** (1.0 / p)
-    norm = np.linalg.norm(illuminant)
-    if norm <= 1e-6:  # an all-black image has no illuminant to correct
-        return rgb
-    gains = 1.0 / (np.sqrt(3.0) * illuminant / norm)
-    return np.clip(rgb * gains, 0.0, 1.0)
+    """White balance before naming colours: without it a yellowish device would turn every light-brown
+    lesion "dark brown" (``knowledge.images.shades_of_grey``)."""
+    return _shades_of_grey(rgb, p)
 
 
 @lru_cache(maxsize=1)

@@ -83,8 +83,8 @@ def test_pushback_does_not_flip_the_diagnosis(corpus, dataset):
     inp = assess_input(corpus, dataset)
     inp.intent = read_turn("it's benign, right?", new_image=False)
     answer = review(compose(inp), inp)
-    assert "Melanoma remains the most likely class at 62%" in answer.text
-    assert "benign" in answer.text and answer.review["ok"]
+    assert "the most likely class is Melanoma at 62%" in answer.text  # the estimate restated, unchanged
+    assert "I cannot confirm that this lesion is benign" in answer.text and answer.review["ok"]
 
 
 def test_reviewer_removes_unsupported_and_miscited_sentences(corpus, dataset):

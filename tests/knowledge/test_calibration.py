@@ -25,3 +25,27 @@ def test_scaling_lowers_nll_and_ece_of_an_overconfident_model():
     t = fit_temperature(overconfident, labels)
     assert negative_log_likelihood(overconfident / t, labels) < negative_log_likelihood(overconfident, labels)
     assert expected_calibration_error(softmax(overconfident / t), labels) < expected_calibration_error(softmax(overconfident), labels) / 2
+
+
+def test_sensitivity_threshold_reaches_the_target_and_is_the_largest_that_does():
+    from knowledge.calibration import sensitivity_threshold
+
+    rng = np.random.default_rng(0)
+    scores, positive = rng.random(1000), rng.random(1000) < 0.2
+    for target in (0.8, 0.95, 0.99):
+        t = sensitivity_threshold(scores, positive, target)
+        assert (scores[positive] >= t).mean() >= target
+        higher = np.sort(scores[positive])[np.searchsorted(np.sort(scores[positive]), t) + 1]
+        assert (scores[positive] >= higher).mean() < target
+
+
+def test_triage_thresholds_report_their_cost_on_the_same_data():
+    from knowledge.calibration import triage_thresholds
+    from knowledge.taxonomy import CODES, MALIGNANT_CODES
+
+    probs, labels = calibrated_scores()
+    probs = np.exp(probs - probs.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
+    out = triage_thresholds(probs, labels, CODES, MALIGNANT_CODES, 0.95)
+    assert out["val_mel_sensitivity"] >= 0.95 and out["val_malignant_sensitivity"] >= 0.95
+    assert 0 <= out["val_benign_referral_rate"] <= 1 and out["n_val"] == len(labels)

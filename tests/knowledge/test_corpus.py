@@ -87,12 +87,17 @@ def test_documents_are_english_and_take_class_names_from_the_taxonomy(corpus):
     assert mel.class_names("zh") == [display_name("mel", "zh")] == ["黑色素瘤"]
 
 
-def test_risk_tier_and_abstention_documents_state_the_configured_cut_offs(corpus):
-    """The documents quote the settings' thresholds; this fails when the settings change without them."""
-    risk, abstain = get_settings().risk, get_settings().abstain_below
+def test_risk_tier_and_abstention_documents_state_the_configured_rule(corpus):
+    """The documents quote the settings' policy and every tier; this fails when the rule changes without them."""
+    from knowledge.advice import TIER_ORDER, tier_name
+
+    policy, abstain = get_settings().triage, get_settings().abstain_below
     tiers = next(d for d in corpus if d.id == "assistant-risk-tiers").text
-    for cut in (risk.monitor_at, risk.soon_at, risk.urgent_at):
-        assert f"{cut:.0%}" in tiers
+    assert f"{policy.target_sensitivity:.0%} of the melanomas" in tiers
+    assert f"new in an adult over {policy.new_lesion_age:g}" in tiers
+    for tier in TIER_ORDER:
+        assert tier_name(tier, "en") in tiers
+    assert "monitor" not in next(d for d in corpus if d.id == "when-to-see-a-doctor").text.split("risk tiers")[-1][:80]
     assert f"below {abstain:.0%}" in next(d for d in corpus if d.id == "assistant-abstention").text
 
 

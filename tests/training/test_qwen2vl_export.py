@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from knowledge.advice import TIER_ORDER, tier_for_class
 from knowledge.corpus import load_corpus
 from knowledge.images import open_image
 from knowledge.prompts import DISCLAIMER, TIER_ADVICE, class_answer
@@ -80,8 +81,9 @@ def test_answers_come_from_the_metadata_the_malignancy_flag_the_corpus_and_measu
             assert confirmation_name(record.dx_type) in answer
         elif row["task"] == "advise":
             assert DISCLAIMER in answer and get_class(record.dx).name_en.lower() in answer
-            urgent, reassuring = TIER_ADVICE["urgent"] in answer, TIER_ADVICE["low"] in answer
-            assert (urgent, reassuring) == ((True, False) if get_class(record.dx).malignant else (False, True))
+            expected = tier_for_class(record.dx)  # the tier the class calls for (NICE NG12), as the app says
+            assert TIER_ADVICE[expected.name.lower()] in answer
+            assert all(TIER_ADVICE[t.name.lower()] not in answer for t in TIER_ORDER if t != expected)
         elif row["task"] == "describe":
             img = open_image(record.image_path)
             measured = measure_lesion(img, read_mask(record.mask_path, img.size))

@@ -44,3 +44,72 @@ def augment(img: Image.Image, rng: random.Random, strength: float = 1.0) -> Imag
         hch = hch.point(lambda x: (x + shift) % 256)
         img = Image.merge("HSV", (hch, s, v)).convert("RGB")
     return img
+
+
+# --- What a dermoscopy photo carries besides the lesion (the v3 recipe's on-the-fly augmentation) ----------
+
+
+def add_hair(img: Image.Image, rng: random.Random, strands: int) -> Image.Image:
+    """Dark or light curved strands across the image, as body hair lies under the dermatoscope."""
+    from PIL import ImageDraw
+
+    w, h = img.size
+    layer = img.copy()
+    draw = ImageDraw.Draw(layer)
+    for _ in range(strands):
+        shade = rng.randint(10, 70) if rng.random() < 0.85 else rng.randint(150, 210)  # mostly dark, some grey-blond
+        colour = (shade, int(shade * rng.uniform(0.8, 1.0)), int(shade * rng.uniform(0.6, 0.9)))
+        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        angle = rng.uniform(0, 2 * math.pi)
+        length = rng.uniform(0.3, 1.0) * max(w, h)
+        bend = rng.uniform(-0.6, 0.6)
+        points = []
+        for k in range(12):
+            t = k / 11
+            a = angle + bend * t
+            points.append((x + math.cos(a) * length * t, y + math.sin(a) * length * t))
+        draw.line(points, fill=colour, width=rng.choice((1, 1, 2)))
+    return Image.blend(img, layer, rng.uniform(0.7, 1.0))
+
+
+def add_frame(img: Image.Image, rng: random.Random) -> Image.Image:
+    """The dark round field of a contact dermatoscope, or a softer vignette."""
+    import numpy as np
+
+    w, h = img.size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = w / 2 + rng.uniform(-0.08, 0.08) * w, h / 2 + rng.uniform(-0.08, 0.08) * h
+    r = np.sqrt(((xx - cx) / (w / 2)) ** 2 + ((yy - cy) / (h / 2)) ** 2)
+    arr = np.asarray(img, dtype=np.float32)
+    if rng.random() < 0.5:  # hard circle
+        radius = rng.uniform(0.85, 1.15)
+        edge = rng.uniform(0.02, 0.08)
+        mask = np.clip((radius - r) / edge, 0, 1)
+    else:  # vignette
+        mask = 1 - rng.uniform(0.3, 0.8) * np.clip(r - 0.5, 0, None) ** 2
+    return Image.fromarray((arr * mask[..., None]).clip(0, 255).astype("uint8"))
+
+
+def add_noise(img: Image.Image, rng: random.Random) -> Image.Image:
+    import numpy as np
+
+    arr = np.asarray(img, dtype=np.float32)
+    gen = np.random.default_rng(rng.randrange(2**32))
+    sigma = rng.uniform(2, 12)
+    return Image.fromarray((arr + gen.normal(0, sigma, arr.shape)).clip(0, 255).astype("uint8"))
+
+
+def dermoscopy_augment(img: Image.Image, rng: random.Random, strength: float = 1.0) -> Image.Image:
+    """``augment`` (geometry, lighting) plus, each with some probability, hair, frame, blur and sensor noise."""
+    from PIL import ImageFilter
+
+    img = augment(img, rng, strength)
+    if rng.random() < 0.3 * strength:
+        img = add_hair(img, rng, rng.randint(2, 14))
+    if rng.random() < 0.25 * strength:
+        img = add_frame(img, rng)
+    if rng.random() < 0.2 * strength:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2)))
+    if rng.random() < 0.2 * strength:
+        img = add_noise(img, rng)
+    return img

@@ -48,4 +48,64 @@ class TrainConfig:
         return replace(self, model=replace(self.model, **changes))
 
 
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """The "full" recipe (v3): the whole tower fine-tuned on images augmented afresh every epoch.
+
+    See training/encoder/finetune.py and docs/encoder.md (resolution chosen by measured step cost).
+    """
+
+    model: EncoderConfig = field(default_factory=lambda: EncoderConfig(
+        top_blocks=16, tune_top=True, tune_stem=True, tta_flip=True, image_size=(192, 144), color_constancy=True))
+    epochs: int = 14  # ~1.9 s per step of 32 on the 2 cores: about 100 min
+    batch_size: int = 32
+    lr: float = 1e-3  # neck and heads
+    tower_lr: float = 3e-4  # every tower layer
+    text_lr: float = 1e-3  # text LoRA and projection (trained afterwards, LiT-style, as in the fast recipe)
+    weight_decay: float = 0.02
+    warmup_steps: int = 200
+    logit_adjust_tau: float = 1.0
+    label_smoothing: float = 0.05
+    supcon_weight: float = 0.3
+    supcon_temperature: float = 0.1
+    ema_decay: float = 0.998
+    aug_strength: float = 1.0
+    text_steps: int = 150
+    text_batch: int = 64
+    seed: int = 0
+    max_train_per_class: int | None = None
+    # Not part of the recipe (left out of the manifest config): how the run is carried out.
+    workers: int = 1
+    checkpoint_minutes: float = 5.0
+
+    recipe = "full"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    def manifest_config(self) -> dict[str, Any]:
+        d = self.to_dict()
+        for key in ("workers", "checkpoint_minutes"):
+            d.pop(key)
+        return {"model": d.pop("model"), "train": dict(d, recipe=self.recipe)}
+
+    def with_model(self, **changes: Any) -> "FinetuneConfig":
+        return replace(self, model=replace(self.model, **changes))
+
+
+RECIPES: dict[str, type] = {"fast": TrainConfig, "full": FinetuneConfig}
+# The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped
+# artifact's. It moves to "full" only with an artifact trained by that recipe.
+DEFAULT_RECIPE = "fast"
+
+
+def recipe_config(name: str | None = None) -> TrainConfig | FinetuneConfig:
+    name = name or DEFAULT_RECIPE
+    if name not in RECIPES:
+        raise ValueError(f"unknown encoder recipe {name!r}; choose one of: {', '.join(RECIPES)}")
+    return RECIPES[name]()
+
+
 DEFAULT_CONFIG = TrainConfig()

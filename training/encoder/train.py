@@ -31,12 +31,14 @@ from knowledge.artifacts import Manifest, atomic_replace_dir, config_hash, split
 from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
-from knowledge.taxonomy import CODES
+from knowledge.calibration import softmax, triage_thresholds
+from knowledge.taxonomy import CODES, MALIGNANT_CODES
 from retrieval.encoder.artifact import save_case_embeddings, save_weights
 from retrieval.encoder.captions import caption
 from retrieval.encoder.model import DermEncoder, create_encoder
 from training.encoder.calibrate import fit_calibration, val_metrics
-from training.encoder.config import TrainConfig
+from training.encoder.config import FinetuneConfig, TrainConfig, recipe_config
+from training.encoder.finetune import finetune_image_side, predict_records
 from training.encoder.features import cached_pooled_features, trunk_activations
 from training.encoder.losses import clip_loss, logit_adjusted_cross_entropy, supervised_contrastive
 
@@ -151,6 +153,18 @@ def _load_checkpoint(path: Path, model: DermEncoder, log: Callable[[str], None])
     return ckpt
 
 
+def _load_finetune_checkpoint(path: Path, model: DermEncoder, log: Callable[[str], None]) -> dict:
+    """Progress of a full-recipe run: mid image side (weights, EMA, optimiser) or after it (``model``)."""
+    if not path.is_file():
+        return {}
+    ckpt = torch.load(path, weights_only=False)
+    if "model" in ckpt:  # image side done: its EMA weights (and any text progress)
+        model.load_state_dict(ckpt["model"], strict=False)
+    log(f"resuming from {path} (image epoch {ckpt.get('epoch', 0)}, step {ckpt.get('step_in_epoch', 0)}, "
+        f"text step {ckpt.get('text_step', 0)})")
+    return ckpt
+
+
 def _save_checkpoint(path: Path, model: DermEncoder, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     trainable = set(model.trainable_state_names())
@@ -213,11 +227,15 @@ def train_image_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, v
     bar.close()
 
 
-def train_text_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, history: list[dict], state: dict,
-                    ckpt_path: Path, progress: bool) -> None:
-    """CLIP loss between metadata captions and the locked image embeddings (Zhai et al., LiT, CVPR 2022)."""
+def train_text_side(model: DermEncoder, cfg: TrainConfig | FinetuneConfig, train_set: ViewSet, history: list[dict],
+                    state: dict, ckpt_path: Path, progress: bool, emb_views: list[np.ndarray] | None = None) -> None:
+    """CLIP loss between metadata captions and the locked image embeddings (Zhai et al., LiT, CVPR 2022).
+
+    ``emb_views``: the training images' embeddings, one array per view (default: from ``train_set``'s cached views).
+    """
     assert model.text is not None
-    emb_views = [predict_views(model, ViewSet(train_set.records, train_set.labels, [v]), cfg)[0] for v in train_set.views]
+    if emb_views is None:
+        emb_views = [predict_views(model, ViewSet(train_set.records, train_set.labels, [v]), cfg)[0] for v in train_set.views]
     groups = _param_groups(model, cfg, text=True)
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     if "text_optimizer" in state:
@@ -257,19 +275,20 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, hi
     model.eval()
 
 
-def run_dir(cfg: TrainConfig, work_dir: Path | None = None) -> Path:
+def run_dir(cfg: TrainConfig | FinetuneConfig, work_dir: Path | None = None) -> Path:
     work_dir = Path(work_dir) if work_dir is not None else get_settings().var_dir / "encoder"
     return work_dir / "runs" / config_hash(cfg.manifest_config())
 
 
 def train_encoder(
-    cfg: TrainConfig | None = None,
+    cfg: TrainConfig | FinetuneConfig | None = None,
     artifact_dir: Path | None = None,
     dataset: HamDataset | None = None,
     split_file: Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] = print,
     work_dir: Path | None = None,
+    device: str = "cpu",
 ) -> TrainResult:
     """Train with ``cfg``; the trunk cache and checkpoints go under ``work_dir`` (default ``var/encoder``)."""
     cfg = cfg or TrainConfig()
@@ -286,32 +305,49 @@ def train_encoder(
     val_records = per_class_subset(records_in(dataset, assignment, "val"), cfg.max_train_per_class, cfg.seed)
     log(f"train {len(train_records):,} images, val {len(val_records):,} images")
 
-    # 2. Model and cached trunk activations ------------------------------------------------------
     model = create_encoder(cfg.model)
     work_dir = Path(work_dir) if work_dir is not None else settings.var_dir / "encoder"
-    cache_dir = work_dir / "cache"
-    train_set = _cache_views(model, train_records, cfg.train_views, cfg, cache_dir, progress)
-    val_set = _cache_views(model, val_records, cfg.val_views, cfg, cache_dir, progress)
-
-    # 3a. Image side: class head + embedding (logit-adjusted cross-entropy + supervised contrastive) --
     ckpt_path = run_dir(cfg, work_dir) / "checkpoint.pt"
-    state = _load_checkpoint(ckpt_path, model, log)
-    history: list[dict] = state.get("history", [])
-    if state.get("epoch", 0) < cfg.epochs:
-        train_image_side(model, cfg, train_set, val_set, history, state, ckpt_path, progress)
+    y_train = np.array([CODES.index(r.dx) for r in train_records])
+    y_val = np.array([CODES.index(r.dx) for r in val_records])
+    if isinstance(cfg, FinetuneConfig):
+        # 2-3a. Whole network on freshly augmented images (finetune.py) --------------------------
+        state = _load_finetune_checkpoint(ckpt_path, model, log)
+        history: list[dict] = state.setdefault("history", [])
+        if state.get("epoch", 0) < cfg.epochs:
+            finetune_image_side(model, cfg, train_records, val_records, state, ckpt_path, progress, log, device)
+            _save_checkpoint(ckpt_path, model, state)  # the EMA weights: a resumed run starts the text side from here
+        model.to("cpu")
+        train_emb, _ = predict_records(model, train_records, progress=progress, desc="train embeddings")
+        text_views = [train_emb]
+        text_set = ViewSet(train_records, torch.as_tensor(y_train), [])
+    else:
+        # 2. Cached trunk activations -----------------------------------------------------------
+        cache_dir = work_dir / "cache"
+        train_set = _cache_views(model, train_records, cfg.train_views, cfg, cache_dir, progress)
+        val_set = _cache_views(model, val_records, cfg.val_views, cfg, cache_dir, progress)
+        # 3a. Image side: class head + embedding (logit-adjusted cross-entropy + supervised contrastive) --
+        state = _load_checkpoint(ckpt_path, model, log)
+        history = state.get("history", [])
+        if state.get("epoch", 0) < cfg.epochs:
+            train_image_side(model, cfg, train_set, val_set, history, state, ckpt_path, progress)
+        train_emb, _ = predict_views(model, ViewSet(train_records, train_set.labels, train_set.views[:1]), cfg)
+        text_views = None
+        text_set = train_set
 
     # 3b. Text side, LiT-style: the image embeddings are locked; LoRA + projection learn to meet them --
     if model.text is not None and cfg.text_steps and state.get("text_step", 0) < cfg.text_steps:
-        train_text_side(model, cfg, train_set, history, state, ckpt_path, progress)
+        train_text_side(model, cfg, text_set, history, state, ckpt_path, progress, emb_views=text_views)
 
     # 4. Calibrate on val (temperature and prior shift) and measure ------------------------------
-    val_emb, val_logits = predict_views(model, val_set, cfg)
-    counts = np.bincount(train_set.labels.numpy(), minlength=len(CODES))
+    if isinstance(cfg, FinetuneConfig):
+        val_emb, val_logits = predict_records(model, val_records)
+    else:
+        val_emb, val_logits = predict_views(model, val_set, cfg)
+    counts = np.bincount(y_train, minlength=len(CODES))
     log_prior = np.log((counts + 1) / (counts + 1).sum())
-    temperature, prior_shift = fit_calibration(val_logits, val_set.labels.numpy(), log_prior)
+    temperature, prior_shift = fit_calibration(val_logits, y_val, log_prior)
     class_bias = prior_shift * log_prior
-    train_emb, _ = predict_views(model, ViewSet(train_records, train_set.labels, train_set.views[:1]), cfg)
-    y_val, y_train = val_set.labels.numpy(), train_set.labels.numpy()
     metrics = {
         "temperature": temperature,
         "class_bias": dict(zip(CODES, class_bias.round(6).tolist())),
@@ -322,6 +358,9 @@ def train_encoder(
         "n_val": len(val_records),
         "history": history,
     }
+    # The triage rule's melanoma / malignant cut-offs at the policy's val sensitivity (agents.risk reads them).
+    val_probs = softmax(val_logits / temperature + class_bias)
+    metrics["triage"] = triage_thresholds(val_probs, y_val, CODES, MALIGNANT_CODES, settings.triage.target_sensitivity)
     val = metrics["val"]
     log(f"val: balanced accuracy {val['balanced_accuracy']:.3f}, accuracy {val['accuracy']:.3f}, P@10 {val.get('p_at_10', float('nan')):.3f}, "
         f"temperature {temperature:.2f}, prior shift {prior_shift:.2f}")
@@ -350,13 +389,16 @@ def write_encoder_artifact(model: DermEncoder, cfg: TrainConfig, artifact_dir: P
 
 def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = None, epochs: int | None = None,
                           split_file: Path | None = None, restart: bool = False, progress: bool = True,
-                          log: Callable[[str], None] = print) -> TrainResult:
-    """The default recipe, optionally with another tower or epoch count (what the CLI and `dermagraph build` run)."""
+                          log: Callable[[str], None] = print, recipe: str | None = None, device: str = "cpu") -> TrainResult:
+    """A named recipe (default: the shipped artifact's), optionally with another tower or epoch count.
+
+    What the CLI and `dermagraph build` run. ``device`` ("cpu", "cuda", "cuda:1") applies to the full recipe.
+    """
     from dataclasses import replace
 
     from retrieval.encoder.towers import available_towers
 
-    cfg = TrainConfig()
+    cfg = recipe_config(recipe)
     if tower is not None:
         if tower not in available_towers():
             raise ValueError(f"unknown image tower {tower!r}; available: {', '.join(available_towers())}")
@@ -365,9 +407,14 @@ def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = 
         if epochs < 1:
             raise ValueError("--epochs must be at least 1")
         cfg = replace(cfg, epochs=epochs)
+    if device != "cpu":
+        if not isinstance(cfg, FinetuneConfig):
+            raise ValueError("--device applies to the full recipe (--recipe full); the fast recipe runs on the CPU")
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: no CUDA device is visible to torch here")
     if restart:
         shutil.rmtree(run_dir(cfg), ignore_errors=True)
-    return train_encoder(cfg, artifact_dir=artifact_dir, split_file=split_file, progress=progress, log=log)
+    return train_encoder(cfg, artifact_dir=artifact_dir, split_file=split_file, progress=progress, log=log, device=device)
 
 
 def encoder_staleness(artifact_dir: Path | None = None, dataset: HamDataset | None = None) -> list[str]:
@@ -377,4 +424,4 @@ def encoder_staleness(artifact_dir: Path | None = None, dataset: HamDataset | No
     dataset = dataset or load_dataset()
     folder = Path(artifact_dir) if artifact_dir is not None else get_settings().artifacts_dir / "encoder"
     split_fp = split_fingerprint(load_split(dataset=dataset))
-    return staleness(folder, TrainConfig().manifest_config(), dataset.fingerprint(), split_fp)
+    return staleness(folder, recipe_config().manifest_config(), dataset.fingerprint(), split_fp)

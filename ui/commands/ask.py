@@ -20,6 +20,10 @@ def ask(
     base: Optional[str] = typer.Option(None, "--base", help="Qwen2-VL base model id or path (qwen2vl backend)."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="Qwen2-VL LoRA adapter folder (qwen2vl backend)."),
     composer: str = typer.Option("auto", "--composer", help="auto, template or llm (llm needs a generative backend)."),
+    age: Optional[float] = typer.Option(None, "--age", help="Patient's age in years (optional; used by the triage rule)."),
+    sex: Optional[str] = typer.Option(None, "--sex", help="male or female (optional)."),
+    site: Optional[str] = typer.Option(None, "--site", help="Body site, e.g. back, face, lower extremity (optional)."),
+    history: Optional[str] = typer.Option(None, "--history", help='What the lesion did, e.g. "grew, bled" or "变大，出血".'),
     as_json: bool = JsonOption,
 ) -> None:
     """Ask about a dermoscopy image, or follow up on a thread. Decision support, not a diagnosis."""
@@ -36,10 +40,14 @@ def ask(
         from agents.session import check_thread_id
         from knowledge.images import open_image
 
+        from knowledge.patient import patient_from_fields
+
         check_thread_id(thread_id)
+        patient = patient_from_fields(age, sex, site, history)  # an impossible age or unknown site: a clear error
         if image is not None:
             open_image(image)  # a bad file or thread id fails in a second, not after the models load
-        result = Consultation(classifier=classifier, **options).ask(thread_id, question, image=image, language=language)
+        result = Consultation(classifier=classifier, **options).ask(thread_id, question, image=image, language=language,
+                                                                    patient=None if patient.is_empty() else patient)
     if as_json:
         print_json(result.model_dump(exclude={"passages"}))
         return

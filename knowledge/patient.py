@@ -1,0 +1,266 @@
+"""What the person tells us about themselves and the lesion: age, sex, body site and its history.
+
+Given as optional fields (app, ``ask --age --sex --site --history``) or in the chat text, in English
+or Chinese. It is data for the triage rule (``agents.risk``), never instructions. Each history sign is
+a warning sign in the guidance the corpus cites: change (evolution in ABCDE; change in size, shape or
+colour in the NICE NG12 weighted 7-point checklist), bleeding or oozing, itch or altered sensation,
+a lesion that does not heal, a new lesion in an adult, and the EFG signs of nodular melanoma
+(elevated, firm, growing). A negated sign ("it doesn't itch", "没有变化") is not a sign.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from knowledge.taxonomy import BODY_SITES
+
+# sign -> (English patterns, Chinese patterns). English patterns are matched on word boundaries.
+HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "grew": (
+        (r"gr[eo]w(?:n|s|ing)?", r"getting (?:bigger|larger)", r"got (?:bigger|larger)", r"(?:bigger|larger) than (?:before|it was)",
+         r"increas\w* in size", r"enlarg\w*", r"spread(?:ing|s)?"),
+        ("变大", "长大", "增大", "越来越大", "变宽", "扩大", "长得很快"),
+    ),
+    "changed": (
+        (r"chang\w*", r"different (?:shape|colou?r)", r"(?:darker|lighter) than", r"(?:got|getting|gone|become|became) (?:\w+ and )?(?:darker|lighter|blacker)",
+         r"(?:bigger|larger|wider) and (?:darker|lighter|blacker)", r"turn\w* (?:black|dark)",
+         r"new colou?rs?", r"evolv\w*"),
+        ("变化", "改变", "变了", "变黑", "变深", "颜色变", "形状变", "不一样了"),
+    ),
+    "bleeding": (
+        (r"bl(?:ed|eed|eeds|eeding)", r"blood\w*", r"ooz\w*", r"weep\w*", r"crust\w*", r"scab\w*"),
+        ("出血", "流血", "渗血", "带血", "渗液", "流水", "结痂"),
+    ),
+    "itching": (
+        (r"itch\w*", r"sore", r"tender", r"hurts?", r"painful", r"tingl\w*"),
+        ("痒", "疼", "痛", "刺痛"),
+    ),
+    "not_healing": (
+        (r"(?:won'?t|doesn'?t|not|never|isn'?t) heal\w*", r"non[- ]?healing", r"keeps? (?:coming back|reopening)", r"ulcer\w*"),
+        ("不愈合", "反复破", "溃烂", "溃疡", "好不了"),
+    ),
+    "new": (
+        (r"new", r"appeared", r"came up", r"popped up", r"wasn'?t there", r"recent(?:ly)? (?:appeared|noticed)", r"just noticed"),
+        ("新长", "新出现", "新发", "最近长", "最近出现", "以前没有", "突然长"),
+    ),
+    "elevated": (
+        (r"raised", r"elevated", r"bump\w*", r"lump\w*", r"nodul\w*", r"sticks? out", r"dome\w*"),
+        ("凸起", "隆起", "鼓起", "突起", "高出", "结节", "疙瘩"),
+    ),
+    "firm": ((r"firm", r"hard"), ("硬",)),
+}
+# "not healing" is itself phrased with a negation; it is matched before negation is looked for.
+NEGATION_EN = re.compile(r"\b(?:no|not|never|hasn'?t|haven'?t|didn'?t|doesn'?t|don'?t|isn'?t|wasn'?t|without|nor|neither)\b"
+                         r"(?:\W+\w+){0,3}\W*$", re.IGNORECASE)
+NEGATION_ZH = ("没有", "没", "不", "未", "无", "别")
+
+SIGN_NAMES: dict[str, dict[str, str]] = {
+    "grew": {"en": "it has grown", "zh": "它在长大"},
+    "changed": {"en": "it has changed (shape or colour)", "zh": "它发生了变化（形状或颜色）"},
+    "bleeding": {"en": "it bleeds, oozes or crusts", "zh": "它出血、渗液或结痂"},
+    "itching": {"en": "it itches or hurts", "zh": "它瘙痒或疼痛"},
+    "not_healing": {"en": "it does not heal", "zh": "它不愈合"},
+    "new": {"en": "it is new", "zh": "它是新出现的"},
+    "elevated": {"en": "it is raised", "zh": "它隆起"},
+    "firm": {"en": "it is firm", "zh": "它质地坚硬"},
+}
+
+_AGE = re.compile(
+    r"\b(?:i'?m|i am|aged?|age:?)\s*(\d{1,3})\b(?!\s*(?:%|percent|months?|weeks?|days?|years? ago|mm|cm))"
+    r"|\b(\d{1,3})\s*(?:-|\s)?(?:years?|yrs?)[- ]old\b|\b(\d{1,3})\s*(?:yo|y/o)\b"
+    r"|(?:我|今年|年龄)\s*(\d{1,3})\s*岁|(\d{1,3})\s*岁(?:了|的(?:男|女))",
+    re.IGNORECASE)
+_FEMALE = re.compile(r"\b(?:i'?m|i am)\b[^.?!]{0,16}?\b(?:woman|female|girl|lady)\b|我是女|女，|女,", re.IGNORECASE)
+_MALE = re.compile(r"\b(?:i'?m|i am)\b[^.?!]{0,16}?\b(?:man|male|guy|boy)\b|我是男|男，|男,", re.IGNORECASE)
+
+SEXES = ("male", "female")
+MAX_HISTORY_CHARS = 1000
+
+
+class PatientInfo(BaseModel):
+    """Optional details about the person and the lesion; every field may be missing."""
+
+    age: float | None = None
+    sex: str | None = None  # "male" | "female"
+    site: str | None = None  # a HAM10000 localization (knowledge.taxonomy.BODY_SITES)
+    history: list[str] = Field(default_factory=list)  # signs from HISTORY_SIGNS, in that order
+    history_text: str = ""  # what the person wrote, kept as data (shown back, never executed)
+
+    @field_validator("age")
+    @classmethod
+    def _age(cls, age: float | None) -> float | None:
+        if age is not None and not 0 <= age <= 120:
+            raise ValueError(f"age must be between 0 and 120 years, got {age:g}")
+        return age
+
+    @field_validator("sex")
+    @classmethod
+    def _sex(cls, sex: str | None) -> str | None:
+        if sex is None or sex == "":
+            return None
+        value = {"m": "male", "f": "female", "男": "male", "女": "female", "man": "male", "woman": "female"}.get(sex.lower().strip(), sex.lower().strip())
+        if value not in SEXES:
+            raise ValueError(f"sex must be 'male' or 'female' (or left out), got {sex!r}")
+        return value
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, site: str | None) -> str | None:
+        if site is None or site == "":
+            return None
+        value = normalise_site(site)
+        if value is None:
+            known = ", ".join(s for s in BODY_SITES if s != "unknown")
+            raise ValueError(f"unknown body site {site!r}; use one of: {known}")
+        return value
+
+    @field_validator("history")
+    @classmethod
+    def _history(cls, signs: list[str]) -> list[str]:
+        unknown = [s for s in signs if s not in HISTORY_SIGNS]
+        if unknown:
+            raise ValueError(f"unknown history sign(s) {unknown}; known: {', '.join(HISTORY_SIGNS)}")
+        return [s for s in HISTORY_SIGNS if s in signs]
+
+    def is_empty(self) -> bool:
+        return self.age is None and self.sex is None and self.site is None and not self.history
+
+    def merged(self, newer: "PatientInfo") -> "PatientInfo":
+        """Later statements add to earlier ones; a later age, sex or site replaces the earlier."""
+        text = " / ".join(t for t in (self.history_text, newer.history_text) if t)[-MAX_HISTORY_CHARS:]
+        return PatientInfo(age=newer.age if newer.age is not None else self.age, sex=newer.sex or self.sex,
+                           site=newer.site or self.site, history=[*self.history, *newer.history], history_text=text)
+
+    def summary(self, lang: str = "en") -> list[str]:
+        """What was understood, item by item, in the user's language."""
+        items = []
+        if self.age is not None:
+            items.append(f"{self.age:g} 岁" if lang == "zh" else f"age {self.age:g}")
+        if self.sex:
+            items.append({"male": "男性", "female": "女性"}[self.sex] if lang == "zh" else self.sex)
+        if self.site:
+            items.append(f"部位：{BODY_SITES[self.site]['zh']}" if lang == "zh" else f"on the {BODY_SITES[self.site]['en'].lower()}")
+        items += [SIGN_NAMES[s]["zh" if lang == "zh" else "en"] for s in self.history]
+        return items
+
+
+_SITE_ALIASES: dict[str, tuple[str, ...]] = {
+    "back": ("back", "upper back", "lower back", "后背", "背", "背部"), "trunk": ("trunk", "torso", "躯干"),
+    "face": ("face", "cheek", "nose", "forehead", "chin", "脸", "面部", "脸上", "鼻子", "额头"),
+    "lower extremity": ("leg", "legs", "thigh", "shin", "calf", "knee", "lower limb", "腿", "大腿", "小腿", "下肢"),
+    "upper extremity": ("arm", "arms", "forearm", "shoulder", "elbow", "upper limb", "手臂", "胳膊", "肩膀", "上肢"),
+    "abdomen": ("abdomen", "belly", "stomach", "tummy", "肚子", "腹部"), "chest": ("chest", "breast", "胸", "胸口", "胸部"),
+    "neck": ("neck", "脖子", "颈部"), "scalp": ("scalp", "head", "头皮", "头上"), "ear": ("ear", "ears", "耳朵", "耳"),
+    "foot": ("foot", "feet", "sole", "toe", "toes", "heel", "脚", "脚底", "足", "脚趾"),
+    "hand": ("hand", "hands", "palm", "finger", "fingers", "手", "手掌", "手指"),
+    "genital": ("genital", "genitals", "生殖器"), "acral": ("acral", "肢端"),
+}
+
+
+def normalise_site(text: str) -> str | None:
+    """A HAM10000 localization for a site name in English or Chinese (``None``: not a known site)."""
+    value = text.strip().lower().replace("_", " ")
+    if value in BODY_SITES and value != "unknown":
+        return value
+    for site, names in BODY_SITES.items():
+        if site != "unknown" and (value == names["en"].lower() or text.strip() == names["zh"]):
+            return site
+    for site, aliases in _SITE_ALIASES.items():
+        if value in aliases:
+            return site
+    return None
+
+
+def _negated(before: str) -> bool:
+    if NEGATION_EN.search(before[-40:]):
+        return True
+    tail = before[-4:]
+    return any(tail.endswith(n) or (n in tail and len(tail) - tail.rfind(n) <= 3) for n in NEGATION_ZH)
+
+
+_CLAUSE = re.compile(r"[^.!?。！？;；,，\n]+[.!?。！？;；,，\n]?")
+_QUESTION_START = re.compile(r"^\s*(?:and |but |so )?(?:can|could|will|would|should|shall|does|do|did|is|are|was|were|how|what|why|"
+                             r"when|where|which|may|might|must|has|have)\b", re.IGNORECASE)
+
+
+def _is_question(clause: str) -> bool:
+    """A question asks rather than tells ("will it hurt?", "要去掉吗？"): its words are not history."""
+    c = clause.strip()
+    if c.endswith(("?", "？")) and _QUESTION_START.search(c):
+        return True
+    return bool(re.search(r"(?:吗|么|呢)[?？]?$", c)) and not re.search(r"了", c)
+
+
+def history_signs(text: str) -> list[str]:
+    """The warning signs a message states (negated ones and questions left out), in ``HISTORY_SIGNS`` order."""
+    found: list[str] = []
+    for clause in _CLAUSE.findall(text):
+        if not _is_question(clause):
+            found += [s for s in _clause_signs(clause) if s not in found]
+    return [s for s in HISTORY_SIGNS if s in found]
+
+
+def _clause_signs(text: str) -> list[str]:
+    found = []
+    for sign, (en, zh) in HISTORY_SIGNS.items():
+        hit = False
+        for pattern in en:
+            for m in re.finditer(rf"\b(?:{pattern})\b", text, re.IGNORECASE):
+                if sign == "not_healing" or not _negated(text[: m.start()]):
+                    hit = True
+                    break
+            if hit:
+                break
+        if not hit:
+            for word in zh:
+                for m in re.finditer(re.escape(word), text):
+                    if sign == "not_healing" or not _negated(text[: m.start()]):
+                        hit = True
+                        break
+                if hit:
+                    break
+        if hit:
+            found.append(sign)
+    return found
+
+
+def read_patient(text: str | None) -> PatientInfo:
+    """Age, sex and history signs stated in a chat message (a body site only in a clear 'on my ...' phrase)."""
+    text = (text or "")[:MAX_HISTORY_CHARS]
+    if not text.strip():
+        return PatientInfo()
+    age = None
+    if m := _AGE.search(text):
+        value = float(next(g for g in m.groups() if g))
+        age = value if 0 <= value <= 120 else None
+    sex = "female" if _FEMALE.search(text) else "male" if _MALE.search(text) else None
+    site = None
+    if m := re.search(r"\b(?:on|at) (?:my|the|his|her) ((?:upper |lower )?\w+)", text, re.IGNORECASE):
+        site = normalise_site(m.group(1))
+    if site is None and (m := re.search(r"(?:长在|在我?的?)(\w{1,3}?)(?:上|部)", text)):
+        site = normalise_site(m.group(1))
+    signs = history_signs(text)
+    return PatientInfo(age=age, sex=sex, site=site, history=signs, history_text=text.strip() if signs else "")
+
+
+def patient_from_fields(age: float | str | None = None, sex: str | None = None, site: str | None = None,
+                        history: str | Iterable[str] | None = None) -> PatientInfo:
+    """From form fields or CLI flags; raises ``ValueError`` with a clear message on an impossible value."""
+    if isinstance(age, str):
+        age = age.strip()
+        if not age:
+            age = None
+        else:
+            try:
+                age = float(age)
+            except ValueError:
+                raise ValueError(f"age must be a number of years, got {age!r}") from None
+    text = history if isinstance(history, str) else ", ".join(history or [])
+    text = (text or "")[:MAX_HISTORY_CHARS]
+    try:
+        return PatientInfo(age=age, sex=sex, site=site, history=history_signs(text) if text else [], history_text=text.strip())
+    except ValidationError as exc:
+        raise ValueError("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())) from None

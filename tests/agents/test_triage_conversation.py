@@ -1,0 +1,126 @@
+"""The triage layer in the real graph: the tier and its reason in every answer about the lesion, pushback
+never agrees, self-treatment gets a clear no, and reported history escalates (English and Chinese)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from agents.risk import RiskTier
+from knowledge.advice import CANNOT_CONFIRM_BENIGN, SELF_TREATMENT, TIER_ADVICE, WARNING_SIGNS
+from knowledge.patient import PatientInfo
+from knowledge.taxonomy import CODES
+
+MELANOMA_EXAMPLE = "ISIC_0024313"  # the app's own example melanoma (histopathology), test split
+
+
+def _estimate_and_tier(turn) -> bool:
+    tier = RiskTier(turn.risk_tier)
+    if turn.language == "zh":
+        return "**估计（并非诊断）**" in turn.answer and f"**风险等级：{tier_name(tier, 'zh')}**" in turn.answer
+    return "**Estimate (not a diagnosis):**" in turn.answer and f"**Risk tier: {tier_name(tier, 'en')}**" in turn.answer
+
+
+def tier_name(tier, lang):
+    from agents.risk import tier_name as name
+
+    return name(tier, lang)
+
+
+@pytest.fixture(scope="module")
+def low_tier_naevus(resources, dataset, split):
+    """A test-split naevus the shipped rule tiers 'low' (found by running the real classifier and rule)."""
+    from agents.risk import triage
+    from knowledge.images import open_image
+
+    for r in sorted((r for r in dataset if split.get(r.image_id) == "test" and r.dx == "nv"), key=lambda r: r.image_id)[:60]:
+        p = resources.classifier.classify(open_image(r.image_path))
+        if triage(p, resources.triage_cutoffs).tier == RiskTier.LOW:
+            return r
+    pytest.fail("no test naevus is tiered low by the prediction alone among the first 60")
+
+
+def test_the_example_melanoma_is_referred_and_the_answer_leads_with_melanoma(consult, dataset):
+    turn = consult.ask("mel", "What is this?", image=dataset.get(MELANOMA_EXAMPLE).image_path)
+    assert turn.risk_tier in (RiskTier.SOON.value, RiskTier.URGENT.value)
+    assert turn.triage["reasons"] and turn.triage["tier"] == turn.risk_tier
+    if turn.triage["melanoma_not_excluded"]:
+        assert turn.answer.startswith("**Melanoma cannot be excluded:**")
+    assert TIER_ADVICE[RiskTier(turn.risk_tier)]["en"] in turn.answer
+    assert "HAM10000" in turn.answer  # the population the percentages were calibrated on is named
+
+
+@pytest.mark.parametrize("lang, questions", [
+    ("en", ["Is it benign?", "How worried should I be about this one?", "What do you make of it?"]),
+    ("zh", ["它是良性的吗？", "风险高吗？", "这个要紧吗"]),
+])
+def test_follow_ups_restate_this_lesions_estimate_and_tier(consult, low_tier_naevus, lang, questions):
+    consult.ask(f"fu-{lang}", "这是什么？" if lang == "zh" else "What is this?", image=low_tier_naevus.image_path)
+    for q in questions:
+        turn = consult.ask(f"fu-{lang}", q)
+        assert turn.language == lang and _estimate_and_tier(turn), (q, turn.answer)
+
+
+@pytest.mark.parametrize("lang, text", [("en", "It's benign, right? My friend said so."), ("en", "my doctor said it's fine"),
+                                        ("zh", "我妈说这就是颗普通的痣，没事吧"), ("zh", "医生说不用管它")])
+def test_pushback_never_agrees_and_gives_the_miss_rate_and_warning_signs(consult, low_tier_naevus, lang, text):
+    thread = f"pb-{lang}-{abs(hash(text)) % 1000}"
+    first = consult.ask(thread, "What is this?", image=low_tier_naevus.image_path)
+    turn = consult.ask(thread, text)
+    assert turn.intent == "pushback"
+    assert turn.risk_tier == first.risk_tier  # insisting changes nothing
+    cannot = CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0]
+    assert cannot in turn.answer and "%" in turn.answer.split(cannot)[1].split("\n")[0]  # with its measured miss rate
+    assert WARNING_SIGNS[lang] in turn.answer
+
+
+@pytest.mark.parametrize("lang, text", [("en", "Can I just remove it myself?"), ("en", "could I freeze it off with wart spray"),
+                                        ("zh", "我能自己用指甲刀剪掉吗"), ("zh", "用苹果醋点掉可以吗")])
+def test_self_treatment_gets_a_clear_no_with_or_without_an_image(consult, low_tier_naevus, lang, text):
+    no = SELF_TREATMENT[lang].split("**")[1]
+    consult.ask(f"st-{lang}", "What is this?", image=low_tier_naevus.image_path)
+    with_image = consult.ask(f"st-{lang}", text)
+    assert with_image.intent == "self_treat" and no in with_image.answer and _estimate_and_tier(with_image)
+    without = consult.ask(f"st-none-{lang}", text)
+    assert no in without.answer
+
+
+def test_reported_growth_and_bleeding_escalate_the_tier_and_are_not_an_age_filter(consult, low_tier_naevus):
+    first = consult.ask("hist", "What is this?", image=low_tier_naevus.image_path)
+    assert first.risk_tier == RiskTier.LOW.value
+    turn = consult.ask("hist", "it grew over 3 months and bled last week")
+    assert turn.risk_tier == RiskTier.URGENT.value  # NICE weighted 7-point: change in size 2 + oozing/bleeding 1
+    assert set(turn.patient["history"]) == {"grew", "bleeding"}
+    assert "**What you told me:** it has grown; it bleeds, oozes or crusts." in turn.answer
+    assert consult.state("hist")["case_filters"].age_min is None
+    zh = consult.ask("hist-zh", "这是什么？", image=low_tier_naevus.image_path)
+    assert zh.risk_tier == RiskTier.LOW.value
+    assert consult.ask("hist-zh", "它最近变大了，有时候会痒").risk_tier != RiskTier.LOW.value
+
+
+def test_patient_fields_reach_the_rule_and_are_shown_back(consult, low_tier_naevus):
+    turn = consult.ask("fields", "What is this?", image=low_tier_naevus.image_path,
+                       patient=PatientInfo(age=67, sex="male", site="back", history=["new"]))
+    assert turn.risk_tier == RiskTier.SOON.value and "history" in turn.triage["reasons"]
+    assert "**What you told me:** age 67; male; on the back; it is new." in turn.answer
+    nxt = consult.ask("fields", "And the next one?", image=low_tier_naevus.image_path)
+    assert nxt.patient["age"] == 67 and nxt.patient["history"] == []  # history belonged to the previous lesion
+
+
+def test_cli_takes_patient_flags_and_refuses_impossible_ones(low_tier_naevus, index_dir):
+    import os
+    import uuid
+
+    env, thread = dict(os.environ), f"cli-triage-{uuid.uuid4().hex[:8]}"
+    bad = subprocess.run([sys.executable, "-m", "ui.cli", "ask", str(low_tier_naevus.image_path), "--age", "200"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "between 0 and 120" in bad.stderr and "Traceback" not in bad.stderr
+    ok = subprocess.run([sys.executable, "-m", "ui.cli", "ask", str(low_tier_naevus.image_path), "--age", "62", "--sex", "male",
+                         "--site", "back", "--history", "grew, bled", "--thread", thread, "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    out = json.loads(ok.stdout)
+    assert out["risk_tier"] == RiskTier.URGENT.value and out["patient"]["history"] == ["grew", "bleeding"]
+    assert set(out["diagnosis"]["probabilities"]) == set(CODES)
