@@ -130,7 +130,8 @@ class PatientInfo(BaseModel):
 
     def merged(self, newer: "PatientInfo") -> "PatientInfo":
         """Later statements add to earlier ones; a later age, sex or site replaces the earlier."""
-        text = " / ".join(t for t in (self.history_text, newer.history_text) if t)[-MAX_HISTORY_CHARS:]
+        parts = [self.history_text] + ([newer.history_text] if newer.history_text not in self.history_text.split(" / ") else [])
+        text = " / ".join(t for t in parts if t)[-MAX_HISTORY_CHARS:]
         return PatientInfo(age=newer.age if newer.age is not None else self.age, sex=newer.sex or self.sex,
                            site=newer.site or self.site, history=[*self.history, *newer.history], history_text=text)
 

@@ -117,6 +117,14 @@ def _site_choices(lang: Language) -> list[tuple[str, str]]:
     return [(t("any", lang), h.ANY)] + [(site_name(s, lang), s) for s in BODY_SITES]
 
 
+def _patient_sex_choices(lang: Language) -> list[tuple[str, str]]:
+    return [(t("not_given", lang), h.ANY)] + [(SEX_NAMES[s][lang], s) for s in SEXES]
+
+
+def _patient_site_choices(lang: Language) -> list[tuple[str, str]]:
+    return [(t("not_given", lang), h.ANY)] + [(site_name(s, lang), s) for s in BODY_SITES if s != "unknown"]
+
+
 @dataclass
 class _Labels:
     """Components whose text follows the language toggle, and how to relabel each."""
@@ -187,6 +195,19 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                                           placeholder=t("input_placeholder", lang0), show_label=False,
                                                           elem_id="dg-input", autofocus=True),
                                      placeholder="input_placeholder")
+                with labels.add(gr.Accordion(t("patient_details", lang0), open=False, elem_id="dg-patient"), label="patient_details"):
+                    with gr.Row():
+                        p_age = labels.add(gr.Number(None, label=t("patient_age", lang0), minimum=0, maximum=120, precision=0,
+                                                     elem_id="dg-p-age", min_width=90), label="patient_age")
+                        p_sex = labels.add(gr.Dropdown(_patient_sex_choices(lang0), value=h.ANY, label=t("patient_sex", lang0),
+                                                       elem_id="dg-p-sex", min_width=110),
+                                           label="patient_sex", choices=_patient_sex_choices)
+                        p_site = labels.add(gr.Dropdown(_patient_site_choices(lang0), value=h.ANY, label=t("patient_site", lang0),
+                                                        elem_id="dg-p-site", min_width=150),
+                                            label="patient_site", choices=_patient_site_choices)
+                    p_history = labels.add(gr.Textbox(label=t("patient_history", lang0), placeholder=t("history_placeholder", lang0),
+                                                      max_lines=2, max_length=1000, elem_id="dg-p-history"),
+                                           label="patient_history", placeholder="history_placeholder")
                 example_gallery = labels.add(gr.Gallery(_example_items(examples), label=t("examples", lang0), columns=7,
                                                         height=150, allow_preview=False, object_fit="cover",
                                                         elem_id="dg-examples", interactive=False, buttons=[],
@@ -264,8 +285,9 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         def draw_cases(view_value: dict, lang: str) -> dict[Any, Any]:
             return {view: view_value, **dict(zip(cases_out, h.cases_panel(view_value, language_of(lang))))}
 
-        def respond(msg, history, thread_id, lang, view_value):
-            for chat, thread_id, view_value, final in handlers.respond(msg, history, thread_id, lang, view_value):
+        def respond(msg, history, thread_id, lang, view_value, age=None, sex=None, site=None, story=None):
+            patient = {"age": age, "sex": sex, "site": site, "history": story}
+            for chat, thread_id, view_value, final in handlers.respond(msg, history, thread_id, lang, view_value, patient):
                 update = {chatbot: chat, message: gr.update(value=None), thread_box: thread_id, view: view_value}
                 yield _merge(update, draw(view_value, lang)) if final else update
 
@@ -305,7 +327,8 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         models = {"concurrency_id": "models", "concurrency_limit": concurrency or get_settings().serve_concurrency}
         private = {"api_visibility": "private"}
         turn_out = list(dict.fromkeys([chatbot, message, thread_box, view, *panels_out]))
-        save_tab(message.submit(respond, [message, chatbot, thread_box, language, view], turn_out, api_name="chat", **models))
+        save_tab(message.submit(respond, [message, chatbot, thread_box, language, view, p_age, p_sex, p_site, p_history], turn_out,
+                                api_name="chat", **models))
         save_tab(demo.load(restore, [thread_box, language], [thread_box, language, view, *page_out], js=LOAD_JS, **private))
         for trigger in (new_button.click, chatbot.clear):  # the chat's own clear button also starts afresh
             save_tab(trigger(start_new, [language], [thread_box, view, *page_out], **private))

@@ -18,6 +18,7 @@ from agents.intents import CaseFilters
 from agents.nodes import CASES_PER_PAGE, search_filters
 from agents.session import Consultation, check_thread_id, turn_result
 from knowledge.images import ImageError
+from knowledge.patient import patient_from_fields
 from knowledge.taxonomy import Language
 
 from ui import panels
@@ -101,8 +102,10 @@ class AppHandlers:
     # --- a chat turn ---------------------------------------------------------------------------------
 
     def respond(self, message: Mapping[str, Any] | str | None, history: list | None, thread_id: str | None,
-                lang: str | None, view: dict | None) -> Iterator[tuple[list, str, dict, bool]]:
-        """One turn, streamed: yields (chat, thread id, view, final?) — panels are drawn from the view when final."""
+                lang: str | None, view: dict | None, patient: Mapping[str, Any] | None = None) -> Iterator[tuple[list, str, dict, bool]]:
+        """One turn, streamed: yields (chat, thread id, view, final?) — panels are drawn from the view when final.
+
+        ``patient``: the optional age / sex / site / history fields (data for the triage rule)."""
         lang = language_of(lang)
         chat = list(history or [])
         view = view or new_view()
@@ -124,8 +127,10 @@ class AppHandlers:
         yield list(chat), thread_id, view, False
 
         try:
+            info = patient_from_fields(**{k: (v if v not in ("", None) else None) for k, v in (patient or {}).items()})
             # A typed question is answered in its own language; an image alone in the interface's.
-            result = self.consult.ask(thread_id, question or None, image=image, language=None if question else lang)
+            result = self.consult.ask(thread_id, question or None, image=image, language=None if question else lang,
+                                      patient=None if info.is_empty() else info)
         except ImageError as exc:
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('bad_image', lang, reason=str(exc))}"}
             yield list(chat), thread_id, view, False

@@ -11,7 +11,7 @@ import pytest
 from knowledge.artifacts import read_manifest
 from training.encoder.augment import augment
 from training.encoder.calibrate import fit_temperature
-from training.encoder.config import TrainConfig
+from training.encoder.config import FinetuneConfig, TrainConfig, recipe_config
 from training.encoder.train import encoder_staleness, train_encoder
 
 
@@ -22,7 +22,9 @@ def test_shipped_encoder_artifact_matches_the_default_config(dataset):
 
 def test_shipped_manifest_records_what_built_it(settings):
     manifest = read_manifest(settings.artifacts_dir / "encoder")
-    assert manifest.config == TrainConfig().manifest_config()
+    assert manifest.config == recipe_config().manifest_config()
+    triage = manifest.metrics["triage"]  # the triage rule's cut-offs, chosen on val
+    assert triage["val_mel_sensitivity"] >= triage["target_sensitivity"] == settings.triage.target_sensitivity
     assert set(manifest.files) == {"weights.safetensors", "case_embeddings.npz"}
     assert manifest.metrics["temperature"] > 0 and 0 < manifest.metrics["val"]["balanced_accuracy"] <= 1
     assert manifest.git_commit and manifest.data_fingerprint and manifest.split_fingerprint
@@ -78,3 +80,72 @@ def test_temperature_scaling_recovers_an_overconfident_models_temperature():
     true_logits = rng.normal(0, 2, (4000, 7))
     labels = np.array([rng.choice(7, p=np.exp(z) / np.exp(z).sum()) for z in true_logits])
     assert fit_temperature(true_logits * 3, labels) == pytest.approx(3, rel=0.1)
+
+
+@pytest.mark.slow
+def test_the_full_recipe_fine_tunes_every_layer_resumes_and_writes_a_loadable_artifact(tmp_path, dataset):
+    from dataclasses import replace
+
+    import torch
+
+    from retrieval.encoder import load_encoder
+
+    cfg = replace(FinetuneConfig(), epochs=1, max_train_per_class=6, batch_size=8, text_steps=2, text_batch=8, warmup_steps=1,
+                  workers=0)
+    logs: list[str] = []
+    result = train_encoder(cfg, artifact_dir=tmp_path / "encoder", dataset=dataset, progress=False, log=logs.append,
+                           work_dir=tmp_path / "work")
+    manifest = json.loads((tmp_path / "encoder" / "manifest.json").read_text())
+    assert manifest["config"]["train"]["recipe"] == "full" and manifest["metrics"]["n_train"] == 42
+    assert "triage" in manifest["metrics"] and any(line.startswith("epoch 1/1") for line in logs)
+    trained, fresh = load_encoder(tmp_path / "encoder", with_text=False), FinetuneConfig()
+    from retrieval.encoder.model import create_encoder
+
+    untouched = create_encoder(fresh.model, with_text=False)
+    stem = "tower.net._conv_stem.weight"
+    assert not torch.allclose(trained.state_dict()[stem].float(), untouched.state_dict()[stem].float(), atol=1e-4)
+    assert trained.tower.spec.input_size == (192, 144) and trained.tower.spec.color_constancy
+    again = train_encoder(cfg, artifact_dir=tmp_path / "encoder2", dataset=dataset, progress=False, log=logs.append,
+                          work_dir=tmp_path / "work")
+    assert any("resuming" in line for line in logs) and again.history == result.history
+
+
+def test_cuda_is_refused_clearly_where_there_is_none():
+    from training.encoder.train import train_default_encoder
+
+    if torch_cuda_available():
+        pytest.skip("a CUDA device is visible")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        train_default_encoder(recipe="full", device="cuda", progress=False, log=lambda m: None)
+    with pytest.raises(ValueError, match="unknown encoder recipe"):
+        train_default_encoder(recipe="huge", progress=False)
+
+
+def torch_cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def test_dermoscopy_augmentation_adds_hair_frames_and_noise_reproducibly(dataset):
+    from knowledge.images import open_image
+    from training.encoder.augment import add_frame, add_hair, dermoscopy_augment
+
+    img = open_image(dataset.records[0].image_path)
+    hair = np.asarray(add_hair(img, random.Random(1), 12), float)
+    assert (np.abs(hair - np.asarray(img, float)).max(axis=2) > 40).mean() > 0.005  # dark strands cross the image
+    framed = np.asarray(add_frame(img, random.Random(3)), float)
+    assert framed[0, 0].sum() < np.asarray(img, float)[0, 0].sum()  # corners darkened
+    a, b = dermoscopy_augment(img, random.Random("x")), dermoscopy_augment(img, random.Random("x"))
+    assert a.size == img.size and np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_shades_of_grey_removes_a_colour_cast():
+    from knowledge.images import shades_of_grey
+
+    rng = np.random.default_rng(0)
+    scene = rng.uniform(0.2, 0.8, (64, 64, 3))
+    cast = scene * np.array([1.0, 0.8, 0.55])  # a yellow light
+    balanced = shades_of_grey(cast)
+    means = balanced.reshape(-1, 3).mean(0)
+    assert means.max() / means.min() < 1.05 < (cast.reshape(-1, 3).mean(0).max() / cast.reshape(-1, 3).mean(0).min())

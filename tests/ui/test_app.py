@@ -162,3 +162,16 @@ def test_choosing_a_case_or_a_source_shows_it_in_the_chosen_language(handlers, f
     assert chosen == key and view["sources"][key]["passage"]["text"] in text
     gone = handlers.show_source("99:K1", view)
     assert h.sources_panel(gone, "en")[2] == t("source_gone", "en")
+
+
+def test_patient_fields_reach_the_triage_and_a_bad_age_is_refused_without_losing_the_chat(handlers, mel_record):
+    fields = {"age": 70, "sex": "female", "site": "back", "history": "it grew and bled"}
+    steps = list(handlers.respond({"text": "What is this lesion?", "files": [str(mel_record.image_path)]}, [], "", "en",
+                                  h.new_view(), fields))
+    chat, thread, view, final = steps[-1]
+    turn = view["turn"]
+    assert final and turn["patient"]["age"] == 70 and turn["patient"]["history"] == ["grew", "bleeding"]
+    assert turn["risk_tier"] == "urgent" and "**What you told me:** age 70; female; on the back" in turn["answer"]
+    bad = list(handlers.respond({"text": "and now?", "files": []}, chat, thread, "en", view, {**fields, "age": 300}))
+    chat2, thread2, view2, final2 = bad[-1]
+    assert not final2 and "between 0 and 120" in chat2[-1]["content"] and chat2[: len(chat)] == chat and view2 == view
