@@ -206,6 +206,14 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
         b.policy(HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang))))
 
 
+def _add_reassurance_guard(b: _Builder, inp: ComposeInput) -> None:
+    """A question about whether the lesion is harmless gets the same guard as pushback: no all-clear, the
+    measured miss rate, the warning signs."""
+    if inp.intent.reassurance and inp.prediction is not None:
+        _add_cannot_confirm(b, inp.current_triage())
+        b.policy(WARNING_SIGNS[b.lang])
+
+
 def _add_advice(b: _Builder, inp: ComposeInput) -> None:
     if inp.risk is None:
         return
@@ -299,11 +307,17 @@ def _render_text(sentences: list[Sentence]) -> str:
     return "\n\n".join(lines)
 
 
+_BENIGN_CLAIM = re.compile(r"benign|harmless|fine|nothing|\bok\b|okay|normal|ordinary|not (?:cancer|melanoma|malignant)|"
+                           r"can'?t be|cannot be|too young|just a mole|良性|没事|不是癌|不会|不可能|怎么可能|怎么会|正常|好好的|没问题|不用担心", re.I)
+_MALIGNANT_CLAIM = re.compile(r"malignant|cancer|melanoma|恶性|癌|黑色素瘤", re.I)
+
+
 def _claim(question: str, lang: Language) -> str:
-    if re.search(r"malignant|cancer(?!\s*,?\s*(?:right|isn))|恶性|癌", question, re.I) and not re.search(r"not cancer|不是癌", question, re.I):
-        return T["claim_malignant"][lang]
-    if re.search(r"benign|harmless|fine|nothing|not cancer|mole|良性|没事|不是癌|痣", question, re.I):
+    """What the user insists on: a benign claim wins (the dangerous one to agree with), then a malignant one."""
+    if _BENIGN_CLAIM.search(question):
         return T["claim_benign"][lang]
+    if _MALIGNANT_CLAIM.search(question):
+        return T["claim_malignant"][lang]
     return T["claim_other"][lang]
 
 
@@ -367,6 +381,7 @@ def compose(inp: ComposeInput) -> Answer:
                    *([c.ref for c in same[:MAX_CASE_LINES]] or [c.ref for c in inp.cases[:3]]))
         _add_features(b, inp.features)
         _add_knowledge(b, inp.passages, terms, n_passages=2)
+        _add_reassurance_guard(b, inp)
         _add_advice(b, inp)
     elif kind == IntentKind.PUSHBACK and p is not None:
         diagnostic = True
@@ -385,16 +400,19 @@ def compose(inp: ComposeInput) -> Answer:
             _add_lesion_header(b, inp)
         _add_features(b, inp.features)
         _add_knowledge(b, inp.passages, terms, n_passages=1)
+        _add_reassurance_guard(b, inp)
         _add_advice(b, inp)
     elif kind == IntentKind.ADVICE and p is not None:
         diagnostic = True
         _add_lesion_header(b, inp)
         _add_knowledge(b, inp.passages, terms, n_passages=2)
+        _add_reassurance_guard(b, inp)
         _add_advice(b, inp)
     elif p is not None and inp.has_image:  # any other question in a thread about a lesion: start from it
         diagnostic = True
         _add_lesion_header(b, inp)
         _add_knowledge(b, inp.passages, terms, n_passages=2)
+        _add_reassurance_guard(b, inp)
         _add_advice(b, inp)
     else:
         needs_image = kind in (IntentKind.ASSESS, IntentKind.CASE_FILTER, IntentKind.MORE_CASES, IntentKind.PUSHBACK,

@@ -54,6 +54,9 @@ class TurnIntent(BaseModel):
     filters: CaseFilters = Field(default_factory=CaseFilters)
     clear_filters: bool = False
     question: str = ""
+    # The words touch on whether the lesion is harmless (benign, fine, cancer, worry, 良性, 没事, 癌 ...): whatever
+    # the intent, the answer then says the tool cannot confirm it is benign and lists the warning signs.
+    reassurance: bool = False
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -96,6 +99,13 @@ _FEATURES = _rx(
 )
 _SELF_VERB = (r"(?:remove|get rid of|take (?:it |this |that )?off|cut|chop|snip|slice|shave|burn|freeze|scrape|scratch|"
               r"pick|pop|squeeze|lance|dig|tie|clip|zap|laser|dissolve|treat)")
+_CLINICIAN = _rx(r"\b(?:doctors?|dermatologists?|surgeons?|gps?|clinics?|hospitals?|nurses?|professionals?|specialists?)\b",
+                 r"医生", r"医院", r"大夫", r"诊所", r"专科")
+_SELF_AIMED = _rx(rf"\b{_SELF_VERB}\w*\b(?:\s+\w+){{0,3}}\s+(?:it|this|that|hers|his|them|the (?:mole|spot|lesion|thing|growth))\b",
+                  r"\b(?:scissors|razor|needle|lighter|home laser|laser device|plasma pen|tweezers|caustic|acid)\b",
+                  r"刮胡刀", r"剃须刀", r"剪刀", r"针", r"烫", r"烧红", r"激光仪", r"家用激光", r"土方", r"去疣", r"抠", r"掐掉",
+                  r"拔掉", r"剪了", r"刮掉", r"腐蚀", r"去掉", r"去除", r"弄掉", r"祛除", r"点掉", r"除掉", r"消掉", r"拿掉", r"搞掉",
+                  r"\b(?:make it go away|fade it|dissolve it|burn it|freeze it)\b")
 _SELF_TREAT = _rx(
     rf"\b{_SELF_VERB}\w*\b.{{0,40}}\b(?:myself|my ?self|at home|by myself|on my own|diy|home remed\w*|without (?:a|the) doctor)\b",
     rf"\b(?:myself|at home|on my own|diy)\b.{{0,30}}\b{_SELF_VERB}\w*",
@@ -126,6 +136,25 @@ _PUSHBACK = _rx(
     r"(?:就|只)是.{0,2}(?:个|颗|一颗|一个)?(?:普通的?|正常的?)?(?:痣|雀斑|胎记)", r"你就说", r"承认", r"确认.{0,6}良性",
     r"别吓", r"吓人", r"大惊小怪", r"危言耸听", r"小题大做", r"夸大", r"没那么严重", r"不会是癌吧", r"应该是良性", r"肯定没事",
     r"良性的?吧", r"没事吧", r"没问题吧",
+    # others have the same one and are fine; too young; unchanged for years; "can't be cancer"
+    r"\b(?:same|exact same|one like (?:this|it)|ones? like (?:this|it)|spots? like (?:this|it)|these too)\b.{0,40}"
+    r"\b(?:fine|ok|okay|nothing|harmless|healthy|alive)\b",
+    r"\b(?:genetic|hereditary|runs in (?:my|the) family)\b",
+    r"\btoo young (?:for|to (?:get|have))\b",
+    r"\b(?:hasn'?t|has not|not|never|haven'?t seen it) changed? (?:in|for) (?:years|\w+ years|ages|decades|a long time)\b",
+    r"\b(?:can'?t|cannot|couldn'?t|can not) (?:possibly )?be (?:cancer|melanoma|malignant|serious|dangerous|anything bad)\b",
+    r"\b(?:it'?s|its|it is|this is|that'?s|thats)\s+(?:def(?:initely)?\s+|prob(?:ably)?\s+|surely\s+|obviously\s+|clearly\s+)?"
+    r"not (?:cancer|melanoma|malignant|dangerous|serious|skin cancer)\b",
+    r"\b(?:totally|completely|perfectly|obviously|clearly|probably|definitely) (?:harmless|fine|benign|normal|ok|okay|safe)\b",
+    r"\b(?:ordinary|normal|regular|common|harmless|benign|innocent) (?:mole|spot|freckle)\b",
+    r"\bso (?:it'?s|it is|this is) (?:fine|nothing|ok|okay|harmless|benign)\b",
+    r"(?:一模一样|一样的|也长了|也有).{0,12}(?:好好的|没事|没问题|健康)", r"好好的", r"遗传",
+    r"(?:年轻|才二十|才三十|二十多岁|还小).{0,12}(?:不会|没事|不可能)",
+    r"(?:十几|几十|好多|很多|好几|多)年.{0,8}(?:没变|没有变|没什么变化|一点没变|都没变)",
+    r"(?:怎么可能|不可能|不会)是(?:癌|恶性|黑色素瘤)",
+    r"(?:你|就)+(?:直接)?说.{0,8}(?:良性|没事|不是癌|正常)",
+    r"(?:没事|不用担心|良性|正常|常见|没问题).{0,6}(?:对吧|是吧|吧)",
+    r"(?:就是|应该|肯定|那就|那)没事",
 
     r"\b(?:it'?s|it is|this is|surely|i'?m sure|i know|i think) (?:it'?s |it is )?(?:just |only )?(?:benign|harmless|nothing|fine|not cancer|a (?:normal )?mole|malignant|cancer)\b",
     r"\b(?:benign|harmless|fine|not cancer|malignant|cancer), (?:right|isn'?t it|correct)\b",
@@ -201,6 +230,15 @@ def read_filters(text: str, classes: list[str]) -> CaseFilters:
     return f
 
 
+_REASSURANCE = _rx(
+    r"\b(?:benign|harmless|fine|ok|okay|nothing|normal|safe|worr\w*|cancer\w*|malignan\w*|melanoma|serious|danger\w*|"
+    r"scared|afraid|alarm\w*|overreact\w*|paranoid|ignore|young|years|forever|mole|freckle|birthmark|hurt|pain\w*|"
+    r"relax|chill|calm|exaggerat\w*|dramatic|big deal|confirm|agree|promise|guarantee|sure)\b",
+    r"良性", r"没事", r"没问题", r"正常", r"安全", r"担心", r"害怕", r"癌", r"恶性", r"严重", r"危险", r"吓", r"要紧", r"无所谓",
+    r"不管", r"年轻", r"多年", r"痣", r"不疼", r"不痛", r"放心", r"夸张", r"保证", r"确定", r"肯定", r"普通",
+)
+
+
 def read_turn(question: str | None, new_image: bool, language: str | None = None) -> TurnIntent:
     """Classify a turn. A new image always means a full assessment, whatever the words."""
     text = (question or "").strip()
@@ -208,14 +246,17 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
     classes = class_mentions(text)
     filters = read_filters(text, classes) if text else CaseFilters()
 
+    reassurance = bool(_REASSURANCE.search(text))
+
     def intent(kind: IntentKind, **kw: object) -> TurnIntent:
-        return TurnIntent(kind=kind, language=lang, classes=classes, question=text, **kw)  # type: ignore[arg-type]
+        return TurnIntent(kind=kind, language=lang, classes=classes, question=text, reassurance=reassurance,  # type: ignore[arg-type]
+                          **kw)
 
     if new_image:
         return intent(IntentKind.ASSESS, filters=filters)
     if not text:
         return intent(IntentKind.GENERAL)
-    if _SELF_TREAT.search(text):
+    if _SELF_TREAT.search(text) or (_SELF_AIMED.search(text) and not _CLINICIAN.search(text)):
         return intent(IntentKind.SELF_TREAT)
     if _PUSHBACK.search(text):
         return intent(IntentKind.PUSHBACK)

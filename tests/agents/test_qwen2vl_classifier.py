@@ -74,6 +74,9 @@ def test_calibration_fits_a_temperature_on_val_and_the_backend_uses_it(tiny_qwen
     assert saved["nll_after"] <= saved["nll_before"] + 1e-9
     reloaded = get_classifier("qwen2vl", base=str(tiny_qwen2vl), adapter=adapter, device="cpu")
     assert reloaded.calibration.temperature == pytest.approx(saved["temperature"])
+    # The triage cut-offs are chosen on the same val images and travel with the backend (agents.risk reads them).
+    assert saved["triage"]["val_mel_sensitivity"] >= saved["triage"]["target_sensitivity"]
+    assert reloaded.triage == saved["triage"]
     img = np.full((150, 200, 3), 128, dtype=np.uint8)
     assert reloaded.classify(img).temperature == pytest.approx(saved["temperature"])
 
