@@ -69,7 +69,8 @@ def load_encoder(artifact_dir: Path | None = None, with_text: bool = True) -> De
     folder = encoder_dir(artifact_dir)
     manifest = read_encoder_manifest(folder)
     config = EncoderConfig.from_dict(manifest.config["model"])
-    model = DermEncoder(config, with_text=with_text)
+    # A wholly fine-tuned tower is in the artifact itself: its pretrained weights need not be loaded first.
+    model = DermEncoder(config, with_text=with_text, pretrained=not config.tune_stem)
     weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         raise ArtifactError(f"{weights}: encoder weights missing; {REBUILD_HINT}")

@@ -68,6 +68,8 @@ def available_towers() -> list[str]:
 
 
 def create_tower(name: str, **options: object) -> ImageTower:
+    if name.startswith(TIMM_PREFIX):
+        return TimmTower(name[len(TIMM_PREFIX):], pretrained=bool(options.get("pretrained", True)))
     if name not in _TOWERS:
         raise ValueError(f"unknown image tower {name!r}; available: {', '.join(available_towers())}")
     return _TOWERS[name](**options)
@@ -240,3 +242,55 @@ class OnnxDinoTower(ImageTower):
 @register_tower("dinov2_s_onnx")
 def dinov2_s_onnx(**options: object) -> ImageTower:
     return OnnxDinoTower(**options)  # type: ignore[arg-type]
+
+
+# --- Any timm model, "timm:<name>" or "timm:<name>@<weights file>" (for a GPU user's larger model) ------
+
+TIMM_PREFIX = "timm:"
+
+
+def is_tower_name(name: str) -> bool:
+    return name in _TOWERS or (name.startswith(TIMM_PREFIX) and len(name) > len(TIMM_PREFIX))
+
+
+class TimmTower(ImageTower):
+    """A timm backbone, fine-tuned whole (``top`` is the network, the trunk is the identity).
+
+    Weights: ``timm:<name>@<file>`` loads a local checkpoint (``.pth``/``.safetensors``, as timm saves them);
+    ``timm:<name>`` asks timm's own source (the Hugging Face hub), which fails offline with a clear message.
+    Input size and normalisation come from the model's pretrained config.
+    """
+
+    def __init__(self, spec_text: str, pretrained: bool = True) -> None:
+        super().__init__()
+        import timm
+
+        name, _, weights = spec_text.partition("@")
+        if name not in timm.list_models() and name not in timm.list_pretrained():
+            raise ValueError(f"unknown timm model {name!r}")
+        try:
+            if pretrained and weights:
+                if not Path(weights).is_file():
+                    raise ValueError(f"timm:{name}: weights file {weights} not found")
+                net = timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay={"file": weights})
+            else:
+                net = timm.create_model(name, pretrained=pretrained, num_classes=0)
+        except (OSError, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and "state_dict" in str(exc):
+                raise ValueError(f"timm:{name}: the weights in {weights} do not fit this model ({str(exc)[:200]})") from None
+            raise ValueError(f"timm:{name}: no pretrained weights could be loaded ({type(exc).__name__}); offline, pass a "
+                             f"local file as timm:{name}@/path/to/weights.safetensors") from None
+        self.net = net
+        cfg = getattr(net, "pretrained_cfg", {}) or {}
+        _, h, w = cfg.get("input_size", (3, 224, 224))
+        self.spec = TowerSpec(net.num_features, (w, h), tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
+                              tuple(cfg.get("std", (0.229, 0.224, 0.225))))
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def top(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_head(self.net.forward_features(h), pre_logits=True)
+
+    def top_parameters(self) -> list[nn.Parameter]:
+        return list(self.net.parameters())

@@ -396,13 +396,16 @@ def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = 
     """
     from dataclasses import replace
 
-    from retrieval.encoder.towers import available_towers
+    from retrieval.encoder.towers import available_towers, is_tower_name
 
     cfg = recipe_config(recipe)
     if tower is not None:
-        if tower not in available_towers():
-            raise ValueError(f"unknown image tower {tower!r}; available: {', '.join(available_towers())}")
-        cfg = cfg.with_model(tower=tower)
+        if not is_tower_name(tower):
+            raise ValueError(f"unknown image tower {tower!r}; available: {', '.join(available_towers())} or timm:<name>[@weights]")
+        if tower.startswith("timm:") and not isinstance(cfg, FinetuneConfig):
+            raise ValueError("a timm tower is fine-tuned whole: use it with --recipe full")
+        # A timm model keeps the input size it was pretrained at (a ViT's patch grid is fixed).
+        cfg = cfg.with_model(tower=tower, image_size=None) if tower.startswith("timm:") else cfg.with_model(tower=tower)
     if epochs is not None:
         if epochs < 1:
             raise ValueError("--epochs must be at least 1")
