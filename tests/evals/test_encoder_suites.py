@@ -28,3 +28,20 @@ def test_classification_and_retrieval_suites_report_the_required_keys(tmp_path):
                  "retrieval.p_at_k.png", "retrieval.p_at_10_per_class.png"):
         assert (tmp_path / name).stat().st_size > 1000, name
     assert "| balanced_accuracy |" in (tmp_path / "classification.md").read_text()
+
+
+@pytest.mark.slow
+def test_triage_suite_cuts_false_reassurance_against_the_argmax_rule(tmp_path):
+    from agents.risk import RiskTier
+
+    run_suites(["triage"], EvalContext(out_dir=tmp_path, split="test", sample=300), progress=lambda m: None)
+    m = json.loads((tmp_path / "triage.json").read_text())
+    assert m["cutoffs"]["source"] == "manifest" and 280 <= m["n"] <= 320
+    for code, shares in m["tier_by_class"].items():
+        assert set(shares) == {t.value for t in RiskTier} and abs(sum(shares.values()) - 1) < 1e-9, code
+    fr, before = m["false_reassurance"], m["argmax_only"]["false_reassurance"]
+    # Floors with room for a 300-image sample (the full test split is reported by `make eval`: docs/triage.md).
+    assert fr["malignant"] <= 0.10 and fr["mel"] <= 0.15
+    assert fr["malignant"] < before["malignant"] / 3 and fr["mel"] < before["mel"] / 3
+    assert m["referral_rate"]["nv"] <= 0.60  # the price in referred naevi stays bounded
+    assert (tmp_path / "triage.tiers.png").stat().st_size > 1000 and "argmax class only" in (tmp_path / "triage.md").read_text()
