@@ -244,7 +244,7 @@ def assessment_panel(view: dict, lang: Language) -> list[Any]:
     # data-turn tells a watcher (the browser test, a screen reader's live region) which turn the panels show
     return [
         f'<div data-turn="{int(turn.get("turn") or 0)}">{panels.probabilities_html(diagnosis, lang)}</div>',
-        panels.risk_html(turn.get("risk_tier"), diagnosis, lang),
+        panels.risk_html(turn.get("risk_tier"), diagnosis, lang, turn.get("triage")),
         panels.features_image(features, image),
         panels.features_markdown(features, lang),
         panels.feature_values_markdown(features),

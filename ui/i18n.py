@@ -27,6 +27,8 @@ UI: dict[str, dict[str, str]] = {
         "en": "Attach a dermoscopy image (or paste one) and ask, e.g. “What is this lesion?” or “为什么不是黑色素瘤？”",
         "zh": "附上（或粘贴）一张皮肤镜图像并提问，例如“这是什么病变？”或 “why not melanoma?”",
     },
+    "mel_not_excluded": {"en": "Melanoma cannot be excluded", "zh": "不能排除黑色素瘤"},
+    "risk_because": {"en": "Why: {reasons}.", "zh": "原因：{reasons}。"},
     "patient_details": {"en": "Patient details (optional: they can only raise the risk tier)", "zh": "患者信息（可选：只会提高风险等级）"},
     "patient_age": {"en": "Age (years)", "zh": "年龄（岁）"},
     "patient_sex": {"en": "Sex", "zh": "性别"},

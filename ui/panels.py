@@ -80,16 +80,26 @@ def probabilities_html(diagnosis: Mapping[str, Any] | None, lang: Language) -> s
     return f'<div class="dg-probs">{"".join(rows)}{"".join(notes)}</div>'
 
 
-def risk_html(risk_tier: str | None, diagnosis: Mapping[str, Any] | None, lang: Language) -> str:
+def risk_html(risk_tier: str | None, diagnosis: Mapping[str, Any] | None, lang: Language,
+              triage: Mapping[str, Any] | None = None) -> str:
     if not risk_tier:
         return ""
     tier = RiskTier(risk_tier)
     malignancy = (diagnosis or {}).get("malignancy")
     detail = f'<div class="dg-caption">{html.escape(t("malignancy", lang, p=percent(malignancy)))}</div>' if malignancy is not None else ""
+    lead, why = "", ""
+    if triage:
+        from agents.composer import triage_reasons
+        from agents.risk import Triage
+
+        parsed = Triage.model_validate(dict(triage))
+        if parsed.melanoma_not_excluded:
+            lead = f'<div class="dg-risk-lead"><b>{html.escape(t("mel_not_excluded", lang))}</b></div>'
+        why = f'<div class="dg-caption">{html.escape(t("risk_because", lang, reasons=triage_reasons(parsed, lang)))}</div>'
     return (
-        f'<div class="dg-risk dg-risk-{TIER_CLASS[tier]}">'
+        f'<div class="dg-risk dg-risk-{TIER_CLASS[tier]}">{lead}'
         f'<div class="dg-risk-tier">{html.escape(t("risk", lang))}: <b>{html.escape(tier_name(tier, lang))}</b></div>'
-        f'<div>{html.escape(tier_advice(tier, lang))}</div>{detail}</div>'
+        f'<div>{html.escape(tier_advice(tier, lang))}</div>{why}{detail}</div>'
     )
 
 

@@ -172,6 +172,8 @@ def test_patient_fields_reach_the_triage_and_a_bad_age_is_refused_without_losing
     turn = view["turn"]
     assert final and turn["patient"]["age"] == 70 and turn["patient"]["history"] == ["grew", "bleeding"]
     assert turn["risk_tier"] == "urgent" and "**What you told me:** age 70; female; on the back" in turn["answer"]
+    risk_panel = h.assessment_panel(view, "en")[1]
+    assert "Why: " in risk_panel and "you reported that it has grown" in risk_panel
     bad = list(handlers.respond({"text": "and now?", "files": []}, chat, thread, "en", view, {**fields, "age": 300}))
     chat2, thread2, view2, final2 = bad[-1]
     assert not final2 and "between 0 and 120" in chat2[-1]["content"] and chat2[: len(chat)] == chat and view2 == view
