@@ -15,7 +15,6 @@ is written every ``checkpoint_minutes`` and at the end of every epoch under
 from __future__ import annotations
 
 import copy
-import math
 import random
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from retrieval.encoder.preprocess import to_tensor
 from retrieval.encoder.towers import TowerSpec
 from training.encoder.augment import dermoscopy_augment
 from training.encoder.calibrate import val_metrics
-from training.encoder.losses import logit_adjusted_cross_entropy, supervised_contrastive
+from training.encoder.losses import cosine_lr, image_side_loss
 
 
 class AugmentedImages(Dataset):
@@ -116,10 +115,6 @@ class WeightEMA:
         model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in self.shadow.items()}, strict=False)
 
 
-def _lr_scale(step: int, total: int, warmup: int) -> float:
-    return min(1.0, (step + 1) / max(warmup, 1)) * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
-
-
 def save_checkpoint(path: Path, model: DermEncoder, ema: WeightEMA, optimizer: torch.optim.Optimizer, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = dict(state, image=image_state(model), ema=ema.shadow, image_optimizer=optimizer.state_dict())
@@ -162,14 +157,10 @@ def finetune_image_side(model: DermEncoder, cfg, train_records: list[LesionRecor
         sums = {"ce": 0.0, "supcon": 0.0, "n": 0}
         for x, y in loader:
             global_step = epoch * steps_per_epoch + step_in_epoch
-            scale = _lr_scale(global_step, total, cfg.warmup_steps)
-            for g, lr in zip(optimizer.param_groups, base_lrs):
-                g["lr"] = lr * scale
+            cosine_lr(optimizer, base_lrs, global_step, total, cfg.warmup_steps)
             x, y = x.to(device), y.to(device)
             emb, logits = model.heads(model.tower(x))
-            ce = logit_adjusted_cross_entropy(logits, y, log_prior, cfg.logit_adjust_tau, cfg.label_smoothing)
-            sc = supervised_contrastive(emb, y, cfg.supcon_temperature)
-            loss = ce + cfg.supcon_weight * sc
+            loss, ce, sc = image_side_loss(emb, logits, y, log_prior, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -40,7 +40,7 @@ from training.encoder.calibrate import fit_calibration, val_metrics
 from training.encoder.config import FinetuneConfig, TrainConfig, recipe_config
 from training.encoder.finetune import finetune_image_side, predict_records
 from training.encoder.features import cached_pooled_features, trunk_activations
-from training.encoder.losses import clip_loss, logit_adjusted_cross_entropy, supervised_contrastive
+from training.encoder.losses import clip_loss, cosine_lr, image_side_loss
 
 
 @dataclass
@@ -174,12 +174,6 @@ def _save_checkpoint(path: Path, model: DermEncoder, state: dict) -> None:
     tmp.replace(path)
 
 
-def _cosine_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], step: int, total: int, warmup: int) -> None:
-    scale = min(1.0, (step + 1) / max(warmup, 1)) * 0.5 * (1 + math.cos(math.pi * step / max(total, 1)))
-    for group, lr in zip(optimizer.param_groups, base_lrs):
-        group["lr"] = lr * scale
-
-
 def train_image_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, val_set: ViewSet, history: list[dict],
                      state: dict, ckpt_path: Path, progress: bool) -> None:
     """Epochs over the cached views: the neck, class head, image projection (and the tower top if tuned)."""
@@ -201,15 +195,13 @@ def train_image_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, v
         order = torch.randperm(n_items, generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         sums = {"ce": 0.0, "supcon": 0.0}
         for step in range(steps_per_epoch):
-            _cosine_lr(optimizer, base_lrs, epoch * steps_per_epoch + step, total, cfg.warmup_steps)
+            cosine_lr(optimizer, base_lrs, epoch * steps_per_epoch + step, total, cfg.warmup_steps)
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             view_of, item = idx % n_views, idx // n_views
             cached = torch.stack([train_set.views[v][i] for v, i in zip(view_of.tolist(), item.tolist())])
             labels = train_set.labels[item]
             emb, logits = model.heads(_features(model, cached, cfg, train=True))
-            ce = logit_adjusted_cross_entropy(logits, labels, log_prior, cfg.logit_adjust_tau, cfg.label_smoothing)
-            sc = supervised_contrastive(emb, labels, cfg.supcon_temperature)
-            loss = ce + cfg.supcon_weight * sc
+            loss, ce, sc = image_side_loss(emb, logits, labels, log_prior, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -253,7 +245,7 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig | FinetuneConfig, train
     model.text.train()
     bar = tqdm(total=cfg.text_steps, initial=start, desc="text side", unit="step", disable=not progress)
     for step in range(start, cfg.text_steps):
-        _cosine_lr(optimizer, base_lrs, step, cfg.text_steps, cfg.warmup_steps)
+        cosine_lr(optimizer, base_lrs, step, cfg.text_steps, cfg.warmup_steps)
         item = torch.multinomial(weights, cfg.text_batch, replacement=False, generator=gen).tolist()
         view = int(torch.randint(len(emb_views), (1,), generator=gen))
         img = torch.from_numpy(emb_views[view][item])
