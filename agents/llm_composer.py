@@ -76,7 +76,11 @@ class LLMComposer:
         if len(supported) < MIN_SUPPORTED:
             return fallback.model_copy(update={"review": {"llm_draft_sentences": len(drafted), "llm_supported": len(supported),
                                                           "llm_fallback": True}})
-        sentences = supported + [s for s in fallback.sentences if s.kind == "policy" and s.text != T["disclaimer"][inp.language]]
+        # The lesion's estimate, tier, its reason and any "melanoma cannot be excluded" come from the rule, never the
+        # model: the template's classifier-cited sentences lead, whatever the model wrote.
+        header = [s for s in fallback.sentences if s.kind == "fact" and s.refs == ["P"]]
+        sentences = header + [s for s in supported if s.text not in {h.text for h in header}]
+        sentences += [s for s in fallback.sentences if s.kind == "policy" and s.text != T["disclaimer"][inp.language]]
         sentences.append(Sentence(text=T["disclaimer"][inp.language], kind="policy"))
         return Answer(text=_render_text(sentences), sentences=sentences, citations=_citations(sentences, inp),
                       language=inp.language, diagnostic=fallback.diagnostic,

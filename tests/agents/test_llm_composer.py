@@ -44,6 +44,8 @@ def test_supported_sentences_survive_and_the_rest_is_removed(inputs):
     answer = LLMComposer(model_output)(inputs)
     assert answer.review["llm_fallback"] is False and answer.review["llm_supported"] == 2
     assert "Melanoma at 62% [P]" in answer.text and "[K1]" in answer.text
+    assert answer.text.startswith("**Melanoma cannot be excluded:**")  # the rule's lead, tier and reason, not the model's
+    assert "**Risk tier: urgent**, because" in answer.text
     assert "definitely benign" not in answer.text and "Ignore previous" not in answer.text and "90%" not in answer.text
     assert answer.text.rstrip().endswith(T["disclaimer"]["en"])
 
