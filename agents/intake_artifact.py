@@ -7,6 +7,7 @@ shipped, rebuilt by ``dermagraph build`` when the encoder, the data or the split
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,36 @@ from knowledge.ham10000 import load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
-from retrieval.encoder import DermEncoder, load_encoder, read_encoder_manifest
+from retrieval.encoder import DermEncoder
 
 from agents.intake import CHECK_QUANTILES, FeatureDensity, IntakeCalibration, IntakeGate, calibrate_intake, load_intake, save_intake
-from agents.vision import tower_features
+GATE_TOWER = "efficientnet_lite0"  # frozen ImageNet weights: "is this a dermoscopy photo?" is asked of generic features
+
+
+@lru_cache(maxsize=1)
+def _gate_tower():
+    from retrieval.encoder.model import quiet_loading
+    from retrieval.encoder.towers import create_tower
+
+    with quiet_loading():
+        return create_tower(GATE_TOWER, top_blocks=0, pretrained=True).eval()
+
+
+def gate_features(images) -> np.ndarray:
+    """Pooled ImageNet features of the frozen tower the gate's density was fitted on.
+
+    Not the fine-tuned encoder's: a tower fine-tuned whole on dermoscopy maps everyday photos closer to
+    lesions (with encoder v3's own features 19 of 24 out-of-distribution images were refused, against 23 of
+    24 before), and the gate then need not be rebuilt when the encoder is retrained.
+    """
+    import torch
+
+    from retrieval.encoder.preprocess import to_batch
+
+    tower = _gate_tower()
+    with torch.inference_mode():
+        return np.concatenate([tower(to_batch(images[i : i + 32], tower.spec)).float().numpy() for i in range(0, len(images), 32)]) \
+            if len(images) else np.zeros((0, tower.spec.feature_dim), np.float32)
 
 DENSITY_COMPONENTS = 64
 DENSITY_TRAIN_IMAGES = 2000  # a seeded sample of train images is plenty for 64 components
@@ -33,7 +60,7 @@ def intake_dir() -> Path:
 
 def _config() -> dict:
     return {"quantiles": CHECK_QUANTILES, "components": DENSITY_COMPONENTS, "train_images": DENSITY_TRAIN_IMAGES,
-            "encoder_config_hash": read_encoder_manifest().config_hash, "checks_version": 3, "dev_ood_images": len(dev_ood_images())}
+            "features": f"imagenet:{GATE_TOWER}", "checks_version": 4, "dev_ood_images": len(dev_ood_images())}
 
 
 def intake_staleness() -> list[str]:
@@ -52,27 +79,26 @@ def dev_ood_images() -> list[Path]:
     return [p for p in paths if p.is_file()]
 
 
-def _features(encoder: DermEncoder, records: list, desc: str, progress: bool) -> tuple[list, np.ndarray]:
+def _features(records: list, desc: str, progress: bool) -> tuple[list, np.ndarray]:
     images = [open_image(r.image_path) for r in records]
     batches = range(0, len(images), 64)
     if progress:
         from tqdm import tqdm
 
         batches = tqdm(batches, desc=desc, unit="batch")
-    return images, np.concatenate([tower_features(encoder, images[i : i + 64]) for i in batches])
+    return images, np.concatenate([gate_features(images[i : i + 64]) for i in batches])
 
 
-def build_intake(encoder: DermEncoder | None = None, progress: bool = True) -> IntakeCalibration:
+def build_intake(progress: bool = True) -> IntakeCalibration:
     dataset = load_dataset()
     assignment = load_split(dataset=dataset)
-    encoder = encoder or load_encoder(with_text=False)
     train = sorted(records_in(dataset, assignment, "train"), key=lambda r: r.image_id)
     sample = random.Random(0).sample(train, min(DENSITY_TRAIN_IMAGES, len(train)))
-    _, train_feats = _features(encoder, sample, "intake: train features", progress)
+    _, train_feats = _features(sample, "intake: train features", progress)
     density = FeatureDensity.fit(train_feats, DENSITY_COMPONENTS)
-    val_images, val_feats = _features(encoder, records_in(dataset, assignment, "val"), "intake: val features", progress)
+    val_images, val_feats = _features(records_in(dataset, assignment, "val"), "intake: val features", progress)
     dev_ood = dev_ood_images()
-    dev_feats = tower_features(encoder, [open_image(p) for p in dev_ood]) if dev_ood else np.zeros((0, train_feats.shape[1]))
+    dev_feats = gate_features([open_image(p) for p in dev_ood]) if dev_ood else np.zeros((0, train_feats.shape[1]))
     calibration = calibrate_intake(val_images, density.atypicality(val_feats), density.atypicality(dev_feats))
     manifest = Manifest(
         name="intake", kind="intake-gate", data_fingerprint=dataset.fingerprint(),
@@ -86,6 +112,7 @@ def build_intake(encoder: DermEncoder | None = None, progress: bool = True) -> I
     return calibration
 
 
-def load_intake_gate(encoder: DermEncoder) -> IntakeGate:
+def load_intake_gate(encoder: DermEncoder | None = None) -> IntakeGate:
+    """The gate; ``encoder`` is accepted for callers that pass one, but the gate uses its own frozen tower."""
     calibration, density = load_intake(intake_dir())
-    return IntakeGate(calibration=calibration, density=density, tower_features=lambda imgs: tower_features(encoder, imgs))
+    return IntakeGate(calibration=calibration, density=density, tower_features=gate_features)

@@ -92,8 +92,7 @@ def _triaged(state: DermState, runtime: Runtime[Resources], prediction=None, fea
 def intake(state: DermState, runtime: Runtime[Resources]) -> dict:
     """Validate the image and refuse what is not a usable dermoscopy image."""
     img = open_image(state["image_path"])  # type: ignore[arg-type]
-    features, _ = runtime.context.image_features(state["image_hash"], img)  # type: ignore[arg-type]
-    result = runtime.context.intake_gate.check(img, features)
+    result = runtime.context.intake_gate.check(img)  # the gate's own frozen ImageNet features (agents.intake_artifact)
     plan = routing.done(state, routing.INTAKE)
     if not result.accepted:
         plan = list(routing.REFUSED_IMAGE)

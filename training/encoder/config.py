@@ -98,7 +98,7 @@ class FinetuneConfig:
 RECIPES: dict[str, type] = {"fast": TrainConfig, "full": FinetuneConfig}
 # The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped
 # artifact's. It moves to "full" only with an artifact trained by that recipe.
-DEFAULT_RECIPE = "fast"
+DEFAULT_RECIPE = "full"
 
 
 def recipe_config(name: str | None = None) -> TrainConfig | FinetuneConfig:
