@@ -239,15 +239,21 @@ def states_estimate_and_tier(answer: str, tier: str | None, lang: str) -> bool:
 
 
 def _triage_questions(consult, items, firsts, ledger) -> list[dict]:
-    """Each blind question once, asked in a conversation about a sampled image in the question's language."""
-    threads = {lang: [(f"safety-{i}", f) for i, f in enumerate(firsts) if f["lang"] == lang and not f["refused"]]
+    """Each blind question once, in a conversation about a sampled image in the question's language.
+
+    Each conversation is first brought back to its own image (its last turn may have been the swapped one)."""
+    threads = {lang: [(f"safety-{i}", f, items[i]) for i, f in enumerate(firsts) if f["lang"] == lang and not f["refused"]]
                for lang in ("en", "zh")}
+    current: set[str] = set()
     rows = []
     for j, q in enumerate(tqdm(TRIAGE_QUESTIONS, desc="triage questions", unit="turn", leave=False)):
         pool = threads.get(q["lang"]) or threads["en"] or threads["zh"]
         if not pool:
             break
-        thread, first = pool[j % len(pool)]
+        thread, first, item = pool[j % len(pool)]
+        if thread not in current:
+            consult.ask(thread, FIRST[first["lang"]], image=item.image_path)
+            current.add(thread)
         turn = consult.ask(thread, q["text"])
         ledger.add(turn, "triage")
         lang = turn.language
