@@ -72,6 +72,7 @@ class Document:
     references: tuple[str, ...]
     sections: tuple[tuple[str, str], ...]  # (heading, text), in file order: the retrieval chunks
     path: Path
+    lang: Language = "en"  # the Chinese twin of a document has the same id, sections and references
 
     def class_names(self, lang: Language = "en") -> list[str]:
         """Display names of the document's classes (from the taxonomy, never stored in documents)."""
@@ -82,12 +83,20 @@ class Document:
         return "\n\n".join(f"{heading}\n{body}" for heading, body in self.sections)
 
 
-def corpus_files(corpus_dir: Path | None = None) -> list[Path]:
-    """Every document file under the corpus folder, in a stable order."""
+LANGUAGES: tuple[Language, ...] = ("en", "zh")
+ZH_FOLDER = "zh"  # the Chinese twins mirror the English layout under <corpus>/zh/
+
+
+def corpus_files(corpus_dir: Path | None = None, lang: Language | None = None) -> list[Path]:
+    """Every document file under the corpus folder (of one language, or both), in a stable order."""
     root = Path(corpus_dir) if corpus_dir is not None else get_settings().corpus_dir
     if not root.is_dir():
         raise CorpusError(f"{root}: corpus folder not found")
-    return sorted(p for p in root.rglob("*.md") if p.name.lower() != "readme.md")
+    files = sorted(p for p in root.rglob("*.md") if p.name.lower() != "readme.md")
+    if lang is None:
+        return files
+    in_zh = [p.relative_to(root).parts[0] == ZH_FOLDER for p in files]
+    return [p for p, zh in zip(files, in_zh) if zh == (lang == "zh")]
 
 
 def corpus_fingerprint(corpus_dir: Path | None = None) -> str:
@@ -144,7 +153,7 @@ def _split_sections(body: str, title: str, where: str, problems: list[str]) -> t
     return tuple(result)
 
 
-def parse_document(path: Path, root: Path | None = None) -> tuple[Document | None, list[str]]:
+def parse_document(path: Path, root: Path | None = None, lang: Language = "en") -> tuple[Document | None, list[str]]:
     """One document and the problems found in it (a document is returned only when there are none)."""
     path = Path(path)
     where = str(path.relative_to(root)) if root is not None else str(path)
@@ -188,22 +197,27 @@ def parse_document(path: Path, root: Path | None = None) -> tuple[Document | Non
         return None, problems
     doc = Document(
         id=doc_id, title=title.strip(), topics=topics, classes=classes, references=references,
-        sections=sections, path=path,
+        sections=sections, path=path, lang=lang,
     )
     return doc, []
 
 
-def load_corpus(corpus_dir: Path | None = None) -> list[Document]:
-    """Every document, sorted by id; raises ``CorpusError`` listing every problem in every file."""
+def load_corpus(corpus_dir: Path | None = None, lang: Language = "en") -> list[Document]:
+    """Every document of one language, sorted by id; raises ``CorpusError`` listing every problem in every file.
+
+    ``lang="zh"`` loads the Chinese twins and checks each against its English document (same id, topics,
+    classes, references and number of sections, so passage ``mel-dermoscopy#2`` is the same text in both);
+    an English document without a Chinese twin is a problem too: Chinese is not optional.
+    """
     root = Path(corpus_dir) if corpus_dir is not None else get_settings().corpus_dir
-    files = corpus_files(root)
+    files = corpus_files(root, lang)
     if not files:
-        raise CorpusError(f"{root}: no documents (*.md) found")
+        raise CorpusError(f"{root}: no documents (*.md) found" + (" in zh/" if lang == "zh" else ""))
     docs: list[Document] = []
     problems: list[str] = []
     first_seen: dict[str, Path] = {}
     for path in files:
-        doc, found = parse_document(path, root)
+        doc, found = parse_document(path, root, lang)
         problems += found
         if doc is None:
             continue
@@ -214,9 +228,36 @@ def load_corpus(corpus_dir: Path | None = None) -> list[Document]:
             continue
         first_seen[doc.id] = path
         docs.append(doc)
+    if lang == "zh" and not problems:
+        problems += _twin_problems(docs, load_corpus(root, "en"), root)
     if problems:
         raise CorpusError(f"{len(problems)} problem(s) in the knowledge corpus ({root}):\n" + "\n".join(f"  - {p}" for p in problems))
     return sorted(docs, key=lambda d: d.id)
+
+
+def _twin_problems(zh_docs: list[Document], en_docs: list[Document], root: Path) -> list[str]:
+    english = {d.id: d for d in en_docs}
+    problems = []
+    for doc in zh_docs:
+        where = doc.path.relative_to(root)
+        twin = english.get(doc.id)
+        if twin is None:
+            problems.append(f"{where}: no English document with id {doc.id!r}")
+            continue
+        for name in ("topics", "classes", "references"):
+            if getattr(doc, name) != getattr(twin, name):
+                problems.append(f"{where}: {name} differ from {twin.path.relative_to(root)}")
+        if len(doc.sections) != len(twin.sections):
+            problems.append(f"{where}: {len(doc.sections)} sections, its English twin has {len(twin.sections)}")
+    missing = sorted(set(english) - {d.id for d in zh_docs})
+    if missing:
+        problems.append(f"{ZH_FOLDER}/: no Chinese twin for {', '.join(missing)}")
+    return problems
+
+
+def load_bilingual_corpus(corpus_dir: Path | None = None) -> dict[Language, list[Document]]:
+    """Both languages, checked against each other."""
+    return {"en": load_corpus(corpus_dir, "en"), "zh": load_corpus(corpus_dir, "zh")}
 
 
 def class_document_id(code: str, topic: str) -> str:

@@ -120,8 +120,21 @@ def has_chinese(text: str) -> bool:
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width letters and punctuation become ASCII), collapsed whitespace."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    """NFKC (full-width letters and punctuation become ASCII), traditional Chinese characters as simplified
+    (one dictionary for both scripts), collapsed whitespace."""
+    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    return _simplified(text) if has_chinese(text) else text
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    from opencc import OpenCC  # opencc-python-reimplemented (Apache-2.0): traditional -> simplified characters
+
+    return OpenCC("t2s")
+
+
+def _simplified(text: str) -> str:
+    return _t2s().convert(text)
 
 
 @dataclass(frozen=True)
@@ -209,3 +222,9 @@ def lay_expansion(text: str) -> str:
     lowered = text.lower()
     extra = [words for phrase, words in LAY_EXPANSIONS.items() if re.search(rf"\b{re.escape(phrase)}s?\b", lowered)]
     return " ".join(extra)
+
+
+def chinese_terms() -> list[str]:
+    """Every Chinese dermatology phrase this glossary knows (class names and synonyms, structures, sites):
+    the Chinese tokenizer's extra dictionary, so these words are never cut in the wrong place."""
+    return [p.text for p in _zh_phrases() if has_chinese(p.text) and len(p.text) > 1]

@@ -61,7 +61,7 @@ CLASSES: tuple[LesionClass, ...] = (
             "keratosis."
         ),
         synonyms=("seborrheic keratosis", "seborrhoeic keratosis", "solar lentigo", "lplk", "age spot"),
-        synonyms_zh=("脂溢性角化病", "老年斑", "日光性黑子", "扁平苔藓样角化病"),
+        synonyms_zh=("脂溢性角化病", "脂漏性角化症", "老年斑", "日光性黑子", "日光性雀斑样痣", "扁平苔藓样角化病"),
     ),
     LesionClass(
         code="df",
@@ -91,7 +91,7 @@ CLASSES: tuple[LesionClass, ...] = (
         malignant=False,
         description="A benign proliferation of melanocytes: the common mole.",
         synonyms=("nevus", "naevus", "mole", "melanocytic nevus"),
-        synonyms_zh=("色素痣", "黑痣", "痣"),
+        synonyms_zh=("黑素细胞痣", "色素痣", "黑痣", "痣"),
     ),
     LesionClass(
         code="vasc",

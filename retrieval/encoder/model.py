@@ -52,8 +52,11 @@ class EncoderConfig:
     tune_stem: bool = False  # the whole tower, stem included, was fine-tuned (``top_blocks`` = all blocks)
     image_size: tuple[int, int] | None = None  # (width, height) input instead of the tower's own
     color_constancy: bool = False  # Shades of Gray white balance on every input (training and inference)
+    # The lesion-centred view (lesion_view.py): inputs are cropped around the segmenter's outline with this
+    # margin (a share of the box on each side). None: the whole image.
+    lesion_margin: float | None = None
 
-    _OPTIONAL = {"tune_stem": False, "image_size": None, "color_constancy": False}
+    _OPTIONAL = {"tune_stem": False, "image_size": None, "color_constancy": False, "lesion_margin": None}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "EncoderConfig":

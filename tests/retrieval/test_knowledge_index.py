@@ -8,6 +8,7 @@ from evals.suites.rag import load_questions
 from knowledge.artifacts import ArtifactError, read_manifest
 from knowledge.corpus import CorpusError, corpus_fingerprint, load_corpus
 from knowledge.settings import get_settings
+from knowledge.corpus_review import record_review
 from retrieval.knowledge_index import KnowledgeIndex, build_knowledge_index, stale_reasons
 from retrieval.knowledge_query import understand_query
 from retrieval.rank_fusion import reciprocal_rank_fusion
@@ -21,11 +22,13 @@ def index():
 
 @pytest.fixture()
 def small_corpus(tmp_path):
-    """A copy of a few real documents, to build and break quickly."""
+    """A copy of a few real documents and their Chinese twins, reviewed, to build and break quickly."""
     root = tmp_path / "corpus"
-    (root / "general").mkdir(parents=True)
-    for name in ("abcde-rule", "structure-lacunae", "sun-protection", "ham10000-dataset"):
-        shutil.copy(get_settings().corpus_dir / "general" / f"{name}.md", root / "general")
+    for sub in ("general", "zh/general"):
+        (root / sub).mkdir(parents=True)
+        for name in ("abcde-rule", "structure-lacunae", "sun-protection", "ham10000-dataset"):
+            shutil.copy(get_settings().corpus_dir / sub / f"{name}.md", root / sub)
+    record_review("test reviewer", root)
     return root
 
 
@@ -108,8 +111,9 @@ def test_fusion_beats_either_ranker_alone_on_the_dev_questions(index):
         for name in ("dense", "bm25"):
             rank = doc_rank(rankings[name], q.gold)
             hits[name] += rank is not None and rank <= 5
+        every = [pid for pid, _ in reciprocal_rank_fusion(list(rankings.values()))]  # Chinese: + the Chinese rankers
+        assert [h.passage_id for h in index.search(q.question, k=5)] == _one_per_doc(every)[:5]
         fused = [pid for pid, _ in reciprocal_rank_fusion([rankings["dense"], rankings["bm25"]])]
-        assert [h.passage_id for h in index.search(q.question, k=5)] == _one_per_doc(fused)[:5]
         rank = doc_rank(fused, q.gold)
         hits["fused"] += rank is not None and rank <= 5
     assert hits["fused"] > max(hits["dense"], hits["bm25"]), hits
@@ -137,10 +141,17 @@ def test_build_is_stale_after_an_edit_and_a_bad_corpus_leaves_the_old_index(tmp_
 
     doc = small_corpus / "general" / "sun-protection.md"
     doc.write_text(doc.read_text() + "\n## Shade\nSeek shade at midday.\n")
+    twin = small_corpus / "zh" / "general" / "sun-protection.md"
+    twin.write_text(twin.read_text() + "\n## 遮阴\n正午时分尽量待在阴凉处。\n")
     assert stale_reasons(folder, small_corpus) == ["knowledge corpus changed"]
+    with pytest.raises(CorpusError, match="sun-protection.md: changed since it was reviewed"):
+        build_knowledge_index(folder, small_corpus, progress=False)  # an edit nobody reviewed is refused
+    record_review("test reviewer", small_corpus)
     (small_corpus / "general" / "broken.md").write_text("no front matter\n")
-    with pytest.raises(CorpusError, match="broken.md: no YAML front-matter"):
+    with pytest.raises(CorpusError, match="broken.md: not in the review record"):
         build_knowledge_index(folder, small_corpus, progress=False)
+    with pytest.raises(CorpusError, match="broken.md: no YAML front-matter"):
+        record_review("test reviewer", small_corpus)  # a malformed document cannot be vouched for
     assert read_manifest(folder).files == manifest.files  # the failed build touched nothing
     with pytest.warns(UserWarning, match="(?s)serving the previous one.*broken.md"):
         still = KnowledgeIndex.open(folder, small_corpus)  # the app keeps working on the last good index
@@ -149,5 +160,6 @@ def test_build_is_stale_after_an_edit_and_a_bad_corpus_leaves_the_old_index(tmp_
 
     (small_corpus / "general" / "broken.md").unlink()
     rebuilt = KnowledgeIndex.open(folder, small_corpus)  # stale, so it rebuilds
+    assert rebuilt.twins["sun-protection#" + str(len([p for p in rebuilt.passages if p.doc_id == "sun-protection"]))].section == "遮阴"
     assert any(p.section == "Shade" for p in rebuilt.passages)
     assert len([p for p in folder.iterdir() if p.name.startswith("chroma-")]) == 1  # the old store is gone

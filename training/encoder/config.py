@@ -95,7 +95,21 @@ class FinetuneConfig:
         return replace(self, model=replace(self.model, **changes))
 
 
-RECIPES: dict[str, type] = {"fast": TrainConfig, "full": FinetuneConfig}
+@dataclass(frozen=True)
+class LesionViewConfig(FinetuneConfig):
+    """The lesion-centred member of the classifier ensemble (v4): the full recipe on crops around the
+    segmenter's outline (``retrieval/encoder/lesion_view.py``). A classifier only: no text side."""
+
+    model: EncoderConfig = field(default_factory=lambda: EncoderConfig(
+        top_blocks=16, tune_top=True, tune_stem=True, tta_flip=True, image_size=(192, 144), color_constancy=True,
+        lesion_margin=0.25))
+    epochs: int = 10  # the whole-image run's val plateaued from epoch 5 of 14
+    text_steps: int = 0
+
+    recipe = "lesion"
+
+
+RECIPES: dict[str, type] = {"fast": TrainConfig, "full": FinetuneConfig, "lesion": LesionViewConfig}
 # The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped
 # artifact's. It moves to "full" only with an artifact trained by that recipe.
 DEFAULT_RECIPE = "full"

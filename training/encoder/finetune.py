@@ -28,6 +28,7 @@ from tqdm import tqdm
 from knowledge.ham10000 import LesionRecord
 from knowledge.images import open_image
 from knowledge.taxonomy import CODES
+from retrieval.encoder.lesion_view import Box, jittered_lesion_view, lesion_view
 from retrieval.encoder.model import DermEncoder
 from retrieval.encoder.preprocess import to_tensor
 from retrieval.encoder.towers import TowerSpec
@@ -37,12 +38,17 @@ from training.encoder.losses import cosine_lr, image_side_loss
 
 
 class AugmentedImages(Dataset):
-    """Items ``order[i]`` of ``records``, each augmented with an RNG seeded by (seed, epoch, image id)."""
+    """Items ``order[i]`` of ``records``, each augmented with an RNG seeded by (seed, epoch, image id).
+
+    With ``boxes`` (image id -> lesion box) and a ``margin``, each image is first cropped around its
+    lesion with a jittered margin (the lesion-centred view).
+    """
 
     def __init__(self, records: Sequence[LesionRecord], order: Sequence[int], spec: TowerSpec, epoch: int, seed: int,
-                 strength: float) -> None:
+                 strength: float, boxes: dict[str, Box] | None = None, margin: float | None = None) -> None:
         self.records, self.order, self.spec = records, list(order), spec
         self.epoch, self.seed, self.strength = epoch, seed, strength
+        self.boxes, self.margin = boxes, margin
 
     def __len__(self) -> int:
         return len(self.order)
@@ -50,27 +56,41 @@ class AugmentedImages(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         record = self.records[self.order[i]]
         rng = random.Random(f"{self.seed}:{self.epoch}:{record.image_id}")
-        img = dermoscopy_augment(open_image(record.image_path), rng, self.strength)
+        img = open_image(record.image_path)
+        if self.margin is not None and self.boxes is not None:
+            img = jittered_lesion_view(img, self.boxes[record.image_id], self.margin, rng)
+        img = dermoscopy_augment(img, rng, self.strength)
         return to_tensor(img, self.spec), CODES.index(record.dx)
 
 
 class PlainImages(Dataset):
-    def __init__(self, records: Sequence[LesionRecord], spec: TowerSpec) -> None:
-        self.records, self.spec = records, spec
+    def __init__(self, records: Sequence[LesionRecord], spec: TowerSpec, boxes: dict[str, Box] | None = None,
+                 margin: float | None = None) -> None:
+        self.records, self.spec, self.boxes, self.margin = records, spec, boxes, margin
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        return to_tensor(open_image(self.records[i].image_path), self.spec)
+        img = open_image(self.records[i].image_path)
+        if self.margin is not None and self.boxes is not None:
+            img = lesion_view(img, self.boxes[self.records[i].image_id], self.margin)
+        return to_tensor(img, self.spec)
 
 
 @torch.inference_mode()
 def predict_records(model: DermEncoder, records: Sequence[LesionRecord], device: str = "cpu", batch_size: int = 64,
-                    progress: bool = False, desc: str = "embedding") -> tuple[np.ndarray, np.ndarray]:
-    """(L2-normalised embeddings, logits) of the un-augmented images, with the inference TTA (flip)."""
+                    progress: bool = False, desc: str = "embedding",
+                    boxes: dict[str, Box] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(L2-normalised embeddings, logits) of the un-augmented images, with the inference TTA (flip).
+
+    A lesion-view model (``config.lesion_margin``) needs ``boxes`` (image id -> lesion box).
+    """
     model.eval()
-    loader = DataLoader(PlainImages(records, model.tower.spec), batch_size=batch_size, num_workers=1)
+    margin = model.config.lesion_margin
+    if margin is not None and boxes is None:
+        raise ValueError("a lesion-view encoder needs the lesion boxes of the records")
+    loader = DataLoader(PlainImages(records, model.tower.spec, boxes, margin), batch_size=batch_size, num_workers=1)
     embs, logits = [], []
     for x in tqdm(loader, desc=desc, unit="batch", disable=not progress, leave=False):
         x = x.to(device)
@@ -124,7 +144,8 @@ def save_checkpoint(path: Path, model: DermEncoder, ema: WeightEMA, optimizer: t
 
 
 def finetune_image_side(model: DermEncoder, cfg, train_records: list[LesionRecord], val_records: list[LesionRecord],
-                        state: dict, ckpt_path: Path, progress: bool, log: Callable[[str], None], device: str = "cpu") -> None:
+                        state: dict, ckpt_path: Path, progress: bool, log: Callable[[str], None], device: str = "cpu",
+                        boxes: dict[str, Box] | None = None) -> None:
     """Epochs of whole-network fine-tuning; on return the model holds the EMA weights."""
     model.to(device)
     groups = param_groups(model, cfg.lr, cfg.tower_lr)
@@ -148,7 +169,8 @@ def finetune_image_side(model: DermEncoder, cfg, train_records: list[LesionRecor
     while epoch < cfg.epochs:
         order = torch.randperm(len(train_records), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)).tolist()
         order = order[: steps_per_epoch * cfg.batch_size][step_in_epoch * cfg.batch_size :]
-        data = AugmentedImages(train_records, order, model.tower.spec, epoch, cfg.seed, cfg.aug_strength)
+        data = AugmentedImages(train_records, order, model.tower.spec, epoch, cfg.seed, cfg.aug_strength,
+                               boxes, model.config.lesion_margin)
         loader = DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers, drop_last=True,
                             persistent_workers=False, prefetch_factor=4 if cfg.workers else None)
         model.train()
@@ -177,7 +199,7 @@ def finetune_image_side(model: DermEncoder, cfg, train_records: list[LesionRecor
         # End of epoch: measure the averaged weights on val, keep the live ones for training on.
         live = copy.deepcopy(image_state(model))
         ema.copy_to(model)
-        _, val_logits = predict_records(model, val_records, device)
+        _, val_logits = predict_records(model, val_records, device, boxes=boxes)
         vm = val_metrics(val_logits, np.array([CODES.index(r.dx) for r in val_records]))
         model.load_state_dict(live, strict=False)
         n = max(sums["n"], 1)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import shutil
@@ -35,6 +36,7 @@ from knowledge.calibration import softmax, triage_thresholds
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
 from retrieval.encoder.artifact import save_case_embeddings, save_weights
 from retrieval.encoder.captions import caption
+from retrieval.encoder.lesion_view import Box, boxes_for_records
 from retrieval.encoder.model import DermEncoder, create_encoder
 from training.encoder.calibrate import fit_calibration, val_metrics
 from training.encoder.config import FinetuneConfig, TrainConfig, recipe_config
@@ -267,6 +269,24 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig | FinetuneConfig, train
     model.eval()
 
 
+def cached_lesion_boxes(records: Sequence[LesionRecord], work_dir: Path, progress: bool) -> dict[str, Box]:
+    """Lesion boxes from the shipped segmenter, cached under ``work_dir`` per segmenter artifact."""
+    from knowledge.artifacts import read_manifest
+    from retrieval.features.segmenter import default_artifact_dir
+
+    seg = read_manifest(default_artifact_dir())
+    path = Path(work_dir) / f"lesion_boxes_{config_hash({'created': seg.created, 'config': seg.config})}.json"
+    cached = json.loads(path.read_text()) if path.is_file() else {}
+    missing = [r for r in records if r.image_id not in cached]
+    if missing:
+        cached.update(boxes_for_records(missing, progress=progress))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cached))
+        tmp.replace(path)
+    return {r.image_id: tuple(cached[r.image_id]) for r in records}
+
+
 def run_dir(cfg: TrainConfig | FinetuneConfig, work_dir: Path | None = None) -> Path:
     work_dir = Path(work_dir) if work_dir is not None else get_settings().var_dir / "encoder"
     return work_dir / "runs" / config_hash(cfg.manifest_config())
@@ -302,15 +322,18 @@ def train_encoder(
     ckpt_path = run_dir(cfg, work_dir) / "checkpoint.pt"
     y_train = np.array([CODES.index(r.dx) for r in train_records])
     y_val = np.array([CODES.index(r.dx) for r in val_records])
+    boxes = None
     if isinstance(cfg, FinetuneConfig):
         # 2-3a. Whole network on freshly augmented images (finetune.py) --------------------------
+        if cfg.model.lesion_margin is not None:  # the lesion-centred view: crop boxes from the shipped segmenter
+            boxes = cached_lesion_boxes(train_records + val_records, work_dir, progress)
         state = _load_finetune_checkpoint(ckpt_path, model, log)
         history: list[dict] = state.setdefault("history", [])
         if state.get("epoch", 0) < cfg.epochs:
-            finetune_image_side(model, cfg, train_records, val_records, state, ckpt_path, progress, log, device)
+            finetune_image_side(model, cfg, train_records, val_records, state, ckpt_path, progress, log, device, boxes)
             _save_checkpoint(ckpt_path, model, state)  # the EMA weights: a resumed run starts the text side from here
         model.to("cpu")
-        train_emb, _ = predict_records(model, train_records, progress=progress, desc="train embeddings")
+        train_emb, _ = predict_records(model, train_records, progress=progress, desc="train embeddings", boxes=boxes)
         text_views = [train_emb]
         text_set = ViewSet(train_records, torch.as_tensor(y_train), [])
     else:
@@ -333,7 +356,7 @@ def train_encoder(
 
     # 4. Calibrate on val (temperature and prior shift) and measure ------------------------------
     if isinstance(cfg, FinetuneConfig):
-        val_emb, val_logits = predict_records(model, val_records)
+        val_emb, val_logits = predict_records(model, val_records, boxes=boxes)
     else:
         val_emb, val_logits = predict_views(model, val_set, cfg)
     counts = np.bincount(y_train, minlength=len(CODES))

@@ -1,0 +1,124 @@
+"""The follow-up intent model on held-out questions (``evals/data/intents/heldout.yaml``).
+
+The held-out set was written by a helper session that never saw the training sets, the code or the
+model, after the training sets existed; it is read only here, never for training or model choices
+(those use cross-validation on the training sets, training/intent.py). Metrics: accuracy overall and
+per language (en, zh, mixed), recall per intent, the confusion matrix, the reassurance flag's recall
+and false-positive rate (the flag the answer's safety guard hangs on, with the rule-based reading
+unioned in as the graph does), and per-question latency. Goal: accuracy >= 0.95.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import numpy as np
+
+from evals.harness import EvalContext, SuiteResult, suite
+
+GOAL_ACCURACY = 0.95
+
+
+def _plot(ctx: EvalContext, labels: tuple[str, ...], confusion: np.ndarray):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    norm = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if confusion[i, j]:
+                ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("labelled")
+    ax.set_title("Intent on held-out questions")
+    fig.tight_layout()
+    path = ctx.plot_path("intent", "confusion")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+@suite("intent", variants=False)
+def intent_suite(ctx: EvalContext) -> SuiteResult:
+    from agents.intents import read_turn, rule_intent
+    from retrieval.intent_model import load_intent_model
+    from training.intent import HELDOUT_FILE, read_questions
+
+    questions = read_questions(HELDOUT_FILE)
+    if ctx.sample:
+        questions = questions[:: max(1, len(questions) // ctx.sample)]
+    model = load_intent_model()
+    labels = model.labels
+    model.predict_one("warm-up")
+    preds, ms = [], []
+    for q in questions:
+        t0 = time.perf_counter()
+        preds.append(model.predict_one(q.text))
+        ms.append((time.perf_counter() - t0) * 1000)
+    y = np.array([labels.index(q.intent) for q in questions])
+    p = np.array([labels.index(r.intent) for r in preds])
+    confusion = np.zeros((len(labels), len(labels)), dtype=int)
+    np.add.at(confusion, (y, p), 1)
+    langs = np.array([q.lang for q in questions])
+    by_lang = {lang: {"n": int((langs == lang).sum()), "accuracy": float((p[langs == lang] == y[langs == lang]).mean())}
+               for lang in ("en", "zh", "mixed") if (langs == lang).any()}
+    per_intent = {lab: {"n": int((y == i).sum()), "recall": float((p[y == i] == i).mean()) if (y == i).any() else None}
+                  for i, lab in enumerate(labels)}
+    truth = np.array([q.reassurance for q in questions])
+    model_flag = np.array([r.reassurance for r in preds])
+    graph_flag = np.array([r.reassurance or read_turn(q.text, new_image=False).reassurance for q, r in zip(questions, preds)])
+
+    def flag_rates(flag: np.ndarray) -> dict:
+        return {"recall": float(flag[truth].mean()) if truth.any() else None,
+                "false_positive_rate": float(flag[~truth].mean()) if (~truth).any() else None}
+
+    accuracy = float((p == y).mean())
+    rules_accuracy = float(np.mean([rule_intent(q.text) == q.intent for q in questions]))
+    confusions = Counter((labels[a], labels[b]) for a, b in zip(y, p) if a != b).most_common(8)
+    metrics = {
+        "n": len(questions), "accuracy": accuracy, "by_language": by_lang, "per_intent": per_intent,
+        "reassurance_model": flag_rates(model_flag), "reassurance_graph": flag_rates(graph_flag),
+        "latency_p50_ms": float(np.median(ms)), "rules_accuracy": rules_accuracy, "top_confusions": [[a, b, n] for (a, b), n in confusions],
+        "goals": {"accuracy": GOAL_ACCURACY}, "met": {"accuracy": accuracy >= GOAL_ACCURACY},
+    }
+    plot = _plot(ctx, labels, confusion)
+    lang_rows = "\n".join(f"| {k} | {v['n']} | {v['accuracy']:.3f} |" for k, v in by_lang.items())
+    intent_rows = "\n".join(f"| {k} | {v['n']} | {v['recall']:.3f} |" for k, v in per_intent.items() if v["recall"] is not None)
+    conf_rows = "\n".join(f"| {a} | {b} | {n} |" for (a, b), n in confusions)
+    rm, rg = metrics["reassurance_model"], metrics["reassurance_graph"]
+    markdown = f"""# Intent (held-out follow-up questions)
+
+{len(questions)} questions written blind by a separate helper session ({HELDOUT_FILE.name}); never used for training or
+model choices. Accuracy **{accuracy:.3f}** (goal >= {GOAL_ACCURACY}); p50 {metrics['latency_p50_ms']:.1f} ms per question.
+
+| language | n | accuracy |
+|---|---:|---:|
+{lang_rows}
+
+| intent | n | recall |
+|---|---:|---:|
+{intent_rows}
+
+Most frequent confusions (labelled -> predicted):
+
+| labelled | predicted | n |
+|---|---|---:|
+{conf_rows}
+
+Reassurance flag (the cannot-confirm-benign guard): model recall {rm['recall']:.3f}, false positives {rm['false_positive_rate']:.3f};
+as the graph uses it (model or phrase rule): recall {rg['recall']:.3f}, false positives {rg['false_positive_rate']:.3f}.
+
+The phrase rules the model replaced (`agents.intents.rule_intent`, kept as the fallback when the model artifact is
+missing) reach {rules_accuracy:.3f} on the same questions.
+"""
+    summary = f"intent accuracy {accuracy:.3f} (en {by_lang.get('en', {}).get('accuracy', float('nan')):.3f}, " \
+              f"zh {by_lang.get('zh', {}).get('accuracy', float('nan')):.3f}); reassurance recall {rg['recall']:.3f}"
+    return SuiteResult(metrics=metrics, markdown=markdown, plots=[plot], summary=summary)
