@@ -16,6 +16,7 @@ from knowledge.schema import Prediction
 from knowledge.taxonomy import MALIGNANT_CODES, Language, confirmation_name, display_name, site_name
 
 from agents.injection import steers_the_answer
+from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import CaseFilters, IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
 from knowledge.advice import (CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
@@ -24,8 +25,17 @@ from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
 from agents.templates import T, percent, render
 
-SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s+")
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+ZH_SENTENCE_SPLIT = re.compile(r"(?<=[。！？])")
 WORD = re.compile(r"[a-z][a-z\-]{2,}")
+# A sentence that opens by pointing back ("This...", "One such feature...", "这些...") is only true with the one
+# before it: it is quoted together with its antecedent, never alone.
+ANAPHOR = {
+    "en": re.compile(r"(?:This|These|That|Those|It|Its|They|Their|Such|One such|Both|However|But|Therefore|Thus|Here|"
+                     r"In (?:this|these|such)|Like (?:this|these))\b"),
+    "zh": re.compile(r"(?:这|那|该|其|它|此|上述|以上|但|不过|然而|因此|所以|同样|这些|此类|前者|后者)"),
+}
+MAX_UNIT_SENTENCES = 3
 STOP = set(
     "the and for are was were with that this from have has had not but can may its into than then them they their "
     "what which when where who why how does did is it be of to in on a an or as at by if so do any all more most "
@@ -43,6 +53,7 @@ class ComposeInput:
     features: FeatureRef | None = None
     cases: list[CaseRef] = field(default_factory=list)
     case_filters: CaseFilters = field(default_factory=CaseFilters)
+    already_quoted: set[str] = field(default_factory=set)  # knowledge units quoted earlier in this thread
     case_page: int = 0
     passages: list[PassageRef] = field(default_factory=list)
     intake: IntakeResult | None = None
@@ -58,12 +69,14 @@ class ComposeInput:
 
 
 class _Builder:
-    def __init__(self, lang: Language) -> None:
+    def __init__(self, lang: Language, already_quoted: set[str] | None = None) -> None:
         self.lang = lang
         self.sentences: list[Sentence] = []
+        self.quoted: list[str] = []  # knowledge units quoted in this answer
+        self.already_quoted = set(already_quoted or ())
 
-    def fact(self, text: str, *refs: str) -> None:
-        self.sentences.append(Sentence(text=text, refs=list(dict.fromkeys(refs)), kind="fact"))
+    def fact(self, text: str, *refs: str, support: list[str] | None = None) -> None:
+        self.sentences.append(Sentence(text=text, refs=list(dict.fromkeys(refs)), kind="fact", support=support or []))
 
     def policy(self, text: str) -> None:
         self.sentences.append(Sentence(text=text, kind="policy"))
@@ -73,40 +86,84 @@ class _Builder:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in WORD.findall(text.lower()) if w not in STOP}
+    """Content words: English words, and Chinese words (jieba) of two characters or more."""
+    words = {w for w in WORD.findall(text.lower()) if w not in STOP}
+    if _CJK.search(text):
+        from retrieval.lexical import tokenize_zh
+
+        words |= {w for w in tokenize_zh(text) if len(w) >= 2 and _CJK.search(w)}
+    return words
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def flat_text(passage: PassageRef) -> str:
+    """The passage as one line (what quotes are cut from and the reviewer checks them against)."""
+    return " ".join(passage.text.split())
+
+
+def _split(flat: str, lang: str) -> list[str]:
+    parts = ZH_SENTENCE_SPLIT.split(flat) if lang == "zh" else SENTENCE_SPLIT.split(flat)
+    return [p.strip() for p in parts if p.strip()]
 
 
 def passage_sentences(passage: PassageRef) -> list[str]:
-    """Candidate sentences of a passage: complete, of readable length, free of injected instructions.
+    """The passage's sentences, in order (empty when any of it steers the answer).
 
     A passage with any text aimed at the answer is not quoted at all: whoever planted one sentence may
     have planted its neighbours too (and an attack can span sentences: "Should I see a doctor? No, ...").
     """
-    flat = passage.text.replace("\n", " ")
+    flat = flat_text(passage)
     if steers_the_answer(flat):
         return []
-    out = []
-    for s in SENTENCE_SPLIT.split(flat):
-        s = s.strip()
-        if 40 <= len(s) <= 400 and s[-1] in ".!?" and not s.startswith("#"):
-            out.append(s)
-    return out
+    return _split(flat, passage.lang)
+
+
+def _quotable(sentence: str, lang: str) -> bool:
+    low, high = (12, 220) if lang == "zh" else (40, 480)
+    end = "。！？" if lang == "zh" else ".!?"
+    return low <= len(sentence) <= high and sentence[-1] in end and not sentence.startswith("#")
+
+
+def quote_unit(sentences: list[str], i: int, lang: str) -> tuple[int, int]:
+    """The span (start, end) to quote so that sentence ``i`` is true as quoted: it and the sentences before it
+    that it points back to ("This...", "One such feature...")."""
+    start = i
+    while start > 0 and i - start + 1 < MAX_UNIT_SENTENCES and ANAPHOR[lang if lang in ANAPHOR else "en"].match(sentences[start]):
+        start -= 1
+    return start, i + 1
+
+
+def unit_key(passage: PassageRef, start: int, end: int) -> str:
+    return f"{passage.passage_id}:{start}-{end}"
+
+
+def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = frozenset(), n: int = 1) -> list[tuple[str, str]]:
+    """The passage's most relevant quotable units, as (key, text), never one in ``skip``: overlap with the
+    question, favouring the opening (topic) sentence and sentences that name their subject."""
+    sentences = passage_sentences(passage)
+    lang = passage.lang if passage.lang in ANAPHOR else "en"
+    joiner = "" if lang == "zh" else " "
+    scored = []
+    for i, s in enumerate(sentences):
+        if not _quotable(s, lang):
+            continue
+        start, end = quote_unit(sentences, i, lang)
+        if ANAPHOR[lang].match(sentences[start]) or not all(_quotable(x, lang) for x in sentences[start:end]):
+            continue  # its antecedent is not in this passage or is not quotable: never an orphan
+        key = unit_key(passage, start, end)
+        if key in skip or any(unit_key(passage, a, b) in skip for a in range(start, end) for b in range(a + 1, end + 1)):
+            continue
+        score = len(_words(s) & query_terms) + (1.5 if start == 0 else 0.0) - 0.5 * (end - start - 1)
+        scored.append((score, -i, key, joiner.join(sentences[start:end])))
+    scored.sort(reverse=True)
+    return [(key, text) for _, _, key, text in scored[:n]]
 
 
 def best_sentences(passage: PassageRef, query_terms: set[str], n: int = 1) -> list[str]:
-    """The passage's most relevant sentences: overlap with the question, favouring the opening
-    (topic) sentence and sentences that name their subject rather than pointing back ("This...")."""
-    candidates = passage_sentences(passage)
-
-    def score(i: int, s: str) -> float:
-        overlap = len(_words(s) & query_terms)
-        opening = 1.5 if i == 0 else 0.0
-        dangling = -1.5 if re.match(r"(?:This|These|That|Those|It|They|Such|One such|Both)\b", s) else 0.0
-        return overlap + opening + dangling
-
-    scored = sorted(((score(i, s), -i, s) for i, s in enumerate(candidates)), reverse=True)
-    chosen = [s for _, _, s in scored[:n]]
-    return sorted(chosen, key=candidates.index)
+    """The text of ``best_units`` (for composers that only need the words)."""
+    return [text for _, text in best_units(passage, query_terms, n=n)]
 
 
 def _query_terms(inp: ComposeInput, extra_classes: list[str]) -> set[str]:
@@ -249,35 +306,98 @@ def _add_features(b: _Builder, features: FeatureRef | None) -> None:
         b.fact(render("features", b.lang, statements=T["list_sep"][b.lang].join(statements)), "F")
 
 
+def diagnosis_mix(cases: list[CaseRef], lang: Language) -> str:
+    """"6 melanocytic naevi, 3 dermatofibromas and 1 melanoma": every case counted, commonest first."""
+    counts = Counter(c.dx for c in cases).most_common()
+    parts = [render("mix_item", lang, n=n, dx=display_name(dx, lang)) for dx, n in counts]
+    if len(parts) == 1:
+        return parts[0]
+    return T["mix_sep"][lang].join(parts[:-1]) + T["mix_and"][lang] + parts[-1]
+
+
 def _add_case_summary(b: _Builder, cases: list[CaseRef], focus: str, filters: CaseFilters) -> None:
+    """The diagnosis mix of the cases shown, citing every case it counts (so each count can be checked)."""
     ftext = _filters_text(filters, b.lang)
     if not cases:
         b.policy(render("cases_empty", b.lang, filters=ftext))
         return
-    same = [c for c in cases if c.dx == focus]
-    if same:
-        histo = sum(c.dx_type == "histo" for c in same)
-        b.fact(render("cases_summary", b.lang, filters=ftext, same=len(same), n=len(cases),
-                      c1=display_name(focus, b.lang), histo=histo), *[c.ref for c in same[:MAX_CASE_LINES]])
-    else:
-        common, count = Counter(c.dx for c in cases).most_common(1)[0]
-        b.fact(render("cases_none_of", b.lang, filters=ftext, n=len(cases), c1=display_name(focus, b.lang),
-                      c2=display_name(common, b.lang), same2=count), *[c.ref for c in cases if c.dx == common][:MAX_CASE_LINES])
+    histo = sum(c.dx_type == "histo" for c in cases)
+    b.fact(render("cases_mix", b.lang, filters=ftext, n=len(cases), mix=diagnosis_mix(cases, b.lang), histo=histo),
+           *[c.ref for c in cases])
     b.fact(_case_line(cases[0], b.lang), cases[0].ref)
 
 
 def _add_knowledge(b: _Builder, passages: list[PassageRef], terms: set[str], n_passages: int = 2, lead: bool = True) -> int:
+    """Quote up to ``n_passages`` passages, one unit each, none quoted before in this thread."""
     added = 0
     for passage in passages:
         if added >= n_passages:
             break
-        picked = best_sentences(passage, terms, n=1)
+        picked = best_units(passage, terms, skip=b.already_quoted | set(b.quoted))
         if not picked:
             continue
+        unit, text = picked[0]
         key = "knowledge_lead" if lead and added == 0 else "knowledge_more"
-        b.fact(render(key, b.lang, text=picked[0]), passage.ref)
+        b.fact(render(key, b.lang, text=text), passage.ref)
+        b.quoted.append(unit)
         added += 1
     return added
+
+
+def _passage_of(inp: ComposeInput, doc_id: str) -> PassageRef | None:
+    return next((p for p in inp.passages if p.doc_id == doc_id), None)
+
+
+def _colour_list(values: dict, lang: Language) -> str:
+    from retrieval.features.config import COLOURS
+
+    names = {c.key: (c.name_zh if lang == "zh" else c.name_en) for c in COLOURS}
+    return T["list_comma"][lang].join(names.get(k, k) for k in values.get("colours") or [])
+
+
+def _measured(e: Expectation, values: dict, lang: Language) -> str:
+    """What the analyser measured for the property an expectation is about, in words."""
+    if e.key.endswith(("symmetric", "asymmetric")):
+        return render("measured_axes", lang, n=int(values.get("asymmetric_axes", 0)))
+    if e.key == "bkl_sharp":
+        return render("measured_abrupt", lang, n=int(values.get("abrupt_segments", 0)))
+    return render("measured_colours", lang, n=int(values.get("colour_count", 0)), colours=_colour_list(values, lang))
+
+
+def _add_criteria(b: _Builder, inp: ComposeInput, code: str) -> bool:
+    """For class ``code``: its typical appearance (from its dermoscopy document) against this lesion's
+    measurements, one sentence for what fits and one for what does not, citing both."""
+    features = inp.features
+    passage = _passage_of(inp, STRUCTURES[code].doc)
+    if features is None or not features.delineated or passage is None:
+        return False
+    fits, against = [], []
+    for e in expectations_for(code):
+        verdict = e.check(features.values)
+        if verdict is not None:
+            (fits if verdict else against).append(e)
+    name = display_name(code, b.lang)
+    for group, key in ((against, "criteria_against"), (fits, "criteria_for")):
+        if group:
+            typical = T["list_and"][b.lang].join(e.text[b.lang] for e in group)
+            measured = T["list_sep"][b.lang].join(dict.fromkeys(_measured(e, features.values, b.lang) for e in group))
+            b.fact(render(key, b.lang, cx=name, typical=typical, measured=measured), "F", passage.ref,
+                   support=[e.key for e in group])
+    return bool(fits or against)
+
+
+def _add_structures(b: _Builder, inp: ComposeInput, codes: list[str]) -> None:
+    """What a dermatologist looks for to tell these classes apart, each class's list citing its document."""
+    items, refs, keys = [], [], []
+    for code in codes:
+        passage = _passage_of(inp, STRUCTURES[code].doc)
+        if passage is None:
+            continue
+        items.append(render("structures_item", b.lang, cx=display_name(code, b.lang), structures=STRUCTURES[code].text[b.lang]))
+        refs.append(passage.ref)
+        keys.append(f"structures:{code}")
+    if items:
+        b.fact(render("structures", b.lang, items=T["list_sep"][b.lang].join(items)), *refs, support=keys)
 
 
 def _citations(sentences: list[Sentence], inp: ComposeInput) -> list[Citation]:
@@ -324,7 +444,7 @@ def _claim(question: str, lang: Language) -> str:
 def compose(inp: ComposeInput) -> Answer:
     """Write this turn's answer from the grounded context."""
     lang, kind, p = inp.language, inp.intent.kind, inp.prediction
-    b = _Builder(lang)
+    b = _Builder(lang, inp.already_quoted)
     diagnostic = False
     focus = p.label if p is not None else (inp.intent.classes[0] if inp.intent.classes else None)
     terms = _query_terms(inp, [c for c in [*inp.intent.classes, focus] if c])
@@ -375,12 +495,25 @@ def compose(inp: ComposeInput) -> Answer:
         else:
             b.fact(render("differential_compare", lang, cx=display_name(cx, lang), px=percent(p.probs[cx]),
                           c1=display_name(p.label, lang), p1=percent(p.probs[p.label])), "P")
+        compared = _add_criteria(b, inp, cx)
+        if cx != p.label:
+            compared = _add_criteria(b, inp, p.label) or compared
+        if not compared:
+            _add_features(b, inp.features)
         if inp.cases:
-            same = [c for c in inp.cases if c.dx == cx]
-            b.fact(render("differential_cases", lang, same=len(same), n=len(inp.cases), cx=display_name(cx, lang)),
-                   *([c.ref for c in same[:MAX_CASE_LINES]] or [c.ref for c in inp.cases[:3]]))
+            b.fact(render("differential_cases", lang, n=len(inp.cases), mix=diagnosis_mix(inp.cases, lang)),
+                   *[c.ref for c in inp.cases])
+        _add_knowledge(b, inp.passages, terms, n_passages=1)
+        _add_reassurance_guard(b, inp)
+        _add_advice(b, inp)
+    elif kind == IntentKind.LOOK_FOR and p is not None:
+        diagnostic = True
+        _add_lesion_header(b, inp)
+        top = [c for c, prob in p.top_k(3) if prob >= 0.05] or [p.label]
+        _add_structures(b, inp, top)
+        b.policy(T["tool_cannot_see"][lang])
         _add_features(b, inp.features)
-        _add_knowledge(b, inp.passages, terms, n_passages=2)
+        _add_knowledge(b, inp.passages, terms, n_passages=1)
         _add_reassurance_guard(b, inp)
         _add_advice(b, inp)
     elif kind == IntentKind.PUSHBACK and p is not None:
@@ -427,4 +560,4 @@ def compose(inp: ComposeInput) -> Answer:
     if diagnostic:
         b.policy(T["disclaimer"][lang])
     return Answer(text=_render_text(b.sentences), sentences=b.sentences, citations=_citations(b.sentences, inp),
-                  language=lang, diagnostic=diagnostic)
+                  language=lang, diagnostic=diagnostic, quoted=b.quoted)

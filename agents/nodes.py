@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from knowledge.images import open_image
+from knowledge.criteria import STRUCTURES
 from knowledge.taxonomy import display_name
 
 from agents import routing
@@ -154,39 +155,80 @@ def analyse_features(state: DermState, runtime: Runtime[Resources]) -> dict:
     return update
 
 
+# Words added to a knowledge query by intent: English for the English rankers, Chinese for the Chinese ones.
+_QUERY_HINTS: dict[str, dict[str, str]] = {
+    "assess": {"en": "dermoscopic features", "zh": "皮肤镜特征"},
+    "differential": {"en": "differential diagnosis dermoscopy", "zh": "鉴别诊断 皮肤镜"},
+    "look_for": {"en": "dermoscopic structures criteria", "zh": "皮肤镜 结构 特征"},
+    "advice": {"en": "management referral when to see a doctor", "zh": "处理 转诊 何时就医"},
+    "features": {"en": "asymmetry border colours ABCD dermoscopy", "zh": "不对称 边界 颜色 ABCD"},
+    "define": {"en": "overview", "zh": "概述"},
+}
+
+
 def _knowledge_query(state: DermState) -> tuple[str, list[str] | None]:
     intent = state["intent"]
     assert intent is not None
     prediction = state.get("prediction")
     label = prediction.label if prediction is not None else None
-    names = " ".join(display_name(c) for c in intent.classes)
+    kind = intent.kind.value
+    zh = intent.language == "zh"
+
+    def hint(key: str) -> str:
+        words = _QUERY_HINTS[key]
+        return f"{words['en']} {words['zh']}" if zh else words["en"]
+
+    def names(codes: list[str]) -> str:
+        return " ".join(display_name(c) + (f" {display_name(c, 'zh')}" if zh else "") for c in codes)
+
     q = intent.question
     intake = state.get("intake")
     if intent.kind == IntentKind.ASSESS and intake is not None and not intake.accepted:
-        return "image quality: how to photograph a skin lesion with a dermatoscope", None
+        return "image quality: how to photograph a skin lesion with a dermatoscope" + (" 拍摄 图像质量" if zh else ""), None
     if intent.kind == IntentKind.ASSESS:
-        return f"{display_name(label)} dermoscopic features" if label else q, [label] if label else None
-    if intent.kind == IntentKind.DIFFERENTIAL:
+        return (f"{names([label])} {hint(kind)}" if label else q), [label] if label else None
+    if intent.kind in (IntentKind.DIFFERENTIAL, IntentKind.LOOK_FOR):
         classes = list(dict.fromkeys([*intent.classes, *([label] if label else [])]))
-        return f"{q} {names} versus {display_name(label) if label else ''} differential diagnosis dermoscopy", classes
+        return f"{q} {names(classes)} {hint(kind)}", classes or None
     if intent.kind == IntentKind.ADVICE:
-        return f"{q} {display_name(label) if label else ''} management referral when to see a doctor", [label] if label else None
+        return f"{q} {names([label]) if label else ''} {hint(kind)}", [label] if label else None
     if intent.kind == IntentKind.FEATURES:
-        return f"{q} asymmetry border colours ABCD dermoscopy", None
+        return f"{q} {hint(kind)}", None
     if intent.kind == IntentKind.DEFINE and intent.classes:
-        return f"{q} {names} overview", intent.classes[:1]
-    return f"{q} {names}".strip(), None
+        return f"{q} {names(intent.classes)} {hint(kind)}", intent.classes[:1]
+    return f"{q} {names(intent.classes)}".strip(), None
+
+
+def _classes_compared(state: DermState) -> list[str]:
+    """The classes whose dermoscopy documents a differential or look-for answer reasons with."""
+    intent, prediction = state["intent"], state.get("prediction")
+    assert intent is not None
+    if prediction is None:
+        return list(intent.classes)
+    if intent.kind == IntentKind.LOOK_FOR:
+        return [c for c, p in prediction.top_k(3) if p >= 0.05] or [prediction.label]
+    return list(dict.fromkeys([*intent.classes[:2], prediction.label]))
 
 
 def retrieve_knowledge(state: DermState, runtime: Runtime[Resources]) -> dict:
     query, classes = _knowledge_query(state)
+    intent = state["intent"]
+    assert intent is not None
+    lang = intent.language
     index = runtime.context.knowledge_index
-    hits = index.search(query, k=5, classes=classes) if classes else index.search(query, k=5)
+    hits = index.search(query, k=5, classes=classes, lang=lang) if classes else index.search(query, k=5, lang=lang)
     if classes and len(hits) < 2:
-        hits = index.search(query, k=5)
+        hits = index.search(query, k=5, lang=lang)
+    if intent.kind in (IntentKind.DIFFERENTIAL, IntentKind.LOOK_FOR):
+        # Each compared class's own dermoscopy passage, so its typical appearance can be cited.
+        extra = [h for code in _classes_compared(state)
+                 for h in index.search(query, k=1, classes=[code], topics=["dermoscopy"], lang=lang)
+                 if h.doc_id == STRUCTURES[code].doc]
+        seen = {h.passage_id for h in extra}
+        hits = extra + [h for h in hits if h.passage_id not in seen and h.doc_id not in {e.doc_id for e in extra}]
     passages = [
         PassageRef(ref=f"K{i + 1}", passage_id=h.passage_id, doc_id=h.doc_id, title=h.title, section=h.section,
-                   text=h.text, score=float(h.score), references=list(h.references))
+                   text=h.text, score=float(h.score), references=list(h.references), lang=h.lang)
         for i, h in enumerate(hits)
     ]
     return {"passages": passages, "plan": routing.done(state, routing.RETRIEVE)}
@@ -208,6 +250,7 @@ def _compose_input(state: DermState) -> ComposeInput:
         case_filters=state.get("case_filters") or CaseFilters(),
         case_page=state.get("case_page", 0),
         passages=state.get("passages") or [],
+        already_quoted=set(state.get("quoted") or []),
         intake=state.get("intake"),
         has_image=bool(state.get("image_path")),
         image_path=state.get("image_path"),
@@ -216,7 +259,7 @@ def _compose_input(state: DermState) -> ComposeInput:
 
 def compose(state: DermState, runtime: Runtime[Resources]) -> dict:
     answer = runtime.context.composer(_compose_input(state))
-    return {"answer": answer, "plan": routing.done(state, routing.COMPOSE)}
+    return {"answer": answer, "quoted": answer.quoted, "plan": routing.done(state, routing.COMPOSE)}
 
 
 def safety_review(state: DermState, runtime: Runtime[Resources]) -> dict:

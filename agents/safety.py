@@ -18,6 +18,7 @@ import re
 from knowledge.taxonomy import CODES, display_name
 
 from agents.composer import ComposeInput, _render_text, _words
+from knowledge.criteria import statement_doc
 from agents.injection import INJECTION, steers_the_answer
 from agents.state import Answer, Sentence
 from agents.templates import T, percent
@@ -42,7 +43,23 @@ def _ref_exists(ref: str, inp: ComposeInput) -> bool:
     return False
 
 
+def _criteria_supported(sentence: Sentence, inp: ComposeInput) -> bool:
+    """A sentence built from ``knowledge.criteria`` statements: each statement is in it, in the answer's
+    language, and its document is among the passages the sentence cites."""
+    cited_docs = {p.doc_id for p in inp.passages if p.ref in sentence.refs}
+    for key in sentence.support:
+        try:
+            doc, text = statement_doc(key)
+        except (KeyError, StopIteration):
+            return False
+        if doc not in cited_docs or text[inp.language] not in sentence.text:
+            return False
+    return True
+
+
 def _knowledge_supported(sentence: Sentence, inp: ComposeInput) -> bool:
+    if sentence.support:
+        return _criteria_supported(sentence, inp)
     body = _strip_label(sentence.text)
     for ref in sentence.refs:
         passage = next((p for p in inp.passages if p.ref == ref), None)

@@ -55,6 +55,7 @@ class PassageRef(BaseModel):
     text: str
     score: float = 0.0
     references: list[str] = Field(default_factory=list)
+    lang: str = "en"  # the passage's language (the answer's): Chinese answers quote the Chinese twin
 
 
 class FeatureRef(BaseModel):
@@ -72,6 +73,8 @@ class Sentence(BaseModel):
     text: str
     refs: list[str] = Field(default_factory=list)  # e.g. ["P"], ["C1", "C2"], ["K3"], ["F"]
     kind: Literal["fact", "policy", "prompt"] = "fact"  # policy: disclaimer/advice; prompt: asks the user
+    # Statements from knowledge.criteria this sentence is built from (keys); each must rest on a cited passage.
+    support: list[str] = Field(default_factory=list)
 
 
 class Citation(BaseModel):
@@ -88,9 +91,15 @@ class Answer(BaseModel):
     language: str = "en"
     diagnostic: bool = False  # speaks about this lesion: a disclaimer is mandatory
     review: dict[str, Any] = Field(default_factory=dict)  # the safety reviewer's findings
+    quoted: list[str] = Field(default_factory=list)  # knowledge units quoted (passage id + sentence span)
 
 
 RESET_FLAGS = "__reset__"
+
+
+def add_unique(old: list[str] | None, new: list[str] | None) -> list[str]:
+    """Append, keeping the first occurrence (the thread's record of quoted knowledge units)."""
+    return list(dict.fromkeys([*(old or []), *(new or [])]))
 
 
 def merge_flags(old: list[str] | None, new: list[str] | None) -> list[str]:
@@ -122,6 +131,7 @@ class DermState(TypedDict, total=False):
     case_page: int
     features: FeatureRef | None
     passages: list[PassageRef]
+    quoted: Annotated[list[str], add_unique]  # every knowledge unit quoted in this thread: never quoted twice
     # this turn's routing and output
     intent: TurnIntent | None
     plan: list[str]

@@ -73,14 +73,6 @@ T: dict[str, dict[str, str]] = {
         "en": "The lesion could not be delineated on this image ({reason}), so no shape or colour measurements are given.",
         "zh": "无法在这张图像上勾画出病变（{reason}），因此不提供形状或颜色测量。",
     },
-    "cases_summary": {
-        "en": "**Similar confirmed cases{filters}:** {same} of the {n} most similar were {c1}, {histo} of them confirmed by histopathology.",
-        "zh": "**相似的确诊病例{filters}**：最相似的{n}个病例中有{same}个是{c1}，其中{histo}个经组织病理学确诊。",
-    },
-    "cases_none_of": {
-        "en": "**Similar confirmed cases{filters}:** none of the {n} most similar were {c1}; the commonest diagnosis among them was {c2} ({same2} of {n}).",
-        "zh": "**相似的确诊病例{filters}**：最相似的{n}个病例中没有{c1}；其中最常见的诊断是{c2}（{same2}/{n}）。",
-    },
     "case_line": {
         "en": "{image_id}: {dx}, confirmed by {confirm}; {who}, {site}; similarity {sim:.2f}.",
         "zh": "{image_id}：{dx}，经{confirm}确诊；{who}，{site}；相似度{sim:.2f}。",
@@ -93,7 +85,7 @@ T: dict[str, dict[str, str]] = {
         "en": "**More similar confirmed cases{filters}** (results {start}-{end}):",
         "zh": "**更多相似的确诊病例{filters}**（第{start}-{end}个）：",
     },
-    "knowledge_lead": {"en": "**Background:** {text}", "zh": "**背景知识（英文原文）**：{text}"},
+    "knowledge_lead": {"en": "**Background:** {text}", "zh": "**背景知识**：{text}"},
     "followup_lead": {"en": "**About this lesion:**", "zh": "**关于这个病变**："},
     "knowledge_more": {"en": "{text}", "zh": "{text}"},
     "knowledge_missing": {
@@ -109,8 +101,35 @@ T: dict[str, dict[str, str]] = {
         "zh": "**{cx}**：它实际上就是这里最可能的类别，概率为{px}。",
     },
     "differential_cases": {
-        "en": "{same} of the {n} most similar confirmed cases were {cx}.",
-        "zh": "最相似的{n}个确诊病例中有{same}个是{cx}。",
+        "en": "The {n} most similar confirmed cases were {mix}.",
+        "zh": "最相似的{n}个确诊病例为：{mix}。",
+    },
+    "cases_mix": {
+        "en": "**Similar confirmed cases{filters}:** the {n} most similar were {mix}; {histo} of the {n} were confirmed by histopathology.",
+        "zh": "**相似的确诊病例{filters}**：最相似的{n}个病例为{mix}；其中{histo}个经组织病理学确诊。",
+    },
+    "mix_item": {"en": "{dx} ({n})", "zh": "{dx}{n}例"},
+    "mix_sep": {"en": ", ", "zh": "、"},
+    "mix_and": {"en": " and ", "zh": "和"},
+    "criteria_against": {
+        "en": "**Against {cx}:** {cx} is typically {typical}; this lesion measured {measured}.",
+        "zh": "**不支持{cx}之处**：{cx}通常{typical}；而这个病变测得{measured}。",
+    },
+    "criteria_for": {
+        "en": "**In keeping with {cx}:** {cx} is typically {typical}; this lesion measured {measured}.",
+        "zh": "**与{cx}相符之处**：{cx}通常{typical}；这个病变测得{measured}。",
+    },
+    "measured_axes": {"en": "asymmetry along {n} of 2 axes", "zh": "2条轴中有{n}条不对称"},
+    "measured_abrupt": {"en": "an abrupt edge on {n} of 8 border segments", "zh": "8段边界中有{n}段边缘陡峭"},
+    "measured_colours": {"en": "{n} colours ({colours})", "zh": "{n}种颜色（{colours}）"},
+    "structures": {
+        "en": "**What a dermatologist looks for:** {items}.",
+        "zh": "**皮肤科医生会看什么**：{items}。",
+    },
+    "structures_item": {"en": "for {cx}, {structures}", "zh": "{cx}看{structures}"},
+    "tool_cannot_see": {
+        "en": "This tool measures the outline's asymmetry and border and the colours, but not fine structures such as the pigment network, dots, streaks or vessels: a dermatologist examines those directly with a dermatoscope.",
+        "zh": "本工具只能测量轮廓的对称性、边界和颜色，无法识别色素网、点、条纹或血管等细微结构：这些需要皮肤科医生用皮肤镜直接检查。",
     },
     "pushback": {
         "en": "I understand you would like it to be {claim}. Without new evidence, such as a new image or a clinician's examination, the estimate does not change: {c1} remains the most likely class at {p1}.",
@@ -155,6 +174,8 @@ T: dict[str, dict[str, str]] = {
     "age_years": {"en": "{age:g}-year-old", "zh": "{age:g}岁"},
     "age_unknown": {"en": "age unknown", "zh": "年龄不详"},
     "list_sep": {"en": "; ", "zh": "；"},
+    "list_comma": {"en": ", ", "zh": "、"},
+    "list_and": {"en": " and ", "zh": "，且"},
 }
 
 

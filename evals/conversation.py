@@ -132,3 +132,73 @@ def citation_problems(result, dataset, passages: dict) -> list[str]:
             if result.features is None:
                 problems.append("cites features but none were measured")
     return problems
+
+
+# --- Chinese answers, repeats and counts (issue: a conversation worth having in both languages) ----------------
+
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+# What a Chinese answer may keep in Latin letters: citation markers, image ids, class codes, names of guidelines,
+# datasets, rules and the tool, units.
+_ALLOWED_LATIN = re.compile(
+    r"\[(?:P|F|C\d+|K\d+)\]|ISIC_\d+|HAM10000|NICE(?: NG\d+)?|NG\d+|dermagraph|ABCDE?|EFG|BCC|AK|SCC|"
+    r"\b(?:akiec|bcc|bkl|df|mel|nv|vasc)\b|\b(?:mm|cm|SPF|UV[AB]?|PDT)\b")
+
+
+def chinese_share(answer: str) -> float:
+    """Chinese characters / (Chinese characters + Latin letters) in an answer's body: citation markers, image ids,
+    class codes, guideline, dataset and tool names left out (Latin eponyms such as Breslow still count against it).
+    1.0 for an answer with neither."""
+    body = _ALLOWED_LATIN.sub(" ", answer)
+    cjk = len(_CJK_CHAR.findall(body))
+    latin = sum(len(w) for w in _LATIN_WORD.findall(body))
+    return 1.0 if cjk + latin == 0 else cjk / (cjk + latin)
+
+
+_QUOTE = re.compile(r"^(?:\*\*[^*]+\*\*[:：]?\s*)?(.+?)\s*(?:\[K\d+\])+\s*[.。!?！？]?$", re.S)
+
+
+def knowledge_quotes(answer: str) -> list[str]:
+    """The knowledge sentences of an answer (paragraphs citing only knowledge passages), without their label."""
+    out = []
+    for paragraph in paragraphs(answer):
+        refs = MARKER.findall(paragraph)
+        if refs and all(r.startswith("K") for r in refs):
+            m = _QUOTE.match(paragraph)
+            out.append((m.group(1) if m else paragraph).strip())
+    return out
+
+
+def repeated_quotes(answers: list[str]) -> list[str]:
+    """Knowledge quotes that appear in more than one answer of a thread (the goal is none)."""
+    seen: dict[str, int] = {}
+    repeats = []
+    for i, answer in enumerate(answers):
+        for quote in knowledge_quotes(answer):
+            if quote in seen and seen[quote] != i:
+                repeats.append(quote)
+            seen.setdefault(quote, i)
+    return repeats
+
+
+_MIX_EN = re.compile(r"the (\d+) most similar (?:confirmed cases )?were (.+?)(?:;|\.\s|\s\[)")
+_MIX_ZH = re.compile(r"最相似的(\d+)个(?:确诊)?病例(?:为|：)(.+?)(?:；|。|\[)")
+_COUNT_EN = re.compile(r"\((\d+)\)")
+_COUNT_ZH = re.compile(r"(\d+)例")
+
+
+def summary_count_problems(answer: str) -> list[str]:
+    """Every case summary's counts must add up to the number it states and to the cases it cites."""
+    problems = []
+    for paragraph in paragraphs(answer):
+        for pattern, counts in ((_MIX_EN, _COUNT_EN), (_MIX_ZH, _COUNT_ZH)):
+            m = pattern.search(paragraph)
+            if not m:
+                continue
+            n, total = int(m.group(1)), sum(int(x) for x in counts.findall(m.group(2)))
+            cited = len(set(re.findall(r"\[(C\d+)\]", paragraph)))
+            if total != n:
+                problems.append(f"counts add up to {total}, not {n}: {paragraph[:80]}")
+            if cited != n:
+                problems.append(f"{n} cases counted but {cited} cited: {paragraph[:80]}")
+    return problems
