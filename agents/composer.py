@@ -299,7 +299,8 @@ def _add_features(b: _Builder, features: FeatureRef | None) -> None:
     if features is None:
         return
     if not features.delineated:
-        b.fact(render("features_none", b.lang, reason=features.reason or "?"), "F")
+        reason = (features.reason_zh if b.lang == "zh" else None) or features.reason or "?"
+        b.fact(render("features_none", b.lang, reason=reason), "F")
         return
     statements = features.statements_zh if b.lang == "zh" else features.statements_en
     if statements:
@@ -378,7 +379,11 @@ def _add_criteria(b: _Builder, inp: ComposeInput, code: str) -> bool:
             (fits if verdict else against).append(e)
     name = display_name(code, b.lang)
     for group, key in ((against, "criteria_against"), (fits, "criteria_for")):
+        said = f"{key}:{code}"
+        if group and said in b.already_quoted:
+            continue  # the same comparison was made earlier in this thread
         if group:
+            b.quoted.append(said)
             typical = T["list_and"][b.lang].join(e.text[b.lang] for e in group)
             measured = T["list_sep"][b.lang].join(dict.fromkeys(_measured(e, features.values, b.lang) for e in group))
             b.fact(render(key, b.lang, cx=name, typical=typical, measured=measured), "F", passage.ref,
@@ -391,13 +396,14 @@ def _add_structures(b: _Builder, inp: ComposeInput, codes: list[str]) -> None:
     items, refs, keys = [], [], []
     for code in codes:
         passage = _passage_of(inp, STRUCTURES[code].doc)
-        if passage is None:
+        if passage is None or f"structures:{code}" in b.already_quoted:  # said before in this thread: not again
             continue
         items.append(render("structures_item", b.lang, cx=display_name(code, b.lang), structures=STRUCTURES[code].text[b.lang]))
         refs.append(passage.ref)
         keys.append(f"structures:{code}")
     if items:
         b.fact(render("structures", b.lang, items=T["list_sep"][b.lang].join(items)), *refs, support=keys)
+        b.quoted += keys
 
 
 def _citations(sentences: list[Sentence], inp: ComposeInput) -> list[Citation]:

@@ -144,6 +144,7 @@ def analyse_features(state: DermState, runtime: Runtime[Resources]) -> dict:
     features = FeatureRef(
         delineated=analysis.delineated,
         reason=analysis.reason,
+        reason_zh=analysis.reason_zh,
         values=analysis.features.model_dump(mode="json") if analysis.features is not None else {},
         statements_en=[s.text_en for s in analysis.statements],
         statements_zh=[s.text_zh for s in analysis.statements],

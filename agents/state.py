@@ -63,6 +63,7 @@ class FeatureRef(BaseModel):
 
     delineated: bool
     reason: str | None = None
+    reason_zh: str | None = None
     values: dict[str, Any] = Field(default_factory=dict)
     statements_en: list[str] = Field(default_factory=list)
     statements_zh: list[str] = Field(default_factory=list)

@@ -25,7 +25,7 @@ MARKER = re.compile(r"\[(P|F|C\d+|K\d+)\]")
 # The composer's policy and prompt sentences (agents/composer.py: b.policy / b.prompt): no citation needed.
 POLICY_TEMPLATES = ("cases_empty", "cases_page", "knowledge_missing", "pushback_confirm", "need_image",
                     "refused", "refused_hint", "abstain_advice", "disclaimer", "general_note", "bcc_sooner",
-                    "pushback_malignant", "pushback_no_change")
+                    "pushback_malignant", "pushback_no_change", "tool_cannot_see")
 
 
 def graph_resources(variant: str | None):
@@ -123,7 +123,8 @@ def citation_problems(result, dataset, passages: dict) -> list[str]:
         elif c["kind"] == "knowledge":
             shown = next((p for p in result.passages if p["ref"] == c["id"]), None)
             real = passages.get(c["target"])
-            if shown is None or real is None or shown["text"] != real.text:
+            texts = {r.text for r in (real if isinstance(real, list) else [real]) if r is not None}  # English and Chinese twin
+            if shown is None or shown["text"] not in texts:
                 problems.append(f"knowledge {c['id']} ({c['target']}) does not resolve to an indexed passage")
         elif c["kind"] == "prediction":
             if not result.diagnosis or result.diagnosis.get("label") is None:

@@ -110,7 +110,8 @@ def features_markdown(features: Mapping[str, Any] | None, lang: Language) -> str
     if not features:
         return t("no_features", lang)
     if not features.get("delineated"):
-        return t("not_delineated", lang, reason=features.get("reason") or "?")
+        reason = (features.get("reason_zh") if lang == "zh" else None) or features.get("reason") or "?"
+        return t("not_delineated", lang, reason=reason)
     statements = features.get("statements_zh" if lang == "zh" else "statements_en") or []
     return "\n".join(f"- {s}" for s in statements)
 

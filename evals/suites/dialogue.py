@@ -26,7 +26,8 @@ import numpy as np
 import yaml
 
 from agents import routing
-from evals.conversation import ImagePicker, citation_coverage, citation_problems, graph_resources, temporary_consultation
+from evals.conversation import (ImagePicker, chinese_share, citation_coverage, citation_problems, graph_resources,
+                                repeated_quotes, summary_count_problems, temporary_consultation)
 from evals.harness import EvalContext, SuiteResult, suite
 from evals.variants import parse_variant
 
@@ -43,7 +44,8 @@ ROUTES: dict[str, list[str]] = {
 }
 KINDS = {"prediction", "features", "case", "knowledge"}
 EXPECT_KEYS = {"intent", "route", "cites", "language", "same_diagnosis", "filters", "refused", "asks_for_image"}
-GOALS = {"routing_accuracy": 1.0, "citation_coverage": 1.0, "resolvable_rate": 1.0}
+GOALS = {"routing_accuracy": 1.0, "citation_coverage": 1.0, "resolvable_rate": 1.0, "zh_share": 0.9, "repeats": 0,
+         "count_problems": 0, "follow_up_p50_s": 0.2}
 
 
 def load_scripts(path: Path = SCRIPTS_FILE) -> list[dict]:
@@ -133,7 +135,8 @@ def check_turn(result, expect: dict, script_lang: str, previous, dataset, passag
 def dialogue_suite(ctx: EvalContext) -> SuiteResult:
     scripts = sample_scripts(load_scripts(), ctx.sample)
     resources = graph_resources(ctx.variant)
-    passages = {p.passage_id: p for p in resources.knowledge_index.passages}
+    index = resources.knowledge_index
+    passages = {p.passage_id: [p, *([index.twins[p.passage_id]] if p.passage_id in index.twins else [])] for p in index.passages}
     picker = ImagePicker(ctx, resources.intake_gate)
     turns: list[dict] = []
     with temporary_consultation(resources) as consult:
@@ -141,6 +144,7 @@ def dialogue_suite(ctx: EvalContext) -> SuiteResult:
         for script in scripts:
             thread = f"dialogue-{script['id']}"
             previous = None
+            answers: list[str] = []
             for i, turn in enumerate(script["turns"], start=1):
                 image = None
                 if turn.get("image") is True:
@@ -152,12 +156,17 @@ def dialogue_suite(ctx: EvalContext) -> SuiteResult:
                 latency = time.perf_counter() - t0
                 outcome = check_turn(result, turn["expect"], script["language"], previous, ctx.dataset, passages)
                 factual, cited, uncited = citation_coverage(result.answer, result.language)
+                repeats = repeated_quotes([*answers, result.answer])[len(repeated_quotes(answers)):]
+                answers.append(result.answer)
                 turns.append({"script": script["id"], "turn": i, "say": turn["say"], "image": str(image.name) if image else None,
                               "expected_intent": turn["expect"]["intent"], "intent": result.intent,
                               "expected_route": turn["expect"]["route"], "nodes_run": result.nodes_run,
                               "latency_s": latency, "full": routing.CLASSIFY in result.nodes_run or routing.INTAKE in result.nodes_run,
                               "factual": factual, "cited": cited, "uncited": uncited,
-                              "citations": len(result.citations), **outcome})
+                              "citations": len(result.citations), "language": result.language,
+                              "zh_share": chinese_share(result.answer) if result.language == "zh" else None,
+                              "repeats": repeats, "count_problems": summary_count_problems(result.answer),
+                              "answer": result.answer, **outcome})
                 previous = result
     metrics = _aggregate(turns, parse_variant(ctx.variant).spec, len(scripts))
     plots = [_latency_plot(turns, ctx.plot_path("dialogue", "latency")), _routing_plot(turns, ctx.plot_path("dialogue", "routing"))]
@@ -165,6 +174,13 @@ def dialogue_suite(ctx: EvalContext) -> SuiteResult:
                f"{metrics['citation_coverage']:.0%}; resolvable {metrics['resolvable_rate']:.0%}; "
                f"p50 {metrics['latency']['full']['p50_s']:.2f} s full / {metrics['latency']['follow_up']['p50_s']:.2f} s follow-up")
     return SuiteResult(metrics, _markdown(ctx, metrics, turns), plots, summary)
+
+
+def _zh_share_stats(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0, "median": float("nan"), "min": float("nan"), "at_goal": float("nan")}
+    return {"n": len(values), "median": statistics.median(values), "min": min(values),
+            "at_goal": sum(v >= GOALS["zh_share"] for v in values) / len(values)}
 
 
 def _latency_stats(values: list[float]) -> dict:
@@ -209,10 +225,18 @@ def _aggregate(turns: list[dict], backend: str, n_scripts: int) -> dict:
         "filters_rate": rate("filters"),
         "refusal_rate_expected": rate("refused"),
         "expectations_met": sum(all(t["checks"].values()) for t in turns) / len(turns),
+        "zh_share": _zh_share_stats([t["zh_share"] for t in turns if t["zh_share"] is not None]),
+        "repeats": sum(len(t["repeats"]) for t in turns),
+        "repeated_quotes": [q for t in turns for q in t["repeats"]],
+        "count_problems": [p for t in turns for p in t["count_problems"]],
+        "count_consistency": (sum(not t["count_problems"] for t in turns) / len(turns)),
         "latency": {"full": _latency_stats([t["latency_s"] for t in turns if t["full"]]),
                     "follow_up": _latency_stats([t["latency_s"] for t in turns if not t["full"]])},
         "failures": failures,
-        "turn_log": [{k: t[k] for k in ("script", "turn", "say", "intent", "nodes_run", "latency_s", "checks")} for t in turns],
+        "turn_log": [{k: t[k] for k in ("script", "turn", "say", "intent", "nodes_run", "latency_s", "checks", "zh_share")}
+                     for t in turns],
+        "zh_below_goal": [{"script": t["script"], "turn": t["turn"], "say": t["say"], "zh_share": t["zh_share"], "answer": t["answer"]}
+                          for t in turns if t["zh_share"] is not None and t["zh_share"] < GOALS["zh_share"]],
     }
 
 
@@ -271,7 +295,12 @@ def _markdown(ctx: EvalContext, m: dict, turns: list[dict]) -> str:
              f"| answer language as expected | {pct(m['language_rate'])} | |",
              f"| diagnosis unchanged by follow-ups | {pct(m['same_diagnosis_rate'])} | 100% |",
              f"| similar cases honour the filters | {pct(m['filters_rate'])} | 100% |",
-             f"| all expectations of a turn met | {pct(m['expectations_met'])} | |", "",
+             f"| all expectations of a turn met | {pct(m['expectations_met'])} | |",
+             f"| Chinese answers: share of Chinese characters, median / lowest ({m['zh_share']['n']} answers) | "
+             f"{pct(m['zh_share']['median'])} / {pct(m['zh_share']['min'])} | >= 90% |",
+             f"| Chinese answers at >= 90% Chinese | {pct(m['zh_share']['at_goal'])} | 100% |",
+             f"| knowledge quotes repeated verbatim within a thread | {m['repeats']} | 0 |",
+             f"| answers whose case counts match their citations | {pct(m['count_consistency'])} | 100% |", "",
              f"Latency per turn (wall clock on 2 shared cores, models warm): full assessment p50 {full['p50_s']:.2f} s, "
              f"p95 {full['p95_s']:.2f} s (n = {full['n']}); follow-up p50 {follow['p50_s']:.3f} s, p95 {follow['p95_s']:.3f} s "
              f"(n = {follow['n']}).", ""]

@@ -106,8 +106,12 @@ class PoisonedIndex:
                        section="Clinical note", text=self.poison_text, score=1.0, references=("Anonymous. Clinical note. 2024.",),
                        classes=tuple(CODES), topics=("dermoscopy", "management"))
 
-    def search(self, query, k=5, classes=None, topics=None):
-        return [self.poison(), *self.index.search(query, k=k, classes=classes, topics=topics)][:k]
+    @property
+    def twins(self):
+        return self.index.twins
+
+    def search(self, query, k=5, classes=None, topics=None, lang=None):
+        return [self.poison(), *self.index.search(query, k=k, classes=classes, topics=topics, lang=lang)][:k]
 
 
 def _lang(i: int) -> str:
