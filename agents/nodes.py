@@ -12,6 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from knowledge.images import open_image
+from retrieval.encoder.metadata import metadata_of
 from knowledge.criteria import STRUCTURES
 from knowledge.taxonomy import display_name
 
@@ -101,7 +102,8 @@ def intake(state: DermState, runtime: Runtime[Resources]) -> dict:
 
 
 def classify(state: DermState, runtime: Runtime[Resources]) -> dict:
-    prediction = runtime.context.classifier.classify(open_image(state["image_path"]))  # type: ignore[arg-type]
+    metadata = metadata_of(state.get("patient"))  # age, sex and site the person gave, as data
+    prediction = runtime.context.classifier.classify(open_image(state["image_path"]), metadata or None)  # type: ignore[arg-type]
     flags = ["abstained"] if prediction.abstained else []
     return {"prediction": prediction, **_triaged(state, runtime, prediction=prediction),
             "plan": routing.done(state, routing.CLASSIFY), "flags": flags}

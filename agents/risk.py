@@ -113,6 +113,9 @@ def triage(prediction: Prediction, cutoffs: TriageCutoffs | None = None, feature
     c = cutoffs or default_cutoffs()
     p = prediction.probs
     p_mel, p_mal = p["mel"], sum(p[k] for k in MALIGNANT_CODES)
+    if prediction.image_probs is not None:  # metadata may raise the estimate of malignancy, never lower it
+        ip = prediction.image_probs
+        p_mel, p_mal = max(p_mel, ip["mel"]), max(p_mal, sum(ip[k] for k in MALIGNANT_CODES))
     reasons: list[str] = []
     tier = CLASS_TIER[prediction.label]
     suspected = prediction.label if prediction.label in MALIGNANT_CODES else None

@@ -7,7 +7,7 @@ Both classifier backends (the embedded encoder and Qwen2-VL) implement ``Classif
 from __future__ import annotations
 
 import math
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -26,6 +26,9 @@ class Prediction(BaseModel):
     abstained: bool = False
     abstain_reason: str | None = None
     temperature: float = 1.0
+    # The image-only probabilities, when patient metadata (age, sex, site) moved the shown ones: the triage rule
+    # reads whichever of the two is higher, so metadata can raise a tier but never lower it.
+    image_probs: dict[str, float] | None = None
 
     @field_validator("probs")
     @classmethod
@@ -90,6 +93,9 @@ class Classifier(Protocol):
 
     name: str
 
-    def classify(self, image: Image.Image) -> Prediction: ...
+    def classify(self, image: Image.Image, metadata: Mapping[str, str] | None = None) -> Prediction:
+        """``metadata``: age band, sex and site (``retrieval.encoder.metadata.field_values``); backends that do not
+        use metadata ignore it."""
+        ...
 
     def classify_batch(self, images: Sequence[Image.Image]) -> list[Prediction]: ...

@@ -8,7 +8,7 @@ which abstains when the top class falls below ``settings.abstain_below``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from PIL import Image
 
@@ -28,7 +28,7 @@ class EncoderClassifier:
         # Melanoma / malignant cut-offs chosen on val (manifest ``metrics.triage``): read by ``agents.risk``.
         self.triage: dict | None = triage
 
-    def classify(self, image: Image.Image) -> Prediction:
+    def classify(self, image: Image.Image, metadata: Mapping | None = None) -> Prediction:  # metadata: not used
         return self.classify_batch([image])[0]
 
     def classify_batch(self, images: Sequence[Image.Image]) -> list[Prediction]:

@@ -20,7 +20,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -99,7 +99,7 @@ class Qwen2VLClassifier:
             for row in scores
         ]
 
-    def classify(self, image: Image.Image) -> Prediction:
+    def classify(self, image: Image.Image, metadata: Mapping | None = None) -> Prediction:  # metadata: not used
         return self.classify_batch([image])[0]
 
     def classify_batch(self, images: Sequence[Image.Image]) -> list[Prediction]:

@@ -82,11 +82,13 @@ def intent_suite(ctx: EvalContext) -> SuiteResult:
 
     accuracy = float((p == y).mean())
     rules_accuracy = float(np.mean([rule_intent(q.text) == q.intent for q in questions]))
+    # What the graph routes on: the model, with the self-treatment override.
+    graph_accuracy = float(np.mean([read_turn(q.text, new_image=False).kind.value == q.intent for q in questions]))
     confusions = Counter((labels[a], labels[b]) for a, b in zip(y, p) if a != b).most_common(8)
     metrics = {
         "n": len(questions), "accuracy": accuracy, "by_language": by_lang, "per_intent": per_intent,
         "reassurance_model": flag_rates(model_flag), "reassurance_graph": flag_rates(graph_flag),
-        "latency_p50_ms": float(np.median(ms)), "rules_accuracy": rules_accuracy, "top_confusions": [[a, b, n] for (a, b), n in confusions],
+        "latency_p50_ms": float(np.median(ms)), "rules_accuracy": rules_accuracy, "graph_accuracy": graph_accuracy, "top_confusions": [[a, b, n] for (a, b), n in confusions],
         "goals": {"accuracy": GOAL_ACCURACY}, "met": {"accuracy": accuracy >= GOAL_ACCURACY},
     }
     plot = _plot(ctx, labels, confusion)
@@ -116,8 +118,9 @@ Most frequent confusions (labelled -> predicted):
 Reassurance flag (the cannot-confirm-benign guard): model recall {rm['recall']:.3f}, false positives {rm['false_positive_rate']:.3f};
 as the graph uses it (model or phrase rule): recall {rg['recall']:.3f}, false positives {rg['false_positive_rate']:.3f}.
 
-The phrase rules the model replaced (`agents.intents.rule_intent`, kept as the fallback when the model artifact is
-missing) reach {rules_accuracy:.3f} on the same questions.
+As the graph routes (the model plus the self-treatment override): {graph_accuracy:.3f}. The phrase rules the model
+replaced (`agents.intents.rule_intent`, the fallback when the model artifact is missing; they have no look_for) reach
+{rules_accuracy:.3f} on the same questions.
 """
     summary = f"intent accuracy {accuracy:.3f} (en {by_lang.get('en', {}).get('accuracy', float('nan')):.3f}, " \
               f"zh {by_lang.get('zh', {}).get('accuracy', float('nan')):.3f}); reassurance recall {rg['recall']:.3f}"

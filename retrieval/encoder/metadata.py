@@ -49,6 +49,13 @@ def field_values(age: float | None = None, sex: str | None = None, site: str | N
     return out
 
 
+def metadata_of(patient: Any) -> dict[str, str]:
+    """The fields a metadata prior can use, from a ``knowledge.patient.PatientInfo`` (or None)."""
+    if patient is None:
+        return {}
+    return field_values(getattr(patient, "age", None), getattr(patient, "sex", None), getattr(patient, "site", None))
+
+
 @dataclass
 class MetadataPrior:
     """log p(value | class) per field, from training counts; ``weight`` chosen on val."""

@@ -19,13 +19,14 @@ def search(
     k: int = typer.Option(5, "--k", min=1, max=50, help="How many passages to return."),
     classes: Optional[List[str]] = typer.Option(None, "--class", help="Only documents about this class code (repeatable)."),
     topics: Optional[List[str]] = typer.Option(None, "--topic", help="Only documents on this topic (repeatable)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Passages in en or zh (default: the question's language)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Hybrid (dense + BM25) search; prints the best passages with their sources."""
     from retrieval.knowledge_index import KnowledgeIndex
 
     with user_errors():
-        hits = KnowledgeIndex.open().search(question, k=k, classes=classes, topics=topics)
+        hits = KnowledgeIndex.open().search(question, k=k, classes=classes, topics=topics, lang=lang)
     if as_json:
         print_json({"question": question, "passages": [asdict(h) for h in hits]})
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-train_app = typer.Typer(help="Train models (encoder, segmenter, qwen2vl).", no_args_is_help=True)
+train_app = typer.Typer(help="Train models (encoder, classifier, intent, segmenter, qwen2vl).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:

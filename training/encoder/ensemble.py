@@ -1,0 +1,123 @@
+"""`dermagraph train classifier`: fit the ensemble head (retrieval/encoder/ensemble.py) on val, in minutes.
+
+1. Val logits of each member encoder (whole image; lesion-centred crop from the shipped segmenter), with TTA.
+2. Member weight: the one of a grid minimising val negative log-likelihood after temperature + prior-shift
+   calibration (likelihood, because the probabilities are what the app shows and the triage reads).
+3. Metadata: the training split's age/sex/site likelihoods (``MetadataPrior.fit``); its weight chosen the
+   same way on val with HAM10000's metadata, and the calibration refitted with it.
+4. Triage cut-offs at the policy's val sensitivity, for the image-only and the metadata probabilities.
+5. Write ``artifacts/classifier`` (a manifest: the head, the members' weight hashes, val metrics).
+Test images are never read.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from knowledge.artifacts import Manifest, atomic_replace_dir, file_sha256, split_fingerprint, staging_dir, write_manifest
+from knowledge.calibration import softmax, triage_thresholds
+from knowledge.ham10000 import LesionRecord, load_dataset
+from knowledge.settings import get_settings
+from knowledge.splits import load_split, records_in
+from knowledge.taxonomy import CODES, MALIGNANT_CODES
+from retrieval.encoder.artifact import WEIGHTS_NAME, load_encoder
+from retrieval.encoder.ensemble import MEMBERS, Calibration, EnsembleHead, classifier_dir
+from retrieval.encoder.lesion_view import boxes_for_records
+from retrieval.encoder.metadata import MetadataPrior, field_values
+from training.encoder.calibrate import fit_calibration, val_metrics
+from training.encoder.finetune import predict_records
+
+WEIGHT_GRID = tuple(round(w, 2) for w in np.linspace(0, 1, 11))
+METADATA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def member_logits(records: Sequence[LesionRecord], artifacts_dir: Path, progress: bool = True) -> list[np.ndarray]:
+    out = []
+    for name in MEMBERS:
+        encoder = load_encoder(artifacts_dir / name, with_text=False)
+        boxes = boxes_for_records(records, progress) if encoder.config.lesion_margin is not None else None
+        out.append(predict_records(encoder, records, boxes=boxes, progress=progress, desc=f"val logits ({name})")[1])
+    return out
+
+
+def _nll(probs: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.log(probs[np.arange(len(y)), y].clip(1e-12)).mean())
+
+
+def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, prior: MetadataPrior,
+             metadata: list[dict[str, str]], log: Callable[[str], None] = print) -> tuple[EnsembleHead, dict]:
+    """The member weight and metadata weight minimising val NLL, with their calibrations; the grid searched."""
+    grid: dict[str, float] = {}
+    best = None
+    for w in WEIGHT_GRID:
+        weights = (w, 1 - w)
+        z = w * logits[0] + (1 - w) * logits[1]
+        t, b = fit_calibration(z, y, log_prior)
+        nll = _nll(Calibration(t, b).apply(z, log_prior), y)
+        grid[f"member_weight={w:g}"] = round(nll, 4)
+        if best is None or nll < best[0]:
+            best = (nll, weights, Calibration(t, b))
+    _, weights, image_cal = best
+    z = weights[0] * logits[0] + weights[1] * logits[1]
+    raw = np.stack([MetadataPrior(prior.log_likelihood, 1.0).log_scores(m) for m in metadata])
+    best_m = None
+    for m in METADATA_GRID:
+        t, b = fit_calibration(z + m * raw, y, log_prior)
+        nll = _nll(Calibration(t, b).apply(z + m * raw, log_prior), y)
+        grid[f"metadata_weight={m:g}"] = round(nll, 4)
+        if best_m is None or nll < best_m[0]:
+            best_m = (nll, m, Calibration(t, b))
+    _, m, meta_cal = best_m
+    log(f"member weights {weights[0]:.1f}/{weights[1]:.1f}, metadata weight {m:g} (val NLL)")
+    return EnsembleHead(weights, log_prior, image_cal, meta_cal, MetadataPrior(prior.log_likelihood, m)), grid
+
+
+def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None, split_file: Path | None = None,
+                     progress: bool = True, log: Callable[[str], None] = print) -> Manifest:
+    started = time.perf_counter()
+    settings = get_settings()
+    artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir
+    dataset = load_dataset()
+    assignment = load_split(split_file, dataset)
+    train, val = records_in(dataset, assignment, "train"), records_in(dataset, assignment, "val")
+    y = np.array([CODES.index(r.dx) for r in val])
+    counts = np.bincount([CODES.index(r.dx) for r in train], minlength=len(CODES))
+    log_prior = np.log((counts + 1) / (counts + 1).sum())
+    prior = MetadataPrior.fit((r.dx, field_values(r.age, r.sex, r.localization)) for r in train)
+    metadata = [field_values(r.age, r.sex, r.localization) for r in val]
+    logits = member_logits(val, artifacts_dir, progress)
+    head, grid = fit_head(logits, y, log_prior, prior, metadata, log)
+
+    shown, image_only = head.probabilities(logits, metadata)
+    z = head.scores(logits)
+    metrics: dict = {"grid_val_nll": grid, "n_val": len(val), "n_train": len(train)}
+    for name, probs, scores in (("val_image_only", image_only, z), ("val_with_metadata", shown, None)):
+        m = val_metrics(np.log(probs.clip(1e-12)), y)
+        m["nll"] = _nll(probs, y)
+        metrics[name] = m
+    # The balanced decision: the same scores without the prior put back (what a class-balanced argmax names).
+    metrics["val_balanced_decision"] = val_metrics(z, y, head.image.temperature)
+    for i, name in enumerate(MEMBERS):
+        metrics[f"val_member_{name}"] = val_metrics(logits[i], y)
+    target = settings.triage.target_sensitivity
+    metrics["triage"] = triage_thresholds(image_only, y, CODES, MALIGNANT_CODES, target)
+    metrics["triage_with_metadata"] = triage_thresholds(shown, y, CODES, MALIGNANT_CODES, target)
+    metrics["train_seconds"] = round(time.perf_counter() - started, 1)
+
+    folder = classifier_dir(out)
+    members = {name: file_sha256(artifacts_dir / name / WEIGHTS_NAME)[:16] for name in MEMBERS}
+    staging = staging_dir(folder)
+    manifest = Manifest(name="classifier", kind="encoder-ensemble", data_fingerprint=dataset.fingerprint(),
+                        split_fingerprint=split_fingerprint(assignment),
+                        config={"head": head.to_dict(), "member_weights_sha256": members}, metrics=metrics,
+                        notes="weights of the member encoders live in their own artifacts; this is the fitted head")
+    write_manifest(staging, manifest)
+    atomic_replace_dir(staging, folder)
+    v = metrics["val_image_only"]
+    log(f"wrote {folder}: val (image only) accuracy {v['accuracy']:.3f}, balanced accuracy {v['balanced_accuracy']:.3f}, "
+        f"AUC {v.get('auc_macro', float('nan')):.3f}; balanced decision {metrics['val_balanced_decision']['balanced_accuracy']:.3f}")
+    return manifest
