@@ -54,11 +54,14 @@ _CACHE: dict[tuple, Resources] = {}
 _LOCK = threading.Lock()
 
 
-def load_resources(classifier: str = "encoder", composer: str = "auto", **classifier_options: Any) -> Resources:
+def load_resources(classifier: str | None = None, composer: str = "auto", **classifier_options: Any) -> Resources:
     """``composer``: "template" (deterministic), "llm" (the backend writes, the reviewer checks, the
     template composer is the fallback) or "auto" (llm when the backend can generate text)."""
     if composer not in ("auto", "template", "llm"):
         raise ValueError(f"composer must be auto, template or llm, got {composer!r}")
+    from agents.classifiers import DEFAULT_BACKEND
+
+    classifier = classifier or DEFAULT_BACKEND
     key = (classifier, composer, tuple(sorted((k, str(v)) for k, v in classifier_options.items())))
     with _LOCK:
         if key not in _CACHE:
@@ -91,7 +94,7 @@ def check_artifacts() -> None:
 
 
 def _load(classifier_name: str, composer: str, options: dict[str, Any]) -> Resources:
-    from agents.classifiers import get_classifier
+    from agents.classifiers import ENCODER_BACKENDS, get_classifier
     from agents.composer import compose
     from agents.intake_artifact import load_intake_gate
     from retrieval.cases import CaseIndex
@@ -101,7 +104,7 @@ def _load(classifier_name: str, composer: str, options: dict[str, Any]) -> Resou
 
     check_artifacts()
     encoder = load_encoder(with_text=True)  # one copy: classifier, cases (image and text search), intake
-    if classifier_name == "encoder":
+    if classifier_name in ENCODER_BACKENDS:
         options = {"encoder": encoder, **options}
     classifier = get_classifier(classifier_name, **options)
     generate = getattr(classifier, "generate", None)

@@ -69,7 +69,7 @@ def check_thread_id(thread_id: str) -> str:
 
 class Consultation:
     def __init__(self, db_path: Path | None = None, resources: Resources | None = None,
-                 classifier: str = "encoder", settings: Settings | None = None, **classifier_options: Any) -> None:
+                 classifier: str | None = None, settings: Settings | None = None, **classifier_options: Any) -> None:
         self.settings = settings or get_settings()
         self.db_path = Path(db_path) if db_path else self.settings.sessions_db
         self.db_path.parent.mkdir(parents=True, exist_ok=True)

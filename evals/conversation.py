@@ -33,9 +33,11 @@ def graph_resources(variant: str | None):
     from agents.resources import load_resources
     from evals.variants import build_classifier, parse_variant
 
-    base = load_resources("encoder")
+    from agents.classifiers import DEFAULT_BACKEND
+
+    base = load_resources(DEFAULT_BACKEND)
     v = parse_variant(variant)
-    if v.spec == "encoder":
+    if v.spec == DEFAULT_BACKEND:
         return base
     return dataclasses.replace(base, classifier=build_classifier(v, encoder=base.encoder))
 

@@ -75,7 +75,14 @@ class Predictor:
         for start in tqdm(range(0, len(missing), batch_size), desc=f"{desc} ({self.variant.name})", unit="batch", leave=False,
                           disable=not missing):
             chunk = missing[start : start + batch_size]
-            preds = self.classifier.classify_batch([open_image(items[i].image_path) for i in chunk])
+            images = [open_image(items[i].image_path) for i in chunk]
+            if self.variant.metadata:
+                from retrieval.encoder.metadata import field_values
+
+                preds = self.classifier.classify_batch(images, [field_values(items[i].age, items[i].sex, items[i].localization)
+                                                                for i in chunk])
+            else:
+                preds = self.classifier.classify_batch(images)
             for i, p in zip(chunk, preds):
                 cache[keys[i]] = (np.asarray([p.probs[c] for c in CODES]), p.abstained, p.temperature)
         if missing:

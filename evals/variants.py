@@ -2,9 +2,11 @@
 
 Spelling: ``BACKEND[:KEY=VALUE,...]``, e.g.
 
-* ``encoder`` (the default), ``qwen2vl:adapter=artifacts/qwen2vl``: a registered backend
+* ``ensemble`` (the default: whole-image + lesion-view encoders), ``encoder`` (the whole-image encoder alone),
+  ``qwen2vl:adapter=artifacts/qwen2vl``: a registered backend
   (``agents.classifiers``); unknown keys go to its factory as strings (``base=``, ``adapter=``, ...);
 * ``encoder:abstain=0.6``: abstain below 60 % top-class probability (``settings.abstain_below`` otherwise);
+* ``ensemble:metadata=on``: the ensemble also reads each image's age, sex and body site (HAM10000 metadata);
 * ``encoder:tta=on``: average the image and its mirror image (test-time augmentation; the shipped
   encoder's own setting otherwise).
 
@@ -34,6 +36,7 @@ class Variant:
     backend: str
     abstain_below: float | None = None
     tta: bool | None = None
+    metadata: bool = False  # the ensemble reads each item's age, sex and site (HAM10000 metadata)
     options: dict[str, str] = field(default_factory=dict)  # passed to the backend's factory
 
     @property
@@ -49,7 +52,7 @@ def parse_variant(spec: str | None) -> Variant:
     backend, _, rest = text.partition(":")
     if backend not in available_backends():
         raise ValueError(f"variant {text!r}: unknown classifier backend {backend!r}; available: {', '.join(available_backends())}")
-    abstain, tta, options = None, None, {}
+    abstain, tta, metadata, options = None, None, False, {}
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = part.partition("=")
         if not eq or not key or not value:
@@ -67,9 +70,15 @@ def parse_variant(spec: str | None) -> Variant:
             if backend != "encoder":
                 raise ValueError(f"variant {text!r}: tta is an option of the encoder backend only")
             tta = value.lower() in ON
+        elif key == "metadata":
+            if value.lower() not in ON | OFF:
+                raise ValueError(f"variant {text!r}: metadata must be on or off, got {value!r}")
+            if backend != "ensemble":
+                raise ValueError(f"variant {text!r}: metadata is an option of the ensemble backend only")
+            metadata = value.lower() in ON
         else:
             options[key] = value
-    return Variant(spec=text, backend=backend, abstain_below=abstain, tta=tta, options=options)
+    return Variant(spec=text, backend=backend, abstain_below=abstain, tta=tta, metadata=metadata, options=options)
 
 
 def build_classifier(variant: Variant | str | None, encoder: Any = None) -> Classifier:
@@ -80,6 +89,8 @@ def build_classifier(variant: Variant | str | None, encoder: Any = None) -> Clas
     options: dict[str, Any] = dict(v.options)
     if v.abstain_below is not None:
         options["abstain_below"] = v.abstain_below
+    if v.backend == "ensemble" and encoder is not None:
+        options["encoder"] = encoder
     if v.backend == "encoder":
         from retrieval.encoder import load_encoder
 
@@ -96,11 +107,19 @@ def classifier_fingerprint(variant: Variant, classifier: Classifier) -> str | No
     """A key that changes whenever the variant's outputs could (the shipped encoder's weights and
     calibration, TTA, abstention); ``None`` where we cannot tell (other backends, custom artifacts):
     such predictions are never cached."""
-    if variant.backend != "encoder" or variant.options:
+    if variant.backend not in ("encoder", "ensemble") or variant.options:
         return None
     from retrieval.encoder.artifact import read_encoder_manifest
 
     manifest = read_encoder_manifest()
+    if variant.backend == "ensemble":
+        from knowledge.artifacts import read_manifest
+        from retrieval.encoder.ensemble import classifier_dir
+
+        head = read_manifest(classifier_dir())
+        parts = [json.dumps(manifest.files, sort_keys=True), json.dumps(head.config, sort_keys=True),
+                 repr(getattr(classifier, "abstain_below", get_settings().abstain_below)), f"metadata={variant.metadata}"]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
     enc = getattr(classifier, "encoder", None)
     parts = [json.dumps(manifest.files, sort_keys=True), json.dumps(manifest.metrics.get("class_bias"), sort_keys=True),
              repr(getattr(enc, "config", None)), repr(getattr(enc, "temperature", None)),

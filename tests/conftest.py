@@ -17,7 +17,8 @@ from knowledge.ham10000 import HamDataset, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split
 
-pytest_plugins = ["tests.qwen2vl_fixtures"]  # tiny Qwen2-VL checkpoint and val images
+pytest_plugins = ["tests.qwen2vl_fixtures",  # tiny Qwen2-VL checkpoint and val images
+                  "tests.strict_skips"]  # DERMAGRAPH_CI=1 (.ci/run): a skip not by design fails the run
 
 
 @pytest.fixture(scope="session")
@@ -49,10 +50,10 @@ def index_dir(settings):
 
 @pytest.fixture(scope="session")
 def resources(index_dir):
-    """The encoder backend's models and indexes, loaded once for every test that only reads them."""
+    """The default backend's models and indexes, loaded once for every test that only reads them."""
     from agents.resources import load_resources
 
-    return load_resources("encoder")
+    return load_resources()  # the default backend (the ensemble)
 
 
 @pytest.fixture()

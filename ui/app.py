@@ -406,7 +406,7 @@ def set_torch_threads(threads: int) -> None:
     torch.set_num_threads(max(1, threads))
 
 
-def serve(host: str | None = None, port: int | None = None, classifier: str = "encoder",
+def serve(host: str | None = None, port: int | None = None, classifier: str | None = None,
           classifier_options: dict[str, Any] | None = None, auth: str | None = None, share: bool = False,
           concurrency: int | None = None, settings: Settings | None = None, block: bool = True,
           on_ready: Callable[[str], None] | None = None, on_status: Callable[[str], None] | None = None) -> gr.Blocks:

@@ -15,7 +15,10 @@ from knowledge.schema import Classifier
 
 Factory = Callable[..., Classifier]
 _FACTORIES: dict[str, Factory] = {}
-DEFAULT_BACKEND = "encoder"
+# The shipped default (v4): the whole-image and lesion-view encoders with patient metadata (docs/encoder.md).
+DEFAULT_BACKEND = "ensemble"
+# Backends built on the embedded encoder: they share the one loaded whole-image encoder.
+ENCODER_BACKENDS = ("encoder", "ensemble")
 
 
 def register_classifier(name: str) -> Callable[[Factory], Factory]:

@@ -40,7 +40,7 @@ def graph_turns(out_dir: Path, quick: bool) -> dict:
     dataset = load_dataset()
     test = records_in(dataset, load_split(dataset=dataset), "test")
     images = [r.image_path for r in test[:: max(1, len(test) // (6 if quick else 20))]][: 6 if quick else 20]
-    resources = load_resources("encoder")
+    resources = load_resources()
     with tempfile.TemporaryDirectory() as tmp:
         consult = Consultation(db_path=Path(tmp) / "bench.sqlite", resources=resources)
         consult.ask("warm-up", "what is this?", image=images[0])  # first-call costs (allocations, caches)

@@ -1,5 +1,6 @@
-"""The bad-input corpus through the graph (`Consultation.ask`): a clear ImageError or ValueError, or a correct answer,
-and a bad turn leaves the conversation exactly as it was, with nothing stored."""
+"""The bad-input corpus through the graph (`Consultation.ask`): a clear ImageError or ValueError; an answer with an
+estimate for a lesion in an odd file; a refusal with the intake gate's reason for a frame with no lesion to judge (blank,
+colourless); and a bad turn leaves the conversation exactly as it was, with nothing stored."""
 
 import json
 from pathlib import Path
@@ -21,7 +22,7 @@ READABLE = sorted(n for n, c in CASES.items() if c["expect"] == "ok")
 @pytest.fixture(scope="module")
 def consult(tmp_path_factory, index_dir, settings, dataset, split):
     root = tmp_path_factory.mktemp("bad-inputs")
-    c = Consultation(resources=load_resources("encoder"), settings=settings.with_overrides(var_dir=root / "var"))
+    c = Consultation(resources=load_resources(), settings=settings.with_overrides(var_dir=root / "var"))
     lesion = next(r for r in dataset if split[r.image_id] == "test" and r.dx == "mel")
     c.ask("bad", "What is this lesion?", image=lesion.image_path)  # the conversation bad input must not disturb
     yield c
@@ -42,14 +43,28 @@ def test_an_unusable_file_is_a_clear_error_and_changes_nothing(consult, name):
     assert _snapshot(consult, "bad") == before
 
 
-@pytest.mark.parametrize("name", READABLE)
-def test_an_odd_but_readable_file_gets_an_answer_or_a_reasoned_refusal(consult, name):
+ANSWERED = sorted(n for n in READABLE if "refused" not in CASES[n])
+REFUSED = sorted(n for n in READABLE if "refused" in CASES[n])
+
+
+@pytest.mark.parametrize("name", ANSWERED)
+def test_a_lesion_in_an_odd_but_readable_file_is_answered_with_an_estimate(consult, name):
     result = consult.ask(f"ok-{READABLE.index(name)}", "What is this lesion?", image=CORPUS / name)
-    assert result.turn == 1 and "not a diagnosis" in result.answer
-    if result.diagnosis["label"] is None:  # refused by the intake gate: it says why
-        assert result.diagnosis["abstained"] and result.diagnosis["abstain_reason"]
-    else:
-        assert result.diagnosis["label"] in CODES and abs(sum(result.diagnosis["probabilities"].values()) - 1) < 1e-6
+    assert result.turn == 1 and "not a diagnosis" in result.answer and "image_refused" not in result.flags
+    assert result.diagnosis["label"] in CODES and abs(sum(result.diagnosis["probabilities"].values()) - 1) < 1e-6
+    assert result.risk_tier and len(result.similar_cases) == 10
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_a_blank_or_colourless_image_is_refused_with_the_gates_reason_and_no_estimate(consult, name):
+    """A uniform grey frame, a fully transparent one, a greyscale picture: no lesion to judge, so no estimate."""
+    result = consult.ask(f"ok-{READABLE.index(name)}", "What is this lesion?", image=CORPUS / name)
+    assert result.turn == 1 and "not a diagnosis" in result.answer and "image_refused" in result.flags
+    assert result.diagnosis["label"] is None and result.diagnosis["probabilities"] is None and result.diagnosis["abstained"]
+    assert CASES[name]["refused"] in result.diagnosis["abstain_reason"]
+    first_line = result.answer.splitlines()[0]
+    assert first_line.startswith("**I will not estimate a diagnosis for this image:**") and CASES[name]["refused"] in first_line
+    assert result.risk_tier is None and result.similar_cases == [] and result.features is None
 
 
 def test_files_made_at_run_time_are_clear_errors_too(consult, tmp_path, settings):

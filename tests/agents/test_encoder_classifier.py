@@ -1,4 +1,4 @@
-"""The default classifier backend: calibrated distributions, abstention, any image, the shared interface."""
+"""The encoder backend (the whole-image encoder alone): calibrated distributions, abstention, any image, the interface."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def classifier():
     return get_classifier("encoder")
 
 
-def test_default_backend_is_the_encoder_and_returns_a_calibrated_prediction(classifier, dataset):
+def test_the_encoder_backend_returns_a_calibrated_prediction(classifier, dataset):
     assert isinstance(classifier, Classifier) and classifier.name == "encoder"
     pred = classifier.classify(open_image(dataset.records[0].image_path))
     assert isinstance(pred, Prediction) and pred.backend == "encoder"

@@ -52,7 +52,7 @@ def test_new_image_runs_the_full_pipeline_and_cites_everything(consult, dataset,
     assert result.nodes_run == FULL
     d = result.diagnosis
     assert set(d["probabilities"]) == set(CODES) and abs(sum(d["probabilities"].values()) - 1) < 1e-6
-    assert d["backend"] == "encoder" and result.risk_tier
+    assert d["backend"] == "ensemble" and result.risk_tier
     assert len(result.similar_cases) == 10
     assert record.lesion_id not in {c["lesion_id"] for c in result.similar_cases}  # its own lesion is excluded
     assert result.features is not None

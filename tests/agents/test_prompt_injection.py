@@ -21,7 +21,7 @@ POISON_DOC = "mel-clinical-note"
 
 @pytest.fixture(scope="module")
 def resources(index_dir):
-    return load_resources("encoder")
+    return load_resources()
 
 
 @pytest.fixture(scope="module")

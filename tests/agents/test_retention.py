@@ -38,13 +38,14 @@ def _uploads(settings, thread_id: str) -> list[str]:
     return sorted(p.name for p in folder.glob("*.png") if ".overlay" not in p.name) if folder.is_dir() else []
 
 
-def test_an_idle_consultation_is_deleted_with_its_uploads_and_a_recent_one_is_kept(consult, var, images):
+def test_a_day_later_the_consultation_idle_over_a_day_goes_with_its_uploads_and_the_other_is_kept(consult, var, images):
     consult.ask("idle", "What is this lesion?", image=images[0])
-    time.sleep(2.0)
+    between = time.time()  # "idle" was last written before this instant, "recent" only after it
     consult.ask("recent", "What is this lesion?", image=images[1])
     assert _uploads(var, "idle") and _uploads(var, "recent")
 
-    report = clean_sessions(var, retention_days=1.5 / 86400)  # 1.5 s: "idle" is older, "recent" is not
+    # The clock moved on by exactly the retention (1 day) from that instant: "idle" is older than it, "recent" is not.
+    report = clean_sessions(var, retention_days=1, now=between + 86400)
     assert report.threads_removed == 1 and report.threads_kept == 1
     assert consult.history("idle") == [] and not thread_upload_dir(var.uploads_dir, "idle").exists()
     assert len(consult.history("recent")) == 2 and _uploads(var, "recent")

@@ -1,8 +1,10 @@
 """Generate the bad-input corpus in tests/data/bad_inputs/ (run once; the files are committed).
 
 Every case is listed in ``cases.json`` with what must happen: ``"error"`` (a clear ImageError whose
-message contains ``match``) or ``"ok"`` (decoded to an RGB image of the given size). Files over the
-upload limit are made at test time instead of committed.
+message contains ``match``) or ``"ok"`` (decoded to an RGB image of the given size). An ``"ok"`` file is
+then answered like any lesion, unless it has ``refused``: the intake gate's reason for refusing a
+consultation about it (a blank frame, an image without colour); ``no_lesion``: what `features` says
+when there is no lesion to outline. Files over the upload limit are made at test time instead of committed.
 
     .venv/bin/python tests/data/make_bad_inputs.py
 """
@@ -21,6 +23,10 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent / "bad_inputs"
 REPO = HERE.parents[2]
 SOURCE = REPO / "data" / "ham10000" / "images" / "part_1" / "ISIC_0024306.jpg"
+# What the intake gate says when it refuses a consultation, and what `features` says with no lesion to outline.
+BLANK = "does not look like a usable dermoscopy image: the image is blank or almost uniform"
+NO_COLOUR = "does not look like a usable dermoscopy image: the image has almost no colour"
+NO_LESION = "no lesion to outline"
 
 
 def _lesion() -> Image.Image:
@@ -61,8 +67,13 @@ def make() -> dict[str, dict]:
     def err(name: str, data: bytes, match: str) -> None:
         cases[name] = (data, {"expect": "error", "match": match})
 
-    def ok(name: str, data: bytes, size: tuple[int, int]) -> None:
-        cases[name] = (data, {"expect": "ok", "size": list(size)})
+    def ok(name: str, data: bytes, size: tuple[int, int], refused: str | None = None, no_lesion: str | None = None) -> None:
+        expectation: dict = {"expect": "ok", "size": list(size)}
+        if refused:
+            expectation["refused"] = refused
+        if no_lesion:
+            expectation["no_lesion"] = no_lesion
+        cases[name] = (data, expectation)
 
     err("zero_bytes.jpg", b"", "empty")
     err("truncated.jpg", jpeg[: len(jpeg) // 3], "damaged or truncated")
@@ -87,13 +98,13 @@ def make() -> dict[str, dict]:
     ok("rgba.png", _png_bytes(lesion.convert("RGBA")), (200, 150))
     rgba = lesion.convert("RGBA")
     rgba.putalpha(Image.new("L", rgba.size, 0))
-    ok("fully_transparent.png", _png_bytes(rgba), (200, 150))
+    ok("fully_transparent.png", _png_bytes(rgba), (200, 150), refused=BLANK, no_lesion=NO_LESION)
     ok("palette.png", _png_bytes(lesion.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)), (200, 150))
     ok("palette.gif", _gif(lesion), (200, 150))
-    ok("greyscale.jpg", _jpeg_bytes(lesion.convert("L")), (200, 150))
-    ok("greyscale_alpha.png", _png_bytes(lesion.convert("LA")), (200, 150))
+    ok("greyscale.jpg", _jpeg_bytes(lesion.convert("L")), (200, 150), refused=NO_COLOUR)
+    ok("greyscale_alpha.png", _png_bytes(lesion.convert("LA")), (200, 150), refused=NO_COLOUR)
     arr16 = (np.asarray(lesion.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
-    ok("sixteen_bit.png", _png_bytes(Image.fromarray(arr16)), (200, 150))
+    ok("sixteen_bit.png", _png_bytes(Image.fromarray(arr16)), (200, 150), refused=NO_COLOUR)
     ok("animated.gif", _animated_gif(lesion), (200, 150))
     ok("exif_rotated.jpg", _exif_rotated(lesion), (150, 200))
     ok("progressive.jpg", _jpeg_bytes(lesion, progressive=True, quality=85), (200, 150))
@@ -114,10 +125,12 @@ def make() -> dict[str, dict]:
     ok("trailing_html.jpg", jpeg + b"<html><script>alert(1)</script></html>", (200, 150))
     ok("zip_appended.png", _png_bytes(lesion) + b"PK\x03\x04" + b"\x00" * 100, (200, 150))
     ok("exif_invalid_orientation.jpg", _exif_orientation(lesion, 9), (200, 150))
-    ok("float32.tiff", _encoded(Image.fromarray(np.asarray(lesion.convert("L"), dtype=np.float32) / 255.0, mode="F"), "TIFF"), (200, 150))
+    ok("float32.tiff", _encoded(Image.fromarray(np.asarray(lesion.convert("L"), dtype=np.float32) / 255.0, mode="F"), "TIFF"), (200, 150),
+       refused=NO_COLOUR)
     ok("apng_animated.png", _encoded(lesion, "PNG", save_all=True, append_images=[lesion.rotate(90)], duration=100), (200, 150))
     ok("netpbm.ppm", _encoded(lesion, "PPM"), (200, 150))
-    ok("uniform_grey_not_a_lesion.png", _png_bytes(Image.new("RGB", (200, 150), (128, 128, 128))), (200, 150))
+    ok("uniform_grey_not_a_lesion.png", _png_bytes(Image.new("RGB", (200, 150), (128, 128, 128))), (200, 150),
+       refused=BLANK, no_lesion=NO_LESION)
     ok("..%2F..%2Fetc%2Fpasswd.jpg", jpeg, (200, 150))
     ok("emoji 🩺 and ＦＵＬＬＷＩＤＴＨ.jpg", jpeg, (200, 150))
     ok(".hidden_leading_dot.jpg", jpeg, (200, 150))

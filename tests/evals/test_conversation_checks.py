@@ -13,7 +13,7 @@ from knowledge.images import open_image
 def turn(index_dir, dataset, split):
     from agents.resources import load_resources
 
-    resources = load_resources("encoder")
+    resources = load_resources()
     record = next(r for r in dataset if split[r.image_id] == "test" and r.dx == "mel"
                   and resources.intake_gate.check(open_image(r.image_path)).accepted)
     with temporary_consultation(resources) as consult:

@@ -18,7 +18,7 @@ def test_classification_and_retrieval_suites_report_the_required_keys(tmp_path):
                 "mel_specificity", "baselines"):
         assert key in cls, key
     assert set(cls["recall_per_class"]) == set(CODES) and 40 <= cls["n"] <= 60
-    assert cls["backend"] == "encoder" and 0 <= cls["ece"] <= 1
+    assert cls["backend"] == "ensemble" and 0 <= cls["ece"] <= 1
     assert cls["baselines"]["majority_class"]["class"] == "nv"
     ret = json.loads((tmp_path / "retrieval.json").read_text())
     for key in ("n", "p_at_10", "map_at_10", "knn16_balanced_accuracy", "baselines"):

@@ -13,7 +13,7 @@ from evals.variants import build_classifier, parse_variant
 def test_variant_spelling():
     v = parse_variant("encoder:abstain=0.6,tta=on")
     assert (v.backend, v.abstain_below, v.tta, v.options) == ("encoder", 0.6, True, {})
-    assert parse_variant(None).spec == "encoder"
+    assert parse_variant(None).spec == "ensemble"
     assert parse_variant("qwen2vl:adapter=artifacts/qwen2vl").options == {"adapter": "artifacts/qwen2vl"}
     with pytest.raises(ValueError, match="unknown classifier backend 'resnet'"):
         parse_variant("resnet")

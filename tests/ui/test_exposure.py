@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AuthenticationError
 
 from tests.ui.conftest import EXPIRED_UPLOAD, PASSWORD, USER
 
@@ -55,11 +56,11 @@ def _outside_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_it_listens_on_loopback_only(auth_server):
+def test_it_listens_on_loopback_only_and_a_connection_to_another_address_is_refused(auth_server):
     assert _listening_addresses(auth_server.port) == {"0100007F"}  # 127.0.0.1, little-endian hex
     outside = _outside_address()
-    if outside is not None:
-        with pytest.raises(OSError), socket.create_connection((outside, auth_server.port), timeout=3):
+    if outside is not None:  # this machine's own outward address: nothing listens there, so the kernel refuses
+        with pytest.raises(ConnectionRefusedError), socket.create_connection((outside, auth_server.port), timeout=3):
             pass
 
 
@@ -69,7 +70,7 @@ def test_no_share_link_is_opened_unless_asked_for(auth_server):
     assert "gradio.live" not in log and "share=True" not in log and "public URL" not in log
 
 
-def test_every_route_asks_for_the_login(auth_server):
+def test_every_route_answers_401_without_the_login_and_the_api_client_is_refused_for_lack_of_it(auth_server):
     anonymous = httpx.Client(base_url=auth_server.url, timeout=30)
     for method, path in [("GET", "/config"), ("GET", "/gradio_api/info"), ("POST", "/gradio_api/call/consult"),
                          ("POST", "/gradio_api/upload"), ("POST", "/gradio_api/queue/join"),
@@ -78,8 +79,12 @@ def test_every_route_asks_for_the_login(auth_server):
         assert response.status_code == 401, (path, response.status_code)
     wrong = anonymous.post("/login", data={"username": USER, "password": "guess"})
     assert wrong.status_code in (400, 401) and "access-token" not in "".join(wrong.cookies.keys())
-    with pytest.raises(Exception):
-        Client(auth_server.url, verbose=False)  # gradio_client without credentials cannot even read the API
+    # gradio_client without credentials cannot even read the API: refused for the missing login (a 401), not by a
+    # connection error (httpx.ConnectError) or any other failure; with a wrong password its login is refused.
+    with pytest.raises(AuthenticationError, match="credentials were not provided"):
+        Client(auth_server.url, verbose=False)
+    with pytest.raises(ValueError, match=r"^Could not login to http://127\.0\.0\.1:\d+/\.$"):  # Gradio answers 400
+        Client(auth_server.url, auth=(USER, "guess"), verbose=False)
 
 
 def test_start_up_swept_the_expired_upload_and_the_cut_short_write(auth_server):

@@ -2,6 +2,7 @@
 as JSON in English then Chinese, text search with filters, clear errors, the upload size limit."""
 
 import re
+from pathlib import Path
 
 import pytest
 from gradio_client import handle_file
@@ -46,10 +47,17 @@ def test_a_consultation_over_the_api_in_english_then_chinese(client, mel_record)
     assert second["diagnosis"]["label"] == first["diagnosis"]["label"]
 
 
-def test_text_search_over_the_api_honours_the_filters(client):
-    status, gallery, _, _ = client.predict("irregular streaks at the periphery", "en", "", "histo", "", "", None, None,
+def test_text_search_over_the_api_returns_only_cases_that_satisfy_every_filter_dx_type_included(client, dataset):
+    # Benign keratoses confirmed by consensus: most keratoses in the index (and most of those of men's faces) are
+    # confirmed by histopathology, so a dropped confirmation filter fills the gallery with them.
+    status, gallery, _, _ = client.predict("a scaly brown patch", "en", "bkl", "consensus", "male", "face", 55, 75,
                                            api_name="/search_cases")
-    assert "irregular streaks" in status and 0 < len(gallery) <= 10
+    assert "a scaly brown patch" in status and len(gallery) == 10  # 23 indexed cases satisfy every filter
+    for item in gallery:
+        record = dataset.get(Path(item["image"]).stem)  # the gallery shows the case's own ISIC_ image
+        assert (record.dx, record.dx_type, record.sex, record.localization) == ("bkl", "consensus", "male", "face"), record
+        assert 55 <= record.age <= 75, record
+        assert re.fullmatch(r"(\[\w+\] )?bkl · -?\d\.\d\d", item["caption"]), item["caption"]
 
 
 def test_bad_requests_get_their_reason_not_a_traceback(client, tmp_path):

@@ -21,7 +21,7 @@ DERMAGRAPH = str(Path(sys.executable).with_name("dermagraph"))
 TURN_TIMEOUT_S = 180
 
 
-def test_a_server_killed_mid_turn_and_restarted_keeps_every_completed_turn(tmp_path, index_dir, dataset, split):
+def test_a_server_killed_mid_turn_and_restarted_goes_on_about_the_image_of_its_last_completed_turn(tmp_path, index_dir, dataset, split):
     import shutil
 
     first_image, second_image = [r.image_path for r in dataset if split[r.image_id] == "test"][:2]
@@ -50,11 +50,18 @@ def test_a_server_killed_mid_turn_and_restarted_keeps_every_completed_turn(tmp_p
     try:
         client = Client(restarted.url, verbose=False)
         follow = client.predict("crash", "what should I do?", None, "", api_name="/consult")
-        # 2 completed turns, plus the killed one only if it had completed before the kill (then it is kept whole)
+        # What the killed turn would have answered, in a thread of its own (the two images' estimates differ, so the
+        # follow-up's estimate tells which image the conversation is about).
+        other = client.predict("crash-other", "What is this lesion?", handle_file(str(second_image)), "", api_name="/consult")
+        assert other["diagnosis"]["probabilities"] != one["diagnosis"]["probabilities"]
+        # 2 completed turns, plus the killed one only if it had completed before the kill: never a part of it.
         assert follow["turn"] in (3, 4)
-        if follow["turn"] == 3:  # the killed turn left nothing behind: the conversation is still about the first image
-            assert follow["diagnosis"]["label"] == one["diagnosis"]["label"]
-            assert follow["diagnosis"]["probabilities"] == one["diagnosis"]["probabilities"]
+        # Turn 3: the killed turn left nothing behind, the conversation is still about the first image.
+        # Turn 4: it had completed and is kept whole, the conversation is about the second image.
+        about = one if follow["turn"] == 3 else other
+        assert follow["diagnosis"]["label"] == about["diagnosis"]["label"]
+        assert follow["diagnosis"]["probabilities"].keys() == about["diagnosis"]["probabilities"].keys()
+        assert all(abs(p - about["diagnosis"]["probabilities"][c]) < 1e-6 for c, p in follow["diagnosis"]["probabilities"].items())
         assert not any(p.exists() for p in raw_uploads)  # Gradio's cache is emptied at start-up
     finally:
         restarted.stop()

@@ -121,3 +121,27 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     log(f"wrote {folder}: val (image only) accuracy {v['accuracy']:.3f}, balanced accuracy {v['balanced_accuracy']:.3f}, "
         f"AUC {v.get('auc_macro', float('nan')):.3f}; balanced decision {metrics['val_balanced_decision']['balanced_accuracy']:.3f}")
     return manifest
+
+
+def classifier_staleness(artifacts_dir: Path | None = None) -> list[str]:
+    """Why ``artifacts/classifier`` no longer fits its members, data or split (empty: up to date)."""
+    from knowledge.artifacts import ArtifactError, read_manifest
+
+    artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else get_settings().artifacts_dir
+    try:
+        manifest = read_manifest(artifacts_dir / "classifier")
+    except ArtifactError as exc:
+        return [str(exc)]
+    reasons = []
+    for name in MEMBERS:
+        weights = artifacts_dir / name / WEIGHTS_NAME
+        if not weights.is_file():
+            reasons.append(f"member {name} missing")
+        elif manifest.config.get("member_weights_sha256", {}).get(name) != file_sha256(weights)[:16]:
+            reasons.append(f"member {name} retrained since the head was fitted")
+    dataset = load_dataset()
+    if manifest.data_fingerprint != dataset.fingerprint():
+        reasons.append("training data changed")
+    if manifest.split_fingerprint not in (None, split_fingerprint(load_split(dataset=dataset))):
+        reasons.append("split changed")
+    return reasons

@@ -443,3 +443,18 @@ def encoder_staleness(artifact_dir: Path | None = None, dataset: HamDataset | No
     folder = Path(artifact_dir) if artifact_dir is not None else get_settings().artifacts_dir / "encoder"
     split_fp = split_fingerprint(load_split(dataset=dataset))
     return staleness(folder, recipe_config().manifest_config(), dataset.fingerprint(), split_fp)
+
+
+def lesion_encoder_staleness(dataset: HamDataset | None = None) -> list[str]:
+    """Why ``artifacts/encoder_lesion`` differs from what the lesion recipe would build now (empty: up to date)."""
+    from knowledge.artifacts import staleness
+
+    dataset = dataset or load_dataset()
+    folder = get_settings().artifacts_dir / "encoder_lesion"
+    split_fp = split_fingerprint(load_split(dataset=dataset))
+    return staleness(folder, recipe_config("lesion").manifest_config(), dataset.fingerprint(), split_fp)
+
+
+def train_lesion_encoder() -> TrainResult:
+    """For ``dermagraph build``: the lesion-view member of the classifier ensemble (hours on 2 cores)."""
+    return train_default_encoder(artifact_dir=get_settings().artifacts_dir / "encoder_lesion", recipe="lesion")

@@ -16,7 +16,8 @@ def ask(
     question: Optional[str] = typer.Option(None, "--question", "-q", help="Your question (English or 中文)."),
     thread: Optional[str] = typer.Option(None, "--thread", "-t", help="Conversation id; reuse it for follow-ups."),
     language: Optional[str] = typer.Option(None, "--lang", help="Answer language: en or zh (default: the question's)."),
-    classifier: str = typer.Option("encoder", "--classifier", help="Classifier backend: encoder or qwen2vl."),
+    classifier: str = typer.Option("ensemble", "--classifier", help="Classifier backend: ensemble (default: whole-image "
+                                    "and lesion-view encoders with patient metadata), encoder (whole image only) or qwen2vl."),
     base: Optional[str] = typer.Option(None, "--base", help="Qwen2-VL base model id or path (qwen2vl backend)."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="Qwen2-VL LoRA adapter folder (qwen2vl backend)."),
     composer: str = typer.Option("auto", "--composer", help="auto, template or llm (llm needs a generative backend)."),

@@ -13,7 +13,8 @@ from ui.commands._common import err_console, user_errors
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1, this machine only; env DERMAGRAPH_HOST)."),
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default 7860; env DERMAGRAPH_PORT)."),
-    classifier: str = typer.Option("encoder", "--classifier", help="Classifier backend: encoder or qwen2vl."),
+    classifier: str = typer.Option("ensemble", "--classifier", help="Classifier backend: ensemble (default: whole-image "
+                                    "and lesion-view encoders with patient metadata), encoder (whole image only) or qwen2vl."),
     base: Optional[str] = typer.Option(None, "--base", help="Qwen2-VL base model id or path (qwen2vl backend)."),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="Qwen2-VL LoRA adapter folder (qwen2vl backend)."),
     auth: Optional[str] = typer.Option(None, "--auth", envvar="DERMAGRAPH_AUTH", show_envvar=True,

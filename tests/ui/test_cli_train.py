@@ -1,0 +1,111 @@
+"""`dermagraph train ...` and `dermagraph calibrate ...` on their success paths, the README's command lines through the
+real console script, on a tiny real subset (a split file of a few dozen HAM10000 images) or the tiny local Qwen2-VL:
+each writes what it says where it is told, and never touches the shipped artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from knowledge.taxonomy import CODES, MALIGNANT_CODES
+
+DERMAGRAPH = str(Path(sys.executable).with_name("dermagraph"))
+
+
+def run(*args: str, var: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DERMAGRAPH_VAR": str(var), "COLUMNS": "200"}  # checkpoints go to the test's own var folder
+    return subprocess.run([DERMAGRAPH, *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+def tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def tiny_split(tmp_path_factory, dataset, split) -> Path:
+    """32 train images, 4 val images of each class (the triage cut-offs need melanomas and other malignant lesions),
+    8 test images, all from the shipped split."""
+    rows = [(r.image_id, "train") for r in dataset if split[r.image_id] == "train"][:32]
+    for code in CODES:
+        rows += [(r.image_id, "val") for r in dataset if split[r.image_id] == "val" and r.dx == code][:4]
+    rows += [(r.image_id, "test") for r in dataset if split[r.image_id] == "test"][:8]
+    path = tmp_path_factory.mktemp("split") / "tiny_split.csv"
+    path.write_text("image_id,split\n" + "".join(f"{i},{s}\n" for i, s in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def shipped(settings):
+    """The shipped artifacts' digest before the module's commands run; checked unchanged after them."""
+    before = tree_digest(settings.artifacts_dir)
+    yield
+    assert tree_digest(settings.artifacts_dir) == before, "a train or calibrate command wrote into artifacts/"
+
+
+def test_train_segmenter_on_a_tiny_split_writes_a_loadable_artifact_with_its_val_metrics(tmp_path, tiny_split, dataset,
+                                                                                         shipped):
+    from knowledge.artifacts import read_manifest, split_fingerprint
+    from knowledge.splits import load_split
+    from retrieval.features import analyse_lesion, load_segmenter
+
+    out = tmp_path / "segmenter"
+    done = run("train", "segmenter", "--split-file", str(tiny_split), "--epochs", "1", "--threads", "1", "--out", str(out),
+               var=tmp_path / "var")
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = read_manifest(out)
+    m = manifest.metrics
+    assert manifest.config["epochs"] == 1 and m["train_images"] == 32 and m["val_images"] == 4 * len(CODES)
+    assert manifest.split_fingerprint == split_fingerprint(load_split(tiny_split, dataset))  # trained on that split
+    assert 0 < m["val_dice"] <= 1 and m["threshold"] in manifest.config["thresholds"]
+    assert f"wrote {out}: val Dice {m['val_dice']:.4f}" in " ".join(done.stdout.split())
+    segmenter = load_segmenter(out)
+    assert segmenter.threshold == m["threshold"]
+    assert analyse_lesion(dataset.records[0].image_path, segmenter).mask.shape == (150, 200)
+
+
+def test_calibrate_encoder_on_a_tiny_val_split_stores_triage_cut_offs_that_reach_the_target_sensitivity(
+        tmp_path, tiny_split, settings, shipped):
+    artifact = Path(shutil.copytree(settings.artifacts_dir / "encoder", tmp_path / "encoder"))
+    done = run("calibrate", "encoder", "--artifact", str(artifact), "--split-file", str(tiny_split), "--json",
+               var=tmp_path / "var")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    target = settings.triage.target_sensitivity
+    assert result["target_sensitivity"] == target and result["n_val"] == 4 * len(CODES)
+    assert result["n_val_mel"] == 4 and result["n_val_malignant"] == 4 * len(MALIGNANT_CODES)
+    assert 0 < result["mel_threshold"] < 1 and 0 < result["malignant_threshold"] < 1
+    # the cut-offs are chosen to refer at least the target share of val's melanomas and malignant lesions
+    assert result["val_mel_sensitivity"] >= target and result["val_malignant_sensitivity"] >= target
+    stored = json.loads((artifact / "manifest.json").read_text())["metrics"]["triage"]
+    assert stored == result  # written into the artifact it was pointed at (the shipped one is checked unchanged)
+
+
+def test_train_then_calibrate_qwen2vl_with_the_tiny_model_writes_an_adapter_and_its_calibration(tmp_path, tiny_qwen2vl,
+                                                                                               shipped):
+    adapter = tmp_path / "adapter"
+    trained = run("train", "qwen2vl", "--base", str(tiny_qwen2vl), "--adapter-out", str(adapter), "--limit", "4",
+                  "--task", "identify", "--max-steps", "2", "--batch-size", "2", var=tmp_path / "var")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "wrote " + str(adapter) + ": 2 steps on 4 samples" in " ".join(trained.stdout.split())
+    assert (adapter / "adapter_model.safetensors").stat().st_size > 0 and (adapter / "adapter_config.json").is_file()
+    log = [json.loads(line) for line in (adapter / "train_log.jsonl").read_text().splitlines() if line.strip()]
+    assert log and all(entry["loss"] > 0 for entry in log if "loss" in entry)
+
+    calibrated = run("calibrate", "qwen2vl", "--base", str(tiny_qwen2vl), "--adapter", str(adapter), "--limit", "8", "--json",
+                     var=tmp_path / "var")
+    assert calibrated.returncode == 0, calibrated.stderr[-3000:]
+    record = json.loads(calibrated.stdout)
+    assert record["images"] == 8 and record["adapter"] == str(adapter) and record["temperature"] > 0
+    assert record["nll_after"] <= record["nll_before"]  # the fitted temperature never makes val NLL worse
+    assert 0 <= record["ece_after"] <= 1 and {"mel_threshold", "malignant_threshold"} <= set(record["triage"])
+    assert json.loads((adapter / "calibration.json").read_text())["temperature"] == record["temperature"]
