@@ -136,5 +136,5 @@ def review(answer: Answer, inp: ComposeInput) -> Answer:
         "sentences": kept,
         "text": _render_text(kept),
         "citations": [c for c in answer.citations if c.id in used],
-        "review": findings,
+        "review": {**answer.review, **findings},  # what the composer recorded (e.g. an LLM fallback) stays
     })

@@ -180,6 +180,7 @@ def turn_result(thread_id: str, state: dict[str, Any], nodes_run: list[str]) -> 
             "label": prediction.label,
             "name": display_name(prediction.label, intent.language if intent else "en"),
             "probabilities": prediction.probs,
+            "image_probs": prediction.image_probs,  # image-only, when the patient's age/sex/site moved the shown ones
             "top3": [{"code": c, "name": display_name(c), "probability": p} for c, p in prediction.top_k(3)],
             "malignancy": prediction.malignancy,
             "backend": prediction.backend,

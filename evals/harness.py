@@ -332,6 +332,10 @@ def run_suites(
                 progress(f"suite {name} failed: {type(exc).__name__}: {exc} (traceback in {name}{vctx.tag}.error.txt)")
                 continue
             results[variant or name] = _write_result(vctx, name, result, time.perf_counter() - t0)
+            if _checks_claims(vctx):
+                from evals.claims import drift
+
+                index.setdefault("claims", {})[name] = drift(name, result.metrics)
             results[variant or name]["_summary"] = result.summary or default_summary(results[variant or name])
         if compare and len(results) == 2:
             a, b = compare
@@ -352,6 +356,14 @@ def run_suites(
     if failures:
         raise SuitesFailed(failures, ctx.out_dir)
     return index
+
+
+def _checks_claims(ctx: EvalContext) -> bool:
+    """The README's figures are full runs on the test split with the default classifier."""
+    from agents.classifiers import DEFAULT_BACKEND
+
+    return ctx.split == "test" and not ctx.sample and not ctx.external and ctx.split_file is None \
+        and (ctx.variant or DEFAULT_BACKEND) == DEFAULT_BACKEND
 
 
 class SuitesFailed(RuntimeError):
@@ -395,5 +407,9 @@ def _write_index(ctx: EvalContext, index: dict[str, Any], compare: tuple[str, st
             lines.append(f"| {name} ({compare[0]} vs {compare[1]}) | [{name}.compare.md]({name}.compare.md) | | |")
     for key, error in index["failures"].items():
         lines.append(f"| {key} | **failed** | {error} | |")
+    moved = [m for ms in index.get("claims", {}).values() for m in ms]
+    if index.get("claims"):
+        lines += ["", "## README figures (evals/claims.yaml)", ""]
+        lines += [f"- {m}" for m in moved] or ["Every figure the README states for these suites holds within its tolerance."]
     atomic_write_text(ctx.out_dir / "index.md", "\n".join(lines) + "\n")
     atomic_write_text(ctx.out_dir / "index.json", json.dumps(index, indent=2, ensure_ascii=False) + "\n")

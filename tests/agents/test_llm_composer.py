@@ -61,3 +61,44 @@ def test_an_untrained_model_falls_back_to_the_template_composer(inputs, tiny_qwe
 def test_sentence_parsing_keeps_markers():
     sents = parse_sentences("Melanoma at 62% [P]. Pigment network [K1][K2]. Ok.")
     assert [s.refs for s in sents] == [["P"], ["K1", "K2"], []]
+
+
+@pytest.mark.slow
+def test_the_qwen2vl_backend_and_llm_composer_run_inside_the_real_graph_and_fall_back_with_citations_intact(
+        tiny_qwen2vl, dataset, split, tmp_path, settings, index_dir):
+    """The whole graph with the Qwen2-VL backend classifying and the LLM composer writing: the tiny random model's
+    output is rejected by the reviewer, the template answer takes its place, and every citation resolves."""
+    import warnings
+
+    from agents.resources import load_resources
+    from agents.session import Consultation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no val-chosen triage cut-offs for an uncalibrated tiny model: the fallbacks
+        resources = load_resources("qwen2vl", composer="llm", base=str(tiny_qwen2vl))
+    consult = Consultation(resources=resources, settings=settings.with_overrides(var_dir=tmp_path / "var"))
+    try:
+        record = next(r for r in dataset if split[r.image_id] == "test" and r.dx == "mel"
+                      and resources.intake_gate.check(open_image_path(r.image_path)).accepted)
+        first = consult.ask("t-llm", "What is this lesion?", image=record.image_path)
+        assert first.diagnosis["backend"] == "qwen2vl" and "classify" in first.nodes_run
+        assert first.review.get("llm_fallback") is True, first.review  # garbage out: the template composer answered
+        assert first.answer.startswith(("**Melanoma cannot be excluded:**", "**Estimate (not a diagnosis):**"))
+        assert T["disclaimer"]["en"] in first.answer and first.risk_tier
+        passages = {p["ref"]: p for p in first.passages}
+        for c in first.citations:
+            assert f"[{c['id']}]" in first.answer
+            if c["kind"] == "knowledge":
+                assert passages[c["id"]]["text"] and c["target"] == passages[c["id"]]["passage_id"]
+            if c["kind"] == "case":
+                assert dataset.get(c["target"]).dx == next(x for x in first.similar_cases if x["ref"] == c["id"])["dx"]
+        follow = consult.ask("t-llm", "why not a naevus?")
+        assert follow.diagnosis["label"] == first.diagnosis["label"] and T["disclaimer"]["en"] in follow.answer
+    finally:
+        consult.close()
+
+
+def open_image_path(path):
+    from knowledge.images import open_image
+
+    return open_image(path)

@@ -87,16 +87,22 @@ def _poisoned_document() -> str:
 
 @pytest.fixture(scope="module")
 def poisoned(tmp_path_factory, resources, settings):
-    """The real graph over a temporary knowledge index: the melanoma and naevus documents plus a poisoned one."""
+    """The real graph over a temporary knowledge index: the melanoma and naevus documents plus a poisoned one.
+
+    The poisoned document (with a Chinese twin carrying the same text) went through review: what is tested here is
+    the composer's wording filter, the layer behind the review record (docs/knowledge.md)."""
+    from knowledge.corpus_review import record_review
     from retrieval.knowledge_index import KnowledgeIndex, build_knowledge_index
 
     root = tmp_path_factory.mktemp("poisoned")
     corpus, index_dir = root / "corpus", root / "index"
-    corpus.mkdir()
-    for path in sorted(settings.corpus_dir.rglob("*.md")):
-        if path.name.startswith(("mel-", "nv-")):
-            shutil.copy(path, corpus / path.name)
-    (corpus / f"{POISON_DOC}.md").write_text(_poisoned_document())
+    for sub in ("classes", "zh/classes"):
+        (corpus / sub).mkdir(parents=True)
+        for path in sorted((settings.corpus_dir / sub).glob("*.md")):
+            if path.name.startswith(("mel-", "nv-")):
+                shutil.copy(path, corpus / sub / path.name)
+        (corpus / sub / f"{POISON_DOC}.md").write_text(_poisoned_document())
+    record_review("a careless reviewer", corpus)
     build_knowledge_index(index_dir, corpus, progress=False)
     index = KnowledgeIndex.open(index_dir, corpus, build_if_needed=False)
     tainted = dataclasses.replace(resources, knowledge_index=index)

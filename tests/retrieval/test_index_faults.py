@@ -113,10 +113,14 @@ def test_a_knowledge_index_build_killed_at_its_commit_point_leaves_the_old_index
 
     from retrieval.knowledge_index import build_knowledge_index
 
+    from knowledge.corpus_review import record_review
+
     corpus, folder = tmp_path / "corpus", tmp_path / "knowledge"
-    corpus.mkdir()
-    for path in sorted(settings.corpus_dir.rglob("mel-*.md"))[:3]:
-        shutil.copy(path, corpus / path.name)
+    for sub in ("classes", "zh/classes"):  # three documents and their Chinese twins, reviewed
+        (corpus / sub).mkdir(parents=True)
+        for path in sorted((settings.corpus_dir / sub).glob("mel-*.md"))[:3]:
+            shutil.copy(path, corpus / sub / path.name)
+    record_review("test reviewer", corpus)
     build_knowledge_index(folder, corpus, progress=False)
     store = read_manifest(folder).files
     before = query(KNOWLEDGE_QUERY, str(folder), str(corpus))
