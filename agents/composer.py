@@ -434,6 +434,9 @@ def _render_text(sentences: list[Sentence]) -> str:
 
 
 _BENIGN_CLAIM = re.compile(r"benign|harmless|fine|nothing|\bok\b|okay|normal|ordinary|not (?:cancer|melanoma|malignant)|"
+                           r"\b(?:don'?t|doesn'?t|do not|does not|never|won'?t|wouldn'?t|isn'?t|aren'?t|rarely)\b.{0,25}"
+                           r"\b(?:get|have|be|cancer\w*|melanoma|malignant|serious)\b|young|"
+                           r"不会得|不会是|很少|年轻|"
                            r"can'?t be|cannot be|too young|just a mole|良性|没事|不是癌|不会|不可能|怎么可能|怎么会|正常|好好的|没问题|不用担心", re.I)
 _MALIGNANT_CLAIM = re.compile(r"malignant|cancer|melanoma|恶性|癌|黑色素瘤", re.I)
 

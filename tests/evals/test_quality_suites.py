@@ -12,6 +12,7 @@ import math
 
 import pytest
 
+from evals.claims import sample_problems
 from evals.harness import EvalContext, run_suites
 from knowledge.taxonomy import CODES
 
@@ -34,7 +35,9 @@ def out(tmp_path_factory, index_dir):
 
 
 def report(out, name: str) -> dict:
+    """A suite's report, its plots checked, and the README claims' sample bounds (evals/claims.yaml) asserted."""
     data = json.loads((out / f"{name}.json").read_text())
+    assert sample_problems(name, data) == []
     for plot in data["plots"]:
         assert (out / plot).stat().st_size > 1000, plot
     assert data["plots"] and f"![{data['plots'][0][:-4]}]" in (out / f"{name}.md").read_text()

@@ -33,6 +33,9 @@ def test_eval_suite_sample_out_writes_a_classification_report_that_beats_the_maj
 
     report = json.loads((out / "classification.json").read_text())
     assert report["suite"] == "classification" and report["split"] == "test" and report["sample"] == 30
+    from evals.claims import sample_problems
+
+    assert sample_problems("classification", report) == []  # the README's figures, with the sample's bounds
     assert 30 <= report["n"] <= 40 and report["backend"] == "ensemble"  # stratified: every class at least twice
     assert set(report["recall_per_class"]) == set(CODES)
     majority = report["baselines"]["majority_class"]
