@@ -450,6 +450,13 @@ def _claim(question: str, lang: Language) -> str:
     return T["claim_other"][lang]
 
 
+def _close_lesion_answer(b: _Builder, inp: ComposeInput, terms: set[str], n_passages: int) -> None:
+    """How an answer about the assessed lesion ends: background knowledge, the guard, the tier's advice."""
+    _add_knowledge(b, inp.passages, terms, n_passages=n_passages)
+    _add_reassurance_guard(b, inp)
+    _add_advice(b, inp)
+
+
 def compose(inp: ComposeInput) -> Answer:
     """Write this turn's answer from the grounded context."""
     lang, kind, p = inp.language, inp.intent.kind, inp.prediction
@@ -512,9 +519,7 @@ def compose(inp: ComposeInput) -> Answer:
         if inp.cases:
             b.fact(render("differential_cases", lang, n=len(inp.cases), mix=diagnosis_mix(inp.cases, lang)),
                    *[c.ref for c in inp.cases])
-        _add_knowledge(b, inp.passages, terms, n_passages=1)
-        _add_reassurance_guard(b, inp)
-        _add_advice(b, inp)
+        _close_lesion_answer(b, inp, terms, n_passages=1)
     elif kind == IntentKind.LOOK_FOR and p is not None:
         diagnostic = True
         _add_lesion_header(b, inp)
@@ -522,9 +527,7 @@ def compose(inp: ComposeInput) -> Answer:
         _add_structures(b, inp, top)
         b.policy(T["tool_cannot_see"][lang])
         _add_features(b, inp.features)
-        _add_knowledge(b, inp.passages, terms, n_passages=1)
-        _add_reassurance_guard(b, inp)
-        _add_advice(b, inp)
+        _close_lesion_answer(b, inp, terms, n_passages=1)
     elif kind == IntentKind.PUSHBACK and p is not None:
         diagnostic = True
         _add_lesion_header(b, inp)
@@ -541,21 +544,15 @@ def compose(inp: ComposeInput) -> Answer:
         if p is not None:
             _add_lesion_header(b, inp)
         _add_features(b, inp.features)
-        _add_knowledge(b, inp.passages, terms, n_passages=1)
-        _add_reassurance_guard(b, inp)
-        _add_advice(b, inp)
+        _close_lesion_answer(b, inp, terms, n_passages=1)
     elif kind == IntentKind.ADVICE and p is not None:
         diagnostic = True
         _add_lesion_header(b, inp)
-        _add_knowledge(b, inp.passages, terms, n_passages=2)
-        _add_reassurance_guard(b, inp)
-        _add_advice(b, inp)
+        _close_lesion_answer(b, inp, terms, n_passages=2)
     elif p is not None and inp.has_image:  # any other question in a thread about a lesion: start from it
         diagnostic = True
         _add_lesion_header(b, inp)
-        _add_knowledge(b, inp.passages, terms, n_passages=2)
-        _add_reassurance_guard(b, inp)
-        _add_advice(b, inp)
+        _close_lesion_answer(b, inp, terms, n_passages=2)
     else:
         needs_image = kind in (IntentKind.ASSESS, IntentKind.CASE_FILTER, IntentKind.MORE_CASES, IntentKind.PUSHBACK,
                                IntentKind.FEATURES) or (kind == IntentKind.ADVICE and not inp.passages)

@@ -27,6 +27,7 @@ from knowledge.schema import Classifier
 from knowledge.settings import get_settings
 
 ON = {"on", "true", "yes", "1"}
+SWITCHES = {"tta": "encoder", "metadata": "ensemble"}  # on/off options, and the backend each belongs to
 OFF = {"off", "false", "no", "0"}
 
 
@@ -64,18 +65,15 @@ def parse_variant(spec: str | None) -> Variant:
                 raise ValueError(f"variant {text!r}: abstain={value!r} is not a number") from None
             if not 0 <= abstain <= 1:
                 raise ValueError(f"variant {text!r}: abstain must lie in [0, 1], got {abstain}")
-        elif key == "tta":
+        elif key in SWITCHES:
             if value.lower() not in ON | OFF:
-                raise ValueError(f"variant {text!r}: tta must be on or off, got {value!r}")
-            if backend != "encoder":
-                raise ValueError(f"variant {text!r}: tta is an option of the encoder backend only")
-            tta = value.lower() in ON
-        elif key == "metadata":
-            if value.lower() not in ON | OFF:
-                raise ValueError(f"variant {text!r}: metadata must be on or off, got {value!r}")
-            if backend != "ensemble":
-                raise ValueError(f"variant {text!r}: metadata is an option of the ensemble backend only")
-            metadata = value.lower() in ON
+                raise ValueError(f"variant {text!r}: {key} must be on or off, got {value!r}")
+            if backend != SWITCHES[key]:
+                raise ValueError(f"variant {text!r}: {key} is an option of the {SWITCHES[key]} backend only")
+            if key == "tta":
+                tta = value.lower() in ON
+            else:
+                metadata = value.lower() in ON
         else:
             options[key] = value
     return Variant(spec=text, backend=backend, abstain_below=abstain, tta=tta, metadata=metadata, options=options)

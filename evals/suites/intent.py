@@ -21,12 +21,9 @@ GOAL_ACCURACY = 0.95
 
 
 def _plot(ctx: EvalContext, labels: tuple[str, ...], confusion: np.ndarray):
-    import matplotlib
+    from evals.plots import _plt, _save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = _plt().subplots(figsize=(7, 6))
     norm = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
@@ -39,11 +36,7 @@ def _plot(ctx: EvalContext, labels: tuple[str, ...], confusion: np.ndarray):
     ax.set_xlabel("predicted")
     ax.set_ylabel("labelled")
     ax.set_title("Intent on held-out questions")
-    fig.tight_layout()
-    path = ctx.plot_path("intent", "confusion")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ctx.plot_path("intent", "confusion"))
 
 
 @suite("intent", variants=False)
