@@ -109,3 +109,34 @@ def test_train_then_calibrate_qwen2vl_with_the_tiny_model_writes_an_adapter_and_
     assert record["nll_after"] <= record["nll_before"]  # the fitted temperature never makes val NLL worse
     assert 0 <= record["ece_after"] <= 1 and {"mel_threshold", "malignant_threshold"} <= set(record["triage"])
     assert json.loads((adapter / "calibration.json").read_text())["temperature"] == record["temperature"]
+
+
+def test_train_encoder_fast_recipe_on_a_tiny_split_writes_a_loadable_artifact(tmp_path, tiny_split, shipped):
+    out = tmp_path / "encoder"
+    done = run("train", "encoder", "--recipe", "fast", "--epochs", "1", "--text-steps", "2", "--split-file",
+               str(tiny_split), "--out", str(out), var=tmp_path / "var")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"wrote {out}" in done.stdout.replace("\n", "")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["metrics"]["n_train"] == 32 and manifest["metrics"]["n_val"] == 28
+    assert manifest["config"]["train"]["epochs"] == 1 and manifest["config"]["train"]["text_steps"] == 2
+    assert manifest["metrics"]["triage"]["n_val_mel"] == 4
+    from retrieval.encoder import load_encoder
+
+    from knowledge.images import open_image
+    from knowledge.ham10000 import load_dataset
+
+    encoder = load_encoder(out, with_text=False)
+    probs = encoder.predict_proba([open_image(load_dataset().records[0].image_path)])
+    assert probs.shape == (1, len(CODES)) and abs(probs.sum() - 1) < 1e-5
+
+
+def test_train_encoder_refuses_a_split_without_val_melanomas_before_training(tmp_path, dataset, split):
+    rows = [(r.image_id, "train") for r in dataset if split[r.image_id] == "train"][:16]
+    rows += [(r.image_id, "val") for r in dataset if split[r.image_id] == "val" and r.dx == "nv"][:4]
+    path = tmp_path / "no_mel.csv"
+    path.write_text("image_id,split\n" + "".join(f"{i},{s}\n" for i, s in rows))
+    done = run("train", "encoder", "--recipe", "fast", "--epochs", "1", "--split-file", str(path), "--out",
+               str(tmp_path / "enc"), var=tmp_path / "var")
+    assert done.returncode == 2 and "val split has no mel" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "enc").exists()

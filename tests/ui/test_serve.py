@@ -74,3 +74,27 @@ def test_uploads_over_the_size_limit_are_refused(client, tmp_path, settings):
     big.write_bytes(b"\x89PNG" + b"\0" * (settings.max_upload_bytes + 1024))
     with pytest.raises(ValueError, match="exceeds the maximum file size"):
         client.predict("api-big", "what is this?", handle_file(str(big)), "", api_name="/consult")
+
+
+@pytest.mark.slow
+def test_serve_with_the_qwen2vl_backend_and_its_llm_composer_answers_over_the_api(tmp_path_factory, index_dir,
+                                                                                 tiny_qwen2vl, mel_record):
+    """`dermagraph serve --classifier qwen2vl --base DIR` (the tiny local model): the backend classifies, its garbage
+    text is rejected by the reviewer and the template answer, fully cited, is what the user gets."""
+    from gradio_client import Client
+
+    from tests.ui.app_server import AppServer, isolated_var_dir
+
+    var = isolated_var_dir(tmp_path_factory.mktemp("serve-qwen"), index_dir)
+    server = AppServer(var, args=("--classifier", "qwen2vl", "--base", str(tiny_qwen2vl))).start()
+    try:
+        client = Client(server.url, verbose=False)
+        first = client.predict("qwen-thread", "What is this lesion?", handle_file(str(mel_record.image_path)), "en",
+                               api_name="/consult")
+        assert first["diagnosis"]["backend"] == "qwen2vl"
+        assert abs(sum(first["diagnosis"]["probabilities"].values()) - 1) < 1e-6
+        assert first["review"].get("llm_fallback") is True and first["review"]["removed"] == []
+        assert "[P]" in first["answer"] and "not a diagnosis" in first["answer"] and first["risk_tier"]
+        assert all(f"[{c['id']}]" in first["answer"] for c in first["citations"])
+    finally:
+        server.stop()

@@ -248,7 +248,7 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig | FinetuneConfig, train
     bar = tqdm(total=cfg.text_steps, initial=start, desc="text side", unit="step", disable=not progress)
     for step in range(start, cfg.text_steps):
         cosine_lr(optimizer, base_lrs, step, cfg.text_steps, cfg.warmup_steps)
-        item = torch.multinomial(weights, cfg.text_batch, replacement=False, generator=gen).tolist()
+        item = torch.multinomial(weights, min(cfg.text_batch, len(weights)), replacement=False, generator=gen).tolist()
         view = int(torch.randint(len(emb_views), (1,), generator=gen))
         img = torch.from_numpy(emb_views[view][item])
         texts = [caption(train_set.records[i].caption_fields(), caption_rng) for i in item]
@@ -316,6 +316,12 @@ def train_encoder(
     train_records = per_class_subset(records_in(dataset, assignment, "train"), cfg.max_train_per_class, cfg.seed)
     val_records = per_class_subset(records_in(dataset, assignment, "val"), cfg.max_train_per_class, cfg.seed)
     log(f"train {len(train_records):,} images, val {len(val_records):,} images")
+    missing = [c for c in ("mel",) if not any(r.dx == c for r in val_records)]
+    if missing or not train_records:
+        # Checked before hours of training: the triage cut-offs are chosen on val melanomas at the end.
+        raise ValueError(f"the val split has no {', '.join(missing) or 'images'} (train {len(train_records)}, val "
+                         f"{len(val_records)}): the triage cut-offs are chosen on val melanomas; use a split file whose val "
+                         "holds some")
 
     model = create_encoder(cfg.model)
     work_dir = Path(work_dir) if work_dir is not None else settings.var_dir / "encoder"
@@ -404,7 +410,8 @@ def write_encoder_artifact(model: DermEncoder, cfg: TrainConfig, artifact_dir: P
 
 def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = None, epochs: int | None = None,
                           split_file: Path | None = None, restart: bool = False, progress: bool = True,
-                          log: Callable[[str], None] = print, recipe: str | None = None, device: str = "cpu") -> TrainResult:
+                          log: Callable[[str], None] = print, recipe: str | None = None, device: str = "cpu",
+                          text_steps: int | None = None) -> TrainResult:
     """A named recipe (default: the shipped artifact's), optionally with another tower or epoch count.
 
     What the CLI and `dermagraph build` run. ``device`` ("cpu", "cuda", "cuda:1") applies to the full recipe.
@@ -425,6 +432,10 @@ def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = 
         if epochs < 1:
             raise ValueError("--epochs must be at least 1")
         cfg = replace(cfg, epochs=epochs)
+    if text_steps is not None:
+        if text_steps < 0:
+            raise ValueError("--text-steps must be 0 or more")
+        cfg = replace(cfg, text_steps=text_steps)
     if device != "cpu":
         if not isinstance(cfg, FinetuneConfig):
             raise ValueError("--device applies to the full recipe (--recipe full); the fast recipe runs on the CPU")

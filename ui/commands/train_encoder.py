@@ -18,9 +18,12 @@ def train_encoder_command(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: the shipped config's)."),
     split_file: Optional[Path] = SplitFileOption,
     restart: bool = typer.Option(False, "--restart", help="Ignore a checkpoint of this config and start over."),
-    recipe: Optional[str] = typer.Option(None, "--recipe", help="full (whole network, hours on 2 cores) or fast "
+    recipe: Optional[str] = typer.Option(None, "--recipe", help="full (whole network, hours on 2 cores), lesion (the "
+                                         "ensemble's lesion-view member) or fast "
                                          "(cached trunk, top blocks only, ~20 min); default: the shipped artifact's."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (the full recipe)."),
+    text_steps: Optional[int] = typer.Option(None, "--text-steps", help="CLIP steps of the text side (default: the "
+                                             "recipe's; 0 skips it, e.g. for a quick check)."),
 ) -> None:
     """Train the image-text encoder (resumable; progress bars); writes weights, case embeddings, manifest."""
     from training.encoder.train import train_default_encoder
@@ -28,7 +31,7 @@ def train_encoder_command(
     with user_errors():
         result = train_default_encoder(artifact_dir=path_or_none(out), tower=tower, epochs=epochs,
                                        split_file=path_or_none(split_file), restart=restart, log=console.print,
-                                       recipe=recipe, device=device)
+                                       recipe=recipe, device=device, text_steps=text_steps)
     val = result.metrics["val"]
     console.print(f"wrote {result.artifact_dir} in {result.seconds / 60:.1f} min: val balanced accuracy "
                   f"{val['balanced_accuracy']:.3f}, accuracy {val['accuracy']:.3f}, P@10 {val.get('p_at_10', float('nan')):.3f}")
