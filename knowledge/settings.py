@@ -126,6 +126,7 @@ def get_settings() -> Settings:
         split_file=_env_path("DERMAGRAPH_SPLIT_FILE", base.split_file),
         artifacts_dir=_env_path("DERMAGRAPH_ARTIFACTS", base.artifacts_dir),
         var_dir=_env_path("DERMAGRAPH_VAR", base.var_dir),
+        corpus_dir=_env_path("DERMAGRAPH_CORPUS", base.corpus_dir),  # its review record sits beside it
         abstain_below=_env_float("DERMAGRAPH_ABSTAIN_BELOW", base.abstain_below),
         max_upload_bytes=_env_int("DERMAGRAPH_MAX_UPLOAD_BYTES", base.max_upload_bytes),
         host=os.environ.get("DERMAGRAPH_HOST", base.host),

@@ -21,7 +21,7 @@ from knowledge.images import open_image
 from knowledge.schema import Prediction
 from knowledge.settings import get_settings
 from retrieval.encoder import DermEncoder, load_encoder
-from retrieval.encoder.ensemble import MEMBERS, EnsembleHead, classifier_dir, load_ensemble_head
+from retrieval.encoder.ensemble import MEMBERS, EnsembleHead, load_ensemble_head
 from retrieval.encoder.lesion_view import lesion_view, segmenter_boxes
 
 
@@ -62,10 +62,13 @@ class EnsembleClassifier:
 
 @register_classifier("ensemble")
 def ensemble_classifier(artifact_dir: Path | None = None, abstain_below: float | None = None,
-                        encoder: DermEncoder | None = None) -> EnsembleClassifier:
-    """The ensemble; pass ``encoder=`` to share the loaded whole-image encoder with the case index."""
+                        encoder: DermEncoder | None = None, members_dir: Path | None = None) -> EnsembleClassifier:
+    """The ensemble; pass ``encoder=`` to share the loaded whole-image encoder with the case index.
+
+    ``artifact_dir``: the head (default ``artifacts/classifier``); ``members_dir``: the folder holding the member
+    encoders (default ``artifacts/``)."""
     head, metrics = load_ensemble_head(artifact_dir)
-    artifacts = classifier_dir(artifact_dir).parent
+    artifacts = Path(members_dir) if members_dir is not None else get_settings().artifacts_dir
     whole = encoder or load_encoder(artifacts / MEMBERS[0], with_text=False)
     lesion = load_encoder(artifacts / MEMBERS[1], with_text=False)
     return EnsembleClassifier(whole, lesion, head, metrics, abstain_below)

@@ -140,3 +140,46 @@ def test_train_encoder_refuses_a_split_without_val_melanomas_before_training(tmp
                str(tmp_path / "enc"), var=tmp_path / "var")
     assert done.returncode == 2 and "val split has no mel" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "enc").exists()
+
+
+def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, tiny_split, shipped):
+    out = tmp_path / "classifier"
+    done = run("train", "classifier", "--split-file", str(tiny_split), "--out", str(out), var=tmp_path / "var")
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    head, metrics = manifest["config"]["head"], manifest["metrics"]
+    assert metrics["n_val"] == 28 and abs(sum(head["weights"]) - 1) < 1e-9
+    assert set(manifest["config"]["member_weights_sha256"]) == {"encoder", "encoder_lesion"}
+    assert metrics["triage"]["n_val_mel"] == 4 and metrics["triage"]["val_mel_sensitivity"] >= 0.95
+    assert metrics["val_with_metadata"]["nll"] <= metrics["grid_val_nll"]["metadata_weight=0"] + 1e-3
+
+    from agents.classifiers import get_classifier
+    from knowledge.images import open_image
+    from knowledge.ham10000 import load_dataset
+
+    pred = get_classifier("ensemble", artifact_dir=out).classify(open_image(load_dataset().records[0].image_path))
+    assert abs(sum(pred.probs.values()) - 1) < 1e-6
+
+
+def test_train_intent_on_a_small_labelled_set_writes_a_model_that_reads_questions(tmp_path):
+    import yaml
+
+    from training.intent import TRAIN_FILES
+
+    items = yaml.safe_load(TRAIN_FILES[0].read_text(encoding="utf-8"))
+    small = [it for intent in sorted({i["intent"] for i in items}) for it in [i for i in items if i["intent"] == intent][:8]]
+    data = tmp_path / "small.yaml"
+    data.write_text(yaml.safe_dump(small, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "intent"
+    done = run("train", "intent", "--data", str(data), "--out", str(out), var=tmp_path / "var")
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["metrics"]["n_train"] == 80 and 0 < manifest["metrics"]["cv"]["best"]["cv_accuracy"] <= 1
+    from retrieval.intent_model import IntentModel
+
+    model = IntentModel.load(out)
+    assert model.predict_one("can I cut it off myself with scissors").intent in model.labels
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- text: hello\n  intent: gossip\n  lang: en\n", encoding="utf-8")
+    refused = run("train", "intent", "--data", str(bad), "--out", str(tmp_path / "x"), var=tmp_path / "var")
+    assert refused.returncode == 2 and "gossip" in refused.stderr and "Traceback" not in refused.stderr
