@@ -224,9 +224,12 @@ def retrieve_knowledge(state: DermState, runtime: Runtime[Resources]) -> dict:
         hits = index.search(query, k=5, lang=lang)
     if intent.kind in (IntentKind.DIFFERENTIAL, IntentKind.LOOK_FOR):
         # Each compared class's own dermoscopy passage, so its typical appearance can be cited.
-        extra = [h for code in _classes_compared(state)
-                 for h in index.search(query, k=1, classes=[code], topics=["dermoscopy"], lang=lang)
-                 if h.doc_id == STRUCTURES[code].doc]
+        extra = []
+        for code in _classes_compared(state):
+            hits_of_class = index.search(query, k=10, classes=[code], topics=["dermoscopy"], lang=lang)
+            own = next((h for h in hits_of_class if h.doc_id == STRUCTURES[code].doc), None)  # not a structure note
+            if own is not None:
+                extra.append(own)
         seen = {h.passage_id for h in extra}
         hits = extra + [h for h in hits if h.passage_id not in seen and h.doc_id not in {e.doc_id for e in extra}]
     passages = [

@@ -152,3 +152,16 @@ def test_a_conversation_survives_a_new_graph_instance(tmp_path, resources, datas
     assert turn.diagnosis["label"] == label and turn.turn == 2
     assert len(second.history("t-persist")) == 4
     second.close()
+
+
+def test_what_a_dermatologist_looks_for_covers_every_likely_class_of_this_lesion(consult, dataset, split):
+    from knowledge.taxonomy import display_name
+
+    for record in _test_records(dataset, split, "mel", n=3, gate=consult.resources.intake_gate):
+        first = consult.ask(f"t-look-{record.image_id}", image=record.image_path)
+        likely = [c for c, p in sorted(first.diagnosis["probabilities"].items(), key=lambda kv: -kv[1])[:3] if p >= 0.05]
+        turn = consult.ask(f"t-look-{record.image_id}", "what would a dermatologist look for?")
+        assert turn.intent == "look_for"
+        looks = next(p for p in turn.answer.split("\n\n") if p.startswith("**What a dermatologist looks for:**"))
+        for code in likely:
+            assert f"for {display_name(code)}," in looks, (code, looks)
