@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from knowledge.artifacts import atomic_write_text
 from knowledge.corpus import ZH_FOLDER, CorpusError, corpus_files, parse_document
 from knowledge.settings import get_settings
 
@@ -110,7 +111,5 @@ def record_review(reviewer: str, corpus_dir: Path | None = None, review_file: Pa
     present = {_key(p, root) for p in corpus_files(root)}
     record = {k: v for k, v in record.items() if k in present}
     body = {"format": REVIEW_FORMAT, "documents": [record[k] for k in sorted(record)]}
-    tmp = record_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(record_path)
+    atomic_write_text(record_path, json.dumps(body, ensure_ascii=False, indent=1) + "\n")
     return changed

@@ -63,5 +63,13 @@ def _query_worker() -> ThreadPoolExecutor:
 
 
 def embed_query(text: str) -> np.ndarray:
-    """(384,) float32, L2-normalised: one short text, encoded on the single-threaded query worker."""
+    """(384,) float32, L2-normalised: one short text, encoded on the single-threaded query worker.
+
+    Recent queries are remembered: one turn searches the same words several times (a differential turn
+    once overall and once per compared class), and the intent model reads the question's vector too."""
+    return _embed_query_cached(text).copy()
+
+
+@lru_cache(maxsize=256)
+def _embed_query_cached(text: str) -> np.ndarray:
     return _query_worker().submit(embed_sentences, [text], 1).result()[0]

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from knowledge.artifacts import Manifest, atomic_replace_dir, config_hash, split_fingerprint, staging_dir, write_manifest
+from knowledge.artifacts import Manifest, atomic_replace_dir, atomic_write_text, config_hash, split_fingerprint, staging_dir, write_manifest
 from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
@@ -280,10 +280,7 @@ def cached_lesion_boxes(records: Sequence[LesionRecord], work_dir: Path, progres
     missing = [r for r in records if r.image_id not in cached]
     if missing:
         cached.update(boxes_for_records(missing, progress=progress))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cached))
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(cached))
     return {r.image_id: tuple(cached[r.image_id]) for r in records}
 
 
