@@ -16,7 +16,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS := 1
 # Spinning OpenMP threads starve everything else when cores are shared (see ui/cli.py).
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: install test test-fast demo serve build bench eval lint clean test-llamafactory
+.PHONY: install test test-fast demo serve serve-cluster build bench eval lint clean test-llamafactory
 
 install: $(STAMP)
 
@@ -40,6 +40,11 @@ demo: build
 
 serve: install
 	$(BIN)/dermagraph serve
+
+# Chroma server + Postgres (a throw-away cluster under var/cluster, Debian's postgresql) + 2 app replicas,
+# all on 127.0.0.1; see docs/deploy.md.
+serve-cluster: build
+	$(BIN)/dermagraph cluster --replicas 2
 
 bench: install
 	$(BIN)/dermagraph bench --out reports/bench

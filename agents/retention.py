@@ -10,24 +10,24 @@ Policy (numbers in ``knowledge.settings``):
 * Gradio's copies of raw uploads (``settings.upload_cache_dir``) go after ``raw_upload_max_age_s``
   (Gradio deletes only what its own process made, so a killed server's leftovers need this).
 
-``clean_sessions`` runs at server start-up and as ``dermagraph sessions clean``.
+``clean_sessions`` runs at server start-up and as ``dermagraph sessions clean``. Several replicas on one
+Postgres database sweep one at a time (``SessionStore.sweep_lock``; the others skip), and a thread whose
+turn is running in any replica is never deleted under it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from langgraph.checkpoint.sqlite import SqliteSaver
-
 from knowledge.settings import Settings, get_settings
 
-from agents.checkpoints import checkpoint_serializer, last_complete_state, thread_config
+from agents.checkpoints import last_complete_state, thread_config
 
 ORPHAN_GRACE_S = 3600.0  # an upload folder may exist a moment before its thread's first checkpoint
 TEMP_SUFFIX = ".tmp.png"
@@ -82,19 +82,15 @@ class CleanReport:
     files_kept: int = 0
     bytes_removed: int = 0
     dry_run: bool = False
+    skipped: str = ""  # why nothing was swept (another replica is sweeping)
 
     def summary(self) -> str:
+        if self.skipped:
+            return f"not swept: {self.skipped}"
         verb = "would remove" if self.dry_run else "removed"
         return (f"{verb} {self.threads_removed} expired consultation(s), {self.files_removed} file(s) "
                 f"({self.bytes_removed / 1e6:.1f} MB) in {self.folders_removed} folder(s); "
                 f"kept {self.threads_kept} consultation(s), {self.files_kept} image(s)")
-
-
-def _thread_ids(conn: sqlite3.Connection) -> list[str]:
-    try:
-        return [row[0] for row in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")]
-    except sqlite3.OperationalError:  # a database no consultation has written to yet
-        return []
 
 
 def _age_s(timestamp: str, now: float) -> float:
@@ -133,6 +129,7 @@ def clean_sessions(settings: Settings | None = None, db_path: Path | None = None
     ``raw_cache_age_s=0`` empties Gradio's cache (at server start-up, when no request can be using it).
     """
     from agents.graph import build_graph
+    from agents.session_store import open_session_store
 
     s = settings or get_settings()
     now = time.time() if now is None else now
@@ -143,36 +140,64 @@ def clean_sessions(settings: Settings | None = None, db_path: Path | None = None
     report = CleanReport(dry_run=dry_run)
     live: dict[str, set[str]] = {}  # upload folder name -> image paths the conversation still uses
     expired: set[str] = set()
-    db = Path(db_path) if db_path else s.sessions_db
-    if db.is_file():
-        conn = sqlite3.connect(str(db), timeout=30, check_same_thread=False)
-        try:
-            saver = SqliteSaver(conn, serde=checkpoint_serializer())
-            graph = build_graph(saver)  # no models: only to read the threads' states
-            for thread_id in _thread_ids(conn):
-                head = saver.get_tuple(thread_config(thread_id))
-                folder = thread_upload_dir(s.uploads_dir, thread_id)
-                if head is None:
+    on_postgres = bool(s.sessions_url) and db_path is None
+    if not on_postgres and not Path(db_path or s.sessions_db).is_file():
+        store = None  # no consultation yet: nothing to read, and no empty database is made
+    else:
+        store = open_session_store(s, Path(db_path) if db_path else None)
+    try:
+        with store.sweep_lock() if store is not None else _nothing() as mine:
+            if not mine:
+                report.skipped = "another process is sweeping the same sessions database"
+                return report
+            if store is not None:
+                _sweep_threads(store, build_graph(store.saver), s, now, max_age_s, report, live, expired, dry_run)
+            _sweep_files(s, now, keep, raw_cache_age_s, report, live, expired, dry_run)
+    finally:
+        if store is not None:
+            store.close()
+    return report
+
+
+@contextmanager
+def _nothing():
+    yield True
+
+
+def _sweep_threads(store, graph, s: Settings, now: float, max_age_s: float, report: CleanReport,
+                   live: dict[str, set[str]], expired: set[str], dry_run: bool) -> None:
+    saver = store.saver
+    for thread_id in store.thread_ids():
+        head = saver.get_tuple(thread_config(thread_id))
+        folder = thread_upload_dir(s.uploads_dir, thread_id)
+        if head is None:
+            continue
+        if _age_s(head.checkpoint["ts"], now) > max_age_s:
+            with store.turn_lock(thread_id, wait=False) as idle:
+                if not idle:  # a turn is running on it in some replica: it is not idle after all
+                    report.threads_kept += 1
+                    live[folder.name] = {str(head.checkpoint["channel_values"].get("image_path") or "")}
                     continue
-                if _age_s(head.checkpoint["ts"], now) > max_age_s:
-                    report.threads_removed += 1
-                    expired.add(folder.name)
-                    if not dry_run:
-                        saver.delete_thread(thread_id)
-                    continue
-                report.threads_kept += 1
-                used = {str(head.checkpoint["channel_values"].get("image_path") or "")}
-                complete = last_complete_state(graph, thread_id)
-                if complete is not None:
-                    used.add(str(complete.values.get("image_path") or ""))
-                live[folder.name] = used
-        finally:
-            conn.close()
+                report.threads_removed += 1
+                expired.add(folder.name)
+                if not dry_run:
+                    saver.delete_thread(thread_id)
+            continue
+        report.threads_kept += 1
+        used = {str(head.checkpoint["channel_values"].get("image_path") or "")}
+        complete = last_complete_state(graph, thread_id)
+        if complete is not None:
+            used.add(str(complete.values.get("image_path") or ""))
+        live[folder.name] = used
+
+
+def _sweep_files(s: Settings, now: float, keep: int, raw_cache_age_s: float | None, report: CleanReport,
+                 live: dict[str, set[str]], expired: set[str], dry_run: bool) -> None:
     raw_age = s.raw_upload_max_age_s if raw_cache_age_s is None else raw_cache_age_s
     _clean_raw_cache(s.upload_cache_dir, raw_age, now, report, dry_run)
     uploads = s.uploads_dir
     if not uploads.is_dir():
-        return report
+        return
     for folder in sorted(p for p in uploads.iterdir() if p.is_dir()):
         for temp in folder.glob(f"*{TEMP_SUFFIX}"):  # a write cut short
             if now - temp.stat().st_mtime > ORPHAN_GRACE_S:
@@ -183,7 +208,6 @@ def clean_sessions(settings: Settings | None = None, db_path: Path | None = None
         newest = max((p.stat().st_mtime for p in folder.iterdir()), default=folder.stat().st_mtime)
         if folder.name in expired or now - newest > ORPHAN_GRACE_S:  # gone with its thread, or never had one
             _remove_folder(folder, report, dry_run)
-    return report
 
 
 def touch(path: Path) -> None:

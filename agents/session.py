@@ -1,6 +1,6 @@
-"""Consultations: a thread of turns on the graph, persisted in SQLite, shared by the CLI and the app.
+"""Consultations: a thread of turns on the graph, persisted in SQLite or Postgres, shared by the CLI and the app.
 
-    consult = Consultation()                       # SQLite at settings.sessions_db
+    consult = Consultation()                       # SQLite at settings.sessions_db, or Postgres (agents.session_store)
     turn = consult.ask("t1", "what is this?", image="lesion.jpg")
     turn = consult.ask("t1", "why not melanoma?")  # follow-up, same thread, no image
 
@@ -14,13 +14,10 @@ last completed turn (``agents.checkpoints``). Retention and per-thread quotas: `
 from __future__ import annotations
 
 import re
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from pydantic import BaseModel, Field
 
 from knowledge.images import ImageError, ImageSource, image_hash, open_image
@@ -28,11 +25,12 @@ from knowledge.patient import PatientInfo
 from knowledge.settings import Settings, get_settings
 from knowledge.taxonomy import display_name
 
-from agents.checkpoints import checkpoint_serializer, last_complete_state, resume_config, thread_config
+from agents.checkpoints import last_complete_state, resume_config, thread_config
 from agents.graph import build_graph
 from agents.intents import IntentKind
 from agents.resources import Resources, load_resources
 from agents.retention import prune_thread_uploads, thread_upload_dir, touch
+from agents.session_store import SessionStore, as_outage, open_session_store
 from agents.state import DermState
 
 THREAD_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
@@ -68,25 +66,20 @@ def check_thread_id(thread_id: str) -> str:
 
 
 class Consultation:
+    """``db_path``: a SQLite file (tests, evals); by default the settings choose SQLite or Postgres."""
+
     def __init__(self, db_path: Path | None = None, resources: Resources | None = None,
-                 classifier: str | None = None, settings: Settings | None = None, **classifier_options: Any) -> None:
+                 classifier: str | None = None, settings: Settings | None = None,
+                 store: SessionStore | None = None, **classifier_options: Any) -> None:
         self.settings = settings or get_settings()
-        self.db_path = Path(db_path) if db_path else self.settings.sessions_db
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self.checkpointer = SqliteSaver(self._conn, serde=checkpoint_serializer())
+        self.store = store or open_session_store(self.settings, Path(db_path) if db_path else None)
+        self.db_path = getattr(self.store, "path", None)  # the SQLite file; None on Postgres
+        self.checkpointer = self.store.saver
         self.graph = build_graph(self.checkpointer)
         self.resources = resources or load_resources(classifier, **classifier_options)
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
 
     def close(self) -> None:
-        self._conn.close()
-
-    def _thread_lock(self, thread_id: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(thread_id, threading.Lock())
+        self.store.close()
 
     def store_image(self, thread_id: str, image: ImageSource) -> tuple[str, str]:
         """Decode, validate and store an uploaded image; returns (path, content hash).
@@ -121,12 +114,22 @@ class Consultation:
         question = (question or "").strip()
         if len(question) > 2000:
             raise ValueError(f"the question is {len(question)} characters long; the limit is 2000")
+        try:
+            return self._turn(thread_id, question, image, language, on_node, patient)
+        except Exception as exc:
+            outage = as_outage(exc)  # a server down: say which; the graph recorded no half turn
+            if outage is None:
+                raise
+            raise outage from exc
+
+    def _turn(self, thread_id: str, question: str, image: ImageSource | None, language: str | None,
+              on_node: Callable[[str], None] | None, patient: PatientInfo | None) -> TurnResult:
         inputs: DermState = {"question": question, "new_image": image is not None, "language_setting": language,
                              "patient_input": patient}
         if image is not None:
             path, digest = self.store_image(thread_id, image)
             inputs.update(image_path=path, image_hash=digest, intake=None)
-        with self._thread_lock(thread_id):
+        with self.store.turn_lock(thread_id):  # one turn of a thread at a time, in every replica
             # From the last completed turn: a turn cut short (a failing node, a killed process) is dropped.
             config = resume_config(self.graph, self.checkpointer, thread_id)
             nodes_run: list[str] = []

@@ -185,6 +185,23 @@ def staleness(
         manifest = read_manifest(folder)
     except ArtifactError as exc:
         return [str(exc)]
+    reasons = manifest_staleness(manifest, config, data_fingerprint, split_fingerprint)
+    for name, digest in manifest.files.items():
+        path = Path(folder) / name
+        if not path.is_file():
+            reasons.append(f"{name} missing")
+        elif verify_files and file_sha256(path) != digest:
+            reasons.append(f"{name} does not match its recorded hash")
+    return reasons
+
+
+def manifest_staleness(
+    manifest: Manifest,
+    config: dict[str, Any],
+    data_fingerprint: str | None = None,
+    split_fingerprint: str | None = None,
+) -> list[str]:
+    """How a manifest (from a folder or a Chroma collection's metadata) differs from what would be built now."""
     reasons = []
     if manifest.config_hash != config_hash(config):
         changed = sorted(
@@ -195,12 +212,6 @@ def staleness(
         reasons.append("training data changed")
     if split_fingerprint is not None and manifest.split_fingerprint not in (None, split_fingerprint):
         reasons.append("split changed")
-    for name, digest in manifest.files.items():
-        path = Path(folder) / name
-        if not path.is_file():
-            reasons.append(f"{name} missing")
-        elif verify_files and file_sha256(path) != digest:
-            reasons.append(f"{name} does not match its recorded hash")
     return reasons
 
 

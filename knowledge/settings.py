@@ -92,6 +92,15 @@ class Settings:
     torch_threads: int = 1
     queue_size: int = 64
 
+    # Beyond one machine (docs/deploy.md). Unset (the default): Chroma embedded under var/index, sessions in
+    # SQLite at var/sessions.sqlite, uploads under var/uploads. Set: the case and knowledge indexes live on a
+    # Chroma server (http://host:port), consultations in Postgres (postgresql://...), and uploads in a folder
+    # every replica shares.
+    chroma_url: str | None = None
+    sessions_url: str | None = None
+    shared_uploads_dir: Path | None = None
+    sessions_pool_size: int = 8  # Postgres connections per process (turns hold one for their thread lock)
+
     # Splits.
     split_seed: int = 20180814  # HAM10000 publication date; any fixed number would do
     split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)  # train, val, test
@@ -106,7 +115,7 @@ class Settings:
 
     @property
     def uploads_dir(self) -> Path:
-        return self.var_dir / "uploads"
+        return self.shared_uploads_dir or self.var_dir / "uploads"
 
     @property
     def upload_cache_dir(self) -> Path:
@@ -136,4 +145,8 @@ def get_settings() -> Settings:
         serve_concurrency=_env_int("DERMAGRAPH_CONCURRENCY", base.serve_concurrency),
         torch_threads=_env_int("DERMAGRAPH_TORCH_THREADS", base.torch_threads),
         queue_size=_env_int("DERMAGRAPH_QUEUE_SIZE", base.queue_size),
+        chroma_url=os.environ.get("DERMAGRAPH_CHROMA_URL") or None,
+        sessions_url=os.environ.get("DERMAGRAPH_SESSIONS_URL") or None,
+        shared_uploads_dir=_env_path("DERMAGRAPH_UPLOADS", None) if os.environ.get("DERMAGRAPH_UPLOADS") else None,
+        sessions_pool_size=_env_int("DERMAGRAPH_SESSIONS_POOL", base.sessions_pool_size),
     )

@@ -1,7 +1,9 @@
 """Similar-case retrieval: the train+val HAM10000 cases in a Chroma collection, searched by image or text.
 
 ``build_case_index()`` loads the case embeddings shipped with the encoder (no re-encoding) and the
-dataset's metadata into a Chroma ``PersistentClient`` under ``settings.index_dir / "cases"``.
+dataset's metadata into a Chroma ``PersistentClient`` under ``settings.index_dir / "cases"``, or into a
+Chroma server when ``DERMAGRAPH_CHROMA_URL`` is set (``retrieval.chroma_store``: same records, manifest in
+the collection's metadata).
 ``CaseIndex.open().search(image_or_text, k, filters, exclude_lesion)`` returns ``SimilarCase``s;
 ``knn_vote`` turns the top 16 into a second opinion.
 
@@ -19,12 +21,15 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from knowledge.artifacts import ArtifactError, Manifest, atomic_replace_dir, read_manifest, staging_dir, staleness, write_manifest
+from knowledge.artifacts import (ArtifactError, Manifest, atomic_replace_dir, manifest_staleness, read_manifest, staging_dir,
+                                 staleness, write_manifest)
 from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.taxonomy import CODES, CONFIRMATIONS, SEXES
 from retrieval.encoder import DermEncoder, encoder_dir, load_case_embeddings, load_encoder, read_encoder_manifest
+from retrieval.chroma_store import (commit_generation, connect, create_generation, current_generation, drop_older_generations,
+                                    embedded_client, generation_name, new_stamp, require_generation, server_url)
 from retrieval.encoder.artifact import CASES_NAME
 
 COLLECTION = "ham10000_cases"
@@ -50,13 +55,6 @@ class SimilarCase(LesionRecord):
 
 def case_index_dir(index_dir: Path | None = None) -> Path:
     return Path(index_dir) if index_dir is not None else get_settings().index_dir / "cases"
-
-
-def _client(path: Path):
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    return chromadb.PersistentClient(str(path), settings=ChromaSettings(anonymized_telemetry=False))
 
 
 # --- filters -------------------------------------------------------------------------------------------
@@ -119,8 +117,15 @@ def case_index_staleness(index_dir: Path | None = None, artifact_dir: Path | Non
         config = _index_config(artifact_dir)
     except ArtifactError as exc:
         return [f"encoder artifact: {exc}"]
+    fingerprint = (dataset or load_dataset()).fingerprint()
+    url = server_url()
+    if url:
+        current = current_generation(connect(url), COLLECTION)
+        if current is None:
+            return [f"no complete {COLLECTION!r} collection on the Chroma server at {url}"]
+        return manifest_staleness(current[1], config, fingerprint)
     folder = case_index_dir(index_dir)
-    reasons = staleness(folder, config, (dataset or load_dataset()).fingerprint())
+    reasons = staleness(folder, config, fingerprint)
     if not reasons and not (folder / "chroma.sqlite3").is_file():
         reasons.append("chroma database missing")
     return reasons
@@ -147,20 +152,30 @@ def build_case_index(index_dir: Path | None = None, artifact_dir: Path | None = 
     if missing:
         raise ArtifactError(f"{len(missing)} case embeddings name images not in the dataset (e.g. {missing[0]}); "
                             "the encoder artifact was built from other data: retrain it")
-    folder = case_index_dir(index_dir)
-    staging = staging_dir(folder)
-    client = _client(staging)
-    collection = client.create_collection(COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    url = server_url()
+    if url:
+        client, stamp = connect(url), new_stamp()
+        collection = create_generation(client, COLLECTION, stamp, {"hnsw:space": "cosine"})
+    else:
+        folder = case_index_dir(index_dir)
+        staging = staging_dir(folder)
+        client = embedded_client(staging)
+        collection = client.create_collection(COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None)
     for start in tqdm(range(0, len(ids), batch_size), desc="index cases", unit="batch", disable=not progress):
         chunk = ids[start : start + batch_size]
         collection.add(ids=chunk, embeddings=emb[start : start + batch_size],
                        metadatas=[_metadata(dataset.get(i)) for i in chunk])
     count = collection.count()
-    del collection, client
     seconds = time.perf_counter() - started
     stats = {"cases": count, "seconds": round(seconds, 2), "images_per_s": round(count / seconds, 1)}
-    write_manifest(staging, Manifest(name="cases", kind="chroma", data_fingerprint=dataset.fingerprint(),
-                                     config=_index_config(artifact_dir), metrics=stats), hash_files=False)
+    manifest = Manifest(name="cases", kind="chroma", data_fingerprint=dataset.fingerprint(),
+                        config=_index_config(artifact_dir), metrics=stats)
+    if url:
+        commit_generation(collection, manifest)  # from here on readers open this generation
+        drop_older_generations(client, [COLLECTION], stamp)
+        return stats
+    del collection, client
+    write_manifest(staging, manifest, hash_files=False)
     atomic_replace_dir(staging, folder)
     return stats
 
@@ -180,11 +195,16 @@ class CaseIndex:
     @classmethod
     def open(cls, index_dir: Path | None = None, encoder: DermEncoder | None = None,
              artifact_dir: Path | None = None) -> "CaseIndex":
+        url = server_url()
+        if url:
+            client = connect(url)
+            stamp, _ = require_generation(client, COLLECTION, url)
+            return cls(client.get_collection(generation_name(COLLECTION, stamp), embedding_function=None), encoder, artifact_dir)
         folder = case_index_dir(index_dir)
         if not (folder / "chroma.sqlite3").is_file():
             raise ArtifactError(f"{folder}: similar-case index not built; run `dermagraph index build`")
         read_manifest(folder)
-        collection = _client(folder).get_collection(COLLECTION, embedding_function=None)
+        collection = embedded_client(folder).get_collection(COLLECTION, embedding_function=None)
         return cls(collection, encoder, artifact_dir)
 
     @property

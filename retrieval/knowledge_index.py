@@ -7,6 +7,8 @@ title, heading, classes, topics, references). Chroma never embeds anything itsel
 (``embedding_function=None``). Each build writes a fresh store folder and then the manifest, which
 names it: the manifest write is the commit, so a failed build leaves the previous index intact.
 The manifest records the corpus fingerprint, so editing a document makes the index stale.
+With ``DERMAGRAPH_CHROMA_URL`` set, the two collections live on a Chroma server instead, as one generation
+whose manifest is the English collection's metadata (``retrieval.chroma_store``).
 
 Every document has a Chinese twin (same id, same sections, ``knowledge/corpus/zh/``): passage
 ``mel-dermoscopy#2`` exists in both languages, and an answer quotes the passage in the answer's language.
@@ -38,11 +40,13 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from knowledge.artifacts import ArtifactError, Manifest, file_sha256, read_manifest, staleness, write_manifest
+from knowledge.artifacts import ArtifactError, Manifest, file_sha256, manifest_staleness, read_manifest, staleness, write_manifest
 from knowledge.corpus import TOPICS, CorpusError, Document, corpus_fingerprint, load_bilingual_corpus
 from knowledge.corpus_review import check_reviewed
 from knowledge.settings import get_settings
 from knowledge.taxonomy import CODES, get_class
+from retrieval.chroma_store import (commit_generation, connect, create_generation, current_generation, drop_older_generations,
+                                    embedded_client, generation_name, new_stamp, require_generation, server_url)
 from retrieval.knowledge_query import KnowledgeQuery, understand_query
 from retrieval.lexical import Bm25Ranker, tokenize_zh, tokenize_zh_bigrams
 from retrieval.rank_fusion import RRF_K, reciprocal_rank_fusion
@@ -125,13 +129,6 @@ def _passage_from_record(text: str, meta: dict) -> Passage:
 
 
 
-def _chroma_client(path: Path):
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-
-
 def _store_of(folder: Path) -> Path:
     manifest = read_manifest(folder)
     stores = {Path(name).parts[0] for name in manifest.files if name.startswith(STORE_PREFIX)}
@@ -142,11 +139,20 @@ def _store_of(folder: Path) -> Path:
 
 def stale_reasons(index_dir: Path | None = None, corpus_dir: Path | None = None) -> list[str]:
     """Why the index in ``index_dir`` does not match the corpus and config now (empty: up to date)."""
-    folder = Path(index_dir) if index_dir is not None else default_index_dir()
-    reasons = staleness(folder, index_config())
-    if reasons:
-        return reasons
-    if read_manifest(folder).data_fingerprint != corpus_fingerprint(corpus_dir):
+    url = server_url()
+    if url:
+        current = current_generation(connect(url), COLLECTION)
+        if current is None:
+            return [f"no complete {COLLECTION!r} collection on the Chroma server at {url}"]
+        manifest = current[1]
+        reasons = manifest_staleness(manifest, index_config())
+    else:
+        folder = Path(index_dir) if index_dir is not None else default_index_dir()
+        reasons = staleness(folder, index_config())
+        if reasons:
+            return reasons
+        manifest = read_manifest(folder)
+    if not reasons and manifest.data_fingerprint != corpus_fingerprint(corpus_dir):
         reasons.append("knowledge corpus changed")
     return reasons
 
@@ -171,15 +177,23 @@ def build_knowledge_index(
     chinese = [p for doc in corpus["zh"] for p in passages_of(doc)]
     zh_vectors = en_vectors[[row[p.passage_id] for p in chinese]]  # the twin's vector
 
-    folder.mkdir(parents=True, exist_ok=True)
-    store = folder / f"{STORE_PREFIX}{fingerprint}-{time.strftime('%Y%m%d%H%M%S')}-{time.perf_counter_ns() % 10**6:06d}"
-    client = _chroma_client(store)
+    url = server_url()
+    if url:
+        client, stamp = connect(url), new_stamp()
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        store = folder / f"{STORE_PREFIX}{fingerprint}-{time.strftime('%Y%m%d%H%M%S')}-{time.perf_counter_ns() % 10**6:06d}"
+        client = embedded_client(store)
+    collections = {}
     try:
         batch = max(1, min(client.get_max_batch_size(), 1000))
         for name, chunk_passages, chunk_vectors in ((COLLECTION, english, en_vectors), (ZH_COLLECTION, chinese, zh_vectors)):
-            collection = client.create_collection(
-                name, metadata={"hnsw:space": "cosine", "hnsw:search_ef": 128}, embedding_function=None
-            )
+            metadata = {"hnsw:space": "cosine", "hnsw:search_ef": 128}
+            if url:
+                collection = create_generation(client, name, stamp, metadata)
+            else:
+                collection = client.create_collection(name, metadata=metadata, embedding_function=None)
+            collections[name] = collection
             for start in range(0, len(chunk_passages), batch):
                 chunk = chunk_passages[start : start + batch]
                 collection.add(
@@ -188,23 +202,27 @@ def build_knowledge_index(
                     documents=[p.text for p in chunk],
                     metadatas=[_metadata(p, int(p.passage_id.rsplit("#", 1)[1])) for p in chunk],
                 )
+        manifest = Manifest(
+            name="knowledge",
+            kind="knowledge-text-index",
+            data_fingerprint=fingerprint,
+            config=index_config(),
+            metrics={
+                "documents": len(docs),
+                "passages": len(english),
+                "passages_zh": len(chinese),
+                "build_seconds": round(time.perf_counter() - started, 2),
+            },
+            notes="Chroma store + BM25 (built in memory at open) over the knowledge corpus sections.",
+        )
+        if url:  # the English collection carries the generation's manifest: the commit
+            commit_generation(collections[COLLECTION], manifest)
+            drop_older_generations(client, [COLLECTION, ZH_COLLECTION], stamp)
+            return manifest
     finally:
         client.close()
     sqlite = store / "chroma.sqlite3"
-    manifest = Manifest(
-        name="knowledge",
-        kind="knowledge-text-index",
-        data_fingerprint=fingerprint,
-        config=index_config(),
-        files={f"{store.name}/{sqlite.name}": file_sha256(sqlite)},
-        metrics={
-            "documents": len(docs),
-            "passages": len(english),
-            "passages_zh": len(chinese),
-            "build_seconds": round(time.perf_counter() - started, 2),
-        },
-        notes="Chroma store + BM25 (built in memory at open) over the knowledge corpus sections.",
-    )
+    manifest.files = {f"{store.name}/{sqlite.name}": file_sha256(sqlite)}
     write_manifest(folder, manifest, hash_files=False)  # the commit point: now the new store is current
     for old in folder.glob(f"{STORE_PREFIX}*"):
         if old != store and old.is_dir():
@@ -276,17 +294,25 @@ class KnowledgeIndex:
                     raise
                 # A broken edit must not take the assistant down: keep serving the last good index.
                 warnings.warn(f"knowledge index not rebuilt, serving the previous one: {exc}", stacklevel=2)
-        store = _store_of(folder)
-        client = _chroma_client(store)
-        collection = client.get_collection(COLLECTION, embedding_function=None)
+        url = server_url()
+        if url:
+            client = connect(url)
+            stamp, manifest = require_generation(client, COLLECTION, url)
+            names = {name: generation_name(name, stamp) for name in (COLLECTION, ZH_COLLECTION)}
+            where = f"{url} ({names[COLLECTION]})"
+        else:
+            store = _store_of(folder)
+            client = embedded_client(store)
+            manifest, names, where = read_manifest(folder), {name: name for name in (COLLECTION, ZH_COLLECTION)}, str(store)
+        collection = client.get_collection(names[COLLECTION], embedding_function=None)
         passages = []
         for name in (COLLECTION, ZH_COLLECTION):
-            records = client.get_collection(name, embedding_function=None).get(include=["documents", "metadatas"])
+            records = client.get_collection(names[name], embedding_function=None).get(include=["documents", "metadatas"])
             passages += [_passage_from_record(t, m) for t, m in zip(records["documents"], records["metadatas"])]
         passages.sort(key=lambda p: (p.doc_id, int(p.passage_id.rsplit("#", 1)[1])))
         if not any(p.lang == "en" for p in passages):
-            raise ArtifactError(f"{store}: the knowledge collection is empty; run `dermagraph index build --force`")
-        return cls(folder, client, collection, passages, read_manifest(folder))
+            raise ArtifactError(f"{where}: the knowledge collection is empty; run `dermagraph index build --force`")
+        return cls(folder, client, collection, passages, manifest)
 
     def close(self) -> None:
         self._client.close()

@@ -20,6 +20,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: i
 import gradio as gr
 
 from agents.session import Consultation
+from agents.session_store import ServiceUnavailable
 from knowledge.ham10000 import LesionRecord
 from knowledge.settings import Settings, get_settings
 from knowledge.taxonomy import BODY_SITES, CODES, CONFIRMATIONS, SEX_NAMES, SEXES, Language, confirmation_name, display_name, site_name
@@ -365,6 +366,9 @@ def _api_endpoints(handlers: h.AppHandlers) -> None:
                                         language=language or None)
         except ValueError as exc:  # bad image, thread id or question: the caller gets the reason, not "Error"
             log.info("consult API refused a request: %s", exc)  # the caller's mistake: one line, no traceback
+            raise gr.Error(str(exc), print_exception=False) from None
+        except ServiceUnavailable as exc:  # a server down: say which, and that the turn was not recorded
+            log.warning("consult API: %s", exc)
             raise gr.Error(str(exc), print_exception=False) from None
         return turn.model_dump()
 

@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from agents.intents import CaseFilters
 from agents.nodes import CASES_PER_PAGE, search_filters
 from agents.session import Consultation, check_thread_id, turn_result
+from agents.session_store import ServiceUnavailable
 from knowledge.images import ImageError
 from knowledge.patient import patient_from_fields
 from knowledge.taxonomy import Language
@@ -137,6 +138,11 @@ class AppHandlers:
             return
         except ValueError as exc:
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('bad_input', lang, reason=str(exc))}"}
+            yield list(chat), thread_id, view, False
+            return
+        except ServiceUnavailable as exc:  # Chroma or Postgres down: which one, and that nothing was half-recorded
+            log.warning("turn refused on thread %s: %s", thread_id, exc)
+            chat[-1] = {"role": "assistant", "content": f"⚠️ {t('service_unavailable', lang, reason=exc.service)}"}
             yield list(chat), thread_id, view, False
             return
         except Exception as exc:  # never a traceback in the page; the log keeps it

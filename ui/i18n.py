@@ -66,6 +66,10 @@ UI: dict[str, dict[str, str]] = {
     "empty_input": {"en": "Type a question or attach an image first.", "zh": "请先输入问题或附上一张图像。"},
     "bad_image": {"en": "This file cannot be used as an image: {reason}", "zh": "无法将此文件用作图像：{reason}"},
     "bad_input": {"en": "This request cannot be answered: {reason}", "zh": "无法回答此请求：{reason}"},
+    "service_unavailable": {
+        "en": "A server this app needs is not answering: {reason}. Nothing was lost; please try again in a moment.",
+        "zh": "本应用依赖的服务器暂时无响应：{reason}。内容未丢失，请稍后重试。",
+    },
     "internal_error": {
         "en": "Something went wrong while answering ({kind}); nothing was lost, please try again.",
         "zh": "回答时出错（{kind}）；内容未丢失，请重试。",

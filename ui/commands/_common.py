@@ -34,6 +34,7 @@ def print_json(payload: Any) -> None:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn the library's expected errors into one red line and exit code 2, never a traceback."""
+    from agents.session_store import ServiceUnavailable, SessionStoreError
     from knowledge.artifacts import ArtifactError
     from knowledge.ham10000 import DataError
     from knowledge.images import ImageError
@@ -41,7 +42,21 @@ def user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (DataError, ImageError, SplitError, ArtifactError, FileNotFoundError, KeyError, ValueError) as exc:
+    except (DataError, ImageError, SplitError, ArtifactError, SessionStoreError, ServiceUnavailable, FileNotFoundError,
+            KeyError, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
+
+
+def use_servers(chroma_url: str | None = None, sessions_url: str | None = None, uploads_dir: Path | None = None) -> None:
+    """Command-line flags for the deployment settings: they act as the environment variables would."""
+    import os
+
+    from knowledge.settings import get_settings
+
+    for name, value in (("DERMAGRAPH_CHROMA_URL", chroma_url), ("DERMAGRAPH_SESSIONS_URL", sessions_url),
+                        ("DERMAGRAPH_UPLOADS", uploads_dir)):
+        if value:
+            os.environ[name] = str(value)
+    get_settings.cache_clear()

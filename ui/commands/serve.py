@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ui.commands._common import err_console, user_errors
+from ui.commands._common import err_console, use_servers, user_errors
 
 
 def serve(
@@ -22,11 +22,18 @@ def serve(
     share: bool = typer.Option(False, "--share", help="Also open a public Gradio share link (off by default; needs internet)."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, max=16,
                                               help="Turns and case searches run at once (default 2: they share the CPU; env DERMAGRAPH_CONCURRENCY)."),
+    chroma_url: Optional[str] = typer.Option(None, "--chroma-url", help="Read the case and knowledge indexes from a Chroma "
+                                             "server, http://HOST:PORT (default: embedded under var/index; env DERMAGRAPH_CHROMA_URL)."),
+    sessions_url: Optional[str] = typer.Option(None, "--sessions-url", help="Keep consultations in Postgres, postgresql://... "
+                                               "(default: SQLite at var/sessions.sqlite; env DERMAGRAPH_SESSIONS_URL)."),
+    uploads_dir: Optional[Path] = typer.Option(None, "--uploads-dir", help="Folder for uploaded images, shared by every "
+                                               "replica (default var/uploads; env DERMAGRAPH_UPLOADS)."),
 ) -> None:
     """Serve the app: multimodal chat, probabilities, measured features, similar cases. Not a diagnosis."""
     from ui.app import parse_auth, serve as serve_app
 
     options = {k: v for k, v in {"base": base, "adapter": adapter}.items() if v is not None}
+    use_servers(chroma_url, sessions_url, uploads_dir)
     with user_errors():
         parse_auth(auth)  # a malformed --auth fails before minutes of model loading
         err_console.print("[dim]loading models (once, before the first request)…[/]")
