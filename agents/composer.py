@@ -202,7 +202,7 @@ def _case_line(case: CaseRef, lang: Language) -> str:
     return render(
         "case_line", lang, image_id=case.image_id, dx=display_name(case.dx, lang),
         confirm=confirmation_name(case.dx_type, lang), who=_who(case, lang), site=site_name(case.localization, lang),
-        sim=case.similarity,
+        rank=render("case_rank", lang, rank=case.rank) if case.rank else "",
     )
 
 

@@ -121,15 +121,16 @@ def find_similar_cases(state: DermState, runtime: Runtime[Resources]) -> dict:
     filters = state.get("case_filters") or CaseFilters()
     page = state.get("case_page", 0)
     _, embedding = runtime.context.image_features(state["image_hash"], open_image(state["image_path"]))  # type: ignore[arg-type]
-    hits = runtime.context.case_index.search_embedding(
+    hits = runtime.context.case_index.search_embedding(  # one image per lesion: its closest
         embedding, k=CASES_PER_PAGE * (page + 1), filters=search_filters(filters),
-        exclude_lesion=runtime.context.case_index._identical_lesion(embedding),
+        exclude_lesion=runtime.context.case_index._identical_lesion(embedding), distinct_lesions=True,
     )
-    window = hits[page * CASES_PER_PAGE : (page + 1) * CASES_PER_PAGE]
+    start = page * CASES_PER_PAGE
     cases = [
         CaseRef(ref=f"C{i + 1}", image_id=h.image_id, lesion_id=h.lesion_id, dx=h.dx, dx_type=h.dx_type, age=h.age,
-                sex=h.sex, localization=h.localization, image_path=str(h.image_path), similarity=float(h.similarity))
-        for i, h in enumerate(window)
+                sex=h.sex, localization=h.localization, image_path=str(h.image_path), similarity=float(h.similarity),
+                rank=start + i + 1)
+        for i, h in enumerate(hits[start : start + CASES_PER_PAGE])
     ]
     return {"similar_cases": cases, "plan": routing.done(state, routing.FIND_CASES)}
 

@@ -195,6 +195,7 @@ def _sweep_files(s: Settings, now: float, keep: int, raw_cache_age_s: float | No
                  live: dict[str, set[str]], expired: set[str], dry_run: bool) -> None:
     raw_age = s.raw_upload_max_age_s if raw_cache_age_s is None else raw_cache_age_s
     _clean_raw_cache(s.upload_cache_dir, raw_age, now, report, dry_run)
+    _clean_raw_cache(s.batch_dir, raw_age, now, report, dry_run)  # the app's batch runs: images and CSV
     uploads = s.uploads_dir
     if not uploads.is_dir():
         return

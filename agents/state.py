@@ -42,6 +42,7 @@ class CaseRef(BaseModel):
     localization: str = "unknown"
     image_path: str = ""
     similarity: float
+    rank: int = 0  # 1 = the most similar lesion (one image per lesion); 0 = not ranked
 
 
 class PassageRef(BaseModel):

@@ -74,9 +74,10 @@ T: dict[str, dict[str, str]] = {
         "zh": "无法在这张图像上勾画出病变（{reason}），因此不提供形状或颜色测量。",
     },
     "case_line": {
-        "en": "{image_id}: {dx}, confirmed by {confirm}; {who}, {site}; similarity {sim:.2f}.",
-        "zh": "{image_id}：{dx}，经{confirm}确诊；{who}，{site}；相似度{sim:.2f}。",
+        "en": "{image_id}{rank}: {dx}, confirmed by {confirm}; {who}, {site}.",
+        "zh": "{image_id}{rank}：{dx}，经{confirm}确诊；{who}，{site}。",
     },
+    "case_rank": {"en": " (similar lesion #{rank})", "zh": "（相似病变第{rank}位）"},
     "cases_empty": {
         "en": "No confirmed cases in the reference set match these filters{filters}.",
         "zh": "参考病例库中没有符合这些筛选条件{filters}的确诊病例。",

@@ -74,6 +74,7 @@ class Settings:
 
     # Image input limits (uploads, CLI, API).
     max_upload_bytes: int = 10 * 1024 * 1024
+    max_batch_images: int = 200  # images per batch in the app (the CLI has no limit)
     max_image_pixels: int = 40_000_000
     min_image_side: int = 32
 
@@ -121,6 +122,11 @@ class Settings:
     def upload_cache_dir(self) -> Path:
         """Gradio's own upload cache (GRADIO_TEMP_DIR), under var/ rather than the system's /tmp."""
         return self.var_dir / "gradio"
+
+    @property
+    def batch_dir(self) -> Path:
+        """The app's batch runs (copied images and their CSV), swept with Gradio's cache."""
+        return self.var_dir / "batches"
 
     def with_overrides(self, **changes: object) -> "Settings":
         return replace(self, **changes)

@@ -264,6 +264,20 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                                elem_id="dg-case-image", buttons=["fullscreen"]), label="case_image")
                 case_text = gr.Markdown(t("pick_case", lang0), elem_id="dg-case-details")
 
+        with labels.add(gr.Accordion(t("batch", lang0), open=False, elem_id="dg-batch"), label="batch"):
+            batch_help = labels.add(gr.Markdown(t("batch_help", lang0)), value="batch_help")
+            with gr.Row(equal_height=False):
+                batch_files = labels.add(gr.File(file_count="multiple", file_types=["image"], type="filepath",
+                                                 label=t("batch_files", lang0), elem_id="dg-batch-files", scale=3),
+                                         label="batch_files")
+                with gr.Column(scale=1, min_width=200):
+                    batch_go = labels.add(gr.Button(t("batch_run", lang0), variant="primary", elem_id="dg-batch-run"),
+                                          value="batch_run")
+                    batch_csv = labels.add(gr.File(label=t("batch_csv", lang0), interactive=False, elem_id="dg-batch-csv"),
+                                           label="batch_csv")
+            batch_status = gr.Markdown("", elem_id="dg-batch-status")
+            batch_table = gr.Dataframe(value=None, interactive=False, wrap=True, elem_id="dg-batch-table", visible=False)
+
         # --- wiring ---------------------------------------------------------------------------------
         filters = [dx, dx_type, sex, site, age_min, age_max]
         assessment_out = [probabilities, risk, features_img, features_text, feature_values]
@@ -321,6 +335,15 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
             view_value = handlers.show_source(key, view_value)
             return {view: view_value, **draw_sources(view_value, lang)}
 
+        def run_batch(files, lang, progress=gr.Progress()):
+            lang = language_of(lang)
+            status, rows, csv_path = handlers.run_batch(
+                files, lang, on_image=lambda i, n, path: progress((i, n), desc=path.name))
+            import pandas as pd
+
+            table = pd.DataFrame(rows, columns=[t(key, lang) for key in h.BATCH_HEADERS])
+            return {batch_status: status, batch_table: gr.update(value=table, visible=bool(rows)), batch_csv: csv_path}
+
         def save_tab(event):
             return event.then(None, [thread_box, language], None, js=SAVE_JS)
 
@@ -343,6 +366,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         gallery.select(show_case, [view, language], [view, *cases_out], **private)
         source_pick.input(show_source, [source_pick, view, language], [view, *sources_out], **private)
         cite_go.click(show_source, [cite_box, view, language], [view, *sources_out], **private)
+        batch_go.click(run_batch, [batch_files, language], [batch_status, batch_table, batch_csv], api_name="batch", **models)
         _api_endpoints(handlers)
     return demo
 
@@ -437,13 +461,14 @@ def serve(host: str | None = None, port: int | None = None, classifier: str | No
     demo = build_app(consult, records, concurrency=concurrency)
     demo.queue(default_concurrency_limit=concurrency, max_size=settings.queue_size)
     settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+    settings.batch_dir.mkdir(parents=True, exist_ok=True)
     demo.launch(
         server_name=host or settings.host,
         server_port=port or settings.port,
         auth=credentials,
         share=share,
         max_file_size=settings.max_upload_bytes,
-        allowed_paths=[str(settings.data_dir), str(settings.uploads_dir)],
+        allowed_paths=[str(settings.data_dir), str(settings.uploads_dir), str(settings.batch_dir)],
         footer_links=["api"],
         show_error=False,
         ssr_mode=False,

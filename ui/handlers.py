@@ -20,7 +20,7 @@ from agents.session import Consultation, check_thread_id, turn_result
 from agents.session_store import ServiceUnavailable
 from knowledge.images import ImageError
 from knowledge.patient import patient_from_fields
-from knowledge.taxonomy import Language
+from knowledge.taxonomy import Language, display_name
 
 from ui import panels
 from ui.i18n import language_of, t
@@ -196,14 +196,49 @@ class AppHandlers:
         index = self.consult.resources.case_index
         try:
             if kind == "text":
-                hits = index.search(text, k=CASES_PER_PAGE, filters=filters or None)
+                hits = index.search(text, k=CASES_PER_PAGE, filters=filters or None, distinct_lesions=True)
             elif view.get("image_path") and view.get("image_ok"):
-                hits = index.search(Path(view["image_path"]), k=CASES_PER_PAGE, filters=filters or None)
+                hits = index.search(Path(view["image_path"]), k=CASES_PER_PAGE, filters=filters or None,
+                                    distinct_lesions=True)
             else:
                 return {**view, "cases": [], "notice": "need_query"}
         except ValueError as exc:  # an empty age range, say: said in the panel, the gallery emptied
             return {**view, "cases": [], "notice": str(exc)}
-        return {**view, "cases": [h.to_dict() for h in hits], "notice": "" if hits else "no_cases"}
+        cases = [{**h.to_dict(), "rank": i + 1} for i, h in enumerate(hits)]
+        return {**view, "cases": cases, "notice": "" if hits else "no_cases"}
+
+    # --- batches -------------------------------------------------------------------------------------
+
+    def run_batch(self, files: Sequence[str] | None, lang: Language,
+                  on_image: Any = None) -> tuple[str, list[list[Any]], str | None]:
+        """Uploaded images -> (status line, table rows, CSV path to download) through ``agents.batch``."""
+        import shutil
+
+        from agents.batch import run_batch
+
+        files = [f for f in (files or []) if f]
+        settings = self.consult.settings
+        if not files:
+            return t("batch_none", lang), [], None
+        if len(files) > settings.max_batch_images:
+            return t("batch_too_many", lang, n=len(files), limit=settings.max_batch_images), [], None
+        root = settings.batch_dir / uuid.uuid4().hex[:12]
+        images = root / "images"
+        images.mkdir(parents=True)
+        used: set[str] = set()
+        for f in files:  # Gradio keeps each upload in a folder of its own: copy them side by side, names kept
+            name = Path(f).name
+            stem, suffix, n = Path(name).stem, Path(name).suffix, 1
+            while name in used:
+                n += 1
+                name = f"{stem}-{n}{suffix}"
+            used.add(name)
+            shutil.copy(f, images / name)
+        out = root / "results.csv"
+        summary = run_batch(images, out, self.consult.resources, on_image=on_image)
+        rows = batch_table(out, lang)
+        return t("batch_done", lang, n=summary.images, refused=summary.refused, errors=summary.errors,
+                 referred=summary.referred, seconds=summary.seconds), rows, str(out)
 
     # --- sources -------------------------------------------------------------------------------------
 
@@ -220,6 +255,31 @@ class AppHandlers:
 # --- the panels a view shows ------------------------------------------------------------------------
 
 
+BATCH_HEADERS = ("batch_col_file", "batch_col_intake", "batch_col_top", "batch_col_p", "batch_col_mel", "batch_col_tier")
+
+
+def batch_table(out: Path, lang: Language) -> list[list[Any]]:
+    """The batch CSV as the app's table: file, intake, most likely class and its probability, melanoma, tier."""
+    import csv
+
+    from knowledge.advice import RiskTier, tier_name
+
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    table = []
+    for r in rows:
+        if r["error"]:
+            table.append([r["path"], f"⚠️ {r['error']}", "", "", "", ""])
+            continue
+        if r["intake_accepted"] != "yes":
+            table.append([r["path"], t("batch_refused", lang), "", "", "", t("batch_refused_tier", lang)])
+            continue
+        label = r["label"]
+        table.append([r["path"], t("batch_accepted", lang), display_name(label, lang), f"{float(r['p_' + label]):.0%}",
+                      f"{float(r['p_mel']):.0%}", tier_name(RiskTier(r["tier"]), lang)])
+    return table
+
+
 def cases_panel(view: dict, lang: Language) -> list[Any]:
     """[status line, gallery items, case image, case details] for the gallery's current query."""
     cases = view.get("cases") or []
@@ -230,9 +290,11 @@ def cases_panel(view: dict, lang: Language) -> list[Any]:
     elif not cases:
         status = t("cases_hint", lang)
     elif query.get("kind") == "text":
-        status = t("cases_for_text", lang, n=len(cases), text=query.get("text", ""), filters=panels.filters_text(view.get("filters") or {}, lang))
+        status = t("cases_for_text", lang, n=len(cases), text=query.get("text", ""),
+                   filters=panels.filters_text(view.get("filters") or {}, lang), mix=panels.diagnosis_mix(cases, lang))
     else:
-        status = t("cases_for_image", lang, n=len(cases), filters=panels.filters_text(view.get("filters") or {}, lang))
+        status = t("cases_for_image", lang, n=len(cases), filters=panels.filters_text(view.get("filters") or {}, lang),
+                   mix=panels.diagnosis_mix(cases, lang))
     i = view.get("selected_case")
     if i is not None and 0 <= i < len(cases):
         image, details = str(cases[i]["image_path"]), panels.case_markdown(cases[i], lang)

@@ -70,6 +70,35 @@ UI: dict[str, dict[str, str]] = {
         "en": "A server this app needs is not answering: {reason}. Nothing was lost; please try again in a moment.",
         "zh": "本应用依赖的服务器暂时无响应：{reason}。内容未丢失，请稍后重试。",
     },
+    "batch": {"en": "Batch: many images at once", "zh": "批量：一次分析多张图像"},
+    "batch_help": {
+        "en": "Each image is assessed on its own (no conversation): intake check, estimate, tier, measured features. "
+              "Download the CSV for every number. Decision support for research and teaching, not a diagnosis.",
+        "zh": "每张图像单独评估（不含对话）：图像检查、估计、风险等级、测量特征。下载 CSV 可查看全部数值。"
+              "仅供研究和教学的决策支持，并非诊断。",
+    },
+    "batch_files": {"en": "Images (up to 200)", "zh": "图像（最多 200 张）"},
+    "batch_run": {"en": "Assess all", "zh": "全部评估"},
+    "batch_csv": {"en": "Results (CSV)", "zh": "结果（CSV）"},
+    "batch_none": {"en": "Choose one or more images first.", "zh": "请先选择一张或多张图像。"},
+    "batch_too_many": {"en": "{n} images: the app takes up to {limit} at a time (`dermagraph batch FOLDER` has no limit).",
+                       "zh": "共 {n} 张图像：应用一次最多处理 {limit} 张（命令行 `dermagraph batch FOLDER` 无此限制）。"},
+    "batch_done": {
+        "en": "{n} image(s) in {seconds:.0f} s: {referred} with a tier that says to see a doctor, {refused} refused by the "
+              "image check, {errors} unreadable. A refused or unreadable image is not a reassurance.",
+        "zh": "{n} 张图像，用时 {seconds:.0f} 秒：{referred} 张的风险等级建议就医，{refused} 张未通过图像检查，"
+              "{errors} 张无法读取。未通过检查或无法读取并不代表没有问题。",
+    },
+    "batch_col_file": {"en": "file", "zh": "文件"},
+    "batch_col_intake": {"en": "image check", "zh": "图像检查"},
+    "batch_col_top": {"en": "most likely", "zh": "最可能"},
+    "batch_col_p": {"en": "probability", "zh": "概率"},
+    "batch_col_mel": {"en": "melanoma", "zh": "黑色素瘤"},
+    "batch_col_tier": {"en": "tier", "zh": "风险等级"},
+    "batch_accepted": {"en": "accepted", "zh": "通过"},
+    "batch_refused": {"en": "refused", "zh": "未通过"},
+    "batch_refused_tier": {"en": "no estimate: have it examined if it worries you",
+                           "zh": "无估计：如有担心请就医检查"},
     "internal_error": {
         "en": "Something went wrong while answering ({kind}); nothing was lost, please try again.",
         "zh": "回答时出错（{kind}）；内容未丢失，请重试。",
@@ -95,8 +124,10 @@ UI: dict[str, dict[str, str]] = {
         "en": "Similar cases appear here after an image is assessed, or search them by text.",
         "zh": "图像评估后在此显示相似病例，也可按文字搜索。",
     },
-    "cases_for_image": {"en": "{n} cases most similar to your image{filters}.", "zh": "与您的图像最相似的 {n} 个病例{filters}。"},
-    "cases_for_text": {"en": "{n} cases most similar to “{text}”{filters}.", "zh": "与“{text}”最相似的 {n} 个病例{filters}。"},
+    "cases_for_image": {"en": "The {n} lesions most similar to your image{filters}, one image each: {mix}.",
+                        "zh": "与您的图像最相似的 {n} 个病变{filters}（每个病变一张图像）：{mix}。"},
+    "cases_for_text": {"en": "The {n} lesions most similar to “{text}”{filters}, one image each: {mix}.",
+                       "zh": "与“{text}”最相似的 {n} 个病变{filters}（每个病变一张图像）：{mix}。"},
     "filters_on": {"en": " (filtered: {items})", "zh": "（筛选：{items}）"},
     "need_query": {"en": "Upload an image or type a description to search cases.", "zh": "请上传图像或输入描述以搜索病例。"},
     "pick_case": {"en": "Click a case to see it here.", "zh": "点击一个病例在此查看。"},
@@ -109,7 +140,12 @@ UI: dict[str, dict[str, str]] = {
     "case_title": {"en": "**{image_id}**: {dx}", "zh": "**{image_id}**：{dx}"},
     "case_confirmed": {"en": "Confirmed by: {confirm}", "zh": "确诊方式：{confirm}"},
     "case_who": {"en": "Age {age} · {sex} · {site}", "zh": "年龄 {age} · {sex} · {site}"},
-    "case_similarity": {"en": "Similarity to the query: {sim:.2f} (cosine)", "zh": "与查询的相似度：{sim:.2f}（余弦）"},
+    "case_similarity": {
+        "en": "Similar lesion #{rank} for this search (cosine similarity {sim:.2f}; close dermoscopy images all score "
+              "near 1, so the rank and the diagnosis mix say more than the number)",
+        "zh": "本次搜索的相似病变第 {rank} 位（余弦相似度 {sim:.2f}；相近的皮肤镜图像得分都接近 1，"
+              "因此排名和诊断构成比这个数字更有意义）",
+    },
     "case_lesion": {"en": "Lesion {lesion_id} · HAM10000 (CC BY-NC 4.0)", "zh": "病变 {lesion_id} · HAM10000（CC BY-NC 4.0）"},
     "age_unknown": {"en": "unknown", "zh": "未知"},
     "references": {"en": "References", "zh": "参考文献"},

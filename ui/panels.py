@@ -12,7 +12,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 from agents.risk import RiskTier, tier_advice, tier_name
-from knowledge.taxonomy import SEX_NAMES, Language, confirmation_name, display_name, site_name
+from knowledge.taxonomy import CODES, SEX_NAMES, Language, confirmation_name, display_name, site_name
 
 from ui.i18n import t
 
@@ -151,7 +151,18 @@ def _age(case: Mapping[str, Any], lang: Language) -> str:
 
 def case_caption(case: Mapping[str, Any], lang: Language) -> str:
     ref = f"[{case['ref']}] " if case.get("ref") else ""
-    return f"{ref}{case['dx']} · {case['similarity']:.2f}"  # the short code: a thumbnail caption has little room
+    rank = f" · #{case['rank']}" if case.get("rank") else ""
+    return f"{ref}{case['dx']}{rank}"  # the short code: a thumbnail caption has little room
+
+
+def diagnosis_mix(cases: Sequence[Mapping[str, Any]], lang: Language) -> str:
+    """"6 melanocytic naevus, 3 benign keratosis, 1 melanoma": the diagnoses of the shown lesions, commonest first."""
+    counts: dict[str, int] = {}
+    for case in cases:
+        counts[case["dx"]] = counts.get(case["dx"], 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], CODES.index(item[0]) if item[0] in CODES else 99))
+    sep = "，" if lang == "zh" else ", "
+    return sep.join(f"{n} {display_name(code, lang)}" for code, n in ordered)
 
 
 def gallery_items(cases: Sequence[Mapping[str, Any]], lang: Language) -> list[tuple[str, str]]:
@@ -164,7 +175,7 @@ def case_markdown(case: Mapping[str, Any], lang: Language) -> str:
         t("case_title", lang, image_id=case["image_id"], dx=display_name(case["dx"], lang)),
         t("case_confirmed", lang, confirm=confirmation_name(case["dx_type"], lang)),
         t("case_who", lang, age=_age(case, lang), sex=sex, site=site_name(case.get("localization") or "unknown", lang)),
-        t("case_similarity", lang, sim=case["similarity"]),
+        t("case_similarity", lang, sim=case["similarity"], rank=case.get("rank") or "?"),
         t("case_lesion", lang, lesion_id=case.get("lesion_id", "?")),
     ]
     return "\n\n".join(lines)

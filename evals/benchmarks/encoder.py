@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,39 @@ def encoder_ms_per_image(out_dir: Path, quick: bool) -> dict:
             "summary": f"{encoder.config.tower}: {single['p50_ms']:.0f} ms for one image, {per_image:.1f} ms/image in batches of 32 (p50)"}
 
 
+def _search_timings(collection, emb: np.ndarray, ids: list[str], quick: bool) -> dict[str, dict]:
+    from retrieval.cases import CaseIndex
+
+    rng = np.random.default_rng(1)
+    index = CaseIndex(collection)
+    queries = emb[rng.integers(0, len(ids), 50)]
+    it = iter(range(10**9))
+    t0 = time.perf_counter()
+    index._scan(queries[0], 10, {"sex": "male"}, None)  # the first filtered search loads the table
+    load_ms = (time.perf_counter() - t0) * 1000
+    plain = timings(lambda: index.search_embedding(queries[next(it) % 50], 10), repeat=30 if quick else 200)
+    filtered = timings(lambda: index.search_embedding(queries[next(it) % 50], 10, {"sex": "male", "age": (40.0, 70.0)}),
+                       repeat=30 if quick else 200)
+    return {"search_ms": plain, "filtered_search_ms": filtered, "table_load_ms": round(load_ms, 1)}
+
+
+def _fill(collection, ids: list[str], emb: np.ndarray) -> None:
+    for s in range(0, len(ids), 2000):
+        metas = [{"image_id": i, "lesion_id": "x", "dx": "nv", "dx_type": "histo", "sex": "male", "localization": "back",
+                  "image_path": "", "age": 50.0} for i in ids[s : s + 2000]]
+        collection.add(ids=ids[s : s + 2000], embeddings=emb[s : s + 2000], metadatas=metas)
+
+
 @benchmark("case_search")
 def case_search(out_dir: Path, quick: bool) -> dict:
-    """Chroma query p50 with 10,000 cases (the 8,012 shipped ones plus perturbed copies), embedding given."""
-    from retrieval.cases import COLLECTION, CaseIndex, _client
+    """Case search p50 with 10,000 cases (the 8,012 shipped ones plus perturbed copies), embedding given:
+    embedded Chroma and a `chroma run` server on loopback, same vectors and queries.
+
+    Unfiltered searches are Chroma queries (HNSW), through HTTP in server mode; filtered searches are an exact
+    scan of the vectors held in the process (loaded once from the collection, embedded or served)."""
+    from evals.servers import ChromaServer
+    from retrieval.cases import COLLECTION
+    from retrieval.chroma_store import connect, embedded_client
     from retrieval.encoder import load_case_embeddings
 
     ids, emb = load_case_embeddings()
@@ -51,21 +81,24 @@ def case_search(out_dir: Path, quick: bool) -> dict:
         ids = ids + [f"synthetic_{i}" for i in range(extra)]
     tmp = Path(tempfile.mkdtemp(prefix="dermagraph-bench-"))
     try:
-        collection = _client(tmp).create_collection(COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None)
-        for s in range(0, len(ids), 2000):
-            metas = [{"image_id": i, "lesion_id": "x", "dx": "nv", "dx_type": "histo", "sex": "male", "localization": "back",
-                      "image_path": "", "age": 50.0} for i in ids[s : s + 2000]]
-            collection.add(ids=ids[s : s + 2000], embeddings=emb[s : s + 2000], metadatas=metas)
-        index = CaseIndex(collection)
-        queries = emb[rng.integers(0, len(ids), 50)]
-        it = iter(range(10**9))
-        plain = timings(lambda: index.search_embedding(queries[next(it) % 50], 10), repeat=30 if quick else 200)
-        filtered = timings(lambda: index.search_embedding(queries[next(it) % 50], 10, {"sex": "male", "age": (40.0, 70.0)}),
-                           repeat=30 if quick else 200)
+        collection = embedded_client(tmp / "embedded").create_collection(COLLECTION, metadata={"hnsw:space": "cosine"},
+                                                                         embedding_function=None)
+        _fill(collection, ids, emb)
+        embedded = _search_timings(collection, emb, ids, quick)
+        with ChromaServer(tmp / "server") as server:
+            collection = connect(server.url).create_collection(COLLECTION, metadata={"hnsw:space": "cosine"},
+                                                               embedding_function=None)
+            _fill(collection, ids, emb)
+            served = _search_timings(collection, emb, ids, quick)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"cases": len(ids), "search_ms": plain, "filtered_search_ms": filtered,
-            "summary": f"{len(ids):,} cases: p50 {plain['p50_ms']:.1f} ms (p95 {plain['p95_ms']:.1f}), with filters p50 {filtered['p50_ms']:.1f} ms"}
+    ratio = served["search_ms"]["p50_ms"] / max(embedded["search_ms"]["p50_ms"], 1e-6)
+    return {"cases": len(ids), **embedded, "server": served, "server_to_embedded_p50": round(ratio, 2),
+            "summary": f"{len(ids):,} cases: embedded p50 {embedded['search_ms']['p50_ms']:.1f} ms (p95 "
+                       f"{embedded['search_ms']['p95_ms']:.1f}), server p50 {served['search_ms']['p50_ms']:.1f} ms "
+                       f"({ratio:.1f}x); with filters p50 {embedded['filtered_search_ms']['p50_ms']:.1f} / "
+                       f"{served['filtered_search_ms']['p50_ms']:.1f} ms (in-process scan; table load "
+                       f"{served['table_load_ms']:.0f} ms from the server)"}
 
 
 @benchmark("case_index_build")

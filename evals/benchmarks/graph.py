@@ -66,3 +66,31 @@ def graph_turns(out_dir: Path, quick: bool) -> dict:
         "summary": (f"new image p50 {new_s['p50_ms']:.0f} ms (p95 {new_s['p95_ms']:.0f}); follow-up p50 "
                     f"{follow_s['p50_ms']:.0f} ms (p95 {follow_s['p95_ms']:.0f}); load {os.getloadavg()[0]:.1f}"),
     }
+
+
+@benchmark("batch")
+def batch_throughput(out_dir: Path, quick: bool) -> dict:
+    """`dermagraph batch`: images per second through intake, classifier, features and triage (one process)."""
+    import csv
+    import shutil
+
+    from agents.batch import run_batch
+    from agents.resources import load_resources
+    from evals.benchmarks.load import _test_images
+
+    images = _test_images(16 if quick else 64)
+    resources = load_resources()
+    with tempfile.TemporaryDirectory(prefix="dermagraph-batch-") as tmp:
+        folder = Path(tmp) / "images"
+        folder.mkdir()
+        for image in images:
+            shutil.copy(image, folder / image.name)
+        run_batch(folder, Path(tmp) / "warm.csv", resources, images=sorted(folder.iterdir())[:2])  # first-call costs
+        summary = run_batch(folder, Path(tmp) / "results.csv", resources)
+        with open(Path(tmp) / "results.csv", newline="") as f:
+            per_image = [float(r["seconds"]) for r in csv.DictReader(f) if r["seconds"]]
+    rate = summary.done_now / summary.seconds
+    return {"images": summary.images, "seconds": round(summary.seconds, 2), "images_per_s": round(rate, 2),
+            "per_image_p50_s": round(statistics.median(per_image), 3), "refused": summary.refused,
+            "summary": f"{summary.images} test images: {rate:.2f} images/s, p50 {statistics.median(per_image):.2f} s "
+                       f"per image (intake + classifier + features + triage, one process)"}

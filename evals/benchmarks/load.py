@@ -113,17 +113,22 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
             "max_s": round(ordered[-1], 3), "n": len(ordered)}
 
 
-def run_session(url: str, name: str, index: int, image: Path, turns: int, think_s: float, start_at: float,
+def run_session(url: str | list[str], name: str, index: int, image: Path, turns: int, think_s: float, start_at: float,
                 records: list[TurnRecord]) -> None:
-    """One consultation, turn after turn, as a browser tab or script would hold it."""
+    """One consultation, turn after turn, as a browser tab or script would hold it.
+
+    Several URLs (replicas behind a non-sticky balancer): turn t of session i goes to replica (i + t) mod n.
+    """
     from gradio_client import Client, handle_file
 
     rng = random.Random(index)
     lang = "en" if index % 2 == 0 else "zh"
     thread = f"load-{name}-{index}"
     time.sleep(max(0.0, start_at - time.monotonic()))
-    client = Client(url, verbose=False)
+    urls = [url] if isinstance(url, str) else list(url)
+    clients = [Client(u, verbose=False) for u in urls]
     for turn in range(1, turns + 1):
+        client = clients[(index + turn) % len(clients)]
         if turn == 1:
             question, kind, upload = FIRST[lang], "image", handle_file(str(image))
         else:
@@ -141,7 +146,7 @@ def run_session(url: str, name: str, index: int, image: Path, turns: int, think_
             time.sleep(rng.expovariate(1.0 / think_s))
 
 
-def run_scenario(url: str, pid: int, name: str, images: list[Path], sessions: int, turns: int, ramp_s: float,
+def run_scenario(url: str | list[str], pid: int, name: str, images: list[Path], sessions: int, turns: int, ramp_s: float,
                  think_s: float) -> dict[str, Any]:
     records: list[TurnRecord] = []
     sampler = LoadSampler(pid)

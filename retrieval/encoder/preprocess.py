@@ -17,26 +17,35 @@ from knowledge.images import shades_of_grey
 from retrieval.encoder.towers import TowerSpec
 
 
-def fit_to_frame(img: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Landscape, centre-cropped to the aspect of ``size`` (width, height), then resized to it."""
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    w, h = img.size
-    if h > w:
-        img = img.transpose(Image.Transpose.ROTATE_90)
-        w, h = h, w
+def frame_window(width: int, height: int, size: tuple[int, int]) -> tuple[bool, tuple[int, int, int, int]]:
+    """How ``fit_to_frame`` reads an image of ``width`` x ``height``: (turned a quarter?, the kept box
+    (left, top, right, bottom) in the turned image's pixels)."""
+    turned = height > width
+    w, h = (height, width) if turned else (width, height)
     target_w, target_h = size
     aspect = target_w / target_h
     if w / h > aspect:  # too wide: crop the sides
         new_w = round(h * aspect)
         left = (w - new_w) // 2
-        img = img.crop((left, 0, left + new_w, h))
-    elif w / h < aspect:  # too tall: crop top and bottom
+        return turned, (left, 0, left + new_w, h)
+    if w / h < aspect:  # too tall: crop top and bottom
         new_h = round(w / aspect)
         top = (h - new_h) // 2
-        img = img.crop((0, top, w, top + new_h))
-    if img.size != (target_w, target_h):
-        img = img.resize((target_w, target_h), Image.Resampling.BICUBIC)
+        return turned, (0, top, w, top + new_h)
+    return turned, (0, 0, w, h)
+
+
+def fit_to_frame(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Landscape, centre-cropped to the aspect of ``size`` (width, height), then resized to it."""
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    turned, box = frame_window(img.width, img.height, size)
+    if turned:
+        img = img.transpose(Image.Transpose.ROTATE_90)
+    if box != (0, 0, img.width, img.height):
+        img = img.crop(box)
+    if img.size != tuple(size):
+        img = img.resize(tuple(size), Image.Resampling.BICUBIC)
     return img
 
 

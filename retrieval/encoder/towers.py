@@ -44,6 +44,10 @@ class ImageTower(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.top(self.trunk(x))
 
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """The last spatial feature map (B, C, h, w) whose spatial mean is ``forward(x)`` (for class-activation maps)."""
+        raise NotImplementedError(f"{type(self).__name__} has no spatial feature map to explain")
+
     def top_parameters(self) -> list[nn.Parameter]:
         """Parameters of ``top`` (what fine-tuning may unfreeze)."""
         return []
@@ -120,6 +124,9 @@ class EfficientNetLiteTower(ImageTower):
         return h
 
     def top(self, h: torch.Tensor) -> torch.Tensor:
+        return self._top_map(h).mean(dim=(2, 3))
+
+    def _top_map(self, h: torch.Tensor) -> torch.Tensor:
         net = self.net
         if self.include_stem:
             h = self._stem(h)
@@ -128,8 +135,10 @@ class EfficientNetLiteTower(ImageTower):
         for i in range(self.split, n):
             # Stochastic depth as the package schedules it (only active in training mode).
             h = net._blocks[i](h, drop_connect_rate=rate * i / n if self.training else None)
-        h = net._swish(net._bn1(net._conv_head(h)))
-        return h.mean(dim=(2, 3))
+        return net._swish(net._bn1(net._conv_head(h)))
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        return self._top_map(self.trunk(x))
 
     def top_parameters(self) -> list[nn.Parameter]:
         net = self.net

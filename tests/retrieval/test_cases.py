@@ -48,6 +48,25 @@ def test_a_dataset_image_never_finds_its_own_lesion(case_index, dataset, split):
     assert near[0].lesion_id == record.lesion_id and near[0].similarity > 0.99
 
 
+def test_distinct_lesions_gives_each_lesions_closest_image_in_order(case_index, test_records):
+    every = {"sex": ["male", "female", "unknown"]}  # a filter that keeps every case: both calls scan exactly
+    for record in test_records[:12:3]:
+        embedding = case_index.embed(record.image_path)
+        lesions = case_index.search_embedding(embedding, k=10, filters=every, distinct_lesions=True)
+        images = case_index.search_embedding(embedding, k=120, filters=every)
+        best, seen = [], set()
+        for case in images:  # by hand: the first (closest) image of each lesion
+            if case.lesion_id not in seen:
+                seen.add(case.lesion_id)
+                best.append(case.image_id)
+        assert [c.image_id for c in lesions] == best[:10]
+        assert len({c.lesion_id for c in lesions}) == 10
+    # Without filters (the graph's and the app's call) the same lesions come back.
+    plain = case_index.search(test_records[0].image_path, k=10, distinct_lesions=True)
+    assert len({c.lesion_id for c in plain}) == 10
+    assert [c.similarity for c in plain] == sorted((c.similarity for c in plain), reverse=True)
+
+
 def test_filters_restrict_every_result(case_index, test_records):
     query = open_image(test_records[0].image_path)
     checks = {

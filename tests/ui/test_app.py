@@ -49,7 +49,9 @@ def test_a_turn_shows_progress_streams_the_answer_then_fills_every_panel(first_t
 
     status, gallery, _, _ = h.cases_panel(view, "en")
     assert len(gallery) == 10 and all(Path(p).is_file() for p, _ in gallery)
-    assert status == t("cases_for_image", "en", n=10, filters="")
+    assert status == t("cases_for_image", "en", n=10, filters="", mix=panels.diagnosis_mix(view["cases"], "en"))
+    assert len({c["lesion_id"] for c in view["cases"]}) == 10  # one image per lesion
+    assert [c["rank"] for c in view["cases"]] == list(range(1, 11))
     for case in view["cases"]:
         assert dataset.get(case["image_id"]).dx == case["dx"]
 

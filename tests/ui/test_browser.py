@@ -47,7 +47,8 @@ def choose(page: Page, dropdown_id: str, option: str) -> None:
     page.locator("ul[role='listbox'] li", has_text=option).first.click()
 
 
-def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record):
+def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record, dataset, split):
+    nv_record = next(r for r in dataset if split[r.image_id] == "test" and r.dx == "nv")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     server = AppServer(server_var).start()
     try:
@@ -115,6 +116,20 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record):
             page.locator("#dg-new").click()
             expect(bot_messages(page)).to_have_count(0, timeout=30_000)
             expect(page.locator("#dg-probabilities .dg-bar-row")).to_have_count(0)
+
+            # 8. a batch (the interface is in Chinese now): two images and an unreadable file, a table and a CSV
+            broken = server_var.parent / "broken.jpg"
+            broken.write_bytes(b"\x00" * 64)
+            page.locator("#dg-batch").get_by_text(t("batch", "zh")).click()
+            page.set_input_files("#dg-batch-files input[type=file]", [str(mel_record.image_path), str(nv_record.image_path),
+                                                                       str(broken)])
+            expect(page.locator("#dg-batch-files")).to_contain_text("broken.jpg", timeout=30_000)
+            page.locator("#dg-batch-run").click()
+            expect(page.locator("#dg-batch-status")).to_contain_text("3 张图像", timeout=TURN_TIMEOUT_MS)
+            expect(page.locator("#dg-batch-table")).to_contain_text(t("batch_accepted", "zh"))
+            expect(page.locator("#dg-batch-table")).to_contain_text("broken.jpg")
+            expect(page.locator("#dg-batch-table")).to_contain_text(t("batch_col_tier", "zh"))
+            expect(page.locator("#dg-batch-csv a")).to_contain_text("results.csv")
             assert not errors, errors
             browser.close()
     finally:

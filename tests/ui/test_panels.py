@@ -14,10 +14,10 @@ from ui.i18n import UI, disclaimer_banner, t
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def _case(record, ref="C1", similarity=0.87):
+def _case(record, ref="C1", similarity=0.87, rank=1):
     return {"ref": ref, "image_id": record.image_id, "lesion_id": record.lesion_id, "dx": record.dx,
             "dx_type": record.dx_type, "age": record.age, "sex": record.sex, "localization": record.localization,
-            "image_path": str(record.image_path), "similarity": similarity}
+            "image_path": str(record.image_path), "similarity": similarity, "rank": rank}
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +82,19 @@ def test_chinese_bold_headings_render_closed():
 def test_case_details_name_diagnosis_confirmation_age_sex_site_and_similarity(records):
     mel = next(r for r in records if r.dx == "mel")
     for lang in ("en", "zh"):
-        md = panels.case_markdown(_case(mel), lang)
+        md = panels.case_markdown(_case(mel, rank=3), lang)
         assert mel.image_id in md and display_name("mel", lang) in md
         assert confirmation_name(mel.dx_type, lang) in md and site_name(mel.localization, lang) in md
-        assert f"{mel.age:.0f}" in md and "0.87" in md
-    assert panels.gallery_items([_case(mel)], "en") == [(str(mel.image_path), "[C1] mel · 0.87")]
+        assert f"{mel.age:.0f}" in md and "0.87" in md and ("#3" in md if lang == "en" else "第 3 位" in md)
+    assert panels.gallery_items([_case(mel, rank=3)], "en") == [(str(mel.image_path), "[C1] mel · #3")]
+
+
+def test_the_diagnosis_mix_counts_the_shown_lesions_commonest_first(records):
+    nv = next(r for r in records if r.dx == "nv")
+    mel = next(r for r in records if r.dx == "mel")
+    cases = [_case(nv), _case(mel), _case(nv)]
+    assert panels.diagnosis_mix(cases, "en") == f"2 {display_name('nv', 'en')}, 1 {display_name('mel', 'en')}"
+    assert panels.diagnosis_mix(cases, "zh") == f"2 {display_name('nv', 'zh')}，1 {display_name('mel', 'zh')}"
 
 
 def test_each_citation_of_a_turn_opens_what_it_cites(records):

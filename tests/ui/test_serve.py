@@ -53,11 +53,14 @@ def test_text_search_over_the_api_returns_only_cases_that_satisfy_every_filter_d
     status, gallery, _, _ = client.predict("a scaly brown patch", "en", "bkl", "consensus", "male", "face", 55, 75,
                                            api_name="/search_cases")
     assert "a scaly brown patch" in status and len(gallery) == 10  # 23 indexed cases satisfy every filter
-    for item in gallery:
+    lesions = set()
+    for rank, item in enumerate(gallery, start=1):
         record = dataset.get(Path(item["image"]).stem)  # the gallery shows the case's own ISIC_ image
         assert (record.dx, record.dx_type, record.sex, record.localization) == ("bkl", "consensus", "male", "face"), record
         assert 55 <= record.age <= 75, record
-        assert re.fullmatch(r"(\[\w+\] )?bkl · -?\d\.\d\d", item["caption"]), item["caption"]
+        assert item["caption"] == f"bkl · #{rank}", item["caption"]  # ranked, one image per lesion
+        lesions.add(record.lesion_id)
+    assert len(lesions) == 10
 
 
 def test_bad_requests_get_their_reason_not_a_traceback(client, tmp_path):
