@@ -69,6 +69,8 @@ def prune_thread_uploads(folder: Path, keep: int, protect: set[str] | None = Non
     for image in others[budget:]:
         _remove(image, report, dry_run)
         _remove(image.with_suffix("").with_suffix(OVERLAY_SUFFIX), report, dry_run)
+        for heat in image.parent.glob(f"{image.stem}.heat-*{OVERLAY_SUFFIX}"):  # heat maps (agents.explain)
+            _remove(heat, report, dry_run)
     report.files_kept += len(protected) + min(budget, len(others))
     return report
 

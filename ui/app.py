@@ -228,6 +228,9 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                 features_title = labels.add(gr.Markdown(t("features", lang0)), value="features")
                 features_img = labels.add(gr.Image(label=t("features_image", lang0), interactive=False, height=240,
                                                    elem_id="dg-overlay", buttons=["fullscreen"]), label="features_image")
+                layer_pick = labels.add(gr.Radio(choices=[], value=None, label=t("layer_pick", lang0), visible=False,
+                                                 elem_id="dg-layer"), label="layer_pick")
+                layer_note = gr.Markdown("", elem_id="dg-layer-note")
                 features_text = gr.Markdown(t("no_features", lang0), elem_id="dg-features")
                 with labels.add(gr.Accordion(t("measured_values", lang0), open=False), label="measured_values"):
                     feature_values = gr.Markdown("", elem_id="dg-feature-values")
@@ -280,7 +283,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
 
         # --- wiring ---------------------------------------------------------------------------------
         filters = [dx, dx_type, sex, site, age_min, age_max]
-        assessment_out = [probabilities, risk, features_img, features_text, feature_values]
+        assessment_out = [probabilities, risk, features_img, features_text, feature_values, layer_pick, layer_note]
         cases_out = [cases_status, gallery, case_img, case_text]
         sources_out = [source_pick, source_text, source_img]
         panels_out = [*assessment_out, *cases_out, *sources_out, *filters]
@@ -335,6 +338,10 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
             view_value = handlers.show_source(key, view_value)
             return {view: view_value, **draw_sources(view_value, lang)}
 
+        def show_layer(view_value, layer, lang):
+            view_value = handlers.show_layer(view_value, layer)
+            return {view: view_value, **dict(zip(assessment_out, h.assessment_panel(view_value, language_of(lang))))}
+
         def run_batch(files, lang, progress=gr.Progress()):
             lang = language_of(lang)
             status, rows, csv_path = handlers.run_batch(
@@ -366,6 +373,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         gallery.select(show_case, [view, language], [view, *cases_out], **private)
         source_pick.input(show_source, [source_pick, view, language], [view, *sources_out], **private)
         cite_go.click(show_source, [cite_box, view, language], [view, *sources_out], **private)
+        layer_pick.input(show_layer, [view, layer_pick, language], [view, *assessment_out], **private, **models)
         batch_go.click(run_batch, [batch_files, language], [batch_status, batch_table, batch_csv], api_name="batch", **models)
         _api_endpoints(handlers)
     return demo

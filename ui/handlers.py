@@ -166,7 +166,10 @@ class AppHandlers:
         if turn is None:
             turn = turn_result(thread_id, state, []).model_dump()
         intake = state.get("intake")
+        same_image = view.get("image_path") == state.get("image_path")  # heat maps belong to one image
         view = {**view, "turn": turn, "image_path": state.get("image_path"),
+                "heat_paths": (view.get("heat_paths") or {}) if same_image else {},
+                "image_layer": (view.get("image_layer") or "outline") if same_image else "outline",
                 "image_ok": intake is not None and intake.accepted,
                 "sources": {**view.get("sources", {}), **panels.turn_sources(turn)},
                 "cases": turn.get("similar_cases") or [],
@@ -206,6 +209,21 @@ class AppHandlers:
             return {**view, "cases": [], "notice": str(exc)}
         cases = [{**h.to_dict(), "rank": i + 1} for i, h in enumerate(hits)]
         return {**view, "cases": cases, "notice": "" if hits else "no_cases"}
+
+    # --- heat maps -----------------------------------------------------------------------------------
+
+    def show_layer(self, view: dict | None, layer: str | None) -> dict:
+        """The image panel's layer: the outline, or the heat map of a class (made on first use, then kept)."""
+        from agents.explain import heat_map_file
+
+        view = view or new_view()
+        layer = layer or "outline"
+        if layer == "outline" or not view.get("image_path") or not view.get("image_ok"):
+            return {**view, "image_layer": "outline"}
+        paths = dict(view.get("heat_paths") or {})
+        if layer not in paths:
+            paths[layer] = heat_map_file(self.consult.resources, view["image_path"], layer)
+        return {**view, "image_layer": layer, "heat_paths": paths}
 
     # --- batches -------------------------------------------------------------------------------------
 
@@ -304,18 +322,26 @@ def cases_panel(view: dict, lang: Language) -> list[Any]:
 
 
 def assessment_panel(view: dict, lang: Language) -> list[Any]:
-    """[probabilities html, risk html, features image, features text, measured values]."""
+    """[probabilities html, risk html, features image, features text, measured values, layer choice, layer note]."""
+    from agents.explain import NOTE
+
     turn = view.get("turn") or {}
     diagnosis = turn.get("diagnosis")
     features = turn.get("features")
     image = view.get("image_path") if turn else None
+    choices = panels.layer_choices(diagnosis, lang) if turn else []
+    layer = view.get("image_layer") or "outline"
+    heat = (view.get("heat_paths") or {}).get(layer) if layer in {v for _, v in choices} else None
+    shown = heat or panels.features_image(features, image)
     # data-turn tells a watcher (the browser test, a screen reader's live region) which turn the panels show
     return [
         f'<div data-turn="{int(turn.get("turn") or 0)}">{panels.probabilities_html(diagnosis, lang)}</div>',
         panels.risk_html(turn.get("risk_tier"), diagnosis, lang, turn.get("triage")),
-        panels.features_image(features, image),
+        shown,
         panels.features_markdown(features, lang),
         panels.feature_values_markdown(features),
+        {"__type__": "update", "choices": choices, "value": layer if heat else "outline", "visible": len(choices) > 1},
+        NOTE[lang] if heat else "",
     ]
 
 

@@ -141,6 +141,18 @@ def features_image(features: Mapping[str, Any] | None, image_path: str | None) -
     return overlay or image_path
 
 
+def layer_choices(diagnosis: Mapping[str, Any] | None, lang: Language) -> list[tuple[str, str]]:
+    """What the image panel can show: the outline, and heat maps of the top class and of melanoma when it is among
+    the top three (``agents.explain.map_choices``); only the outline without an estimate."""
+    from agents.explain import map_choices
+
+    choices = [(t("layer_outline", lang), "outline")]
+    if not diagnosis or not diagnosis.get("probabilities") or diagnosis.get("label") is None:
+        return choices
+    codes = map_choices([item["code"] for item in diagnosis.get("top3") or []])
+    return choices + [(t("layer_heat", lang, name=display_name(code, lang)), code) for code in codes]
+
+
 # --- similar cases -----------------------------------------------------------------------------------
 
 

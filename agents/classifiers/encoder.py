@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 from PIL import Image
 
 from agents.classifiers import register_classifier
@@ -30,6 +31,12 @@ class EncoderClassifier:
 
     def classify(self, image: Image.Image, metadata: Mapping | None = None) -> Prediction:  # metadata: not used
         return self.classify_batch([image])[0]
+
+    def activation_map(self, image: Image.Image, code: str) -> np.ndarray:
+        """Where the encoder's score for ``code`` came from (LayerCAM): (H, W) in [0, 1]."""
+        from retrieval.encoder.cam import class_activation_map
+
+        return class_activation_map(self.encoder, open_image(image), code)
 
     def classify_batch(self, images: Sequence[Image.Image]) -> list[Prediction]:
         rgb = [open_image(img) for img in images]  # any mode or size; open_image validates and converts

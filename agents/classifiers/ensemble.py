@@ -22,7 +22,7 @@ from knowledge.schema import Prediction
 from knowledge.settings import get_settings
 from retrieval.encoder import DermEncoder, load_encoder
 from retrieval.encoder.ensemble import MEMBERS, EnsembleHead, load_ensemble_head
-from retrieval.encoder.lesion_view import lesion_view, segmenter_boxes
+from retrieval.encoder.lesion_view import expand_box, lesion_view, segmenter_boxes
 
 
 class EnsembleClassifier:
@@ -36,6 +36,19 @@ class EnsembleClassifier:
         self.temperature = head.image.temperature
         if lesion.config.lesion_margin is None:
             raise ValueError("the second member of the ensemble must be a lesion-view encoder")
+
+    def activation_map(self, image: Image.Image, code: str) -> np.ndarray:
+        """Where the ensemble's score for ``code`` came from: each member's LayerCAM on the image (the lesion
+        view's inside its crop), weighted as the head weights their logits; (H, W) in [0, 1]."""
+        from retrieval.encoder.cam import layer_cam, normalise, to_image
+
+        img = open_image(image)
+        outline = segmenter_boxes([img])[0]
+        box = expand_box(outline, self.lesion.config.lesion_margin, image_aspect=img.width / img.height)
+        crop = lesion_view(img, outline, self.lesion.config.lesion_margin)  # the crop of ``box``
+        whole = to_image(layer_cam(self.whole, img, code), img.size, self.whole.tower.spec.input_size)
+        lesion = to_image(layer_cam(self.lesion, crop, code), img.size, self.lesion.tower.spec.input_size, box=box)
+        return normalise(self.head.weights[0] * whole + self.head.weights[1] * lesion)
 
     def member_logits(self, images: Sequence[Image.Image]) -> list[np.ndarray]:
         boxes = segmenter_boxes(images)

@@ -32,6 +32,27 @@ def first_turn(handlers, mel_record):
     return run_turn(handlers, {"text": "What is this lesion?", "files": [str(mel_record.image_path)]})
 
 
+def test_the_heat_map_layer_replaces_the_outline_and_says_what_it_is(first_turn, handlers):
+    from agents.explain import NOTE
+    from knowledge.images import open_image
+
+    _, _, _, view, _ = first_turn
+    top3 = [item["code"] for item in view["turn"]["diagnosis"]["top3"]]
+    layer = h.assessment_panel(view, "zh")[5]
+    codes = [value for _, value in layer["choices"]]
+    assert codes[:2] == ["outline", top3[0]] and (("mel" in codes) == ("mel" in top3[1:]) or top3[0] == "mel")
+    outline = h.assessment_panel(view, "en")[2]
+    shown = handlers.show_layer(view, top3[0])
+    image, note, picked = h.assessment_panel(shown, "en")[2], h.assessment_panel(shown, "en")[6], h.assessment_panel(shown, "en")[5]
+    assert image != outline and Path(image).name.endswith(f".heat-{top3[0]}.overlay.png") and Path(image).is_file()
+    assert open_image(image).size == open_image(view["image_path"]).size
+    assert picked["value"] == top3[0] and note == NOTE["en"] and h.assessment_panel(shown, "zh")[6] == NOTE["zh"]
+    made = Path(image).stat().st_mtime_ns
+    again = handlers.show_layer(shown, "outline")
+    assert h.assessment_panel(again, "en")[2] == outline and h.assessment_panel(again, "en")[6] == ""
+    assert Path(handlers.show_layer(again, top3[0])["heat_paths"][top3[0]]).stat().st_mtime_ns == made  # kept, not redrawn
+
+
 def test_a_turn_shows_progress_streams_the_answer_then_fills_every_panel(first_turn, dataset):
     steps, chat, thread, view, final = first_turn
     assert final and h.check_thread_id(thread) == thread
@@ -42,7 +63,8 @@ def test_a_turn_shows_progress_streams_the_answer_then_fills_every_panel(first_t
     answer = view["turn"]["answer"]
     assert streamed[-1] == panels.link_markers(answer, view["turn"]["turn"]) and "not a diagnosis" in answer
 
-    probs_html, risk_html, image, features_md, _ = h.assessment_panel(view, "en")
+    probs_html, risk_html, image, features_md, _, layer, note = h.assessment_panel(view, "en")
+    assert layer["visible"] and layer["value"] == "outline" and note == ""
     assert len(re.findall(r'class="dg-bar-row', probs_html)) == len(CODES) and probs_html.count("dg-top") == 3
     assert view["turn"]["risk_tier"] and "dg-risk" in risk_html
     assert image and Path(image).is_file() and features_md

@@ -70,6 +70,16 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record, datase
             expect(page.locator("#dg-risk .dg-risk")).to_be_visible()
             expect(page.locator("#dg-overlay img")).to_be_visible()
             expect(page.locator("#dg-gallery img")).to_have_count(10)
+            expect(page.locator("#dg-cases-status")).to_contain_text("one image each")
+
+            # 1b. the heat map replaces the outline, with its note; the outline comes back
+            outline_src = page.locator("#dg-overlay img").get_attribute("src")
+            page.locator("#dg-layer label").nth(1).click()
+            expect(page.locator("#dg-layer-note")).to_contain_text("not an outline of the lesion", timeout=60_000)
+            expect(page.locator("#dg-overlay img")).to_have_attribute("src", re.compile(r"\.heat-\w+\.overlay\.png"))
+            page.locator("#dg-layer label").first.click()
+            expect(page.locator("#dg-layer-note")).not_to_contain_text("not an outline", timeout=30_000)
+            expect(page.locator("#dg-overlay img")).to_have_attribute("src", outline_src)
 
             # 2. a citation marker opens its source; a gallery case opens its details
             page.locator('#dg-chat [data-testid="bot"] a[href*="#cite-"]').filter(has_text=re.compile(r"K\d")).first.click()
