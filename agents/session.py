@@ -162,6 +162,24 @@ class Consultation:
         """(kind, text) of every message of the completed turns."""
         return [(m.type, str(m.content)) for m in self.state(thread_id).get("messages", [])]
 
+    def turns(self, thread_id: str) -> list[tuple[str, TurnResult]]:
+        """(question, result) of every completed turn, oldest first (the report, a history view)."""
+        from agents.checkpoints import is_complete
+
+        by_turn: dict[int, dict[str, Any]] = {}
+        for snapshot in self.graph.get_state_history(thread_config(check_thread_id(thread_id))):  # newest first
+            turn = snapshot.values.get("turn") or 0
+            if turn and turn not in by_turn and is_complete(snapshot):
+                by_turn[turn] = dict(snapshot.values)
+        latest = self.state(thread_id)  # the live branch: turns after a broken-off one replace a dead branch's
+        last = latest.get("turn") or 0
+        out = []
+        for n in sorted(t for t in by_turn if t <= last):
+            values = latest if n == last else by_turn[n]
+            humans = [m for m in values.get("messages", []) if m.type == "human"]
+            out.append((str(humans[-1].content) if humans else "", turn_result(thread_id, values, [])))
+        return out
+
     def state(self, thread_id: str) -> dict[str, Any]:
         """The thread's state after its last completed turn ({} before the first)."""
         snapshot = last_complete_state(self.graph, check_thread_id(thread_id))

@@ -196,6 +196,11 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                                           placeholder=t("input_placeholder", lang0), show_label=False,
                                                           elem_id="dg-input", autofocus=True),
                                      placeholder="input_placeholder")
+                with gr.Row(equal_height=True):
+                    report_go = labels.add(gr.Button(t("report_button", lang0), size="sm", variant="secondary",
+                                                     elem_id="dg-report", scale=1), value="report_button")
+                    report_file = gr.File(label="PDF", interactive=False, visible=False, elem_id="dg-report-file", scale=2)
+                    report_note = gr.Markdown("", elem_id="dg-report-note")
                 with labels.add(gr.Accordion(t("patient_details", lang0), open=False, elem_id="dg-patient"), label="patient_details"):
                     with gr.Row():
                         p_age = labels.add(gr.Number(None, label=t("patient_age", lang0), minimum=0, maximum=120, precision=0,
@@ -316,7 +321,9 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
 
         def start_new(lang):
             thread_id, chat, view_value = handlers.new_consultation()
-            return _merge({thread_box: thread_id, chatbot: chat, view: view_value}, draw(view_value, lang))
+            fresh = {thread_box: thread_id, chatbot: chat, view: view_value, search_text: "", report_note: "",
+                     report_file: gr.update(value=None, visible=False)}  # nothing of the old consultation stays
+            return _merge(fresh, draw(view_value, lang))
 
         def switch_language(lang, view_value):
             return _merge(labels.updates(language_of(lang)), draw(view_value, lang))
@@ -342,6 +349,10 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
             view_value = handlers.show_layer(view_value, layer)
             return {view: view_value, **dict(zip(assessment_out, h.assessment_panel(view_value, language_of(lang))))}
 
+        def make_report(thread_id, lang):
+            path, note = handlers.make_report(thread_id, language_of(lang))
+            return {report_file: gr.update(value=path, visible=path is not None), report_note: note}
+
         def run_batch(files, lang, progress=gr.Progress()):
             lang = language_of(lang)
             status, rows, csv_path = handlers.run_batch(
@@ -362,7 +373,8 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                 api_name="chat", **models))
         save_tab(demo.load(restore, [thread_box, language], [thread_box, language, view, *page_out], js=LOAD_JS, **private))
         for trigger in (new_button.click, chatbot.clear):  # the chat's own clear button also starts afresh
-            save_tab(trigger(start_new, [language], [thread_box, view, *page_out], **private))
+            fresh_out = list(dict.fromkeys([thread_box, view, search_text, report_file, report_note, *page_out]))
+            save_tab(trigger(start_new, [language], fresh_out, **private))
         save_tab(language.input(switch_language, [language, view], page_out, **private))
         for widget in filters:
             widget.input(refilter, [view, language, *filters], [view, *cases_out], **private, **models)
@@ -374,6 +386,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         source_pick.input(show_source, [source_pick, view, language], [view, *sources_out], **private)
         cite_go.click(show_source, [cite_box, view, language], [view, *sources_out], **private)
         layer_pick.input(show_layer, [view, layer_pick, language], [view, *assessment_out], **private, **models)
+        report_go.click(make_report, [thread_box, language], [report_file, report_note], **private, **models)
         batch_go.click(run_batch, [batch_files, language], [batch_status, batch_table, batch_csv], api_name="batch", **models)
         _api_endpoints(handlers)
     return demo

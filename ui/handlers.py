@@ -225,6 +225,19 @@ class AppHandlers:
             paths[layer] = heat_map_file(self.consult.resources, view["image_path"], layer)
         return {**view, "image_layer": layer, "heat_paths": paths}
 
+    # --- report --------------------------------------------------------------------------------------
+
+    def make_report(self, thread_id: str | None, lang: Language) -> tuple[str | None, str]:
+        """(the consultation's PDF, kept in its uploads folder; a notice) for the download button."""
+        from agents.retention import thread_upload_dir
+        from ui.report import write_report
+
+        if not thread_id or not self.consult.state(thread_id):
+            return None, t("report_none", lang)
+        folder = thread_upload_dir(self.consult.settings.uploads_dir, thread_id)
+        info = write_report(self.consult, thread_id, folder / f"dermagraph-report-{lang}.pdf", lang=lang)
+        return str(info.path), ""
+
     # --- batches -------------------------------------------------------------------------------------
 
     def run_batch(self, files: Sequence[str] | None, lang: Language,

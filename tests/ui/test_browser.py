@@ -110,6 +110,11 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record, datase
             expect(page.locator("#dg-case-details")).to_contain_text("确诊方式：组织病理学")  # the shown case, redrawn
             page.screenshot(path=str(SCREENSHOTS / "app_zh.png"), full_page=True)
 
+            # 5b. the consultation as a PDF, in the interface's language
+            page.locator("#dg-report").click()
+            expect(page.locator("#dg-report-file a").first).to_have_attribute("href", re.compile(r"dermagraph-report-zh\.pdf"),
+                                                                             timeout=120_000)
+
             # 6. the tab's consultation survives a reload and a server restart
             answers = bot_messages(page).count()
             page.reload()
@@ -122,10 +127,13 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record, datase
             expect(page.locator("#dg-probabilities .dg-bar-row")).to_have_count(len(CODES), timeout=30_000)
             expect(page.locator("#dg-gallery img")).to_have_count(10)
 
-            # 7. a new consultation starts empty
+            # 7. a new consultation starts empty: no chat, no panels, no old search text, no old report
+            page.locator("#dg-search textarea").fill("blue-white veil")
             page.locator("#dg-new").click()
             expect(bot_messages(page)).to_have_count(0, timeout=30_000)
             expect(page.locator("#dg-probabilities .dg-bar-row")).to_have_count(0)
+            expect(page.locator("#dg-search textarea")).to_have_value("")
+            expect(page.locator("#dg-report-file")).to_be_hidden()
 
             # 8. a batch (the interface is in Chinese now): two images and an unreadable file, a table and a CSV
             broken = server_var.parent / "broken.jpg"
