@@ -21,7 +21,7 @@ from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from retrieval.encoder import DermEncoder
 
-from agents.intake import CHECK_QUANTILES, FeatureDensity, IntakeCalibration, IntakeGate, calibrate_intake, load_intake, save_intake
+from agents.intake import BEYOND_VAL, CHECK_QUANTILES, FeatureDensity, IntakeCalibration, IntakeGate, calibrate_intake, load_intake, save_intake
 GATE_TOWER = "efficientnet_lite0"  # frozen ImageNet weights: "is this a dermoscopy photo?" is asked of generic features
 
 
@@ -60,7 +60,7 @@ def intake_dir() -> Path:
 
 def _config() -> dict:
     return {"quantiles": CHECK_QUANTILES, "components": DENSITY_COMPONENTS, "train_images": DENSITY_TRAIN_IMAGES,
-            "features": f"imagenet:{GATE_TOWER}", "checks_version": 4, "dev_ood_images": len(dev_ood_images())}
+            "features": f"imagenet:{GATE_TOWER}", "checks_version": 5, "beyond_val": BEYOND_VAL, "dev_ood_images": len(dev_ood_images())}
 
 
 def intake_staleness() -> list[str]:

@@ -53,6 +53,8 @@ class TurnResult(BaseModel):
     citations: list[dict[str, Any]] = Field(default_factory=list)
     passages: list[dict[str, Any]] = Field(default_factory=list)
     intake: dict[str, Any] | None = None
+    image_path: str | None = None  # the stored upload the turn is about (kept per consultation: agents.retention)
+    new_image: bool = False  # this turn brought that image
     flags: list[str] = Field(default_factory=list)
     review: dict[str, Any] = Field(default_factory=dict)
     nodes_run: list[str] = Field(default_factory=list)
@@ -112,8 +114,9 @@ class Consultation:
         """
         check_thread_id(thread_id)
         question = (question or "").strip()
-        if len(question) > 2000:
-            raise ValueError(f"the question is {len(question)} characters long; the limit is 2000")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise ValueError(f"the question is {len(question)} characters long; the limit is {limit}")
         try:
             return self._turn(thread_id, question, image, language, on_node, patient)
         except Exception as exc:
@@ -224,6 +227,8 @@ def turn_result(thread_id: str, state: dict[str, Any], nodes_run: list[str]) -> 
         citations=[c.model_dump() for c in answer.citations] if answer else [],
         passages=[p.model_dump() for p in state.get("passages") or []],
         intake=intake.model_dump() if intake is not None else None,
+        image_path=state.get("image_path"),
+        new_image=bool(state.get("new_image")),
         flags=list(state.get("flags") or []),
         review=answer.review if answer else {},
         nodes_run=nodes_run,

@@ -75,6 +75,7 @@ class Settings:
     # Image input limits (uploads, CLI, API).
     max_upload_bytes: int = 10 * 1024 * 1024
     max_batch_images: int = 200  # images per batch in the app (the CLI has no limit)
+    max_question_chars: int = 2000  # one chat message
     max_image_pixels: int = 40_000_000
     min_image_side: int = 32
 

@@ -221,7 +221,7 @@ class CaseIndex:
         if isinstance(query, str):
             if not query.strip():
                 raise ValueError("empty text query")
-            return self.encoder.embed_texts([query])[0]
+            return self.encoder.embed_texts([text_query(query)])[0]
         return self.encoder.embed_images([open_image(query)])[0]
 
     def search(self, query: Image.Image | str | Path, k: int = 10, filters: Mapping[str, Any] | None = None,
@@ -367,6 +367,17 @@ def _to_case(meta: Mapping[str, Any], distance: float) -> SimilarCase:
                        image_path=Path(str(meta["image_path"])), similarity=round(1.0 - float(distance), 6))
 
 
+def text_query(text: str) -> str:
+    """What the (English) text tower reads: a Chinese description through the glossary's Chinese -> English
+    phrases (``knowledge.glossary.to_english``; unknown Chinese words are dropped), English as it is."""
+    from knowledge.glossary import has_chinese, to_english
+
+    if not has_chinese(text):
+        return text
+    english = to_english(text)
+    return english if english.strip() else text
+
+
 def knn_vote(cases: Sequence[SimilarCase]) -> dict[str, float]:
     """Share of each class among the cases (all codes, in ``CODES`` order): a second opinion."""
     votes = dict.fromkeys(CODES, 0.0)
@@ -392,8 +403,11 @@ class SearchResult:
 
 def find_similar_cases(image: str | Path | None = None, text: str | None = None, k: int = 10,
                        filters: Mapping[str, Any] | None = None, index: CaseIndex | None = None,
-                       dataset: HamDataset | None = None) -> SearchResult:
-    """Search by an image file (or a HAM10000 image id) or by text; the vote uses the top ``KNN_K``."""
+                       dataset: HamDataset | None = None, knowledge_index: Any = None) -> SearchResult:
+    """Search by an image file (or a HAM10000 image id) or by text; the vote uses the top ``KNN_K``.
+
+    A text search with ``knowledge_index`` is re-ranked by the corpus's class evidence (``retrieval.text_search``),
+    one image per lesion, as in the app."""
     if (image is None) == (text is None):
         raise ValueError("give an image or a text query, not both and not neither")
     exclude = None
@@ -405,6 +419,11 @@ def find_similar_cases(image: str | Path | None = None, text: str | None = None,
             path, exclude = record.image_path, record.lesion_id
         picture = open_image(path)  # a bad file fails here, before the index and the encoder load
     index = index or CaseIndex.open()
+    if picture is None and knowledge_index is not None:
+        from retrieval.text_search import search_by_text
+
+        cases = search_by_text(index, knowledge_index, str(text), max(k, KNN_K), filters)
+        return SearchResult(str(text), cases[:k], knn_vote(cases[:KNN_K]), None)
     if picture is None:
         embedding = index.embed(str(text))
         label = str(text)

@@ -310,7 +310,12 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
 
         def respond(msg, history, thread_id, lang, view_value, age=None, sex=None, site=None, story=None):
             patient = {"age": age, "sex": sex, "site": site, "history": story}
-            for chat, thread_id, view_value, final in handlers.respond(msg, history, thread_id, lang, view_value, patient):
+            for chat, thread_id, view_value, final, notice in handlers.respond(msg, history, thread_id, lang, view_value,
+                                                                             patient):
+                if notice:  # the input stays as it was (nothing typed is lost), the chat too
+                    gr.Warning(notice)
+                    yield {thread_box: thread_id}
+                    return
                 update = {chatbot: chat, message: gr.update(value=None), thread_box: thread_id, view: view_value}
                 yield _merge(update, draw(view_value, lang)) if final else update
 
@@ -332,7 +337,9 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
             return draw_cases(handlers.refilter_cases(view_value, h.filters_from_widgets(*values)), lang)
 
         def search(view_value, text, lang, *values):
-            return draw_cases(handlers.search_cases(view_value, text, h.filters_from_widgets(*values)), lang)
+            view_value = handlers.search_cases(view_value, text, h.filters_from_widgets(*values))
+            widgets = dict(zip(filters, h.widgets_from_filters(view_value.get("filters") or {})))  # filters read from the words
+            return {**draw_cases(view_value, lang), **widgets}
 
         def use_example(lang, evt: gr.SelectData):
             record = examples[evt.index]
@@ -379,8 +386,8 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         for widget in filters:
             widget.input(refilter, [view, language, *filters], [view, *cases_out], **private, **models)
         search_inputs = [view, search_text, language, *filters]
-        search_button.click(search, search_inputs, [view, *cases_out], api_name="search_cases", **models)
-        search_text.submit(search, search_inputs, [view, *cases_out], **private, **models)
+        search_button.click(search, search_inputs, [view, *cases_out, *filters], api_name="search_cases", **models)
+        search_text.submit(search, search_inputs, [view, *cases_out, *filters], **private, **models)
         example_gallery.select(use_example, [language], [message], **private)
         gallery.select(show_case, [view, language], [view, *cases_out], **private)
         source_pick.input(show_source, [source_pick, view, language], [view, *sources_out], **private)

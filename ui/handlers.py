@@ -18,6 +18,7 @@ from agents.intents import CaseFilters
 from agents.nodes import CASES_PER_PAGE, search_filters
 from agents.session import Consultation, check_thread_id, turn_result
 from agents.session_store import ServiceUnavailable
+from retrieval.text_search import search_by_text
 from knowledge.images import ImageError
 from knowledge.patient import patient_from_fields
 from knowledge.taxonomy import Language, display_name
@@ -83,17 +84,19 @@ class AppHandlers:
             thread_id = check_thread_id(stored_thread or "")
         except ValueError:
             return new_thread_id(), lang, [], new_view()
-        history = self.consult.history(thread_id)
-        if not history:
+        turns = self.consult.turns(thread_id)
+        if not turns:
             return thread_id, lang, [], new_view()
         chat: list[dict] = []
-        answers = 0
-        for kind, content in history:
-            if kind == "human":
-                chat.append({"role": "user", "content": t("image_turn", lang) if content in ("", "[image]") else content})
-            else:
-                answers += 1
-                chat.append({"role": "assistant", "content": panels.link_markers(content, answers)})
+        for question, result in turns:  # each turn's image comes back with it while the upload is kept
+            image = result.image_path if result.new_image else None
+            if image and Path(image).is_file():
+                chat.append({"role": "user", "content": {"path": image}})
+            elif image:
+                chat.append({"role": "user", "content": t("image_turn", lang)})  # removed by retention meanwhile
+            if question and question != "[image]":
+                chat.append({"role": "user", "content": question})
+            chat.append({"role": "assistant", "content": panels.link_markers(result.answer, result.turn)})
         view = self._view_after_turn(new_view(), thread_id)
         return thread_id, lang, chat, view
 
@@ -103,8 +106,9 @@ class AppHandlers:
     # --- a chat turn ---------------------------------------------------------------------------------
 
     def respond(self, message: Mapping[str, Any] | str | None, history: list | None, thread_id: str | None,
-                lang: str | None, view: dict | None, patient: Mapping[str, Any] | None = None) -> Iterator[tuple[list, str, dict, bool]]:
-        """One turn, streamed: yields (chat, thread id, view, final?) — panels are drawn from the view when final.
+                lang: str | None, view: dict | None, patient: Mapping[str, Any] | None = None) -> Iterator[tuple[list, str, dict, bool, str]]:
+        """One turn, streamed: yields (chat, thread id, view, final?, notice) — panels are drawn from the view when final;
+        a notice (empty input, an unreadable file, a question over the limit) leaves the chat and the input as they were.
 
         ``patient``: the optional age / sex / site / history fields (data for the triage rule)."""
         lang = language_of(lang)
@@ -115,9 +119,9 @@ class AppHandlers:
             thread_id = check_thread_id(thread_id or "")
         except ValueError:
             thread_id = new_thread_id()
-        if not question and not image:
-            chat.append({"role": "assistant", "content": f"⚠️ {t('empty_input', lang)}"})
-            yield list(chat), thread_id, view, False
+        notice = self._input_problem(question, image, lang)
+        if notice:  # said beside the input, which keeps the text; nothing is added to the conversation
+            yield list(chat), thread_id, view, False, notice
             return
         if image:
             chat.append({"role": "user", "content": {"path": image}})
@@ -125,7 +129,7 @@ class AppHandlers:
             chat.append({"role": "user", "content": question})
         pending = {"role": "assistant", "content": "", "metadata": {"title": t("analysing", lang), "status": "pending"}}
         chat.append(pending)
-        yield list(chat), thread_id, view, False
+        yield list(chat), thread_id, view, False, ""
 
         try:
             info = patient_from_fields(**{k: (v if v not in ("", None) else None) for k, v in (patient or {}).items()})
@@ -134,31 +138,47 @@ class AppHandlers:
                                       patient=None if info.is_empty() else info)
         except ImageError as exc:
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('bad_image', lang, reason=str(exc))}"}
-            yield list(chat), thread_id, view, False
+            yield list(chat), thread_id, view, False, ""
             return
         except ValueError as exc:
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('bad_input', lang, reason=str(exc))}"}
-            yield list(chat), thread_id, view, False
+            yield list(chat), thread_id, view, False, ""
             return
         except ServiceUnavailable as exc:  # Chroma or Postgres down: which one, and that nothing was half-recorded
             log.warning("turn refused on thread %s: %s", thread_id, exc)
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('service_unavailable', lang, reason=exc.service)}"}
-            yield list(chat), thread_id, view, False
+            yield list(chat), thread_id, view, False, ""
             return
         except Exception as exc:  # never a traceback in the page; the log keeps it
             log.exception("turn failed on thread %s", thread_id)
             chat[-1] = {"role": "assistant", "content": f"⚠️ {t('internal_error', lang, kind=type(exc).__name__)}"}
-            yield list(chat), thread_id, view, False
+            yield list(chat), thread_id, view, False, ""
             return
 
         text = ""
         for chunk in panels.answer_chunks(panels.link_markers(result.answer, result.turn)):
             text = f"{text}\n\n{chunk}" if text else chunk
             chat[-1] = {"role": "assistant", "content": text}
-            yield list(chat), thread_id, view, False
+            yield list(chat), thread_id, view, False, ""
             time.sleep(self.stream_pause_s)
         view = self._view_after_turn(view, thread_id, result.model_dump())
-        yield list(chat), thread_id, view, True
+        yield list(chat), thread_id, view, True, ""
+
+    def _input_problem(self, question: str, image: str | None, lang: Language) -> str:
+        """Why the input cannot be sent as it is ("" when it can)."""
+        from knowledge.images import open_image
+
+        if not question and not image:
+            return t("empty_input", lang)
+        limit = self.consult.settings.max_question_chars
+        if len(question) > limit:
+            return t("too_long", lang, n=len(question), limit=limit)
+        if image:
+            try:
+                open_image(image)  # a 0-byte or broken file never reaches the chat as a broken picture
+            except ImageError as exc:
+                return t("bad_image", lang, reason=str(exc))
+        return ""
 
     def _view_after_turn(self, view: dict, thread_id: str, turn: dict | None = None) -> dict:
         """The view once a turn is done: its findings, its sources, its cases and the filters behind them."""
@@ -181,8 +201,15 @@ class AppHandlers:
     # --- similar cases ------------------------------------------------------------------------------
 
     def search_cases(self, view: dict | None, text: str | None, filters: dict[str, Any]) -> dict:
-        """The search box: cases like the text, or like the current image when the box is empty."""
+        """The search box: cases like the text, or like the current image when the box is empty.
+
+        Body sites, sexes, ages and confirmations in the words ("melanoma on the back of men over 60", "背部 女性")
+        become filters (``agents.intents.read_filters``, the chat's own reader), where the dropdowns say nothing."""
+        from agents.intents import read_filters
+
         text = (text or "").strip()
+        if text:
+            filters = {**(search_filters(read_filters(text, [])) or {}), **(filters or {})}
         return self._query_cases(view, "text" if text else "image", text, filters)
 
     def refilter_cases(self, view: dict | None, filters: dict[str, Any]) -> dict:
@@ -198,8 +225,8 @@ class AppHandlers:
         view = {**view, "filters": filters, "query": query, "selected_case": None}
         index = self.consult.resources.case_index
         try:
-            if kind == "text":
-                hits = index.search(text, k=CASES_PER_PAGE, filters=filters or None, distinct_lesions=True)
+            if kind == "text":  # the text tower's lesions, re-ranked by what the corpus says the words describe
+                hits = search_by_text(index, self.consult.resources.knowledge_index, text, CASES_PER_PAGE, filters or None)
             elif view.get("image_path") and view.get("image_ok"):
                 hits = index.search(Path(view["image_path"]), k=CASES_PER_PAGE, filters=filters or None,
                                     distinct_lesions=True)
@@ -345,7 +372,7 @@ def assessment_panel(view: dict, lang: Language) -> list[Any]:
     choices = panels.layer_choices(diagnosis, lang) if turn else []
     layer = view.get("image_layer") or "outline"
     heat = (view.get("heat_paths") or {}).get(layer) if layer in {v for _, v in choices} else None
-    shown = heat or panels.features_image(features, image)
+    shown = heat or (panels.features_image(features, image) if view.get("image_ok") else None)  # never a refused image
     # data-turn tells a watcher (the browser test, a screen reader's live region) which turn the panels show
     return [
         f'<div data-turn="{int(turn.get("turn") or 0)}">{panels.probabilities_html(diagnosis, lang)}</div>',

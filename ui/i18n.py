@@ -67,6 +67,9 @@ UI: dict[str, dict[str, str]] = {
     # messages inside panels and the chat
     "analysing": {"en": "Looking at the image and the question…", "zh": "正在分析图像与问题……"},
     "empty_input": {"en": "Type a question or attach an image first.", "zh": "请先输入问题或附上一张图像。"},
+    "too_long": {"en": "Your message is {n:,} characters long; the limit is {limit:,}. It is still in the box: shorten it "
+                       "and send it again.",
+                 "zh": "您的消息有 {n:,} 个字符，上限为 {limit:,}。消息仍在输入框中：请缩短后重新发送。"},
     "bad_image": {"en": "This file cannot be used as an image: {reason}", "zh": "无法将此文件用作图像：{reason}"},
     "bad_input": {"en": "This request cannot be answered: {reason}", "zh": "无法回答此请求：{reason}"},
     "service_unavailable": {

@@ -1,12 +1,16 @@
 """Suite `retrieval`: similar-case search over the train+val index (Chroma), queried with the split's images.
 
 Metrics: precision@k of same-diagnosis cases (query lesion excluded), mAP@10, the kNN-16 vote as a
-classifier (balanced accuracy), text -> image precision for each class prompt; baselines: random
+classifier (balanced accuracy), text -> image precision for each class prompt and for 112 held-out
+phrasings (``evals/data/case_search_phrasings.yaml``: 8 per class and language, EN and ZH, written blind;
+searched as the app does: sites, sexes and ages in the words become filters, one image per lesion); baselines: random
 retrieval (class frequencies) and cosine kNN on raw ImageNet features. Plots: P@k curves and
 per-class P@10.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -68,6 +72,7 @@ def retrieval_suite(ctx: EvalContext) -> SuiteResult:
         text_p[code] = float(np.mean([c.dx == code for c in cases]))
     metrics["text_p_at_10_per_class"] = text_p
     metrics["text_p_at_10"] = float(np.mean(list(text_p.values())))
+    metrics["text_phrasings"] = phrasing_search(index)
 
     # Baselines: random retrieval, and cosine kNN on raw ImageNet features (lesion excluded likewise).
     base_index = index_items(ctx, baseline_index_size(ctx))
@@ -94,6 +99,41 @@ def retrieval_suite(ctx: EvalContext) -> SuiteResult:
     return SuiteResult(metrics, _markdown(ctx, metrics), plots)
 
 
+PHRASINGS = Path(__file__).resolve().parents[1] / "data" / "case_search_phrasings.yaml"
+
+
+def phrasing_search(index, path: Path = PHRASINGS) -> dict:
+    """Text -> image P@10 (same diagnosis among the 10 lesions found) on held-out phrasings, per language and class,
+    searched as the app's search box does (filters read from the words, the corpus's class evidence re-ranking the
+    text tower's lesions: ``retrieval.text_search``); beside it the text tower alone (same filters)."""
+    import yaml
+
+    from agents.intents import read_filters
+    from agents.nodes import search_filters
+    from retrieval.knowledge_index import KnowledgeIndex
+    from retrieval.text_search import search_by_text
+
+    knowledge = KnowledgeIndex.open()
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out: dict = {}
+    for lang, by_class in data.items():
+        per_class, tower, filtered = {}, {}, 0
+        for code, texts in by_class.items():
+            scores, scores_tower = [], []
+            for text in texts:
+                filters = search_filters(read_filters(text, []))
+                filtered += bool(filters)
+                for sink, kb in ((scores, knowledge), (scores_tower, None)):
+                    cases = search_by_text(index, kb, text, 10, filters)
+                    sink.append(float(np.mean([c.dx == code for c in cases])) if cases else 0.0)
+            per_class[code], tower[code] = float(np.mean(scores)), float(np.mean(scores_tower))
+        n = sum(len(v) for v in by_class.values())
+        out[lang] = {"n": n, "p_at_10": float(np.mean(list(per_class.values()))), "p_at_10_per_class": per_class,
+                     "p_at_10_text_tower_only": float(np.mean(list(tower.values()))),
+                     "p_at_10_per_class_text_tower_only": tower, "with_filters": filtered}
+    return out
+
+
 def _markdown(ctx: EvalContext, m: dict) -> str:
     where = f"external set {ctx.labels_csv}" if ctx.external else f"HAM10000 {ctx.split} split"
     b = m["baselines"]
@@ -110,4 +150,11 @@ def _markdown(ctx: EvalContext, m: dict) -> str:
         "| encoder | " + " | ".join(f(m["p_at_10_per_class"][c]) for c in CODES) + " |",
         "| raw ImageNet | " + " | ".join(f(b["imagenet_knn"]["p_at_10_per_class"][c]) for c in CODES) + " |",
         "| text prompt -> images | " + " | ".join(f(m["text_p_at_10_per_class"][c]) for c in CODES) + " |",
+        *[f"| held-out phrasings {lang.upper()} -> lesions | " + " | ".join(f(v["p_at_10_per_class"].get(c)) for c in CODES) + " |"
+          for lang, v in m["text_phrasings"].items()],
+        "", "Held-out phrasings (8 per class and language, written blind; searched as the app does, filters read from the "
+        "words, one image per lesion):", "",
+        "| language | n | read a filter | P@10 (mean over classes) | text tower alone |", "|---|---:|---:|---:|---:|",
+        *[f"| {lang} | {v['n']} | {v['with_filters']} | {f(v['p_at_10'])} | {f(v['p_at_10_text_tower_only'])} |"
+          for lang, v in m["text_phrasings"].items()],
     ])

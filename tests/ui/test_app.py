@@ -18,8 +18,14 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def run_turn(handlers, message, chat=None, thread="", lang="en", view=None):
     steps = list(handlers.respond(message, chat or [], thread, lang, view or h.new_view()))
-    chat, thread, view, final = steps[-1]
+    chat, thread, view, final, _ = steps[-1]
     return steps, chat, thread, view, final
+
+
+def notice_of(handlers, message, chat=None, thread="", lang="en", view=None):
+    steps = list(handlers.respond(message, chat or [], thread, lang, view or h.new_view()))
+    assert len(steps) == 1  # refused before anything is drawn
+    return steps[0]
 
 
 @pytest.fixture()
@@ -100,11 +106,10 @@ def test_a_chinese_follow_up_is_answered_in_chinese_and_keeps_the_chat(handlers,
 @pytest.mark.parametrize("name", ["text_renamed.jpg", "zero_bytes.jpg", "truncated.jpg", "document.pdf"])
 def test_a_bad_upload_gets_a_clear_message_and_loses_nothing(handlers, first_turn, name):
     _, chat, thread, view, _ = first_turn
-    _, chat2, thread2, view2, final = run_turn(handlers, {"text": "and this one?", "files": [str(BAD_INPUTS / name)]},
-                                              chat, thread, "en", view)
-    message = chat2[-1]["content"]
-    assert not final and message.startswith("⚠️ ") and "cannot be used as an image" in message
-    assert "Traceback" not in message and thread2 == thread and view2 == view and chat2[: len(chat)] == chat
+    chat2, thread2, view2, final, notice = notice_of(handlers, {"text": "and this one?", "files": [str(BAD_INPUTS / name)]},
+                                                     chat, thread, "en", view)
+    assert not final and "cannot be used as an image" in notice and "Traceback" not in notice
+    assert thread2 == thread and view2 == view and chat2 == chat  # no broken picture in the chat, nothing lost
     _, _, _, view3, final = run_turn(handlers, {"text": "why not melanoma?", "files": []}, chat2, thread, "en", view2)
     assert final and view3["turn"]["diagnosis"]["label"] == view["turn"]["diagnosis"]["label"]
 
@@ -119,11 +124,13 @@ def test_an_image_that_is_not_dermoscopy_is_refused_with_its_reason_and_no_cases
     assert handlers.search_cases(view, "", {})["notice"] == "need_query"
 
 
-def test_an_empty_message_or_a_too_long_question_is_refused_politely(handlers):
-    _, chat, _, _, final = run_turn(handlers, {"text": "  ", "files": []})
-    assert not final and chat[-1]["content"] == f"⚠️ {t('empty_input', 'en')}"
-    _, chat, _, _, final = run_turn(handlers, {"text": "x" * 2500, "files": []})
-    assert not final and "2000" in chat[-1]["content"]
+def test_an_empty_message_or_a_too_long_question_is_refused_politely(handlers, first_turn):
+    _, chat, thread, view, _ = first_turn
+    for _ in range(3):  # pressing Enter on an empty box again and again adds nothing to the chat
+        chat2, _, view2, final, notice = notice_of(handlers, {"text": "  ", "files": []}, chat, thread, "en", view)
+        assert not final and notice == t("empty_input", "en") and chat2 == chat and view2 == view
+    chat2, _, _, final, notice = notice_of(handlers, {"text": "x" * 5000, "files": []}, chat, thread, "zh", view)
+    assert not final and "5,000" in notice and "2,000" in notice and "输入框" in notice and chat2 == chat
 
 
 def test_a_tab_gets_its_consultation_back_after_a_server_restart(first_turn, consult, resources):
@@ -134,7 +141,9 @@ def test_a_tab_gets_its_consultation_back_after_a_server_restart(first_turn, con
     finally:
         restarted.close()
     assert thread2 == thread and lang == "zh"
-    assert [m["role"] for m in chat2] == ["user", "assistant"] and chat2[-1]["content"] == chat[-1]["content"]
+    assert [m["role"] for m in chat2] == ["user", "user", "assistant"] and chat2[-1]["content"] == chat[-1]["content"]
+    assert chat2[0]["content"] == {"path": view["image_path"]} and Path(view["image_path"]).is_file()  # the picture too
+    assert chat2[1]["content"] == "What is this lesion?"
     assert view2["turn"]["diagnosis"]["probabilities"] == view["turn"]["diagnosis"]["probabilities"]
     assert view2["cases"] == view["cases"] and view2["image_path"] == view["image_path"]
     assert set(view2["sources"]) == set(view["sources"])
@@ -171,6 +180,18 @@ def test_text_search_finds_cases_and_filters_then_apply_to_the_text(handlers, fi
     assert back_to_image["query"]["kind"] == "image" and back_to_image["cases"][0]["image_id"] == first_turn[3]["cases"][0]["image_id"]
 
 
+def test_sites_sexes_and_ages_in_the_search_words_become_filters(handlers, first_turn):
+    view = handlers.search_cases(first_turn[3], "blue-white veil on the back of men over 60", {})
+    assert view["filters"] == {"sex": "male", "localization": "back", "age": (60.0, None)}
+    assert view["cases"] and all(c["sex"] == "male" and c["localization"] == "back" and c["age"] >= 60 for c in view["cases"])
+    assert "back" in h.cases_panel(view, "en")[0]  # the status line names the filters
+    assert h.widgets_from_filters(view["filters"])[2:5] == ["male", "back", 60]  # and the dropdowns show them
+    zh = handlers.search_cases(first_turn[3], "女性 脸上 的色素性病变", {})
+    assert zh["filters"] == {"sex": "female", "localization": "face"}
+    mine = handlers.search_cases(first_turn[3], "men with lesions on the back", {"sex": "female"})
+    assert mine["filters"]["sex"] == "female" and mine["filters"]["localization"] == "back"  # a chosen dropdown wins
+
+
 def test_without_an_image_an_empty_search_asks_for_one(handlers):
     view = handlers.search_cases(h.new_view(), "", {})
     assert view["cases"] == [] and h.cases_panel(view, "zh")[0] == t("need_query", "zh")
@@ -192,12 +213,12 @@ def test_patient_fields_reach_the_triage_and_a_bad_age_is_refused_without_losing
     fields = {"age": 70, "sex": "female", "site": "back", "history": "it grew and bled"}
     steps = list(handlers.respond({"text": "What is this lesion?", "files": [str(mel_record.image_path)]}, [], "", "en",
                                   h.new_view(), fields))
-    chat, thread, view, final = steps[-1]
+    chat, thread, view, final, _ = steps[-1]
     turn = view["turn"]
     assert final and turn["patient"]["age"] == 70 and turn["patient"]["history"] == ["grew", "bleeding"]
     assert turn["risk_tier"] == "urgent" and "**What you told me:** age 70; female; on the back" in turn["answer"]
     risk_panel = h.assessment_panel(view, "en")[1]
     assert "Why: " in risk_panel and "you reported that it has grown" in risk_panel
     bad = list(handlers.respond({"text": "and now?", "files": []}, chat, thread, "en", view, {**fields, "age": 300}))
-    chat2, thread2, view2, final2 = bad[-1]
+    chat2, thread2, view2, final2, _ = bad[-1]
     assert not final2 and "between 0 and 120" in chat2[-1]["content"] and chat2[: len(chat)] == chat and view2 == view

@@ -17,7 +17,7 @@ HOSTILE = ["../../etc/passwd", "/etc/passwd", "..\\..\\windows\\win.ini", "1:../
 def answered(consult):
     """A tab after one real turn: its view cites sources and holds similar cases."""
     handlers = h.AppHandlers(consult, stream_pause_s=0)
-    *_, (chat, thread_id, view, final) = handlers.respond(
+    *_, (chat, thread_id, view, final, _) = handlers.respond(
         {"text": "What is this lesion?", "files": [str(CORPUS / "valid_lesion.jpg")]}, [], "tab-1", "en", h.new_view())
     assert final and view["sources"] and view["cases"]
     return handlers, thread_id, view
@@ -46,7 +46,7 @@ def test_a_hostile_stored_thread_id_starts_a_fresh_consultation(consult, stored)
 
 def test_a_hostile_thread_id_from_the_page_is_replaced_before_anything_is_stored(consult):
     handlers = h.AppHandlers(consult, stream_pause_s=0)
-    *_, (chat, thread_id, view, final) = handlers.respond(
+    *_, (chat, thread_id, view, final, _) = handlers.respond(
         {"text": "What is this lesion?", "files": [str(CORPUS / "valid_lesion.jpg")]}, [], "../../etc/passwd", "en",
         h.new_view())
     assert final and thread_id != "../../etc/passwd" and len(consult.history(thread_id)) == 2

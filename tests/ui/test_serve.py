@@ -50,7 +50,7 @@ def test_a_consultation_over_the_api_in_english_then_chinese(client, mel_record)
 def test_text_search_over_the_api_returns_only_cases_that_satisfy_every_filter_dx_type_included(client, dataset):
     # Benign keratoses confirmed by consensus: most keratoses in the index (and most of those of men's faces) are
     # confirmed by histopathology, so a dropped confirmation filter fills the gallery with them.
-    status, gallery, _, _ = client.predict("a scaly brown patch", "en", "bkl", "consensus", "male", "face", 55, 75,
+    status, gallery, *_ = client.predict("a scaly brown patch", "en", "bkl", "consensus", "male", "face", 55, 75,
                                            api_name="/search_cases")
     assert "a scaly brown patch" in status and len(gallery) == 10  # 23 indexed cases satisfy every filter
     lesions = set()

@@ -23,7 +23,16 @@ def search(
     from retrieval.cases import KNN_K, find_similar_cases, parse_filters
 
     with user_errors():
-        result = find_similar_cases(image=image, text=text, k=k, filters=parse_filters(filters or []))
+        chosen = parse_filters(filters or [])
+        knowledge = None
+        if text is not None and image is None:  # as the app's search box: words become filters, the corpus re-ranks
+            from agents.intents import read_filters
+            from agents.nodes import search_filters
+            from retrieval.knowledge_index import KnowledgeIndex
+
+            chosen = {**(search_filters(read_filters(text, [])) or {}), **chosen}
+            knowledge = KnowledgeIndex.open()
+        result = find_similar_cases(image=image, text=text, k=k, filters=chosen or None, knowledge_index=knowledge)
     if as_json:
         print_json(result.to_dict())
         return
