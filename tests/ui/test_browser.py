@@ -60,6 +60,28 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record, datase
             page.goto(server.url)
             expect(page.locator("#dg-disclaimer")).to_contain_text("not a diagnosis", timeout=60_000)
 
+            # 0. what cannot be sent is said beside the input, and nothing is added to the chat or lost from the box
+            box = page.locator("#dg-input textarea")
+            for _ in range(2):
+                box.press("Enter")  # empty
+                expect(page.locator(".toast-body").last).to_contain_text(t("empty_input", "en"), timeout=30_000)
+                page.wait_for_timeout(1500)  # the event's chain (saving the tab) ends before the next submit counts
+            box.fill("x" * 5000)
+            box.press("Enter")
+            expect(page.locator(".toast-body").last).to_contain_text("5,000", timeout=30_000)
+            page.wait_for_timeout(1500)
+            expect(box).to_have_value("x" * 5000)
+            box.fill("")
+            page.set_input_files("#dg-input input[type=file]", str(REPO / "tests" / "data" / "bad_inputs" / "zero_bytes.jpg"))
+            box.fill("and this?")
+            box.press("Enter")
+            expect(page.locator(".toast-body").last).to_contain_text("cannot be used as an image", timeout=30_000)
+            page.wait_for_timeout(1500)
+            expect(page.locator('#dg-chat [data-testid="user"]')).to_have_count(0)  # no broken picture in the chat
+            expect(bot_messages(page)).to_have_count(0)
+            page.locator("#dg-input button[aria-label*='Remove'], #dg-input .thumbnail-item button").first.click()
+            box.fill("")
+
             # 1. an image and an English question
             answer = ask(page, "What is this lesion?", 1, str(mel_record.image_path))
             assert "Estimate (not a diagnosis)" in answer and "[P]" in answer
