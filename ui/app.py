@@ -272,6 +272,14 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                                elem_id="dg-case-image", buttons=["fullscreen"]), label="case_image")
                 case_text = gr.Markdown(t("pick_case", lang0), elem_id="dg-case-details")
 
+        with labels.add(gr.Accordion(t("compare", lang0), open=False, elem_id="dg-compare"), label="compare"):
+            with gr.Row():
+                cmp_before = labels.add(gr.Image(type="filepath", label=t("compare_before", lang0), height=200,
+                                                 sources=["upload"], elem_id="dg-compare-before"), label="compare_before")
+                cmp_after = labels.add(gr.Image(type="filepath", label=t("compare_after", lang0), height=200,
+                                                sources=["upload"], elem_id="dg-compare-after"), label="compare_after")
+            cmp_go = labels.add(gr.Button(t("compare_run", lang0), elem_id="dg-compare-run"), value="compare_run")
+            cmp_result = gr.Markdown("", elem_id="dg-compare-result")
         with labels.add(gr.Accordion(t("batch", lang0), open=False, elem_id="dg-batch"), label="batch"):
             batch_help = labels.add(gr.Markdown(t("batch_help", lang0)), value="batch_help")
             with gr.Row(equal_height=False):
@@ -394,6 +402,8 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         cite_go.click(show_source, [cite_box, view, language], [view, *sources_out], **private)
         layer_pick.input(show_layer, [view, layer_pick, language], [view, *assessment_out], **private, **models)
         report_go.click(make_report, [thread_box, language], [report_file, report_note], **private, **models)
+        cmp_go.click(lambda a, b, lang: handlers.compare(a, b, language_of(lang)), [cmp_before, cmp_after, language],
+                     cmp_result, **private, **models)
         batch_go.click(run_batch, [batch_files, language], [batch_status, batch_table, batch_csv], api_name="batch", **models)
         _api_endpoints(handlers)
     return demo

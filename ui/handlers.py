@@ -252,6 +252,19 @@ class AppHandlers:
             paths[layer] = heat_map_file(self.consult.resources, view["image_path"], layer)
         return {**view, "image_layer": layer, "heat_paths": paths}
 
+    # --- two images of one lesion --------------------------------------------------------------------
+
+    def compare(self, before: str | None, after: str | None, lang: Language) -> str:
+        """The comparison table of two uploaded images (``agents.compare``), or what is missing."""
+        from agents.compare import compare_images
+
+        if not before or not after:
+            return t("compare_need", lang)
+        try:
+            return panels.comparison_markdown(compare_images(self.consult.resources, before, after), lang)
+        except ImageError as exc:
+            return f"⚠️ {t('bad_image', lang, reason=str(exc))}"
+
     # --- report --------------------------------------------------------------------------------------
 
     def make_report(self, thread_id: str | None, lang: Language) -> tuple[str | None, str]:

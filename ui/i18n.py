@@ -125,6 +125,33 @@ UI: dict[str, dict[str, str]] = {
     "report_versions": {"en": "Model versions", "zh": "模型版本"},
     "report_button": {"en": "Download report (PDF)", "zh": "下载报告（PDF）"},
     "report_none": {"en": "Ask a question first: the report is of a consultation.", "zh": "请先提问：报告针对一次会诊。"},
+    "compare": {"en": "Compare two images of one lesion", "zh": "比较同一病变的两张图像"},
+    "compare_before": {"en": "Earlier image", "zh": "较早的图像"},
+    "compare_after": {"en": "Later image", "zh": "较晚的图像"},
+    "compare_run": {"en": "Compare", "zh": "比较"},
+    "compare_need": {"en": "Choose both images first.", "zh": "请先选择两张图像。"},
+    "compare_refused": {"en": "The {which} image was refused by the image check ({reason}), so the two cannot be compared. "
+                                "Have any lesion that worries you examined.",
+                        "zh": "{which}未通过图像检查（{reason}），因此无法比较。如有担心的皮损，请就医检查。"},
+    "compare_head": {"en": "| | earlier | later | change |", "zh": "| | 较早 | 较晚 | 变化 |"},
+    "compare_estimate": {"en": "most likely class", "zh": "最可能的类别"},
+    "compare_mel": {"en": "melanoma probability", "zh": "黑色素瘤概率"},
+    "compare_tier": {"en": "risk tier", "zh": "风险等级"},
+    "compare_worrying": {
+        "en": "**Changed toward the melanoma warning signs:** {items}. A lesion that changes should be examined by a "
+              "doctor; the later image's tier is the one that counts.",
+        "zh": "**朝黑色素瘤警示征象方向的变化**：{items}。发生变化的皮损应由医生检查；以较晚图像的风险等级为准。",
+    },
+    "compare_stable": {
+        "en": "No measured feature changed beyond what two photographs of one lesion differ by. This does not rule out a "
+              "change the measurements cannot see; the later image's tier is the one that counts.",
+        "zh": "没有测量特征的变化超出同一病变两张照片之间的正常差异。这并不排除测量无法发现的变化；以较晚图像的风险等级为准。",
+    },
+    "compare_caveat": {
+        "en": "Two photographs differ in zoom, angle, pressure and light as well as in the lesion; sizes are relative to "
+              "each image (no scale without a ruler). Decision support, not a diagnosis.",
+        "zh": "两张照片在放大倍数、角度、压力和光线上也会不同；大小是相对于各自图像的（没有标尺就没有实际尺寸）。仅供决策支持，并非诊断。",
+    },
     "internal_error": {
         "en": "Something went wrong while answering ({kind}); nothing was lost, please try again.",
         "zh": "回答时出错（{kind}）；内容未丢失，请重试。",

@@ -277,3 +277,50 @@ def source_view(source: Mapping[str, Any] | None, lang: Language) -> tuple[str, 
     if source["kind"] == "features":
         return head + t("features_source", lang) + "\n\n" + features_markdown(source.get("features"), lang), None
     return head, None
+
+
+# --- comparing two images ------------------------------------------------------------------------------
+
+FEATURE_NAMES: dict[str, dict[str, str]] = {
+    "area_fraction": {"en": "area (share of the image)", "zh": "面积（占图像比例）"},
+    "diameter_fraction": {"en": "longest diameter (share of the long side)", "zh": "最长径（占长边比例）"},
+    "shape_asymmetry_max": {"en": "shape asymmetry", "zh": "形状不对称"},
+    "colour_asymmetry_max": {"en": "colour asymmetry (ΔE)", "zh": "颜色不对称（ΔE）"},
+    "asymmetric_axes": {"en": "asymmetric axes (0-2)", "zh": "不对称轴数（0-2）"},
+    "compactness": {"en": "border irregularity (compactness)", "zh": "边界不规则（紧凑度）"},
+    "concavity": {"en": "notches (concavity)", "zh": "凹陷（凹度）"},
+    "abrupt_segments": {"en": "abrupt border segments (of 8)", "zh": "边缘突变段（共 8 段）"},
+    "colour_count": {"en": "colours", "zh": "颜色数"},
+    "variegation": {"en": "colour variation (ΔE)", "zh": "颜色变化（ΔE）"},
+}
+
+
+def comparison_markdown(comparison: Any, lang: Language) -> str:
+    """``agents.compare.Comparison`` as a table and a plain sentence, in the interface language."""
+    from agents.risk import RiskTier
+
+    a, b = comparison.before, comparison.after
+    for which, side in (("before", a), ("after", b)):
+        if not side.accepted:
+            name = t("compare_before" if which == "before" else "compare_after", lang)
+            return t("compare_refused", lang, which=name.lower() if lang == "en" else name,
+                     reason=side.reason_zh if lang == "zh" else side.reason)
+    def fmt(v: float) -> str:
+        return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}"
+
+    lines = [t("compare_head", lang), "|---|---:|---:|---:|",
+             f"| {t('compare_estimate', lang)} | {display_name(a.label, lang)} | {display_name(b.label, lang)} | |",
+             f"| {t('compare_mel', lang)} | {a.probs['mel']:.0%} | {b.probs['mel']:.0%} | "
+             f"{comparison.mel_change * 100:+.0f} pt |",
+             f"| {t('compare_tier', lang)} | {tier_name(RiskTier(a.tier), lang)} | {tier_name(RiskTier(b.tier), lang)} | "
+             f"{ {'up': '↑', 'down': '↓', 'same': '='}[comparison.tier_change] } |"]
+    for row in comparison.rows:
+        mark = " ⚠️" if row["toward_warning_signs"] else ("" if row["beyond_noise"] else " ·")
+        lines.append(f"| {FEATURE_NAMES[row['feature']][lang]} | {fmt(row['before'])} | {fmt(row['after'])} | "
+                     f"{row['change']:+.2f}{mark} |")
+    worrying = [FEATURE_NAMES[name][lang] for name in comparison.worrying]
+    if comparison.mel_change is not None and comparison.mel_change >= 0.05:
+        worrying.append(t("compare_mel", lang))
+    sep = "、" if lang == "zh" else ", "
+    verdict = t("compare_worrying", lang, items=sep.join(worrying)) if worrying else t("compare_stable", lang)
+    return "\n".join(lines) + "\n\n" + verdict + "\n\n_" + t("compare_caveat", lang) + "_"

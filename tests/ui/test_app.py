@@ -120,6 +120,7 @@ def test_an_image_that_is_not_dermoscopy_is_refused_with_its_reason_and_no_cases
     diagnosis = view["turn"]["diagnosis"]
     assert final and diagnosis["probabilities"] is None and diagnosis["abstain_reason"]
     assert diagnosis["abstain_reason"] in h.assessment_panel(view, "en")[0]
+    assert h.assessment_panel(view, "en")[2] is None  # a refused picture is not shown as a lesion outline
     assert not view["image_ok"] and view["cases"] == [] and h.cases_panel(view, "en")[1] == []
     assert handlers.search_cases(view, "", {})["notice"] == "need_query"
 

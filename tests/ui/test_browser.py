@@ -170,6 +170,15 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record, datase
             expect(page.locator("#dg-batch-table")).to_contain_text("broken.jpg")
             expect(page.locator("#dg-batch-table")).to_contain_text(t("batch_col_tier", "zh"))
             expect(page.locator("#dg-batch-csv a").first).to_have_attribute("href", re.compile(r"results\.csv"))
+
+            # 9. two images of one lesion compared (the same image twice: nothing changed)
+            page.locator("#dg-compare").get_by_text(t("compare", "zh")).click()
+            page.set_input_files("#dg-compare-before input[type=file]", str(mel_record.image_path))
+            page.set_input_files("#dg-compare-after input[type=file]", str(mel_record.image_path))
+            expect(page.locator("#dg-compare-after img")).to_be_visible(timeout=30_000)
+            page.locator("#dg-compare-run").click()
+            expect(page.locator("#dg-compare-result")).to_contain_text("没有测量特征的变化", timeout=TURN_TIMEOUT_MS)
+            expect(page.locator("#dg-compare-result")).to_contain_text(t("compare_tier", "zh"))
             assert not errors, errors
             browser.close()
     finally:
