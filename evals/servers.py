@@ -177,3 +177,65 @@ class PostgresServer:
 
     def __exit__(self, *exc) -> None:
         self.cleanup()
+
+
+class LocalCluster:
+    """A Chroma server, a throw-away Postgres and ``replicas`` `dermagraph serve` processes sharing them (and one
+    uploads folder), the indexes built into Chroma first: `dermagraph cluster`, the cluster benchmark, the replica
+    tests. ``env``: the settings a process needs to join it."""
+
+    def __init__(self, root: Path, replicas: int = 2, port: int | None = None, chroma_port: int | None = None,
+                 postgres_port: int | None = None, postgres_root: Path | None = None) -> None:
+        self.root = Path(root)
+        self.n_replicas, self.port = replicas, port
+        self.chroma = ChromaServer(self.root / "chroma", port=chroma_port)
+        self.postgres = PostgresServer(postgres_root, port=postgres_port)
+        self.replicas: list = []
+        self.env: dict[str, str] = {}
+
+    def start(self, on_status=lambda line: None) -> "LocalCluster":
+        from evals.live_server import DERMAGRAPH, AppServer
+
+        try:
+            self.chroma.start()
+            on_status(f"chroma   {self.chroma.url}  (store {self.chroma.path}, log {self.chroma.log_path})")
+            self.postgres.start()
+            on_status(f"postgres {self.postgres.url}  (cluster {self.postgres.data}, log {self.postgres.log_path})")
+            self.env = {"DERMAGRAPH_CHROMA_URL": self.chroma.url, "DERMAGRAPH_SESSIONS_URL": self.postgres.url,
+                        "DERMAGRAPH_UPLOADS": str(self.root / "uploads")}
+            on_status("building the indexes into the Chroma server where missing or stale…")
+            build = subprocess.run([str(DERMAGRAPH), "index", "build"], env={**os.environ, **self.env},
+                                   capture_output=True, text=True, timeout=1800)
+            if build.returncode:
+                raise ServerError(f"`dermagraph index build` against {self.chroma.url} failed:\n{build.stderr[-2000:]}")
+            for i in range(self.n_replicas):
+                var = self.root / f"replica-{i + 1}"
+                var.mkdir(parents=True, exist_ok=True)
+                on_status(f"starting replica {i + 1} (models load once)…")
+                port = self.port + i if self.port else None
+                self.replicas.append(AppServer(var, port=port, env=self.env).start())
+                on_status(f"replica {i + 1}: {self.replicas[-1].url}  (log {self.replicas[-1].log_path})")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def alive(self) -> bool:
+        procs = [self.chroma.proc, *(r.proc for r in self.replicas)]
+        return all(p is not None and p.poll() is None for p in procs) and self.postgres.alive()
+
+    def stop(self) -> None:
+        for replica in reversed(self.replicas):
+            replica.stop()
+        self.chroma.stop()
+        self.postgres.stop()
+
+    def cleanup(self) -> None:
+        self.stop()
+        self.postgres.cleanup()
+
+    def __enter__(self) -> "LocalCluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()

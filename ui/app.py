@@ -201,6 +201,9 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
                                                      elem_id="dg-report", scale=1), value="report_button")
                     report_file = gr.File(label="PDF", interactive=False, visible=False, elem_id="dg-report-file", scale=2)
                     report_note = gr.Markdown("", elem_id="dg-report-note")
+                thread_gallery = labels.add(gr.Gallery([], label=t("thread_images", lang0), columns=8, height=110,
+                                                       allow_preview=False, object_fit="cover", elem_id="dg-thread-images",
+                                                       interactive=False, buttons=[], visible=False), label="thread_images")
                 with labels.add(gr.Accordion(t("patient_details", lang0), open=False, elem_id="dg-patient"), label="patient_details"):
                     with gr.Row():
                         p_age = labels.add(gr.Number(None, label=t("patient_age", lang0), minimum=0, maximum=120, precision=0,
@@ -299,14 +302,16 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         assessment_out = [probabilities, risk, features_img, features_text, feature_values, layer_pick, layer_note]
         cases_out = [cases_status, gallery, case_img, case_text]
         sources_out = [source_pick, source_text, source_img]
-        panels_out = [*assessment_out, *cases_out, *sources_out, *filters]
+        panels_out = [*assessment_out, *cases_out, *sources_out, *filters, thread_gallery]
         page_out = list(dict.fromkeys([*panels_out, *labels.components]))  # every component a redraw may touch
 
         def draw(view_value: dict, lang: str) -> dict[Any, Any]:
             lang = language_of(lang)
             values = [*h.assessment_panel(view_value, lang), *h.cases_panel(view_value, lang),
                       *h.widgets_from_filters(view_value.get("filters") or {})]
-            return {**dict(zip([*assessment_out, *cases_out, *filters], values)), **draw_sources(view_value, lang)}
+            images = view_value.get("images") or []
+            return {**dict(zip([*assessment_out, *cases_out, *filters], values)), **draw_sources(view_value, lang),
+                    thread_gallery: gr.update(value=images, visible=bool(images))}
 
         def draw_sources(view_value: dict, lang: str) -> dict[Any, Any]:
             choices, chosen, text, img = h.sources_panel(view_value, language_of(lang))
@@ -348,6 +353,12 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
             view_value = handlers.search_cases(view_value, text, h.filters_from_widgets(*values))
             widgets = dict(zip(filters, h.widgets_from_filters(view_value.get("filters") or {})))  # filters read from the words
             return {**draw_cases(view_value, lang), **widgets}
+
+        def use_thread_image(view_value, lang, evt: gr.SelectData):
+            images = view_value.get("images") or []
+            if not 0 <= evt.index < len(images):
+                return gr.update()
+            return {"text": t("about_this_image", language_of(lang)), "files": [images[evt.index]]}
 
         def use_example(lang, evt: gr.SelectData):
             record = examples[evt.index]
@@ -397,6 +408,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         search_button.click(search, search_inputs, [view, *cases_out, *filters], api_name="search_cases", **models)
         search_text.submit(search, search_inputs, [view, *cases_out, *filters], **private, **models)
         example_gallery.select(use_example, [language], [message], **private)
+        thread_gallery.select(use_thread_image, [view, language], [message], **private)
         gallery.select(show_case, [view, language], [view, *cases_out], **private)
         source_pick.input(show_source, [source_pick, view, language], [view, *sources_out], **private)
         cite_go.click(show_source, [cite_box, view, language], [view, *sources_out], **private)

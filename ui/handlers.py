@@ -37,7 +37,7 @@ def new_thread_id() -> str:
 
 
 def new_view() -> dict[str, Any]:
-    return {"turn": None, "image_path": None, "image_ok": False, "sources": {}, "cases": [],
+    return {"turn": None, "image_path": None, "image_ok": False, "images": [], "sources": {}, "cases": [],
             "query": {"kind": None, "text": ""}, "filters": {}, "notice": "", "selected_case": None, "shown_source": None}
 
 
@@ -187,7 +187,7 @@ class AppHandlers:
             turn = turn_result(thread_id, state, []).model_dump()
         intake = state.get("intake")
         same_image = view.get("image_path") == state.get("image_path")  # heat maps belong to one image
-        view = {**view, "turn": turn, "image_path": state.get("image_path"),
+        view = {**view, "turn": turn, "image_path": state.get("image_path"), "images": self.consultation_images(thread_id),
                 "heat_paths": (view.get("heat_paths") or {}) if same_image else {},
                 "image_layer": (view.get("image_layer") or "outline") if same_image else "outline",
                 "image_ok": intake is not None and intake.accepted,
@@ -197,6 +197,14 @@ class AppHandlers:
                 "filters": search_filters(state.get("case_filters") or CaseFilters()) or {}, "notice": "",
                 "selected_case": None, "shown_source": None}
         return view
+
+    def consultation_images(self, thread_id: str) -> list[str]:
+        """The consultation's images still kept, in the order they came (one entry per image)."""
+        seen: dict[str, None] = {}
+        for _, result in self.consult.turns(thread_id):
+            if result.new_image and result.image_path and Path(result.image_path).is_file():
+                seen.setdefault(result.image_path, None)
+        return list(seen)
 
     # --- similar cases ------------------------------------------------------------------------------
 

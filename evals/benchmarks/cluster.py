@@ -16,9 +16,6 @@ Reported: the error the caller got, how long it took to come, whether the thread
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,7 +55,7 @@ def _outage(stop, start, replicas, thread: str, question: str) -> dict[str, Any]
 @benchmark("cluster")
 def cluster_benchmark(out_dir: Path, quick: bool) -> dict:
     from evals.live_server import AppServer, isolated_var_dir
-    from evals.servers import ChromaServer, PostgresServer
+    from evals.servers import LocalCluster
 
     index_dir = _require_indexes()
     sessions, turns = (QUICK_SESSIONS, QUICK_TURNS) if quick else (SESSIONS, TURNS)
@@ -72,21 +69,10 @@ def cluster_benchmark(out_dir: Path, quick: bool) -> dict:
         finally:
             single.stop()
 
-        chroma = ChromaServer(root / "chroma").start()
-        postgres = PostgresServer().start()
-        env = {"DERMAGRAPH_CHROMA_URL": chroma.url, "DERMAGRAPH_SESSIONS_URL": postgres.url,
-               "DERMAGRAPH_UPLOADS": str(root / "uploads")}
-        replicas: list[AppServer] = []
-        try:
-            t0 = time.perf_counter()
-            build = subprocess.run([str(Path(sys.executable).with_name("dermagraph")), "index", "build"],
-                                   env={**os.environ, **env}, capture_output=True, text=True)
-            if build.returncode:
-                raise RuntimeError(f"index build into {chroma.url} failed: {build.stderr[-1000:]}")
-            results["index_build_into_server_s"] = round(time.perf_counter() - t0, 1)
-            for name in ("a", "b"):
-                (root / name).mkdir()
-                replicas.append(AppServer(root / name, env=env).start())
+        t0 = time.perf_counter()
+        with LocalCluster(root / "cluster") as cluster:  # servers up, indexes built into Chroma, replicas serving
+            results["cluster_start_s"] = round(time.perf_counter() - t0, 1)
+            replicas, chroma, postgres = cluster.replicas, cluster.chroma, cluster.postgres
             results["replicas"] = run_scenario([r.url for r in replicas], replicas[0].pid, "replicas", images,
                                                sessions, turns, RAMP_S, THINK_S)
             first, _, _ = _turn(replicas[0].url, "outage", "What is this lesion?", images[0])
@@ -95,11 +81,6 @@ def cluster_benchmark(out_dir: Path, quick: bool) -> dict:
                                                "show me more similar cases")
             results["postgres_outage"] = _outage(postgres.stop, postgres.start, replicas, "outage",
                                                  "why not melanoma?")
-        finally:
-            for replica in replicas:
-                replica.stop()
-            chroma.stop()
-            postgres.cleanup()
     one, two = results["single"], results["replicas"]
     results["summary"] = (
         f"{sessions}x{turns} paced turns: 2 replicas (Chroma server + Postgres, sessions alternating) "

@@ -181,6 +181,19 @@ def test_text_search_finds_cases_and_filters_then_apply_to_the_text(handlers, fi
     assert back_to_image["query"]["kind"] == "image" and back_to_image["cases"][0]["image_id"] == first_turn[3]["cases"][0]["image_id"]
 
 
+def test_the_consultations_images_are_listed_and_one_can_be_asked_about_again(handlers, first_turn, dataset, split):
+    _, chat, thread, view, _ = first_turn
+    first = view["image_path"]
+    assert view["images"] == [first]
+    other = next(r for r in dataset if split[r.image_id] == "test" and r.dx == "bkl")
+    _, chat, _, view, _ = run_turn(handlers, {"text": "and this one?", "files": [str(other.image_path)]}, chat, thread, "en", view)
+    assert view["images"][0] == first and len(view["images"]) == 2 and view["image_path"] == view["images"][1]
+    # asking about the first image again (the app puts it back in the input box): the turn is about it
+    _, chat, _, again, _ = run_turn(handlers, {"text": "What about this image?", "files": [first]}, chat, thread, "en", view)
+    assert again["image_path"] == first and again["images"] == view["images"]  # the same stored image, not a third
+    assert again["turn"]["diagnosis"]["label"] == first_turn[3]["turn"]["diagnosis"]["label"]
+
+
 def test_sites_sexes_and_ages_in_the_search_words_become_filters(handlers, first_turn):
     view = handlers.search_cases(first_turn[3], "blue-white veil on the back of men over 60", {})
     assert view["filters"] == {"sex": "male", "localization": "back", "age": (60.0, None)}

@@ -93,6 +93,7 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record, datase
             expect(page.locator("#dg-overlay img")).to_be_visible()
             expect(page.locator("#dg-gallery img")).to_have_count(10)
             expect(page.locator("#dg-cases-status")).to_contain_text("one image each")
+            expect(page.locator("#dg-thread-images img")).to_have_count(1)  # the consultation's images, to ask about again
 
             # 1b. the heat map replaces the outline, with its note; the outline comes back
             outline_src = page.locator("#dg-overlay img").get_attribute("src")

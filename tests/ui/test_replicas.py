@@ -8,35 +8,15 @@ import time
 
 import pytest
 
-from evals.servers import ChromaServer, PostgresServer
+from evals.servers import LocalCluster
 from tests.agents.test_session_faults import accepted_test_image
-from tests.ui.app_server import DERMAGRAPH, AppServer
+from tests.ui.app_server import AppServer
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, index_dir):
-    import os
-    import subprocess
-
-    root = tmp_path_factory.mktemp("cluster")
-    chroma = ChromaServer(root / "chroma").start()
-    postgres = PostgresServer().start()
-    env = {"DERMAGRAPH_CHROMA_URL": chroma.url, "DERMAGRAPH_SESSIONS_URL": postgres.url,
-           "DERMAGRAPH_UPLOADS": str(root / "uploads")}
-    replicas: list[AppServer] = []
-    try:
-        build = subprocess.run([str(DERMAGRAPH), "index", "build"],
-                               env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
-        assert build.returncode == 0, build.stderr[-2000:]
-        for name in ("a", "b"):
-            (root / name).mkdir()
-            replicas.append(AppServer(root / name, env=env).start())
-        yield replicas, chroma, postgres, env
-    finally:
-        for server in replicas:
-            server.stop()
-        chroma.stop()
-        postgres.cleanup()
+    with LocalCluster(tmp_path_factory.mktemp("cluster")) as running:
+        yield running.replicas, running.chroma, running.postgres, running.env
 
 
 def _turn(server: AppServer, thread: str, question: str, image=None) -> dict:
