@@ -468,6 +468,7 @@ def compose(inp: ComposeInput) -> Answer:
     if inp.intake is not None and not inp.intake.accepted and kind == IntentKind.ASSESS:
         b.policy(render("refused", lang, reason=(inp.intake.reason_zh if lang == "zh" else inp.intake.reason) or "?"))
         b.policy(T["refused_hint"][lang])
+        b.policy(WARNING_SIGNS[lang])  # a refused image is no reassurance: a real lesion may be behind it
         _add_knowledge(b, inp.passages, terms, n_passages=1)
         diagnostic = True
     elif kind == IntentKind.SELF_TREAT:

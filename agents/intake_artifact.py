@@ -12,8 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-import numpy as np
-
 from knowledge.artifacts import Manifest, split_fingerprint, staleness
 from knowledge.ham10000 import load_dataset
 from knowledge.images import open_image

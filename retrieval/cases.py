@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -27,7 +27,7 @@ from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.taxonomy import CODES, CONFIRMATIONS, SEXES
-from retrieval.encoder import DermEncoder, encoder_dir, load_case_embeddings, load_encoder, read_encoder_manifest
+from retrieval.encoder import DermEncoder, load_case_embeddings, load_encoder, read_encoder_manifest
 from retrieval.chroma_store import (commit_generation, connect, create_generation, current_generation, drop_older_generations,
                                     embedded_client, generation_name, new_stamp, require_generation, server_url)
 from retrieval.encoder.artifact import CASES_NAME

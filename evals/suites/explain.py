@@ -83,7 +83,8 @@ def explain_suite(ctx: EvalContext) -> SuiteResult:
         by_class[item.dx].append(hit)
         if item.dx == "mel":
             mel_map.append(hit if code == "mel" else _hit(classifier.activation_map(img, "mel"), mask))
-        if len(examples) < 8 and sum(e[0].dx == item.dx for e in examples) < 2 and item.dx in ("mel", "nv", "bkl", "bcc"):
+        shown = {e[0].dx for e in examples}
+        if len(examples) < 8 and sum(e[0].dx == item.dx for e in examples) < 2 and (item.dx in shown or len(shown) < 4):
             examples.append((item, code, heat, mask, hit[0]))
     every = [h for hits in by_class.values() for h in hits]
     pointing = float(np.mean([h[0] for h in every]))

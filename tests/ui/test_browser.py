@@ -180,6 +180,16 @@ def test_the_app_end_to_end_in_chromium(chromium, server_var, mel_record, datase
             page.locator("#dg-compare-run").click()
             expect(page.locator("#dg-compare-result")).to_contain_text("没有测量特征的变化", timeout=TURN_TIMEOUT_MS)
             expect(page.locator("#dg-compare-result")).to_contain_text(t("compare_tier", "zh"))
+
+            # 10. a photograph that is not dermoscopy: refused with its reason, and not shown as a lesion outline
+            ood = REPO / "evals" / "data" / "ood" / "coffee_cup.png"
+            page.set_input_files("#dg-input input[type=file]", str(ood))
+            expect(page.locator("#dg-input img")).to_be_visible(timeout=30_000)
+            page.locator("#dg-input textarea").fill("这是什么？")
+            page.locator("#dg-input textarea").press("Enter")
+            expect(bot_messages(page)).to_have_count(1, timeout=TURN_TIMEOUT_MS)
+            expect(bot_messages(page).last).to_contain_text("皮肤镜图像", timeout=TURN_TIMEOUT_MS)
+            expect(page.locator("#dg-overlay img")).to_have_count(0)
             assert not errors, errors
             browser.close()
     finally:
