@@ -193,7 +193,8 @@ class LocalCluster:
         self.replicas: list = []
         self.env: dict[str, str] = {}
 
-    def start(self, on_status=lambda line: None) -> "LocalCluster":
+    def start(self, on_status=lambda line: None, quiet: bool = True) -> "LocalCluster":
+        """``quiet=False``: the index build's progress bars go to the terminal (``dermagraph cluster``)."""
         from evals.live_server import DERMAGRAPH, AppServer
 
         try:
@@ -205,9 +206,10 @@ class LocalCluster:
                         "DERMAGRAPH_UPLOADS": str(self.root / "uploads")}
             on_status("building the indexes into the Chroma server where missing or stale…")
             build = subprocess.run([str(DERMAGRAPH), "index", "build"], env={**os.environ, **self.env},
-                                   capture_output=True, text=True, timeout=1800)
+                                   capture_output=quiet, text=True, timeout=1800)
             if build.returncode:
-                raise ServerError(f"`dermagraph index build` against {self.chroma.url} failed:\n{build.stderr[-2000:]}")
+                raise ServerError(f"`dermagraph index build` against {self.chroma.url} failed (exit {build.returncode})"
+                                  + (f":\n{build.stderr[-2000:]}" if quiet else ""))
             for i in range(self.n_replicas):
                 var = self.root / f"replica-{i + 1}"
                 var.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ def cluster(
                            postgres_port=postgres_port or None, postgres_root=root / "postgres")
     with user_errors():
         try:
-            cluster.start(on_status=lambda line: err_console.print(line, highlight=False))
+            cluster.start(on_status=lambda line: err_console.print(line, highlight=False), quiet=False)
             err_console.print(f"{replicas} replica(s) share one Chroma and one Postgres; Ctrl-C stops everything")
             while cluster.alive():
                 time.sleep(1)
