@@ -187,7 +187,7 @@ class AppHandlers:
             turn = turn_result(thread_id, state, []).model_dump()
         intake = state.get("intake")
         same_image = view.get("image_path") == state.get("image_path")  # heat maps belong to one image
-        view = {**view, "turn": turn, "image_path": state.get("image_path"), "images": self.consultation_images(thread_id),
+        view = {**view, "turn": turn, "image_path": state.get("image_path"), "images": self._images_after(view, turn, thread_id),
                 "heat_paths": (view.get("heat_paths") or {}) if same_image else {},
                 "image_layer": (view.get("image_layer") or "outline") if same_image else "outline",
                 "image_ok": intake is not None and intake.accepted,
@@ -197,6 +197,17 @@ class AppHandlers:
                 "filters": search_filters(state.get("case_filters") or CaseFilters()) or {}, "notice": "",
                 "selected_case": None, "shown_source": None}
         return view
+
+    def _images_after(self, view: dict, turn: dict, thread_id: str) -> list[str]:
+        """The consultation's images after a turn: the view's list plus this turn's new image (a reopened tab reads
+        them from the checkpoints once, ``consultation_images``; a turn never walks the whole history)."""
+        if view.get("turn") is None:
+            return self.consultation_images(thread_id)
+        images = list(view.get("images") or [])
+        path = turn.get("image_path")
+        if turn.get("new_image") and path and path not in images and Path(path).is_file():
+            images.append(path)
+        return images
 
     def consultation_images(self, thread_id: str) -> list[str]:
         """The consultation's images still kept, in the order they came (one entry per image)."""
