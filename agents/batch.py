@@ -65,7 +65,7 @@ def _fmt(value: Any) -> str:
 
 def assess_image(resources: Resources, image: Any, patient: PatientInfo | None = None) -> dict[str, Any]:
     """One image through intake, classifier, features and triage: the row's values (unformatted)."""
-    from retrieval.encoder.metadata import metadata_of
+    from models.encoder.metadata import metadata_of
 
     started = time.perf_counter()
     img = open_image(image)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from retrieval.features.config import BORDER, COLOUR_RULES
+from models.features.config import BORDER, COLOUR_RULES
 
 MAX_SCORE = 8
 MEASURED = ("asymmetry", "border", "colours", "blue_grey", "black", "variegation")

@@ -89,7 +89,7 @@ def _words(text: str) -> set[str]:
     """Content words: English words, and Chinese words (jieba) of two characters or more."""
     words = {w for w in WORD.findall(text.lower()) if w not in STOP}
     if _CJK.search(text):
-        from retrieval.lexical import tokenize_zh
+        from knowledge.tokenize import tokenize_zh
 
         words |= {w for w in tokenize_zh(text) if len(w) >= 2 and _CJK.search(w)}
     return words
@@ -350,7 +350,7 @@ def _passage_of(inp: ComposeInput, doc_id: str) -> PassageRef | None:
 
 
 def _colour_list(values: dict, lang: Language) -> str:
-    from retrieval.features.config import COLOURS
+    from models.features.config import COLOURS
 
     names = {c.key: (c.name_zh if lang == "zh" else c.name_en) for c in COLOURS}
     return T["list_comma"][lang].join(names.get(k, k) for k in values.get("colours") or [])

@@ -1,7 +1,7 @@
 """Heat maps: where the classifier's score for a class came from, as an overlay on the image.
 
 ``explain_image(resources, image, code=None)`` -> ``Explanation`` for the top class (or ``code``): the
-classifier backend's ``activation_map`` (LayerCAM per encoder member, ``retrieval.encoder.cam``), its peak,
+classifier backend's ``activation_map`` (LayerCAM per encoder member, ``models.encoder.cam``), its peak,
 and the overlay. ``map_choices(top3)`` says which maps the app offers: the top class, and melanoma
 when it is among the top three. ``NOTE`` says in both languages what a heat map is and is not.
 """
@@ -43,7 +43,7 @@ class Explanation:
 def explain_image(resources: Resources, image: ImageSource, code: str | None = None,
                   prediction: Prediction | None = None) -> Explanation:
     """The heat map of ``code`` (default: the classifier's top class) on ``image``."""
-    from retrieval.encoder.cam import heat_overlay, peak_location
+    from models.encoder.cam import heat_overlay, peak_location
 
     img = open_image(image)
     classifier = resources.classifier

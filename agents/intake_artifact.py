@@ -17,7 +17,7 @@ from knowledge.ham10000 import load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
-from retrieval.encoder import DermEncoder
+from models.encoder import DermEncoder
 
 from agents.intake import BEYOND_VAL, CHECK_QUANTILES, FeatureDensity, IntakeCalibration, IntakeGate, calibrate_intake, load_intake, save_intake
 GATE_TOWER = "efficientnet_lite0"  # frozen ImageNet weights: "is this a dermoscopy photo?" is asked of generic features
@@ -25,8 +25,8 @@ GATE_TOWER = "efficientnet_lite0"  # frozen ImageNet weights: "is this a dermosc
 
 @lru_cache(maxsize=1)
 def _gate_tower():
-    from retrieval.encoder.model import quiet_loading
-    from retrieval.encoder.towers import create_tower
+    from models.encoder.model import quiet_loading
+    from models.encoder.towers import create_tower
 
     with quiet_loading():
         return create_tower(GATE_TOWER, top_blocks=0, pretrained=True).eval()
@@ -41,7 +41,7 @@ def gate_features(images) -> np.ndarray:
     """
     import torch
 
-    from retrieval.encoder.preprocess import to_batch
+    from models.encoder.preprocess import to_batch
 
     tower = _gate_tower()
     with torch.inference_mode():

@@ -4,7 +4,7 @@
 filters it states ("only histology-confirmed cases", "women over 50", "背部"), and whether its words
 touch on whether the lesion is harmless. The graph routes on it.
 
-The kind comes from the learned intent model (``retrieval.intent_model``, trained on 1,089 labelled
+The kind comes from the learned intent model (``models.intent``, trained on 1,089 labelled
 EN/ZH questions; held-out accuracy in docs/evaluation.md). The phrase rules below remain for what rules
 do well and safely: the classes named, the case filters (read only when the question is about the cases,
 so "it grew in 3 months" is never an age filter), the self-treatment override (a request to cut, burn or
@@ -286,7 +286,7 @@ def _is_self_treatment(text: str) -> bool:
 def _intent_model():
     """The shipped intent model, or None (with a warning once) when its artifact is missing."""
     from knowledge.artifacts import ArtifactError
-    from retrieval.intent_model import load_intent_model
+    from models.intent import load_intent_model
 
     try:
         return load_intent_model()

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from knowledge.images import open_image
-from retrieval.encoder.metadata import metadata_of
+from models.encoder.metadata import metadata_of
 from knowledge.criteria import STRUCTURES
 from knowledge.taxonomy import display_name
 

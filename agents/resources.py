@@ -7,6 +7,7 @@ command that builds the missing artifact.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,11 +22,11 @@ from knowledge.settings import Settings, get_settings
 
 @dataclass
 class Resources:
-    encoder: Any  # retrieval.encoder.DermEncoder: image embeddings for intake and similar cases
+    encoder: Any  # models.encoder.DermEncoder: image embeddings for intake and similar cases
     classifier: Classifier
     case_index: Any  # retrieval.cases.CaseIndex
     knowledge_index: Any  # retrieval.knowledge_index.KnowledgeIndex
-    analyse_lesion: Callable[[Image.Image], Any]  # retrieval.features.analyse_lesion
+    analyse_lesion: Callable[[Image.Image], Any]  # models.features.analyse_lesion
     overlay: Callable[[Image.Image, np.ndarray], Image.Image]
     intake_gate: Any  # agents.intake.IntakeGate
     composer: Callable[..., Any]
@@ -36,7 +37,7 @@ class Resources:
 
     def image_features(self, image_hash: str, img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         """(tower features, embedding) of an image: one tower pass per image per process (LRU of 256)."""
-        from agents.vision import tower_and_embedding
+        from models.encoder.vision import tower_and_embedding
 
         with self._features_lock:
             if image_hash in self._features:
@@ -59,7 +60,7 @@ def load_resources(classifier: str | None = None, composer: str = "auto", **clas
     template composer is the fallback) or "auto" (llm when the backend can generate text)."""
     if composer not in ("auto", "template", "llm"):
         raise ValueError(f"composer must be auto, template or llm, got {composer!r}")
-    from agents.classifiers import DEFAULT_BACKEND
+    from models.classifiers import DEFAULT_BACKEND
 
     classifier = classifier or DEFAULT_BACKEND
     key = (classifier, composer, tuple(sorted((k, str(v)) for k, v in classifier_options.items())))
@@ -94,19 +95,19 @@ def check_artifacts() -> None:
 
 
 def _load(classifier_name: str, composer: str, options: dict[str, Any]) -> Resources:
-    from agents.classifiers import ENCODER_BACKENDS, get_classifier
+    from models.classifiers import build_classifier, parse_variant
     from agents.composer import compose
     from agents.intake_artifact import load_intake_gate
     from retrieval.cases import CaseIndex
-    from retrieval.encoder import load_encoder
-    from retrieval.features import analyse_lesion, overlay
+    from models.encoder import load_encoder
+    from models.features import analyse_lesion, overlay
     from retrieval.knowledge_index import KnowledgeIndex
 
     check_artifacts()
     encoder = load_encoder(with_text=True)  # one copy: classifier, cases (image and text search), intake
-    if classifier_name in ENCODER_BACKENDS:
-        options = {"encoder": encoder, **options}
-    classifier = get_classifier(classifier_name, **options)
+    variant = parse_variant(classifier_name)  # "ensemble", "encoder:tta=on", "qwen2vl:base=...,adapter=..."
+    variant = dataclasses.replace(variant, options={**variant.options, **options})
+    classifier = build_classifier(variant, encoder=encoder)
     generate = getattr(classifier, "generate", None)
     if composer == "llm" and generate is None:
         raise ValueError(f"the {classifier_name} backend cannot generate text, so the llm composer is unavailable")

@@ -54,7 +54,7 @@ def choose_cutoff(scores: np.ndarray, benign: np.ndarray, max_rate: float) -> in
 
 def val_scores(progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(checklist score, label index) for every val image the segmenter delineates (score -1 otherwise)."""
-    from retrieval.features import analyse_lesion, load_segmenter
+    from models.features import analyse_lesion, load_segmenter
 
     dataset = load_dataset()
     records = records_in(dataset, load_split(dataset=dataset), "val")

@@ -25,9 +25,9 @@ def imagenet_features(paths: Sequence[Path], tower_name: str = BASELINE_TOWER, b
     import torch
     from tqdm import tqdm
 
-    from retrieval.encoder.model import quiet_loading
-    from retrieval.encoder.preprocess import to_batch
-    from retrieval.encoder.towers import create_tower
+    from models.encoder.model import quiet_loading
+    from models.encoder.preprocess import to_batch
+    from models.encoder.towers import create_tower
 
     key = hashlib.sha256("\n".join(str(p) for p in paths).encode()).hexdigest()[:16]
     cache = get_settings().var_dir / "eval" / "features" / f"{tower_name}-{key}.npy"
@@ -84,8 +84,8 @@ def baseline_features(ctx, items: Sequence) -> np.ndarray:
     if ctx.external:
         return imagenet_features([it.image_path for it in items])
     from knowledge.splits import SPLITS, records_in
-    from retrieval.encoder.model import quiet_loading
-    from retrieval.encoder.towers import create_tower
+    from models.encoder.model import quiet_loading
+    from models.encoder.towers import create_tower
     from training.encoder.config import TrainConfig
     from training.encoder.features import cached_pooled_features
 

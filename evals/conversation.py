@@ -31,9 +31,9 @@ POLICY_TEMPLATES = ("cases_empty", "cases_page", "knowledge_missing", "pushback_
 def graph_resources(variant: str | None):
     """The graph's shared models and indexes, with the variant's classifier swapped in."""
     from agents.resources import load_resources
-    from evals.variants import build_classifier, parse_variant
+    from models.classifiers import build_classifier, parse_variant
 
-    from agents.classifiers import DEFAULT_BACKEND
+    from models.classifiers import DEFAULT_BACKEND
 
     base = load_resources(DEFAULT_BACKEND)
     v = parse_variant(variant)

@@ -4,7 +4,7 @@ A suite is a function ``(ctx: EvalContext) -> SuiteResult`` registered with ``@s
 in a module of ``evals/suites/``. ``run_suites`` loads them, runs the ones asked for (``all`` runs
 every registered suite), and writes ``DIR/<suite>.json``, ``DIR/<suite>.md`` and the suite's
 plots; ``all`` adds ``DIR/index.md`` with wall times. ``--compare A B`` runs each suite once per
-variant (a classifier backend or config, ``evals.variants``) and writes a side-by-side table;
+variant (a classifier backend or config, ``models.classifiers``) and writes a side-by-side table;
 suites registered with ``variants=False`` do not depend on the classifier and run once.
 """
 
@@ -306,7 +306,7 @@ def run_suites(
         raise ValueError(f"unknown suite(s) {', '.join(unknown)}; available: {', '.join(registered)}")
     if compare and len(set(compare)) != 2:
         raise ValueError(f"--compare needs two different variants, got {list(compare)}")
-    from evals.variants import parse_variant
+    from models.classifiers import parse_variant
 
     for variant in [ctx.variant, *(compare or ())]:
         if variant:
@@ -360,7 +360,7 @@ def run_suites(
 
 def _checks_claims(ctx: EvalContext) -> bool:
     """The README's figures are full runs on the test split with the default classifier."""
-    from agents.classifiers import DEFAULT_BACKEND
+    from models.classifiers import DEFAULT_BACKEND
 
     return ctx.split == "test" and not ctx.sample and not ctx.external and ctx.split_file is None \
         and (ctx.variant or DEFAULT_BACKEND) == DEFAULT_BACKEND

@@ -2,7 +2,7 @@
 
 classification, calibration and fairness all need the same 2,003 test (and 1,003 val)
 predictions; on two shared cores each pass costs minutes. Outputs are cached per image under
-``var/eval/predictions/<fingerprint>.npz``, keyed by ``evals.variants.classifier_fingerprint``
+``var/eval/predictions/<fingerprint>.npz``, keyed by ``models.classifiers.classifier_fingerprint``
 (the encoder's weights hash, calibration, TTA and abstention), so a retrained encoder or another
 variant never reads stale numbers. Backends without a fingerprint are recomputed every time.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from evals.harness import EvalContext, EvalItem
-from evals.variants import Variant, build_classifier, classifier_fingerprint, parse_variant
+from models.classifiers import Variant, build_classifier, classifier_fingerprint, parse_variant
 from knowledge.artifacts import atomic_write_bytes
 from knowledge.images import open_image
 from knowledge.schema import Classifier
@@ -77,7 +77,7 @@ class Predictor:
             chunk = missing[start : start + batch_size]
             images = [open_image(items[i].image_path) for i in chunk]
             if self.variant.metadata:
-                from retrieval.encoder.metadata import field_values
+                from models.encoder.metadata import field_values
 
                 preds = self.classifier.classify_batch(images, [field_values(items[i].age, items[i].sex, items[i].localization)
                                                                 for i in chunk])

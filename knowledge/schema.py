@@ -94,7 +94,7 @@ class Classifier(Protocol):
     name: str
 
     def classify(self, image: Image.Image, metadata: Mapping[str, str] | None = None) -> Prediction:
-        """``metadata``: age band, sex and site (``retrieval.encoder.metadata.field_values``); backends that do not
+        """``metadata``: age band, sex and site (``models.encoder.metadata.field_values``); backends that do not
         use metadata ignore it."""
         ...
 

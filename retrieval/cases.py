@@ -27,10 +27,10 @@ from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.taxonomy import CODES, CONFIRMATIONS, SEXES
-from retrieval.encoder import DermEncoder, load_case_embeddings, load_encoder, read_encoder_manifest
+from models.encoder import DermEncoder, load_case_embeddings, load_encoder, read_encoder_manifest
 from retrieval.chroma_store import (commit_generation, connect, create_generation, current_generation, drop_older_generations,
                                     embedded_client, generation_name, new_stamp, require_generation, server_url)
-from retrieval.encoder.artifact import CASES_NAME
+from models.encoder.artifact import CASES_NAME
 
 COLLECTION = "ham10000_cases"
 KNN_K = 16

@@ -19,7 +19,7 @@ out, lay words expanded), then ranked and fused with reciprocal rank fusion:
   - dense: cosine similarity in Chroma, honouring the class/topic filters as a ``where`` clause;
   - lexical: BM25 over title + heading + text, same filters;
   - for a Chinese question, also BM25 over the Chinese passages on the question's own words, twice: jieba
-    words and character bigrams (``retrieval.lexical``); the English rankings reach the Chinese passages
+    words and character bigrams (``knowledge.tokenize``); the English rankings reach the Chinese passages
     through the twins. Chosen on 148 Chinese dev questions (docs/knowledge.md): recall@5 0.83 with the
     translation alone, 0.94 with both Chinese rankers.
 Each document contributes at most one passage to a result list, so the answer draws on several
@@ -48,9 +48,10 @@ from knowledge.taxonomy import CODES, get_class
 from retrieval.chroma_store import (commit_generation, connect, create_generation, current_generation, drop_older_generations,
                                     embedded_client, generation_name, new_stamp, require_generation, server_url)
 from retrieval.knowledge_query import KnowledgeQuery, understand_query
-from retrieval.lexical import Bm25Ranker, tokenize_zh, tokenize_zh_bigrams
+from knowledge.tokenize import tokenize_zh, tokenize_zh_bigrams
+from retrieval.lexical import Bm25Ranker
 from retrieval.rank_fusion import RRF_K, reciprocal_rank_fusion
-from retrieval.sentence_encoder import MODEL_NAME, embed_query, embed_sentences, model_version
+from models.sentence_encoder import MODEL_NAME, embed_query, embed_sentences, model_version
 
 COLLECTION = "knowledge"
 ZH_COLLECTION = "knowledge_zh"  # the Chinese twins (stored with their English twin's vector; searched lexically)

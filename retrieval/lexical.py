@@ -1,95 +1,16 @@
-"""BM25 over short passages, English or Chinese: tokenizers, and a ranker on bm25s.
+"""BM25 over short passages, English or Chinese, on bm25s (tokenizers: knowledge/tokenize.py).
 
 Lexical matching catches what a small embedder blurs: rare exact terms ("spoke-wheel", "Breslow",
-"lacunae", "7-point"), abbreviations and class codes. The English stemmer only folds the suffixes that
-split one dermatology word into several ("dermoscopy"/"dermoscopic", "naevus"/"naevi", "vessels").
-
-Chinese has no spaces: ``tokenize_zh`` segments with jieba in search mode (a long word also yields
-its parts: 脂溢性角化病 -> 脂溢, 角化, 角化病, 脂溢性角化病), with the project's own dermatology terms
-(class names and synonyms, structures, sites) added to its dictionary so they are never split wrongly;
-Latin words and codes inside Chinese text go through the English tokenizer. docs/knowledge.md compares
-it with character bigrams on the dev questions.
+"lacunae", "7-point"), abbreviations and class codes.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import Callable, Sequence
 
 import numpy as np
 
-_TOKEN = re.compile(r"[a-z0-9]+")
-# Function words and question scaffolding: frequent in questions, useless for matching passages.
-STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does doing for from had has have how i if in into is it
-    its me my of on or our should so than that the their them then there these they this those to was we were what
-    when where which who why will with would you your about also any just may might more most much not no only other
-    such very am being get got tell know please""".split()
-)
-_SUFFIXES = ("ically", "ical", "ies", "ic", "es", "s", "y", "e")
-_IRREGULAR = {"nevi": "nevus", "lentigines": "lentigo", "carcinomata": "carcinoma", "metastases": "metastasis"}
-
-
-def stem(word: str) -> str:
-    if len(word) <= 4 or word.isdigit():
-        return word
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def tokenize(text: str) -> list[str]:
-    text = text.lower().replace("naev", "nev").replace("haem", "hem").replace("colour", "color")
-    return [stem(_IRREGULAR.get(t, t)) for t in _TOKEN.findall(text) if t not in STOPWORDS]
-
-
-_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
-# Particles, pronouns and question scaffolding of colloquial Chinese: frequent in questions, useless for matching.
-ZH_STOPWORDS = frozenset(
-    """的 了 吗 呢 吧 啊 呀 么 嘛 哦 是 不 有 在 和 与 及 或 也 都 就 还 又 很 太 更 最 会 能 要 可以 可能 这 那 这个 那个 这种
-    那种 这样 那样 我 你 他 她 它 我们 你们 他们 自己 一个 一些 什么 怎么 怎么样 怎样 如何 为什么 哪 哪些 多少 吗 请问 请 一下
-    想 问 知道 告诉 说 看 看看 是不是 有没有 会不会 能不能 要不要 需不需要 对 把 被 让 给 从 到 对于 关于 如果 因为 所以 但是 而
-    之 其 中 上 下 里 时 时候 个 种 些 点 没 没有 得 地 着 过 等 是什么 就是 意思 颗 一颗 请问 一直 现在 感觉 觉得""".split()
-)
-
-
-@lru_cache(maxsize=1)
-def _jieba():
-    import logging
-
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    from knowledge.glossary import chinese_terms
-
-    for term in chinese_terms():
-        jieba.add_word(term, freq=2000)
-    return jieba
-
-
-def segment_zh(text: str) -> list[str]:
-    """jieba's words (accurate mode, dermatology dictionary), stopwords kept."""
-    return [w for w in _jieba().lcut(text) if w.strip()]
-
-
-def tokenize_zh(text: str) -> list[str]:
-    """Chinese words (jieba, search mode, dermatology dictionary) plus the English tokens of any Latin text."""
-    jieba = _jieba()
-    tokens: list[str] = []
-    for run in _CJK_RUN.findall(text):
-        tokens += [w for w in jieba.cut_for_search(run) if w.strip() and w not in ZH_STOPWORDS]
-    return tokens + tokenize(_CJK_RUN.sub(" ", text))
-
-
-def tokenize_zh_bigrams(text: str) -> list[str]:
-    """Overlapping character bigrams of every Chinese run (the baseline docs/knowledge.md compares against)."""
-    tokens: list[str] = []
-    for run in _CJK_RUN.findall(text):
-        tokens += [run[i : i + 2] for i in range(max(1, len(run) - 1))]
-    return tokens + tokenize(_CJK_RUN.sub(" ", text))
-
+from knowledge.tokenize import tokenize
 
 Tokenizer = Callable[[str], list[str]]
 

@@ -65,3 +65,18 @@ def consult(tmp_path, resources, settings):
                      settings=settings.with_overrides(var_dir=tmp_path / "var"))
     yield c
     c.close()
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The shipped whole-image encoder (loaded once per session)."""
+    from models.encoder import load_encoder
+
+    return load_encoder()
+
+
+@pytest.fixture(scope="session")
+def test_records(dataset, split):
+    from knowledge.splits import records_in
+
+    return records_in(dataset, split, "test")

@@ -21,7 +21,7 @@ def tiny_qwen2vl():
 @pytest.fixture(scope="session")
 def val_images(dataset, split):
     """One real val image of each of the first four classes, with their labels."""
-    from retrieval.qwen2vl.records import class_interleaved
+    from models.qwen2vl.records import class_interleaved
 
     records = class_interleaved(records_in(dataset, split, "val"), 4)
     return [open_image(r.image_path) for r in records], [r.dx for r in records]

@@ -1,4 +1,4 @@
-"""Imports flow one way: knowledge -> retrieval/training -> agents -> evals -> ui; inference never imports training."""
+"""Imports flow one way: knowledge -> models -> retrieval/training -> agents -> evals -> ui; inference never imports training."""
 
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""Where the feature cut-offs in ``retrieval.features.config`` come from (never the test split).
+"""Where the feature cut-offs in ``models.features.config`` come from (never the test split).
 
 ``python -m training.feature_reference [--split train|val] [--outline truth|predicted] [--per-class N]``
 measures every feature on melanomas and naevi, from the ground-truth outline or from the shipped
@@ -20,16 +20,16 @@ from tqdm import tqdm
 from knowledge.ham10000 import LesionRecord, load_dataset
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import get_class
-from retrieval.features.masks import read_mask
-from retrieval.features.measure import measure_lesion
-from retrieval.features.schema import LesionFeatures
+from models.features.masks import read_mask
+from models.features.measure import measure_lesion
+from models.features.schema import LesionFeatures
 
 MELANOMA, NAEVUS = get_class("mel").code, get_class("nv").code
 
 
 def measure_records(records: list[LesionRecord], outline: str = "truth", progress: bool = True) -> list[LesionFeatures | None]:
     """Features from each record's ground-truth or predicted outline (None where there is none)."""
-    from retrieval.features import analyse_lesion
+    from models.features import analyse_lesion
 
     out: list[LesionFeatures | None] = []
     for r in tqdm(records, desc="measuring", unit="img", disable=not progress, leave=False):
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--split", choices=("train", "val"), default="train")
     parser.add_argument("--outline", choices=("truth", "predicted"), default="truth")
     args = parser.parse_args()
-    from retrieval.features.config import BORDER, COLOUR_RULES, SHAPE
+    from models.features.config import BORDER, COLOUR_RULES, SHAPE
 
     dataset = load_dataset()
     records = records_in(dataset, load_split(dataset=dataset), args.split)

@@ -1,4 +1,4 @@
-"""`dermagraph train intent`: the follow-up intent model (retrieval/intent_model.py), in seconds on a CPU.
+"""`dermagraph train intent`: the follow-up intent model (models/intent.py), in seconds on a CPU.
 
 1. Read the labelled questions (``evals/data/intents/train.yaml``: text, intent, lang, reassurance).
 2. Choose the regularisation and the weight of the sentence embedding by stratified 5-fold
@@ -21,7 +21,7 @@ import yaml
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, staging_dir, write_manifest
 from knowledge.settings import REPO_ROOT, get_settings
-from retrieval.intent_model import INTENTS, IntentModel, TextFeatures, sentence_vectors
+from models.intent import INTENTS, IntentModel, TextFeatures, sentence_vectors
 
 INTENT_DATA = REPO_ROOT / "evals" / "data" / "intents"
 # Two training sets by two writers (each blind to the other and to the model); heldout.yaml, by a third, is never read here.

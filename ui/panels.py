@@ -127,7 +127,7 @@ def _format_value(value: Any) -> str:
 
 
 def feature_values_markdown(features: Mapping[str, Any] | None) -> str:
-    """The raw measurements (field names as in ``retrieval.features``; defined in docs/features.md)."""
+    """The raw measurements (field names as in ``models.features``; defined in docs/features.md)."""
     values = (features or {}).get("values") or {}
     if not values:
         return ""

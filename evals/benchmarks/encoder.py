@@ -24,7 +24,7 @@ def encoder_ms_per_image(out_dir: Path, quick: bool) -> dict:
     """Image embedding + class logits on CPU (torch's default threads), single image and batches of 32."""
     import torch
 
-    from retrieval.encoder import load_encoder
+    from models.encoder import load_encoder
 
     encoder = load_encoder(with_text=False)
     images = _images(32)
@@ -69,7 +69,7 @@ def case_search(out_dir: Path, quick: bool) -> dict:
     from evals.servers import ChromaServer
     from retrieval.cases import COLLECTION
     from retrieval.chroma_store import connect, embedded_client
-    from retrieval.encoder import load_case_embeddings
+    from models.encoder import load_case_embeddings
 
     ids, emb = load_case_embeddings()
     rng = np.random.default_rng(0)
@@ -105,7 +105,7 @@ def case_search(out_dir: Path, quick: bool) -> dict:
 def case_index_build(out_dir: Path, quick: bool) -> dict:
     """`dermagraph index build` from the shipped embeddings, and what re-encoding every image would cost instead."""
     from retrieval.cases import build_case_index
-    from retrieval.encoder import load_encoder
+    from models.encoder import load_encoder
 
     tmp = Path(tempfile.mkdtemp(prefix="dermagraph-bench-"))
     try:

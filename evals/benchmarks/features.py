@@ -14,8 +14,8 @@ def features_benchmark(out_dir: Path, quick: bool) -> dict:
     from knowledge.ham10000 import load_dataset
     from knowledge.images import open_image
     from knowledge.splits import load_split, records_in
-    from retrieval.features import analyse_lesion, load_segmenter, measure_lesion
-    from retrieval.features.masks import read_mask
+    from models.features import analyse_lesion, load_segmenter, measure_lesion
+    from models.features.masks import read_mask
 
     dataset = load_dataset()
     records = records_in(dataset, load_split(dataset=dataset), "test")[: 10 if quick else 40]

@@ -13,7 +13,7 @@ from evals.bench import benchmark, timings
 def knowledge_search(out_dir: Path, quick: bool) -> dict:
     from evals.suites.rag import load_questions
     from retrieval.knowledge_index import KnowledgeIndex
-    from retrieval.sentence_encoder import load_sentence_encoder
+    from models.sentence_encoder import load_sentence_encoder
 
     t0 = time.perf_counter()
     load_sentence_encoder()

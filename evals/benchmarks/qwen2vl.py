@@ -17,13 +17,13 @@ from evals.bench import benchmark, timings
 def qwen2vl_tiny(out_dir: Path, quick: bool) -> dict:
     import torch
 
-    from agents.classifiers import get_classifier
+    from models.classifiers import get_classifier
     from knowledge.ham10000 import load_dataset
     from knowledge.images import open_image
     from knowledge.prompts import question
     from knowledge.splits import load_split, records_in
-    from retrieval.qwen2vl.records import class_interleaved
-    from retrieval.qwen2vl.sequences import Example, answer_token_logprobs, build_batch
+    from models.qwen2vl.records import class_interleaved
+    from models.qwen2vl.sequences import Example, answer_token_logprobs, build_batch
     from training.qwen2vl.tiny import tiny_model_dir
     from training.qwen2vl.train import TrainConfig, load_for_training
 

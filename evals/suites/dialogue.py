@@ -29,7 +29,7 @@ from agents import routing
 from evals.conversation import (ImagePicker, chinese_share, citation_coverage, citation_problems, graph_resources,
                                 repeated_quotes, summary_count_problems, temporary_consultation)
 from evals.harness import EvalContext, SuiteResult, suite
-from evals.variants import parse_variant
+from models.classifiers import parse_variant
 
 SCRIPTS_FILE = Path(__file__).resolve().parents[1] / "data" / "dialogues.yaml"
 OOD_DIR = Path(__file__).resolve().parents[1] / "data" / "ood"

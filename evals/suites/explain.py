@@ -5,7 +5,7 @@ falls inside the annotated lesion. Measured on a class-balanced sample of the sp
 mask, for the map of the classifier's top class (what the app shows first) and, on melanomas, for the
 melanoma map; with the share of the map's mass inside the lesion beside it (the lesion covers on
 average a fifth of the image, so a map that ignored the lesion would score about that). The layer and
-the method (LayerCAM at the last 1/16 stage) were chosen on val (``retrieval.encoder.cam``); this suite
+the method (LayerCAM at the last 1/16 stage) were chosen on val (``models.encoder.cam``); this suite
 runs on the split asked for (test by default). Goal (issue 16): pointing >= 0.9.
 """
 
@@ -37,7 +37,7 @@ def _examples_plot(ctx: EvalContext, examples: list[tuple]) -> object:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from retrieval.encoder.cam import heat_overlay
+    from models.encoder.cam import heat_overlay
 
     fig, axes = plt.subplots(2, 4, figsize=(12, 5.2))
     for ax, (item, code, heat, mask, hit) in zip(axes.flat, examples):
@@ -60,8 +60,8 @@ def _examples_plot(ctx: EvalContext, examples: list[tuple]) -> object:
 
 @suite("explain")
 def explain_suite(ctx: EvalContext) -> SuiteResult:
-    from evals.variants import build_classifier, parse_variant
-    from retrieval.features.masks import read_mask
+    from models.classifiers import build_classifier, parse_variant
+    from models.features.masks import read_mask
 
     classifier = build_classifier(parse_variant(ctx.variant))
     if not hasattr(classifier, "activation_map"):

@@ -45,8 +45,8 @@ def _segmentation_scores(items: list[EvalItem], batch: int = 64) -> dict:
     import torch
     from torch.nn import functional as F
 
-    from retrieval.features.masks import EVAL_SIZE, dice_jaccard, read_mask, soft_mask
-    from retrieval.features.segmenter import load_segmenter
+    from models.features.masks import EVAL_SIZE, dice_jaccard, read_mask, soft_mask
+    from models.features.segmenter import load_segmenter
 
     segmenter = load_segmenter()
     size = segmenter.arch.input_size
@@ -80,8 +80,8 @@ def _segmentation_scores(items: list[EvalItem], batch: int = 64) -> dict:
 
 def _feature_table(items: list[EvalItem], source: str) -> tuple[list[dict], Counter]:
     """Scalar features per item from the predicted (``analyse``) or ground-truth (``truth``) outline."""
-    from retrieval.features import analyse_lesion, measure_lesion
-    from retrieval.features.masks import read_mask
+    from models.features import analyse_lesion, measure_lesion
+    from models.features.masks import read_mask
 
     rows, refusals = [], Counter()
     for it in items:

@@ -42,7 +42,7 @@ def _plot(ctx: EvalContext, labels: tuple[str, ...], confusion: np.ndarray):
 @suite("intent", variants=False)
 def intent_suite(ctx: EvalContext) -> SuiteResult:
     from agents.intents import read_turn, rule_intent
-    from retrieval.intent_model import load_intent_model
+    from models.intent import load_intent_model
     from training.intent import HELDOUT_FILE, read_questions
 
     questions = read_questions(HELDOUT_FILE)

@@ -32,7 +32,7 @@ GOALS = {"ood_refusal_rate": 1.0, "test_acceptance_rate": 0.98}
 
 def load_gate():
     from agents.intake_artifact import intake_staleness, load_intake_gate
-    from retrieval.encoder import load_encoder
+    from models.encoder import load_encoder
 
     return load_intake_gate(load_encoder(with_text=False)), intake_staleness()
 

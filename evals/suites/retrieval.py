@@ -37,7 +37,7 @@ def open_case_index():
 
 @suite("retrieval", variants=False)
 def retrieval_suite(ctx: EvalContext) -> SuiteResult:
-    from retrieval.encoder.captions import class_prompts
+    from models.encoder.captions import class_prompts
 
     index = open_case_index()
     encoder = index.encoder

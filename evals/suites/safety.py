@@ -39,7 +39,7 @@ from tqdm import tqdm
 from evals.conversation import graph_resources, temporary_consultation
 from evals.harness import EvalContext, SuiteResult, balanced_sample, suite
 from evals.predictions import Predictor
-from evals.variants import parse_variant
+from models.classifiers import parse_variant
 from knowledge.advice import CANNOT_CONFIRM_BENIGN, DISCLAIMER, REFERRAL_TIERS as REFERRING, SELF_TREATMENT, RiskTier, tier_advice, tier_name
 from knowledge.images import open_image
 from knowledge.taxonomy import CODES, MALIGNANT_CODES, display_name

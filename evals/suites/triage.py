@@ -34,7 +34,7 @@ BENIGN = [c for c in CODES if c not in MALIGNANT_CODES]
 
 def _checklist_values(ctx: EvalContext, items) -> list[dict | None]:
     """Measured features per image (segmenter outline), cached per segmenter under var/eval/features/."""
-    from retrieval.features import analyse_lesion, load_segmenter
+    from models.features import analyse_lesion, load_segmenter
 
     key = read_manifest(ctx.settings.artifacts_dir / "segmenter").config_hash
     path = ctx.settings.var_dir / "eval" / "features" / f"{key}.json"

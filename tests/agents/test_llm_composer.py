@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.classifiers import get_classifier
+from models.classifiers import get_classifier
 from agents.composer import ComposeInput
 from agents.intents import read_turn
 from agents.llm_composer import LLMComposer, grounded_prompt, parse_sentences

@@ -7,7 +7,7 @@ import pytest
 
 from evals.harness import EvalContext, balanced_sample, variant_tag
 from evals.selective import area_under_risk_coverage, bootstrap_interval, risk_coverage, selective_at_threshold
-from evals.variants import build_classifier, parse_variant
+from models.classifiers import build_classifier, parse_variant
 
 
 def test_variant_spelling():

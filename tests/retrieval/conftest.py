@@ -1,17 +1,8 @@
-"""Fixtures for retrieval tests: the shipped encoder, and a case index built from it in a temp folder."""
+"""Fixtures for retrieval tests: a case index built from the shipped encoder in a temp folder."""
 
 from __future__ import annotations
 
 import pytest
-
-from knowledge.splits import records_in
-
-
-@pytest.fixture(scope="session")
-def encoder():
-    from retrieval.encoder import load_encoder
-
-    return load_encoder()
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +19,3 @@ def case_index(case_index_folder, encoder):
     from retrieval.cases import CaseIndex
 
     return CaseIndex.open(index_dir=case_index_folder, encoder=encoder)
-
-
-@pytest.fixture(scope="session")
-def test_records(dataset, split):
-    return records_in(dataset, split, "test")

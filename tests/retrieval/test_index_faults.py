@@ -34,7 +34,7 @@ CASE_BUILD = textwrap.dedent("""
 CASE_QUERY = textwrap.dedent("""
     import json, sys
     from retrieval.cases import CaseIndex
-    from retrieval.encoder import load_case_embeddings
+    from models.encoder import load_case_embeddings
 
     ids, emb = load_case_embeddings()
     index = CaseIndex.open(sys.argv[1])

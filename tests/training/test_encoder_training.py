@@ -34,7 +34,7 @@ def test_shipped_manifest_records_what_built_it(settings):
 
 @pytest.mark.slow
 def test_a_tiny_training_run_lowers_the_loss_and_writes_a_loadable_artifact(tmp_path, dataset):
-    from retrieval.encoder import load_case_embeddings, load_encoder
+    from models.encoder import load_case_embeddings, load_encoder
 
     cfg = TrainConfig(epochs=4, max_train_per_class=8, batch_size=28, text_steps=6, text_batch=16, warmup_steps=2)
     result = train_encoder(cfg, artifact_dir=tmp_path / "encoder", dataset=dataset, progress=False, log=lambda m: None,
@@ -88,7 +88,7 @@ def test_the_full_recipe_fine_tunes_every_layer_resumes_and_writes_a_loadable_ar
 
     import torch
 
-    from retrieval.encoder import load_encoder
+    from models.encoder import load_encoder
 
     cfg = replace(FinetuneConfig(), epochs=1, max_train_per_class=6, batch_size=8, text_steps=2, text_batch=8, warmup_steps=1,
                   workers=0)
@@ -99,7 +99,7 @@ def test_the_full_recipe_fine_tunes_every_layer_resumes_and_writes_a_loadable_ar
     assert manifest["config"]["train"]["recipe"] == "full" and manifest["metrics"]["n_train"] == 42
     assert "triage" in manifest["metrics"] and any(line.startswith("epoch 1/1") for line in logs)
     trained, fresh = load_encoder(tmp_path / "encoder", with_text=False), FinetuneConfig()
-    from retrieval.encoder.model import create_encoder
+    from models.encoder.model import create_encoder
 
     untouched = create_encoder(fresh.model, with_text=False)
     stem = "tower.net._conv_stem.weight"

@@ -27,7 +27,7 @@ pytestmark = [
 def test_llamafactory_trains_on_the_export_and_our_backend_scores_its_adapter(tiny_qwen2vl, val_images, tmp_path):
     from safetensors.torch import load_file
 
-    from agents.classifiers import get_classifier
+    from models.classifiers import get_classifier
     from training.qwen2vl.export import YAML_NAME, export_llamafactory
 
     data, out = tmp_path / "data", tmp_path / "lora"

@@ -16,10 +16,10 @@ from knowledge.corpus import load_corpus
 from knowledge.images import open_image
 from knowledge.prompts import DISCLAIMER, TIER_ADVICE, class_answer
 from knowledge.taxonomy import confirmation_name, get_class
-from retrieval.qwen2vl.budget import CUTOFF_LEN
+from models.qwen2vl.budget import CUTOFF_LEN
 from training.qwen2vl.export import YAML_NAME, export_llamafactory, validate_export
-from retrieval.features import describe, measure_lesion, summarise
-from retrieval.features.masks import read_mask
+from models.features import describe, measure_lesion, summarise
+from models.features.masks import read_mask
 from training.qwen2vl.samples import FeatureAnswers, SourceUnavailable, build_samples
 
 DERMAGRAPH = str(Path(sys.executable).with_name("dermagraph"))

@@ -6,7 +6,7 @@ import json
 
 from PIL import Image
 
-from retrieval.qwen2vl.budget import image_tokens
+from models.qwen2vl.budget import image_tokens
 
 
 def test_the_tiny_checkpoint_has_the_files_of_a_hub_snapshot(tiny_qwen2vl):
@@ -36,7 +36,7 @@ def test_auto_classes_load_it_and_the_tokenizer_is_the_real_qwen_bpe(tiny_qwen2v
 def test_image_token_counts_match_the_processor_for_ham_sizes(tiny_qwen2vl):
     from transformers import AutoProcessor
 
-    from retrieval.qwen2vl.budget import fit_pixels
+    from models.qwen2vl.budget import fit_pixels
 
     processor = AutoProcessor.from_pretrained(tiny_qwen2vl)
     for size, expected in (((200, 150), 35), ((600, 450), 336), ((1024, 768), None), ((450, 600), None)):

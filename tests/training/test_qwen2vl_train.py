@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from knowledge.prompts import class_answer, question
-from retrieval.qwen2vl.sequences import IGNORE_INDEX, Example, build_batch
+from models.qwen2vl.sequences import IGNORE_INDEX, Example, build_batch
 from training.qwen2vl.train import TrainConfig, latest_checkpoint, train_qwen2vl
 
 
@@ -62,7 +62,7 @@ def test_only_language_model_lora_weights_are_saved(trained):
 
 
 def test_an_adapter_saves_and_reloads_to_identical_logits(tiny_qwen2vl, val_images, tmp_path):
-    from retrieval.qwen2vl.loading import load_qwen2vl
+    from models.qwen2vl.loading import load_qwen2vl
     from training.qwen2vl.train import load_for_training
 
     model, processor = load_for_training(TrainConfig(base=str(tiny_qwen2vl), adapter_out=tmp_path), torch.float32)

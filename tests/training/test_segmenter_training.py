@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge.artifacts import read_manifest
-from retrieval.features import analyse_lesion, load_segmenter
+from models.features import analyse_lesion, load_segmenter
 from training.segmenter.config import SegmenterTrainConfig
 from training.segmenter.train import segmentation_loss, segmenter_staleness, train_segmenter
 

@@ -56,7 +56,7 @@ def test_train_segmenter_on_a_tiny_split_writes_a_loadable_artifact_with_its_val
                                                                                          shipped):
     from knowledge.artifacts import read_manifest, split_fingerprint
     from knowledge.splits import load_split
-    from retrieval.features import analyse_lesion, load_segmenter
+    from models.features import analyse_lesion, load_segmenter
 
     out = tmp_path / "segmenter"
     done = run("train", "segmenter", "--split-file", str(tiny_split), "--epochs", "1", "--threads", "1", "--out", str(out),
@@ -121,7 +121,7 @@ def test_train_encoder_fast_recipe_on_a_tiny_split_writes_a_loadable_artifact(tm
     assert manifest["metrics"]["n_train"] == 32 and manifest["metrics"]["n_val"] == 28
     assert manifest["config"]["train"]["epochs"] == 1 and manifest["config"]["train"]["text_steps"] == 2
     assert manifest["metrics"]["triage"]["n_val_mel"] == 4
-    from retrieval.encoder import load_encoder
+    from models.encoder import load_encoder
 
     from knowledge.images import open_image
     from knowledge.ham10000 import load_dataset
@@ -153,7 +153,7 @@ def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, t
     assert metrics["triage"]["n_val_mel"] == 4 and metrics["triage"]["val_mel_sensitivity"] >= 0.95
     assert metrics["val_with_metadata"]["nll"] <= metrics["grid_val_nll"]["metadata_weight=0"] + 1e-3
 
-    from agents.classifiers import get_classifier
+    from models.classifiers import get_classifier
     from knowledge.images import open_image
     from knowledge.ham10000 import load_dataset
 
@@ -175,7 +175,7 @@ def test_train_intent_on_a_small_labelled_set_writes_a_model_that_reads_question
     assert done.returncode == 0, done.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["metrics"]["n_train"] == 80 and 0 < manifest["metrics"]["cv"]["best"]["cv_accuracy"] <= 1
-    from retrieval.intent_model import IntentModel
+    from models.intent import IntentModel
 
     model = IntentModel.load(out)
     assert model.predict_one("can I cut it off myself with scissors").intent in model.labels

@@ -25,9 +25,9 @@ from knowledge.images import open_image
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES
-from retrieval.encoder.model import quiet_loading
-from retrieval.encoder.preprocess import to_batch
-from retrieval.encoder.towers import ImageTower, create_tower
+from models.encoder.model import quiet_loading
+from models.encoder.preprocess import to_batch
+from models.encoder.towers import ImageTower, create_tower
 from training.encoder.train import per_class_subset
 from training.encoder.features import cached_pooled_features, pooled_cache_path, pooled_features, trunk_activations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from retrieval.encoder.model import EncoderConfig
+from models.encoder.model import EncoderConfig
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class FinetuneConfig:
 @dataclass(frozen=True)
 class LesionViewConfig(FinetuneConfig):
     """The lesion-centred member of the classifier ensemble (v4): the full recipe on crops around the
-    segmenter's outline (``retrieval/encoder/lesion_view.py``). A classifier only: no text side."""
+    segmenter's outline (``models/encoder/lesion_view.py``). A classifier only: no text side."""
 
     model: EncoderConfig = field(default_factory=lambda: EncoderConfig(
         top_blocks=16, tune_top=True, tune_stem=True, tta_flip=True, image_size=(192, 144), color_constancy=True,

@@ -1,4 +1,4 @@
-"""`dermagraph train classifier`: fit the ensemble head (retrieval/encoder/ensemble.py) on val, in minutes.
+"""`dermagraph train classifier`: fit the ensemble head (models/encoder/ensemble.py) on val, in minutes.
 
 1. Val logits of each member encoder (whole image; lesion-centred crop from the shipped segmenter), with TTA.
 2. Member weight: the one of a grid minimising val negative log-likelihood after temperature + prior-shift
@@ -24,10 +24,10 @@ from knowledge.ham10000 import LesionRecord, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
-from retrieval.encoder.artifact import WEIGHTS_NAME, load_encoder
-from retrieval.encoder.ensemble import MEMBERS, Calibration, EnsembleHead, classifier_dir
-from retrieval.encoder.lesion_view import boxes_for_records
-from retrieval.encoder.metadata import MetadataPrior, field_values
+from models.encoder.artifact import WEIGHTS_NAME, load_encoder
+from models.encoder.ensemble import MEMBERS, Calibration, EnsembleHead, classifier_dir
+from models.encoder.lesion_view import boxes_for_records
+from models.encoder.metadata import MetadataPrior, field_values
 from training.encoder.calibrate import fit_calibration, val_metrics
 from training.encoder.finetune import predict_records
 

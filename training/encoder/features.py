@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from knowledge.ham10000 import LesionRecord
 from knowledge.images import open_image
-from retrieval.encoder.preprocess import to_batch
-from retrieval.encoder.towers import ImageTower
+from models.encoder.preprocess import to_batch
+from models.encoder.towers import ImageTower
 from training.encoder.augment import augment
 
 

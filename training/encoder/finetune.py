@@ -28,10 +28,10 @@ from tqdm import tqdm
 from knowledge.ham10000 import LesionRecord
 from knowledge.images import open_image
 from knowledge.taxonomy import CODES
-from retrieval.encoder.lesion_view import Box, jittered_lesion_view, lesion_view
-from retrieval.encoder.model import DermEncoder
-from retrieval.encoder.preprocess import to_tensor
-from retrieval.encoder.towers import TowerSpec
+from models.encoder.lesion_view import Box, jittered_lesion_view, lesion_view
+from models.encoder.model import DermEncoder
+from models.encoder.preprocess import to_tensor
+from models.encoder.towers import TowerSpec
 from training.encoder.augment import dermoscopy_augment
 from training.encoder.calibrate import val_metrics
 from training.encoder.losses import cosine_lr, image_side_loss

@@ -34,10 +34,10 @@ from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.calibration import softmax, triage_thresholds
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
-from retrieval.encoder.artifact import save_case_embeddings, save_weights
-from retrieval.encoder.captions import caption
-from retrieval.encoder.lesion_view import Box, boxes_for_records
-from retrieval.encoder.model import DermEncoder, create_encoder
+from models.encoder.artifact import save_case_embeddings, save_weights
+from models.encoder.captions import caption
+from models.encoder.lesion_view import Box, boxes_for_records
+from models.encoder.model import DermEncoder, create_encoder
 from training.encoder.calibrate import fit_calibration, val_metrics
 from training.encoder.config import FinetuneConfig, TrainConfig, recipe_config
 from training.encoder.finetune import finetune_image_side, predict_records
@@ -272,7 +272,7 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig | FinetuneConfig, train
 def cached_lesion_boxes(records: Sequence[LesionRecord], work_dir: Path, progress: bool) -> dict[str, Box]:
     """Lesion boxes from the shipped segmenter, cached under ``work_dir`` per segmenter artifact."""
     from knowledge.artifacts import read_manifest
-    from retrieval.features.segmenter import default_artifact_dir
+    from models.features.segmenter import default_artifact_dir
 
     seg = read_manifest(default_artifact_dir())
     path = Path(work_dir) / f"lesion_boxes_{config_hash({'created': seg.created, 'config': seg.config})}.json"
@@ -415,7 +415,7 @@ def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = 
     """
     from dataclasses import replace
 
-    from retrieval.encoder.towers import available_towers, is_tower_name
+    from models.encoder.towers import available_towers, is_tower_name
 
     cfg = recipe_config(recipe)
     if tower is not None:

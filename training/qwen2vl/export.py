@@ -29,7 +29,7 @@ import yaml
 from knowledge.artifacts import Manifest, atomic_write_text, split_fingerprint, write_manifest
 from knowledge.prompts import Task
 from knowledge.splits import SPLITS
-from retrieval.qwen2vl.budget import CUTOFF_LEN, IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS, image_tokens
+from models.qwen2vl.budget import CUTOFF_LEN, IMAGE_MAX_PIXELS, IMAGE_MIN_PIXELS, image_tokens
 from training.qwen2vl.samples import Sample, available_tasks, build_samples, sources_for
 
 IMAGE_TAG = "<image>"
@@ -177,7 +177,7 @@ def export_llamafactory(
     """
     from knowledge.ham10000 import load_dataset
     from knowledge.splits import load_split, records_in
-    from retrieval.qwen2vl.records import class_interleaved
+    from models.qwen2vl.records import class_interleaved
 
     out_dir = Path(out_dir)
     tasks = tuple(tasks) if tasks else available_tasks()

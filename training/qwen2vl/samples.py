@@ -30,7 +30,7 @@ from knowledge.prompts import (
 from knowledge.taxonomy import get_class
 
 DEFAULT_TASKS: tuple[Task, ...] = ("identify", "describe", "advise", "medical_qa")
-MEDICAL_ANSWER_WORDS = 120  # keeps every sample far inside the token budget (see retrieval.qwen2vl.budget)
+MEDICAL_ANSWER_WORDS = 120  # keeps every sample far inside the token budget (see models.qwen2vl.budget)
 
 
 class SourceUnavailable(ValueError):
@@ -111,14 +111,14 @@ class CorpusAnswers:
 
 class FeatureAnswers:
     """Colours, symmetry and border measured on the image and its ground-truth mask, in the feature
-    analyser's own words (``retrieval.features``: ``measure_lesion`` -> ``describe`` -> ``summarise``)."""
+    analyser's own words (``models.features``: ``measure_lesion`` -> ``describe`` -> ``summarise``)."""
 
     def __init__(self) -> None:
         try:
-            from retrieval.features import describe, measure_lesion, summarise
-            from retrieval.features.masks import read_mask
+            from models.features import describe, measure_lesion, summarise
+            from models.features.masks import read_mask
         except ImportError as exc:
-            raise SourceUnavailable(f"the lesion-feature analyser (retrieval.features) is not available: {exc}") from None
+            raise SourceUnavailable(f"the lesion-feature analyser (models.features) is not available: {exc}") from None
         self._describe, self._measure, self._summarise, self._read_mask = describe, measure_lesion, summarise, read_mask
 
     def turn(self, record: LesionRecord) -> Turn | None:

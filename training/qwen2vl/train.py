@@ -21,8 +21,8 @@ from typing import Any, Callable, Sequence
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, atomic_write_text, split_fingerprint, staging_dir, write_manifest
 from knowledge.images import open_image
-from retrieval.qwen2vl.budget import CUTOFF_LEN, IMAGE_MAX_PIXELS
-from retrieval.qwen2vl.sequences import Example, answer_token_logprobs, build_batch
+from models.qwen2vl.budget import CUTOFF_LEN, IMAGE_MAX_PIXELS
+from models.qwen2vl.sequences import Example, answer_token_logprobs, build_batch
 from training.qwen2vl.samples import Sample
 
 LANGUAGE_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -87,7 +87,7 @@ def load_for_training(config: TrainConfig, dtype: Any) -> tuple[Any, Any]:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoProcessor, Qwen2VLForConditionalGeneration
 
-    from retrieval.qwen2vl.loading import read_model_config
+    from models.qwen2vl.loading import read_model_config
 
     read_model_config(config.base)
     model = Qwen2VLForConditionalGeneration.from_pretrained(config.base, dtype=dtype)
@@ -113,7 +113,7 @@ def load_for_training(config: TrainConfig, dtype: Any) -> tuple[Any, Any]:
 def training_samples(config: TrainConfig) -> tuple[list[Sample], dict[str, str], Any]:
     from knowledge.ham10000 import load_dataset
     from knowledge.splits import load_split, records_in
-    from retrieval.qwen2vl.records import class_interleaved
+    from models.qwen2vl.records import class_interleaved
     from training.qwen2vl.samples import available_tasks, build_samples, sources_for
 
     tasks = tuple(config.tasks) if config.tasks else available_tasks()

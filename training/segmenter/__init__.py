@@ -1,1 +1,1 @@
-"""Training the lesion segmenter (`dermagraph train segmenter`); inference lives in ``retrieval.features``."""
+"""Training the lesion segmenter (`dermagraph train segmenter`); inference lives in ``models.features``."""

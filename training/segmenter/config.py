@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from retrieval.features.model import SegmenterArch
+from models.features.model import SegmenterArch
 
 
 @dataclass(frozen=True)

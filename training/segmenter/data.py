@@ -15,8 +15,8 @@ from tqdm import tqdm
 
 from knowledge.ham10000 import LesionRecord
 from knowledge.images import open_image
-from retrieval.features.masks import EVAL_SIZE, read_mask, soft_mask
-from retrieval.features.model import resize_for_model
+from models.features.masks import EVAL_SIZE, read_mask, soft_mask
+from models.features.model import resize_for_model
 
 
 @dataclass

@@ -37,9 +37,9 @@ from knowledge.artifacts import (
 from knowledge.ham10000 import HamDataset, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
-from retrieval.features.masks import EVAL_SIZE, dice_jaccard
-from retrieval.features.model import create_segmenter, to_input
-from retrieval.features.segmenter import default_artifact_dir, save_weights
+from models.features.masks import EVAL_SIZE, dice_jaccard
+from models.features.model import create_segmenter, to_input
+from models.features.segmenter import default_artifact_dir, save_weights
 from training.segmenter.config import SegmenterTrainConfig
 from training.segmenter.data import MaskSet, load_mask_set, subset
 

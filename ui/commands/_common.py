@@ -21,6 +21,11 @@ SplitFileOption = typer.Option(
     None, "--split-file", envvar="DERMAGRAPH_SPLIT_FILE", help="CSV with columns image_id,split to use instead of the shipped split."
 )
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+# One spelling of "which classifier" for ask, serve, eval, compare, batch and explain (models/classifiers/_variant.py).
+ClassifierOption = typer.Option(
+    None, "--classifier", "--variant",
+    help="Classifier BACKEND[:KEY=VALUE,...]: ensemble (default: whole-image and lesion-view encoders), encoder, "
+         "qwen2vl:base=ID|DIR,adapter=DIR; options abstain=P, tta=on|off (encoder), metadata=on|off (ensemble).")
 
 
 def path_or_none(value: Optional[Path]) -> Optional[Path]:
@@ -60,3 +65,18 @@ def use_servers(chroma_url: str | None = None, sessions_url: str | None = None, 
         if value:
             os.environ[name] = str(value)
     get_settings.cache_clear()
+
+
+def classifier_spec(classifier: Optional[str], base: Optional[str] = None, adapter: Optional[Path] = None) -> str:
+    """The --classifier spelling with the --base/--adapter shorthand folded in, checked before anything loads."""
+    from models.classifiers import DEFAULT_BACKEND, parse_variant
+
+    spec = (classifier or DEFAULT_BACKEND).strip()
+    extra = [f"{key}={value}" for key, value in (("base", base), ("adapter", adapter)) if value is not None]
+    if extra:
+        spec = f"{spec}{',' if ':' in spec else ':'}{','.join(extra)}"
+    try:
+        parse_variant(spec)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--classifier") from None
+    return spec

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ui.commands._common import JsonOption, console, err_console, print_json, user_errors
+from ui.commands._common import ClassifierOption, JsonOption, classifier_spec, console, err_console, print_json, user_errors
 
 
 def ask(
@@ -16,10 +16,9 @@ def ask(
     question: Optional[str] = typer.Option(None, "--question", "-q", help="Your question (English or 中文)."),
     thread: Optional[str] = typer.Option(None, "--thread", "-t", help="Conversation id; reuse it for follow-ups."),
     language: Optional[str] = typer.Option(None, "--lang", help="Answer language: en or zh (default: the question's)."),
-    classifier: str = typer.Option("ensemble", "--classifier", help="Classifier backend: ensemble (default: whole-image "
-                                    "and lesion-view encoders with patient metadata), encoder (whole image only) or qwen2vl."),
-    base: Optional[str] = typer.Option(None, "--base", help="Qwen2-VL base model id or path (qwen2vl backend)."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", help="Qwen2-VL LoRA adapter folder (qwen2vl backend)."),
+    classifier: Optional[str] = ClassifierOption,
+    base: Optional[str] = typer.Option(None, "--base", help="Shorthand for --classifier qwen2vl:base=ID|DIR."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="Shorthand for --classifier qwen2vl:adapter=DIR."),
     composer: str = typer.Option("auto", "--composer", help="auto, template or llm (llm needs a generative backend)."),
     age: Optional[float] = typer.Option(None, "--age", help="Patient's age in years (optional; used by the triage rule)."),
     sex: Optional[str] = typer.Option(None, "--sex", help="male or female (optional)."),
@@ -35,8 +34,7 @@ def ask(
     if language not in (None, "en", "zh"):
         raise typer.BadParameter("--lang must be en or zh", param_hint="--lang")
     thread_id = thread or uuid.uuid4().hex[:12]
-    options = {k: v for k, v in {"base": base, "adapter": adapter}.items() if v is not None}
-    options["composer"] = composer
+    spec = classifier_spec(classifier, base, adapter)
     with user_errors():
         from agents.session import check_thread_id
         from knowledge.images import open_image
@@ -47,7 +45,7 @@ def ask(
         patient = patient_from_fields(age, sex, site, history)  # an impossible age or unknown site: a clear error
         if image is not None:
             open_image(image)  # a bad file or thread id fails in a second, not after the models load
-        result = Consultation(classifier=classifier, **options).ask(thread_id, question, image=image, language=language,
+        result = Consultation(classifier=spec, composer=composer).ask(thread_id, question, image=image, language=language,
                                                                     patient=None if patient.is_empty() else patient)
     if as_json:
         print_json(result.model_dump(exclude={"passages"}))

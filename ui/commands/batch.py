@@ -7,14 +7,14 @@ from typing import Optional
 
 import typer
 
-from ui.commands._common import console, err_console, user_errors
+from ui.commands._common import ClassifierOption, classifier_spec, console, err_console, user_errors
 
 
 def batch(
     folder: Path = typer.Argument(..., help="Folder of images (searched recursively: jpg, png, bmp, tif, webp)."),
     out: Path = typer.Option(..., "--out", "-o", help="CSV to write; an existing one is resumed (images already in it "
                                                       "with the same content are skipped)."),
-    classifier: str = typer.Option("ensemble", "--classifier", help="Classifier backend: ensemble, encoder or qwen2vl."),
+    classifier: Optional[str] = ClassifierOption,
     age: Optional[float] = typer.Option(None, "--age", help="One patient's age for every image (optional)."),
     sex: Optional[str] = typer.Option(None, "--sex", help="male or female (optional)."),
     site: Optional[str] = typer.Option(None, "--site", help="Body site for every image (optional)."),
@@ -33,7 +33,7 @@ def batch(
         from agents.resources import load_resources
 
         err_console.print(f"[dim]{len(images)} image(s); loading models…[/]")
-        resources = load_resources(classifier)
+        resources = load_resources(classifier_spec(classifier))
         columns = (TextColumn("[cyan]batch"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    TextColumn("{task.description}"))
         with Progress(*columns, console=err_console, transient=False) as progress:

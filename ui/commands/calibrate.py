@@ -23,7 +23,7 @@ def calibrate_encoder_command(
     """Choose the triage cut-offs (melanoma, malignant) on val and store them in the encoder's manifest."""
     from ui.commands._common import console, path_or_none, print_json, user_errors
 
-    from agents.classifiers.encoder import calibrate_encoder_triage
+    from models.classifiers.encoder import calibrate_encoder_triage
 
     with user_errors():
         result = calibrate_encoder_triage(path_or_none(out), path_or_none(split_file), progress=not as_json)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from typing import Optional
+
 import typer
 
-from ui.commands._common import JsonOption, console, print_json, user_errors
+from ui.commands._common import ClassifierOption, JsonOption, classifier_spec, console, print_json, user_errors
 
 
 def compare(
     before: Path = typer.Argument(..., help="The earlier image."),
     after: Path = typer.Argument(..., help="The later image of the same lesion."),
-    classifier: str = typer.Option("ensemble", "--classifier", help="Classifier backend: ensemble, encoder or qwen2vl."),
+    classifier: Optional[str] = ClassifierOption,
     language: str = typer.Option("en", "--lang", help="en or zh."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -27,7 +29,7 @@ def compare(
         raise typer.BadParameter("--lang must be en or zh", param_hint="--lang")
     with user_errors():
         open_image(before), open_image(after)  # bad files fail before the models load
-        result = compare_images(load_resources(classifier), before, after)
+        result = compare_images(load_resources(classifier_spec(classifier)), before, after)
     if as_json:
         print_json(asdict(result))
         return

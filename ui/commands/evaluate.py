@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from ui.commands._common import SplitFileOption, console, err_console, path_or_none, user_errors
+from ui.commands._common import ClassifierOption, SplitFileOption, console, err_console, path_or_none, user_errors
 
 
 def eval_command(
@@ -21,8 +21,7 @@ def eval_command(
     sample: Optional[int] = typer.Option(None, "--sample", help="Evaluate a stratified sample of about N items."),
     compare: Optional[List[str]] = typer.Option(
         None, "--compare", help="Two variants side by side: --compare encoder --compare encoder:tta=on (see --variant)."),
-    variant: Optional[str] = typer.Option(
-        None, "--variant", help="Classifier variant BACKEND[:abstain=P,tta=on|off,KEY=VALUE] (default encoder; docs/evaluation.md)."),
+    variant: Optional[str] = ClassifierOption,
 ) -> None:
     """Run eval suites and write reports (JSON + markdown + PNG plots)."""
     from evals.harness import EvalContext, SuitesFailed, run_suites

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ui.commands._common import JsonOption, console, err_console, print_json, user_errors
+from ui.commands._common import ClassifierOption, JsonOption, classifier_spec, console, err_console, print_json, user_errors
 
 
 def explain(
@@ -15,7 +15,7 @@ def explain(
     out: Path = typer.Option(..., "--out", "-o", help="PNG to write: the image with the heat map laid over it."),
     code: Optional[str] = typer.Option(None, "--class", help="Class to explain (akiec, bcc, bkl, df, mel, nv, vasc); "
                                                              "default: the most likely one."),
-    classifier: str = typer.Option("ensemble", "--classifier", help="Classifier backend: ensemble or encoder."),
+    classifier: Optional[str] = ClassifierOption,
     language: str = typer.Option("en", "--lang", help="Language of the note: en or zh."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -33,7 +33,7 @@ def explain(
         raise typer.BadParameter("--out must be a .png file", param_hint="--out")
     with user_errors():
         img = open_image(image)  # a bad file fails before the models load
-        resources = load_resources(classifier)
+        resources = load_resources(classifier_spec(classifier))
         prediction = resources.classifier.classify(img)
         result = explain_image(resources, img, code, prediction=prediction)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ def features_command(
     lang: str = typer.Option("en", "--lang", help="Language of the description: en or zh."),
 ) -> None:
     """Segment the lesion and report measured asymmetry, border, colours and size, each traced to its numbers."""
-    from retrieval.features import analyse_lesion, overlay, summarise
+    from models.features import analyse_lesion, overlay, summarise
 
     if lang not in ("en", "zh"):
         raise typer.BadParameter("use en or zh", param_hint="--lang")

@@ -112,7 +112,7 @@ def calibrate_qwen2vl_command(
     """Fit the temperature on the val split and write calibration.json next to the adapter."""
     from rich.progress import Progress
 
-    from agents.classifiers.qwen2vl import calibrate
+    from models.classifiers.qwen2vl import calibrate
 
     if scoring not in ("sum", "mean"):
         raise typer.BadParameter("--scoring must be sum or mean", param_hint="--scoring")
@@ -150,7 +150,7 @@ def classify_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Class probabilities for one image from the qwen2vl backend."""
-    from agents.classifiers import get_classifier
+    from models.classifiers import get_classifier
     from knowledge.images import open_image
 
     with user_errors():
@@ -174,7 +174,7 @@ def generate_command(
     max_new_tokens: int = typer.Option(200, "--max-new-tokens"),
 ) -> None:
     """Free-text answer about one image."""
-    from agents.classifiers import get_classifier
+    from models.classifiers import get_classifier
     from knowledge.images import open_image
     from knowledge.prompts import question
 

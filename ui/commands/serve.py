@@ -7,16 +7,15 @@ from typing import Optional
 
 import typer
 
-from ui.commands._common import err_console, use_servers, user_errors
+from ui.commands._common import ClassifierOption, classifier_spec, err_console, use_servers, user_errors
 
 
 def serve(
     host: Optional[str] = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1, this machine only; env DERMAGRAPH_HOST)."),
     port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="Port (default 7860; env DERMAGRAPH_PORT)."),
-    classifier: str = typer.Option("ensemble", "--classifier", help="Classifier backend: ensemble (default: whole-image "
-                                    "and lesion-view encoders with patient metadata), encoder (whole image only) or qwen2vl."),
-    base: Optional[str] = typer.Option(None, "--base", help="Qwen2-VL base model id or path (qwen2vl backend)."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", help="Qwen2-VL LoRA adapter folder (qwen2vl backend)."),
+    classifier: Optional[str] = ClassifierOption,
+    base: Optional[str] = typer.Option(None, "--base", help="Shorthand for --classifier qwen2vl:base=ID|DIR."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="Shorthand for --classifier qwen2vl:adapter=DIR."),
     auth: Optional[str] = typer.Option(None, "--auth", envvar="DERMAGRAPH_AUTH", show_envvar=True,
                                        help="Require a login: USER:PASSWORD."),
     share: bool = typer.Option(False, "--share", help="Also open a public Gradio share link (off by default; needs internet)."),
@@ -32,12 +31,12 @@ def serve(
     """Serve the app: multimodal chat, probabilities, measured features, similar cases. Not a diagnosis."""
     from ui.app import parse_auth, serve as serve_app
 
-    options = {k: v for k, v in {"base": base, "adapter": adapter}.items() if v is not None}
+    spec = classifier_spec(classifier, base, adapter)
     use_servers(chroma_url, sessions_url, uploads_dir)
     with user_errors():
         parse_auth(auth)  # a malformed --auth fails before minutes of model loading
         err_console.print("[dim]loading models (once, before the first request)…[/]")
-        serve_app(host=host, port=port, classifier=classifier, classifier_options=options, auth=auth, share=share,
+        serve_app(host=host, port=port, classifier=spec, auth=auth, share=share,
                   on_ready=lambda url: err_console.print(f"dermagraph is serving on [bold]{url}[/] (Ctrl-C to stop)"),
                   on_status=lambda line: err_console.print(f"[dim]{line}[/]", highlight=False),
                   **({"concurrency": concurrency} if concurrency else {}))

@@ -1,0 +1,75 @@
+"""The encoder: towers by name, preprocessing for any image, captions, and the shipped artifact's outputs."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from knowledge.artifacts import ArtifactError
+from knowledge.images import open_image
+from knowledge.taxonomy import CODES
+from models.encoder import available_towers, create_tower, load_encoder
+from models.encoder.captions import caption, class_descriptions, class_prompts
+from models.encoder.preprocess import fit_to_frame, to_batch
+
+
+def test_towers_are_registered_by_name_and_unknown_names_list_the_choices():
+    assert {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "small_cnn"} <= set(available_towers())
+    with pytest.raises(ValueError, match="available: .*efficientnet_lite0"):
+        create_tower("resnet9000")
+
+
+def test_lite0_trunk_then_top_equals_the_whole_tower(dataset):
+    tower = create_tower("efficientnet_lite0", top_blocks=5).eval()
+    x = to_batch([open_image(r.image_path) for r in dataset.records[:2]], tower.spec)
+    with torch.inference_mode():
+        whole = tower(x)
+        split = tower.top(tower.trunk(x))
+    assert whole.shape == (2, tower.spec.feature_dim) == (2, 1280)
+    assert torch.allclose(whole, split)
+
+
+@pytest.mark.parametrize("size", [(200, 150), (150, 200), (33, 40), (3000, 2000), (640, 640)])
+def test_any_image_becomes_the_towers_landscape_frame(size):
+    img = Image.new("RGB", size, (120, 80, 60))
+    framed = fit_to_frame(img, (224, 168))
+    assert framed.size == (224, 168)
+
+
+def test_portrait_images_are_turned_rather_than_cropped_to_a_sliver():
+    img = Image.new("RGB", (150, 200), (0, 0, 0))
+    img.paste((255, 255, 255), (0, 0, 150, 20))  # a white band along the top edge
+    framed = np.asarray(fit_to_frame(img, (200, 150)))
+    assert framed[:, :10].mean() > 200 or framed[:, -10:].mean() > 200  # the band now runs down one side
+
+
+def test_captions_describe_the_image_metadata_and_its_class(dataset):
+    rng = random.Random(0)
+    record = next(r for r in dataset if r.dx == "mel" and r.localization == "back" and r.age)
+    texts = [caption(record.caption_fields(), rng) for _ in range(40)]
+    assert all("melanoma" in t for t in texts)
+    assert any("on the back" in t for t in texts)
+    assert any("histopathology" in t or "follow-up" in t or "consensus" in t or "confocal" in t for t in texts)
+    assert set(class_descriptions()) == set(CODES)
+    assert class_prompts("vasc")[0] == "dermoscopy of vascular lesion"
+
+
+def test_shipped_encoder_embeds_images_and_texts_into_one_normalised_space(encoder, dataset):
+    images = [open_image(r.image_path) for r in dataset.records[:3]]
+    img_emb = encoder.embed_images(images)
+    txt_emb = encoder.embed_texts(["dermoscopy of melanoma", "a melanocytic nevus on the back"])
+    assert img_emb.shape == (3, encoder.config.embed_dim) and txt_emb.shape == (2, encoder.config.embed_dim)
+    np.testing.assert_allclose(np.linalg.norm(img_emb, axis=1), 1, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(txt_emb, axis=1), 1, atol=1e-4)
+    probs = encoder.predict_proba(images)
+    np.testing.assert_allclose(probs.sum(1), 1, atol=1e-5)
+    assert encoder.temperature > 0
+
+
+def test_loading_from_an_empty_folder_says_how_to_build_the_artifact(tmp_path):
+    with pytest.raises(ArtifactError, match="dermagraph train encoder"):
+        load_encoder(tmp_path)

@@ -1,0 +1,74 @@
+"""The default classifier (v4 ensemble): both encoders, the lesion crop, metadata that can only raise the triage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.classifiers import DEFAULT_BACKEND, get_classifier
+from agents.risk import TriageCutoffs, triage
+from knowledge.images import open_image
+from knowledge.schema import Classifier
+from knowledge.splits import records_in
+from knowledge.taxonomy import CODES
+from models.encoder.metadata import field_values
+
+
+@pytest.fixture(scope="module")
+def ensemble(resources):
+    return resources.classifier
+
+
+def test_the_default_backend_is_the_ensemble_and_shares_the_loaded_encoder(ensemble, resources):
+    assert DEFAULT_BACKEND == "ensemble" and isinstance(ensemble, Classifier) and ensemble.name == "ensemble"
+    assert ensemble.whole is resources.encoder  # one copy of the whole-image encoder in the process
+    assert ensemble.lesion.config.lesion_margin is not None
+    assert abs(sum(ensemble.head.weights) - 1) < 1e-9 and all(0 <= w <= 1 for w in ensemble.head.weights)
+
+
+def test_its_probabilities_mix_both_members_and_are_calibrated_distributions(ensemble, dataset):
+    img = open_image(dataset.records[3].image_path)
+    pred = ensemble.classify(img)
+    assert pred.backend == "ensemble" and sum(pred.probs.values()) == pytest.approx(1.0)
+    assert pred.image_probs is None  # no metadata given
+    whole, lesion = ensemble.member_logits([img])
+    assert not np.allclose(whole, lesion)  # the crop is a different view
+    expected, _ = ensemble.head.probabilities([whole, lesion])
+    assert [pred.probs[c] for c in CODES] == pytest.approx(expected[0].tolist(), abs=1e-6)
+
+
+def test_metadata_moves_the_shown_probabilities_and_keeps_the_image_only_ones(ensemble, dataset):
+    record = next(r for r in dataset.records if r.dx == "bkl" and r.localization == "face" and r.age and r.age >= 60)
+    img = open_image(record.image_path)
+    plain = ensemble.classify(img)
+    fields = field_values(record.age, record.sex, record.localization)
+    with_meta = ensemble.classify(img, fields)
+    assert with_meta.image_probs == pytest.approx(plain.probs, abs=1e-6)
+    assert with_meta.probs != pytest.approx(plain.probs, abs=1e-3)
+    assert sum(with_meta.probs.values()) == pytest.approx(1.0)
+    assert ensemble.classify(img, {}).image_probs is None  # empty metadata: the image-only prediction
+
+
+def test_metadata_can_raise_the_triage_estimate_but_never_lower_it(ensemble, dataset, split):
+    """Young people get lower melanoma odds from the prior; the rule still reads the image-only estimate."""
+    cutoffs = TriageCutoffs.from_manifest_metrics(ensemble.triage)
+    test = records_in(dataset, split, "test")
+    mels = [r for r in test if r.dx == "mel"][:12]
+    young = field_values(20, "female", "lower extremity")
+    lowered = 0
+    for r in mels:
+        img = open_image(r.image_path)
+        plain, meta = ensemble.classify(img), ensemble.classify(img, young)
+        lowered += meta.probs["mel"] < plain.probs["mel"]
+        t_plain, t_meta = triage(plain, cutoffs), triage(meta, cutoffs)
+        assert t_meta.p_mel >= t_plain.p_mel - 1e-9
+        assert t_meta.melanoma_not_excluded or not t_plain.melanoma_not_excluded
+    assert lowered > 0  # the prior does lower the shown melanoma probability for a young person: the guard matters
+
+
+def test_held_out_test_images_reach_a_balanced_accuracy_well_above_the_encoder_alones_floor(ensemble, dataset, split):
+    test = records_in(dataset, split, "test")
+    picks = [r for c in CODES for r in [x for x in test if x.dx == c][:8]]
+    preds = ensemble.classify_batch([open_image(r.image_path) for r in picks])
+    recall = {c: np.mean([p.label == r.dx for p, r in zip(preds, picks) if r.dx == c]) for c in CODES}
+    assert np.mean(list(recall.values())) >= 0.4, recall
