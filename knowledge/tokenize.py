@@ -2,7 +2,8 @@
 composer's language checks split text with.
 
 The English stemmer only folds the suffixes that split one dermatology word into several
-("dermoscopy"/"dermoscopic", "naevus"/"naevi", "vessels").
+("dermoscopy"/"dermoscopic", "naevus"/"naevi", "vessels"). bm25s's tokenizer with PyStemmer's Snowball
+stemmer was measured against it and retrieved worse on the dev questions (docs/knowledge.md, "English tokenizer").
 
 Chinese has no spaces: ``tokenize_zh`` segments with jieba in search mode (a long word also yields
 its parts: 脂溢性角化病 -> 脂溢, 角化, 角化病, 脂溢性角化病), with the project's own dermatology terms
