@@ -7,9 +7,7 @@ Quote medians and ratios: the machine is noisy.
 
 from __future__ import annotations
 
-import importlib
 import json
-import pkgutil
 import platform
 import statistics
 import time
@@ -17,26 +15,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from knowledge.artifacts import atomic_write_text
+from knowledge.registry import Registry
 
 BenchFn = Callable[[Path, bool], dict[str, Any]]
-_BENCHES: dict[str, BenchFn] = {}
-
-
-def benchmark(name: str) -> Callable[[BenchFn], BenchFn]:
-    def register(fn: BenchFn) -> BenchFn:
-        _BENCHES[name] = fn
-        return fn
-
-    return register
+_BENCHES: Registry[BenchFn] = Registry("benchmark", "evals.benchmarks")  # listing imports every module
+benchmark = _BENCHES.register
 
 
 def available_benchmarks() -> list[str]:
-    import evals.benchmarks as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"evals.benchmarks.{info.name}")
-    return sorted(_BENCHES)
+    return _BENCHES.names()
 
 
 def timings(fn: Callable[[], object], repeat: int, warmup: int = 1) -> dict[str, float]:
@@ -65,11 +52,8 @@ def machine() -> dict[str, Any]:
 
 def run_benchmarks(out_dir: Path, only: list[str] | None = None, quick: bool = False,
                    progress: Callable[[str], None] = print) -> dict[str, Any]:
-    names = available_benchmarks()
-    wanted = only or names
-    unknown = [n for n in wanted if n not in _BENCHES]
-    if unknown:
-        raise ValueError(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(names)}")
+    wanted = only or available_benchmarks()
+    _BENCHES.require(wanted)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     for name in wanted:

@@ -11,10 +11,8 @@ suites registered with ``variants=False`` do not depend on the classifier and ru
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import math
-import pkgutil
 import random
 import re
 import time
@@ -25,6 +23,7 @@ from typing import Any, Callable
 
 from knowledge.artifacts import atomic_write_text
 from knowledge.ham10000 import DataError, HamDataset, load_dataset
+from knowledge.registry import Registry
 from knowledge.settings import Settings, get_settings
 from knowledge.splits import SPLITS, load_split
 from knowledge.taxonomy import CODES
@@ -114,7 +113,7 @@ class SuiteResult:
 
 
 SuiteFn = Callable[[EvalContext], SuiteResult]
-_SUITES: dict[str, SuiteFn] = {}
+_SUITES: Registry[SuiteFn] = Registry("suite", "evals.suites")  # listing imports every suite module
 _CLASSIFIER_FREE: set[str] = set()  # suites whose results do not depend on the variant
 
 
@@ -122,9 +121,7 @@ def suite(name: str, variants: bool = True) -> Callable[[SuiteFn], SuiteFn]:
     """Register a suite; ``variants=False``: it does not use the classifier, so ``--compare`` runs it once."""
 
     def register(fn: SuiteFn) -> SuiteFn:
-        if name in _SUITES and _SUITES[name] is not fn:
-            raise ValueError(f"suite {name!r} registered twice")
-        _SUITES[name] = fn
+        _SUITES.register(name)(fn)
         if not variants:
             _CLASSIFIER_FREE.add(name)
         return fn
@@ -138,12 +135,7 @@ def variant_tag(variant: str) -> str:
 
 
 def available_suites() -> list[str]:
-    import evals.suites as suites_pkg
-
-    for info in pkgutil.iter_modules(suites_pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"evals.suites.{info.name}")
-    return sorted(_SUITES)
+    return _SUITES.names()
 
 
 def read_labels(labels_csv: Path, images_dir: Path | None) -> list[EvalItem]:
@@ -301,9 +293,7 @@ def run_suites(
     """
     registered = available_suites()
     wanted = registered if names == ["all"] or "all" in names else names
-    unknown = [n for n in wanted if n not in _SUITES]
-    if unknown:
-        raise ValueError(f"unknown suite(s) {', '.join(unknown)}; available: {', '.join(registered)}")
+    _SUITES.require(wanted)
     if compare and len(set(compare)) != 2:
         raise ValueError(f"--compare needs two different variants, got {list(compare)}")
     from models.classifiers import parse_variant

@@ -7,41 +7,28 @@ so the CPU default never pays for loading transformers' Qwen2-VL code.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any, Callable
 
+from knowledge.registry import Registry
 from knowledge.schema import Classifier
 
 Factory = Callable[..., Classifier]
-_FACTORIES: dict[str, Factory] = {}
+# Each backend is the module of its name; listing reads the module names, ``get`` imports only the one asked for.
+BACKENDS: Registry[Factory] = Registry("classifier backend", "models.classifiers", lazy=True)
+register_classifier = BACKENDS.register
 # The shipped default (v4): the whole-image and lesion-view encoders with patient metadata (docs/encoder.md).
 DEFAULT_BACKEND = "ensemble"
 # Backends built on the embedded encoder: they share the one loaded whole-image encoder.
 ENCODER_BACKENDS = ("encoder", "ensemble")
 
 
-def register_classifier(name: str) -> Callable[[Factory], Factory]:
-    def register(factory: Factory) -> Factory:
-        _FACTORIES[name] = factory
-        return factory
-
-    return register
-
-
 def available_backends() -> list[str]:
-    import models.classifiers as pkg
-
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    return BACKENDS.names()
 
 
 def get_classifier(name: str = DEFAULT_BACKEND, **options: Any) -> Classifier:
     """Build the named backend; options go to its factory (e.g. base=..., adapter=... for qwen2vl)."""
-    if name not in _FACTORIES:
-        if name not in available_backends():
-            raise ValueError(f"unknown classifier backend {name!r}; available: {', '.join(available_backends())}")
-        importlib.import_module(f"models.classifiers.{name}")
-    return _FACTORIES[name](**options)
+    return BACKENDS.get(name)(**options)
 
 
 # The one factory: a spelling ("ensemble", "encoder:tta=on", "qwen2vl:adapter=...") -> a classifier.

