@@ -17,7 +17,7 @@ from knowledge.criteria import STRUCTURES
 from knowledge.taxonomy import display_name
 
 from agents import routing
-from agents.composer import ComposeInput, compose as compose_answer
+from agents.composer import ComposeInput
 from agents.intents import CaseFilters, IntentKind, read_turn
 from agents.language import choose_language
 from agents.resources import Resources
@@ -276,6 +276,3 @@ def safety_review(state: DermState, runtime: Runtime[Resources]) -> dict:
     flags = ["unsupported_sentences_removed"] if checked.review.get("removed") else []
     return {"answer": checked, "messages": [AIMessage(content=checked.text)], "flags": flags,
             "plan": routing.done(state, routing.REVIEW)}
-
-
-default_composer = compose_answer

@@ -63,7 +63,7 @@ def _draw_reliability(ax, bins: Sequence[Mapping[str, float]], title: str) -> No
 
 
 def reliability_diagram(bins: Sequence[Mapping[str, float]], path: Path, title: str = "Reliability (top label)") -> Path:
-    """``bins`` as from ``evals.metrics.reliability_bins``."""
+    """``bins`` as from ``knowledge.calibration.reliability_bins``."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
     _draw_reliability(ax, bins, title)

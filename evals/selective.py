@@ -1,7 +1,7 @@
 """Selective prediction: what abstaining below a confidence buys (risk-coverage, Geifman & El-Yaniv 2017),
 and small statistics helpers the subgroup and robustness reports share.
 
-``probs`` (N, C) rows summing to 1, ``labels`` (N,) class indices, as in ``evals.metrics``.
+``probs`` (N, C) rows summing to 1, ``labels`` (N,) class indices, as in ``knowledge.metrics``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from evals import metrics as M
+from knowledge import metrics as M
 
 
 def risk_coverage(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

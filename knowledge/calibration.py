@@ -1,8 +1,9 @@
-"""Temperature scaling and calibration error, for any classifier that produces per-class scores.
+"""Calibration, the one home: temperature and prior-shift fitting, calibration error, triage cut-offs.
 
 Guo C. et al., *On calibration of modern neural networks*, ICML 2017: dividing logits by one
 scalar ``T`` fitted on held-out data (val, never test) fixes most over- or under-confidence
-without changing the ranking. numpy/scipy only, so every layer can use it.
+without changing the ranking. numpy/scipy (torch only inside ``fit_temperature_and_prior_shift``),
+so every layer can use it; the metrics it reports are those of ``knowledge.metrics``.
 """
 
 from __future__ import annotations
@@ -11,17 +12,12 @@ import math
 
 import numpy as np
 
+from knowledge.metrics import negative_log_likelihood_of_scores
+
 
 def softmax(scores: np.ndarray) -> np.ndarray:
     z = np.exp(scores - np.max(scores, axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
-
-
-def negative_log_likelihood(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mean NLL of ``softmax(scores)`` at the true labels."""
-    z = scores - scores.max(axis=1, keepdims=True)
-    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
 
 
 def fit_temperature(scores: np.ndarray, labels: np.ndarray, lowest: float = 1e-3, highest: float = 1e4) -> float:
@@ -32,20 +28,62 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray, lowest: float = 1e-3
     """
     from scipy.optimize import minimize_scalar
 
-    result = minimize_scalar(lambda log_t: negative_log_likelihood(scores / math.exp(log_t), labels),
+    result = minimize_scalar(lambda log_t: negative_log_likelihood_of_scores(scores / math.exp(log_t), labels),
                              bounds=(math.log(lowest), math.log(highest)), method="bounded")
     return float(math.exp(result.x))
 
 
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
-    """Top-label ECE: |confidence - accuracy| over equal-width confidence bins, weighted by count."""
-    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+def fit_temperature_and_prior_shift(logits: np.ndarray, labels: np.ndarray,
+                                    log_prior: np.ndarray | None = None) -> tuple[float, float]:
+    """(T, beta) minimising val NLL of softmax(logits / T + beta * log_prior); T clamped to [0.05, 20].
+
+    For the encoder's class head, trained with logit adjustment so that its scores are those of a
+    class-balanced problem: ``beta`` puts the training prior back (beta = tau would undo the
+    adjustment exactly) at the strength val data supports, so the probabilities can be read as
+    frequencies on data like HAM10000 (risk tiers sum them). The price is balanced accuracy at the
+    argmax (docs/encoder.md has the val trade-off table). Without ``log_prior`` only T is fitted
+    (beta = 0). Joint L-BFGS on (log T, beta) in torch, float64.
+    """
+    import torch
+
+    z = torch.as_tensor(logits, dtype=torch.float64)
+    y = torch.as_tensor(labels, dtype=torch.long)
+    prior = torch.as_tensor(np.zeros(z.shape[1]) if log_prior is None else log_prior, dtype=torch.float64)
+    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    beta = torch.zeros((), dtype=torch.float64, requires_grad=log_prior is not None)
+    opt = torch.optim.LBFGS([log_t, beta] if log_prior is not None else [log_t], lr=0.1, max_iter=300,
+                            line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(z / log_t.exp() + beta * prior, y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.detach().exp().clamp(0.05, 20.0)), float(beta.detach())
+
+
+def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list[dict[str, float]]:
+    """Per equal-width top-label confidence bin with items: mean confidence, accuracy, count (the reliability
+    diagram's data)."""
+    conf = probs.max(1)
+    correct = probs.argmax(1) == labels
     edges = np.linspace(0, 1, n_bins + 1)
-    ece = 0.0
+    bins = []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        in_bin = (confidence > lo) & (confidence <= hi)
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            bins.append({"lo": float(lo), "hi": float(hi), "confidence": float(conf[mask].mean()),
+                         "accuracy": float(correct[mask].mean()), "count": int(mask.sum())})
+    return bins
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
+    """Top-label ECE: |confidence - accuracy| over the reliability bins, weighted by count."""
+    ece = 0.0
+    for b in reliability_bins(probs, labels, n_bins):
+        ece += b["count"] / len(probs) * abs(b["accuracy"] - b["confidence"])
     return float(ece)
 
 

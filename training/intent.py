@@ -20,6 +20,7 @@ import numpy as np
 import yaml
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, staging_dir, write_manifest
+from knowledge.calibration import sensitivity_threshold
 from knowledge.settings import REPO_ROOT, get_settings
 from models.intent import INTENTS, IntentModel, TextFeatures, sentence_vectors
 
@@ -129,8 +130,7 @@ def train_intent(train_files: Sequence[Path] | None = None, artifact_dir: Path |
     c, w = cv["best"]["C"], cv["best"]["embed_weight"]
     r = np.array([q.reassurance for q in questions])
     # The highest threshold that still catches cfg.reassurance_recall of the reassurance questions out of fold.
-    positives = np.sort(oof[r])
-    threshold = float(positives[int(np.floor((1 - cfg.reassurance_recall) * len(positives)))]) if len(positives) else 0.5
+    threshold = sensitivity_threshold(oof, r, cfg.reassurance_recall) if r.any() else 0.5
     fp = float((oof[~r] >= threshold).mean()) if (~r).any() else 0.0
 
     features = TextFeatures.fit(texts, cfg.min_df)

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from evals import metrics as M
 from evals.harness import EvalContext, SuiteResult, suite
 from evals.plots import reliability_panels, risk_coverage_plot
 from evals.predictions import labels_of, predictor_for
 from evals.selective import area_under_risk_coverage, risk_coverage, selective_at_threshold
-from knowledge.calibration import fit_temperature, softmax
+from knowledge import metrics as M
+from knowledge.calibration import expected_calibration_error, fit_temperature, reliability_bins, softmax
 from knowledge.taxonomy import CODES, get_class
 
 N_BINS = 15
@@ -40,7 +40,7 @@ def pre_temperature_scores(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 def calibration_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return {
-        "ece": M.expected_calibration_error(probs, labels, N_BINS),
+        "ece": expected_calibration_error(probs, labels, N_BINS),
         "brier": M.brier_score(probs, labels),
         "nll": M.negative_log_likelihood(probs, labels),
         "mean_confidence": float(probs.max(1).mean()),
@@ -92,9 +92,9 @@ def calibration_suite(ctx: EvalContext) -> SuiteResult:
         if len(acc) else {}
 
     plots = [
-        reliability_panels({f"before scaling (T=1): ECE {metrics['before']['ece']:.3f}": M.reliability_bins(variants["before"], labels, N_BINS),
-                            f"val temperature T={t_val:.2f}: ECE {metrics['after']['ece']:.3f}": M.reliability_bins(variants["after"], labels, N_BINS),
-                            f"shipped (T={t_backend:.2f}): ECE {metrics['shipped']['ece']:.3f}": M.reliability_bins(probs, labels, N_BINS)},
+        reliability_panels({f"before scaling (T=1): ECE {metrics['before']['ece']:.3f}": reliability_bins(variants["before"], labels, N_BINS),
+                            f"val temperature T={t_val:.2f}: ECE {metrics['after']['ece']:.3f}": reliability_bins(variants["after"], labels, N_BINS),
+                            f"shipped (T={t_backend:.2f}): ECE {metrics['shipped']['ece']:.3f}": reliability_bins(probs, labels, N_BINS)},
                            ctx.plot_path("calibration", "reliability")),
         risk_coverage_plot({predictor.variant.name: (coverage, acc)}, ctx.plot_path("calibration", "risk_coverage"),
                            marks=[(operating["coverage"], operating["accuracy"], f"abstain below {abstain_at:.0%}")],

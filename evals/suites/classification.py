@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from evals import metrics as M
 from evals.baselines import baseline_features, baseline_index_size, index_items, knn_retrieve, majority_class
 from evals.harness import EvalContext, SuiteResult, suite
 from evals.plots import confusion_matrix_plot, per_class_bars, reliability_diagram
 from evals.predictions import labels_of, predictor_for
+from knowledge import metrics as M
+from knowledge.calibration import expected_calibration_error, reliability_bins
 from knowledge.taxonomy import CODES
 
 __all__ = ["classification_metrics", "classification_suite", "labels_of"]
@@ -39,7 +40,7 @@ def classification_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
         "macro_f1": M.macro_f1(labels, preds, n),
         "auc_macro": M.auc_macro(probs, labels),
         "auc_per_class": dict(zip(CODES, M.auc_per_class(probs, labels))),
-        "ece": M.expected_calibration_error(probs, labels),
+        "ece": expected_calibration_error(probs, labels),
         "brier": M.brier_score(probs, labels),
         "nll": M.negative_log_likelihood(probs, labels),
         "recall_per_class": dict(zip(CODES, recall)),
@@ -96,7 +97,7 @@ def classification_suite(ctx: EvalContext) -> SuiteResult:
 
     plots = [
         confusion_matrix_plot(labels, preds, CODES, ctx.plot_path("classification", "confusion")),
-        reliability_diagram(M.reliability_bins(probs, labels), ctx.plot_path("classification", "reliability"),
+        reliability_diagram(reliability_bins(probs, labels), ctx.plot_path("classification", "reliability"),
                             title=f"Reliability ({backend}), ECE {metrics['ece']:.3f}"),
         per_class_bars({backend: list(metrics["recall_per_class"].values()),
                         "kNN-16 raw ImageNet": list(metrics["baselines"]["knn16_imagenet"]["recall_per_class"].values())},

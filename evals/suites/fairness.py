@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from evals import metrics as M
-from evals.harness import EvalContext, EvalItem, SuiteResult, suite
+from evals.harness import EvalContext, SuiteResult, suite
+from knowledge.cases import Case
 from evals.predictions import labels_of, predictor_for
 from evals.selective import bootstrap_interval
+from knowledge import metrics as M
 from knowledge.taxonomy import CODES, get_class
 
 MIN_GROUP_N = 50

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from evals import metrics as M
 from evals.baselines import baseline_features, baseline_index_size, index_items, knn_retrieve
 from evals.harness import EvalContext, SuiteResult, suite
 from evals.plots import per_class_bars, precision_at_k_plot
 from evals.suites.classification import labels_of
+from knowledge import metrics as M
 from knowledge.images import open_image
 from knowledge.taxonomy import CODES
 
@@ -109,7 +109,6 @@ def phrasing_search(index, path: Path = PHRASINGS) -> dict:
     import yaml
 
     from agents.intents import read_filters
-    from agents.nodes import search_filters
     from retrieval.knowledge_index import KnowledgeIndex
     from retrieval.text_search import search_by_text
 
@@ -121,8 +120,8 @@ def phrasing_search(index, path: Path = PHRASINGS) -> dict:
         for code, texts in by_class.items():
             scores, scores_tower = [], []
             for text in texts:
-                filters = search_filters(read_filters(text, []))
-                filtered += bool(filters)
+                filters = read_filters(text, [])
+                filtered += not filters.is_empty()
                 for sink, kb in ((scores, knowledge), (scores_tower, None)):
                     cases = search_by_text(index, kb, text, 10, filters)
                     sink.append(float(np.mean([c.dx == code for c in cases])) if cases else 0.0)

@@ -13,12 +13,13 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from evals import metrics as M
 from evals.corruptions import CORRUPTIONS, SEVERITIES, corrupt, image_seed
-from evals.harness import EvalContext, EvalItem, SuiteResult, balanced_sample, suite
+from evals.harness import EvalContext, SuiteResult, balanced_sample, suite
+from knowledge.cases import Case
 from evals.plots import heatmap
 from evals.predictions import labels_of, predictor_for
 from evals.selective import bootstrap_interval
+from knowledge import metrics as M
 from knowledge.images import open_image
 from knowledge.taxonomy import CODES, get_class
 
@@ -36,7 +37,7 @@ def _scores(labels: np.ndarray, preds: np.ndarray, clean_preds: np.ndarray) -> d
     }
 
 
-def example_grid(item: EvalItem, path) -> None:
+def example_grid(item: Case, path) -> None:
     """One image under every corruption and severity (rows: corruptions; first column: clean)."""
     import matplotlib
 
@@ -112,7 +113,7 @@ def robustness_suite(ctx: EvalContext) -> SuiteResult:
     return SuiteResult(metrics, _markdown(ctx, metrics, example), plots, summary)
 
 
-def _markdown(ctx: EvalContext, m: dict, example: EvalItem) -> str:
+def _markdown(ctx: EvalContext, m: dict, example: Case) -> str:
     where = f"external set {ctx.labels_csv}" if ctx.external else f"HAM10000 {ctx.split} split"
     counts = ", ".join(f"{c} {n}" for c, n in m["class_counts"].items())
     c = m["clean"]

@@ -27,9 +27,9 @@ from PIL import Image
 
 from models.classifiers import register_classifier
 from knowledge.artifacts import atomic_write_text
-from knowledge.calibration import (expected_calibration_error, fit_temperature, negative_log_likelihood, softmax,
-                                   triage_thresholds)
+from knowledge.calibration import expected_calibration_error, fit_temperature, softmax, triage_thresholds
 from knowledge.images import open_image
+from knowledge.metrics import accuracy, negative_log_likelihood_of_scores
 from knowledge.prompts import class_answer, question
 from knowledge.schema import Prediction
 from knowledge.settings import get_settings
@@ -203,11 +203,11 @@ def calibrate(
         "split_fingerprint": split_fingerprint(assignment),
         "data_fingerprint": dataset.fingerprint(),
         "images": len(records),
-        "nll_before": negative_log_likelihood(scores_arr, labels),
-        "nll_after": negative_log_likelihood(scores_arr / temperature, labels),
+        "nll_before": negative_log_likelihood_of_scores(scores_arr, labels),
+        "nll_after": negative_log_likelihood_of_scores(scores_arr / temperature, labels),
         "ece_before": expected_calibration_error(before, labels),
         "ece_after": expected_calibration_error(after, labels),
-        "accuracy": float((scores_arr.argmax(axis=1) == labels).mean()),
+        "accuracy": accuracy(labels, scores_arr.argmax(axis=1)),
         "triage": _val_triage(after, labels),
         "base": classifier.loaded.base,
         "adapter": str(classifier.loaded.adapter) if classifier.loaded.adapter else None,

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from knowledge.calibration import expected_calibration_error, fit_temperature, negative_log_likelihood, softmax
+from knowledge.calibration import expected_calibration_error, fit_temperature, softmax
+from knowledge.metrics import negative_log_likelihood_of_scores
 
 
 def calibrated_scores(n: int = 4000, classes: int = 7, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -23,7 +24,7 @@ def test_scaling_lowers_nll_and_ece_of_an_overconfident_model():
     logits, labels = calibrated_scores()
     overconfident = logits * 3
     t = fit_temperature(overconfident, labels)
-    assert negative_log_likelihood(overconfident / t, labels) < negative_log_likelihood(overconfident, labels)
+    assert negative_log_likelihood_of_scores(overconfident / t, labels) < negative_log_likelihood_of_scores(overconfident, labels)
     assert expected_calibration_error(softmax(overconfident / t), labels) < expected_calibration_error(softmax(overconfident), labels) / 2
 
 

@@ -22,6 +22,7 @@ import torch
 from knowledge.artifacts import atomic_write_text
 from knowledge.ham10000 import LesionRecord, load_dataset
 from knowledge.images import open_image
+from knowledge.metrics import accuracy, balanced_accuracy, nearest_labels, precision_at_k
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES
@@ -58,16 +59,21 @@ def ms_per_image(tower: ImageTower, records: Sequence[LesionRecord], n: int = 16
 def probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray) -> tuple[float, float, float]:
     """(balanced accuracy, accuracy) of a class-weighted logistic regression, and cosine P@10 val -> train."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import balanced_accuracy_score
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(train_x)
     clf = LogisticRegression(C=0.5, class_weight="balanced", max_iter=3000).fit(scaler.transform(train_x), train_y)
-    pred = clf.predict(scaler.transform(val_x))
-    a = train_x / np.linalg.norm(train_x, axis=1, keepdims=True)
-    b = val_x / np.linalg.norm(val_x, axis=1, keepdims=True)
-    top = np.argsort(-(b @ a.T), axis=1)[:, :10]
-    return float(balanced_accuracy_score(val_y, pred)), float((pred == val_y).mean()), float((train_y[top] == val_y[:, None]).mean())
+    return scores(clf.predict(scaler.transform(val_x)), val_x, val_y, train_x, train_y)
+
+
+def scores(pred: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, index_x: np.ndarray,
+           index_y: np.ndarray) -> tuple[float, float, float]:
+    """(balanced accuracy, accuracy) of the val predictions ``pred``, and cosine P@10 of val features -> index."""
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    p_at_10 = precision_at_k(nearest_labels(unit(val_x), unit(index_x), index_y, 10), val_y, 10)
+    return balanced_accuracy(val_y, pred, len(CODES)), accuracy(val_y, pred), p_at_10
 
 
 def frozen_row(name: str, train: list[LesionRecord], val: list[LesionRecord], cache_dir: Path,
@@ -126,13 +132,8 @@ def small_cnn_row(full_train: list[LesionRecord], val: list[LesionRecord], index
     y_index = np.array([CODES.index(r.dx) for r in index])
     with torch.inference_mode():
         pred = head(torch.from_numpy(val_x)).argmax(1).numpy()
-    from sklearn.metrics import balanced_accuracy_score
-
-    a = index_x / np.linalg.norm(index_x, axis=1, keepdims=True)
-    b = val_x / np.linalg.norm(val_x, axis=1, keepdims=True)
-    top = np.argsort(-(b @ a.T), axis=1)[:, :10]
-    return BakeoffRow("small_cnn", len(full_train), len(val), float(balanced_accuracy_score(y_val, pred)),
-                      float((pred == y_val).mean()), float((y_index[top] == y_val[:, None]).mean()), ms_per_image(tower, val),
+    return BakeoffRow("small_cnn", len(full_train), len(val), *scores(pred, val_x, y_val, index_x, y_index),
+                      ms_per_image(tower, val),
                       f"from scratch, {epochs} epochs on the whole train split; its own head; P@10 against the same train subset")
 
 

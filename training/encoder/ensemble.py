@@ -19,8 +19,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, file_sha256, split_fingerprint, staging_dir, write_manifest
-from knowledge.calibration import softmax, triage_thresholds
+from knowledge.calibration import fit_temperature_and_prior_shift, softmax, triage_thresholds
 from knowledge.ham10000 import LesionRecord, load_dataset
+from knowledge.metrics import negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
@@ -28,7 +29,7 @@ from models.encoder.artifact import WEIGHTS_NAME, load_encoder
 from models.encoder.ensemble import MEMBERS, Calibration, EnsembleHead, classifier_dir
 from models.encoder.lesion_view import boxes_for_records
 from models.encoder.metadata import MetadataPrior, field_values
-from training.encoder.calibrate import fit_calibration, val_metrics
+from training.encoder.calibrate import val_metrics
 from training.encoder.finetune import predict_records
 
 WEIGHT_GRID = tuple(round(w, 2) for w in np.linspace(0, 1, 11))
@@ -44,10 +45,6 @@ def member_logits(records: Sequence[LesionRecord], artifacts_dir: Path, progress
     return out
 
 
-def _nll(probs: np.ndarray, y: np.ndarray) -> float:
-    return float(-np.log(probs[np.arange(len(y)), y].clip(1e-12)).mean())
-
-
 def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, prior: MetadataPrior,
              metadata: list[dict[str, str]], log: Callable[[str], None] = print) -> tuple[EnsembleHead, dict]:
     """The member weight and metadata weight minimising val NLL, with their calibrations; the grid searched."""
@@ -56,8 +53,8 @@ def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, pri
     for w in WEIGHT_GRID:
         weights = (w, 1 - w)
         z = w * logits[0] + (1 - w) * logits[1]
-        t, b = fit_calibration(z, y, log_prior)
-        nll = _nll(Calibration(t, b).apply(z, log_prior), y)
+        t, b = fit_temperature_and_prior_shift(z, y, log_prior)
+        nll = negative_log_likelihood(Calibration(t, b).apply(z, log_prior), y)
         grid[f"member_weight={w:g}"] = round(nll, 4)
         if best is None or nll < best[0]:
             best = (nll, weights, Calibration(t, b))
@@ -66,8 +63,8 @@ def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, pri
     raw = np.stack([MetadataPrior(prior.log_likelihood, 1.0).log_scores(m) for m in metadata])
     best_m = None
     for m in METADATA_GRID:
-        t, b = fit_calibration(z + m * raw, y, log_prior)
-        nll = _nll(Calibration(t, b).apply(z + m * raw, log_prior), y)
+        t, b = fit_temperature_and_prior_shift(z + m * raw, y, log_prior)
+        nll = negative_log_likelihood(Calibration(t, b).apply(z + m * raw, log_prior), y)
         grid[f"metadata_weight={m:g}"] = round(nll, 4)
         if best_m is None or nll < best_m[0]:
             best_m = (nll, m, Calibration(t, b))
@@ -97,7 +94,7 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     metrics: dict = {"grid_val_nll": grid, "n_val": len(val), "n_train": len(train)}
     for name, probs, scores in (("val_image_only", image_only, z), ("val_with_metadata", shown, None)):
         m = val_metrics(np.log(probs.clip(1e-12)), y)
-        m["nll"] = _nll(probs, y)
+        m["nll"] = negative_log_likelihood(probs, y)  # of the probabilities themselves, not re-normalised
         metrics[name] = m
     # The balanced decision: the same scores without the prior put back (what a class-balanced argmax names).
     metrics["val_balanced_decision"] = val_metrics(z, y, head.image.temperature)

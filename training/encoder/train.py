@@ -32,13 +32,13 @@ from knowledge.artifacts import Manifest, atomic_replace_dir, atomic_write_text,
 from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
-from knowledge.calibration import softmax, triage_thresholds
+from knowledge.calibration import fit_temperature_and_prior_shift, softmax, triage_thresholds
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
 from models.encoder.artifact import save_case_embeddings, save_weights
 from models.encoder.captions import caption
 from models.encoder.lesion_view import Box, boxes_for_records
 from models.encoder.model import DermEncoder, create_encoder
-from training.encoder.calibrate import fit_calibration, val_metrics
+from training.encoder.calibrate import val_metrics
 from training.encoder.config import FinetuneConfig, TrainConfig, recipe_config
 from training.encoder.finetune import finetune_image_side, predict_records
 from training.encoder.features import cached_pooled_features, trunk_activations
@@ -364,7 +364,7 @@ def train_encoder(
         val_emb, val_logits = predict_views(model, val_set, cfg)
     counts = np.bincount(y_train, minlength=len(CODES))
     log_prior = np.log((counts + 1) / (counts + 1).sum())
-    temperature, prior_shift = fit_calibration(val_logits, y_val, log_prior)
+    temperature, prior_shift = fit_temperature_and_prior_shift(val_logits, y_val, log_prior)
     class_bias = prior_shift * log_prior
     metrics = {
         "temperature": temperature,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evals import metrics as M
+from knowledge import metrics as M
+from knowledge.calibration import expected_calibration_error
 
 
 def test_balanced_accuracy_averages_recall_over_present_classes():
@@ -28,9 +29,9 @@ def test_macro_f1_and_auc():
 def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfident():
     labels = np.array([0, 0, 0, 1] * 25)
     calibrated = np.tile([0.75, 0.25], (100, 1))
-    assert M.expected_calibration_error(calibrated, labels) == pytest.approx(0.0)
+    assert expected_calibration_error(calibrated, labels) == pytest.approx(0.0)
     overconfident = np.tile([0.99, 0.01], (100, 1))
-    assert M.expected_calibration_error(overconfident, labels) == pytest.approx(0.24)
+    assert expected_calibration_error(overconfident, labels) == pytest.approx(0.24)
     assert M.brier_score(np.eye(2)[labels], labels) == 0.0
 
 

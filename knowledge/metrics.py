@@ -1,15 +1,18 @@
-"""Metric helpers shared by the suites: classification, calibration, retrieval.
+"""Metrics, the one home: classification, probabilistic scores, screening operating points, retrieval.
 
 Inputs are plain arrays: ``labels`` (N,) integer class indices (``CODES`` order), ``probs`` (N, C)
-rows summing to 1, ``retrieved`` (N, k) class indices of ranked results. Classes absent from the
-evaluated labels are skipped where a metric is undefined for them (and say so with NaN).
+rows summing to 1, ``scores`` (N, C) unnormalised log-scores (logits), ``retrieved`` (N, k) class
+indices of ranked results. Classes absent from the evaluated labels are skipped where a metric is
+undefined for them (and say so with NaN). numpy (and scikit-learn for ROC), so training, the
+evals and the backends measure alike. Calibration error and the reliability diagram's bins are
+in ``knowledge.calibration``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from knowledge.calibration import expected_calibration_error  # noqa: F401  (one home; re-exported for the suites)
+# --- classification -----------------------------------------------------------------------------------------
 
 
 def accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
@@ -69,18 +72,7 @@ def auc_macro(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.nanmean(auc_per_class(probs, labels)))
 
 
-def reliability_bins(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list[dict[str, float]]:
-    """Per confidence bin: mean confidence, accuracy, count (the reliability diagram's data)."""
-    conf = probs.max(1)
-    correct = probs.argmax(1) == labels
-    edges = np.linspace(0, 1, n_bins + 1)
-    bins = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        mask = (conf > lo) & (conf <= hi)
-        if mask.any():
-            bins.append({"lo": float(lo), "hi": float(hi), "confidence": float(conf[mask].mean()),
-                         "accuracy": float(correct[mask].mean()), "count": int(mask.sum())})
-    return bins
+# --- probabilistic scores -----------------------------------------------------------------------------------
 
 
 def brier_score(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -90,7 +82,18 @@ def brier_score(probs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def negative_log_likelihood(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean NLL of probabilities at the true labels, each clipped at 1e-12 (a zero costs 27.6 nats, not inf)."""
     return float(-np.mean(np.log(probs[np.arange(len(labels)), labels].clip(1e-12))))
+
+
+def negative_log_likelihood_of_scores(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mean NLL of ``softmax(scores)`` at the true labels, by log-sum-exp (exact for any scale; no clipping)."""
+    z = scores - scores.max(axis=1, keepdims=True)
+    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+
+# --- screening operating points -----------------------------------------------------------------------------
 
 
 def recall_at_specificity(scores: np.ndarray, positive: np.ndarray, min_specificity: float) -> tuple[float, float, float]:
@@ -118,6 +121,12 @@ def recall_specificity_at(scores: np.ndarray, positive: np.ndarray, threshold: f
 
 
 # --- retrieval ---------------------------------------------------------------------------------------------
+
+
+def nearest_labels(queries: np.ndarray, index: np.ndarray, index_labels: np.ndarray, k: int) -> np.ndarray:
+    """(N, k) labels of the ``k`` index rows with the largest dot product with each query, nearest first
+    (cosine similarity when both sides are L2-normalised): the ``retrieved`` of the metrics below."""
+    return index_labels[np.argsort(-(queries @ index.T), axis=1)[:, :k]]
 
 
 def precision_at_k(retrieved: np.ndarray, query_labels: np.ndarray, k: int) -> float:
