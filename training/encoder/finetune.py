@@ -34,7 +34,8 @@ from models.encoder.preprocess import to_tensor
 from models.encoder.towers import TowerSpec
 from training.encoder.augment import dermoscopy_augment
 from training.encoder.calibrate import val_metrics
-from training.encoder.losses import cosine_lr, image_side_loss
+from training.common import set_lr, warmup_cosine, write_checkpoint
+from training.encoder.losses import image_side_loss
 
 
 class AugmentedImages(Dataset):
@@ -136,11 +137,8 @@ class WeightEMA:
 
 
 def save_checkpoint(path: Path, model: DermEncoder, ema: WeightEMA, optimizer: torch.optim.Optimizer, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = dict(state, image=image_state(model), ema=ema.shadow, image_optimizer=optimizer.state_dict())
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    """``state`` with the live image-side weights, their EMA and the optimiser, written atomically."""
+    write_checkpoint(path, dict(state, image=image_state(model), ema=ema.shadow, image_optimizer=optimizer.state_dict()))
 
 
 def finetune_image_side(model: DermEncoder, cfg, train_records: list[LesionRecord], val_records: list[LesionRecord],
@@ -179,7 +177,7 @@ def finetune_image_side(model: DermEncoder, cfg, train_records: list[LesionRecor
         sums = {"ce": 0.0, "supcon": 0.0, "n": 0}
         for x, y in loader:
             global_step = epoch * steps_per_epoch + step_in_epoch
-            cosine_lr(optimizer, base_lrs, global_step, total, cfg.warmup_steps)
+            set_lr(optimizer, base_lrs, warmup_cosine(global_step, total, cfg.warmup_steps))
             x, y = x.to(device), y.to(device)
             emb, logits = model.heads(model.tower(x))
             loss, ce, sc = image_side_loss(emb, logits, y, log_prior, cfg)

@@ -48,11 +48,3 @@ def image_side_loss(emb: torch.Tensor, logits: torch.Tensor, labels: torch.Tenso
     sc = supervised_contrastive(emb, labels, cfg.supcon_temperature)
     return ce + cfg.supcon_weight * sc, ce, sc
 
-
-def cosine_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], step: int, total: int, warmup: int) -> None:
-    """Linear warm-up then cosine decay of every parameter group's rate, from its base rate."""
-    import math
-
-    scale = min(1.0, (step + 1) / max(warmup, 1)) * 0.5 * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
-    for group, lr in zip(optimizer.param_groups, base_lrs):
-        group["lr"] = lr * scale

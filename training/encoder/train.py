@@ -38,11 +38,12 @@ from models.encoder.artifact import save_case_embeddings, save_weights
 from models.encoder.captions import caption
 from models.encoder.lesion_view import Box, boxes_for_records
 from models.encoder.model import DermEncoder, create_encoder
+from training.common import read_checkpoint, set_lr, warmup_cosine, write_checkpoint
 from training.encoder.calibrate import val_metrics
 from training.encoder.config import FinetuneConfig, TrainConfig, recipe_config
 from training.encoder.finetune import finetune_image_side, predict_records
 from training.encoder.features import cached_pooled_features, trunk_activations
-from training.encoder.losses import clip_loss, cosine_lr, image_side_loss
+from training.encoder.losses import clip_loss, image_side_loss
 
 
 @dataclass
@@ -145,35 +146,25 @@ def predict_views(model: DermEncoder, viewset: ViewSet, cfg: TrainConfig, batch_
     return torch.cat(embs).numpy(), torch.cat(logits).numpy()
 
 
-def _load_checkpoint(path: Path, model: DermEncoder, log: Callable[[str], None]) -> dict:
-    """Restore trainable tensors and progress from ``path`` (same config); empty state when absent."""
-    if not path.is_file():
+def _resume(path: Path, model: DermEncoder, log: Callable[[str], None]) -> dict:
+    """Progress saved at ``path`` by a run of the same config, its trained tensors (``model``) restored; empty
+    state when there is none. A full-recipe run stopped mid image side has no ``model`` yet but weights, EMA,
+    optimiser and a position in the epoch, which ``finetune_image_side`` restores."""
+    ckpt = read_checkpoint(path)
+    if ckpt is None:
         return {}
-    ckpt = torch.load(path, weights_only=False)
-    model.load_state_dict(ckpt["model"], strict=False)
-    log(f"resuming from {path} (image epoch {ckpt.get('epoch', 0)}, text step {ckpt.get('text_step', 0)})")
-    return ckpt
-
-
-def _load_finetune_checkpoint(path: Path, model: DermEncoder, log: Callable[[str], None]) -> dict:
-    """Progress of a full-recipe run: mid image side (weights, EMA, optimiser) or after it (``model``)."""
-    if not path.is_file():
-        return {}
-    ckpt = torch.load(path, weights_only=False)
-    if "model" in ckpt:  # image side done: its EMA weights (and any text progress)
+    if "model" in ckpt:
         model.load_state_dict(ckpt["model"], strict=False)
-    log(f"resuming from {path} (image epoch {ckpt.get('epoch', 0)}, step {ckpt.get('step_in_epoch', 0)}, "
-        f"text step {ckpt.get('text_step', 0)})")
+    step = f", step {ckpt['step_in_epoch']}" if "step_in_epoch" in ckpt else ""
+    log(f"resuming from {path} (image epoch {ckpt.get('epoch', 0)}{step}, text step {ckpt.get('text_step', 0)})")
     return ckpt
 
 
 def _save_checkpoint(path: Path, model: DermEncoder, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """``state`` with the trainable tensors (``model``), written atomically."""
     trainable = set(model.trainable_state_names())
     state["model"] = {k: v for k, v in model.state_dict().items() if k in trainable}
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    write_checkpoint(path, state)
 
 
 def train_image_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, val_set: ViewSet, history: list[dict],
@@ -197,7 +188,7 @@ def train_image_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, v
         order = torch.randperm(n_items, generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
         sums = {"ce": 0.0, "supcon": 0.0}
         for step in range(steps_per_epoch):
-            cosine_lr(optimizer, base_lrs, epoch * steps_per_epoch + step, total, cfg.warmup_steps)
+            set_lr(optimizer, base_lrs, warmup_cosine(epoch * steps_per_epoch + step, total, cfg.warmup_steps))
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             view_of, item = idx % n_views, idx // n_views
             cached = torch.stack([train_set.views[v][i] for v, i in zip(view_of.tolist(), item.tolist())])
@@ -247,7 +238,7 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig | FinetuneConfig, train
     model.text.train()
     bar = tqdm(total=cfg.text_steps, initial=start, desc="text side", unit="step", disable=not progress)
     for step in range(start, cfg.text_steps):
-        cosine_lr(optimizer, base_lrs, step, cfg.text_steps, cfg.warmup_steps)
+        set_lr(optimizer, base_lrs, warmup_cosine(step, cfg.text_steps, cfg.warmup_steps))
         item = torch.multinomial(weights, min(cfg.text_batch, len(weights)), replacement=False, generator=gen).tolist()
         view = int(torch.randint(len(emb_views), (1,), generator=gen))
         img = torch.from_numpy(emb_views[view][item])
@@ -330,7 +321,7 @@ def train_encoder(
         # 2-3a. Whole network on freshly augmented images (finetune.py) --------------------------
         if cfg.model.lesion_margin is not None:  # the lesion-centred view: crop boxes from the shipped segmenter
             boxes = cached_lesion_boxes(train_records + val_records, work_dir, progress)
-        state = _load_finetune_checkpoint(ckpt_path, model, log)
+        state = _resume(ckpt_path, model, log)
         history: list[dict] = state.setdefault("history", [])
         if state.get("epoch", 0) < cfg.epochs:
             finetune_image_side(model, cfg, train_records, val_records, state, ckpt_path, progress, log, device, boxes)
@@ -345,7 +336,7 @@ def train_encoder(
         train_set = _cache_views(model, train_records, cfg.train_views, cfg, cache_dir, progress)
         val_set = _cache_views(model, val_records, cfg.val_views, cfg, cache_dir, progress)
         # 3a. Image side: class head + embedding (logit-adjusted cross-entropy + supervised contrastive) --
-        state = _load_checkpoint(ckpt_path, model, log)
+        state = _resume(ckpt_path, model, log)
         history = state.get("history", [])
         if state.get("epoch", 0) < cfg.epochs:
             train_image_side(model, cfg, train_set, val_set, history, state, ckpt_path, progress)

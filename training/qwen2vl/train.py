@@ -23,6 +23,7 @@ from knowledge.artifacts import Manifest, atomic_replace_dir, atomic_write_text,
 from knowledge.images import open_image
 from models.qwen2vl.budget import CUTOFF_LEN, IMAGE_MAX_PIXELS
 from models.qwen2vl.sequences import Example, answer_token_logprobs, build_batch
+from training.common import read_checkpoint, write_checkpoint
 from training.qwen2vl.samples import Sample
 
 LANGUAGE_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -151,28 +152,27 @@ def latest_checkpoint(adapter_out: Path) -> Path | None:
 
 def save_checkpoint(accelerator: Any, model: Any, optimizer: Any, scheduler: Any, config: TrainConfig,
                     step: int, epoch: int, batch_in_epoch: int) -> None:
-    import torch
-
     if not accelerator.is_main_process:
         return
     folder = Path(config.adapter_out) / CHECKPOINTS
     final = folder / f"step-{step}"
     tmp = staging_dir(final)
     accelerator.unwrap_model(model).save_pretrained(tmp)
-    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
-                "epoch": epoch, "batch_in_epoch": batch_in_epoch}, tmp / STATE_FILE)
+    write_checkpoint(tmp / STATE_FILE, {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                                        "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch})
     atomic_replace_dir(tmp, final)  # a crash mid-save leaves the previous checkpoint as the latest
     for old in sorted(folder.glob("step-*"), key=lambda p: int(p.name.split("-")[1]))[: -config.keep_checkpoints]:
         shutil.rmtree(old, ignore_errors=True)
 
 
 def load_checkpoint(checkpoint: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
-    import torch
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
     set_peft_model_state_dict(model, load_file(str(checkpoint / "adapter_model.safetensors")))
-    state = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)
+    state = read_checkpoint(checkpoint / STATE_FILE, map_location="cpu")
+    if state is None:
+        raise FileNotFoundError(f"{checkpoint / STATE_FILE}: no trainer state in this checkpoint")
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     return state

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from tqdm import tqdm
 from knowledge.artifacts import (
     Manifest,
     atomic_replace_dir,
-    atomic_write_bytes,
     config_hash,
     split_fingerprint,
     staleness,
@@ -40,6 +38,7 @@ from knowledge.splits import load_split, records_in
 from models.features.masks import EVAL_SIZE, dice_jaccard
 from models.features.model import create_segmenter, to_input
 from models.features.segmenter import default_artifact_dir, save_weights
+from training.common import read_checkpoint, write_checkpoint
 from training.segmenter.config import SegmenterTrainConfig
 from training.segmenter.data import MaskSet, load_mask_set, subset
 
@@ -114,12 +113,6 @@ def run_dir_for(cfg: SegmenterTrainConfig, data_fp: str, split_fp: str, runs_dir
     return (runs_dir or get_settings().var_dir / "segmenter" / "runs") / key
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def train_segmenter(
     cfg: SegmenterTrainConfig | None = None,
     artifact_dir: Path | None = None,
@@ -163,8 +156,8 @@ def train_segmenter(
     history: list[dict] = []
     best: dict = {"dice": -1.0, "state": None, "epoch": -1}
     start_epoch, spent = 0, 0.0
-    if checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
+    state = read_checkpoint(checkpoint)
+    if state is not None:
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
@@ -199,7 +192,7 @@ def train_segmenter(
         if dice > best["dice"]:
             best = {"dice": dice, "epoch": epoch + 1,
                     "state": {k: v.detach().clone() for k, v in net.state_dict().items()}}
-        _save_checkpoint(checkpoint, {
+        write_checkpoint(checkpoint, {
             "net": net.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
             "generator": gen.get_state(), "history": history, "best": best, "epoch": epoch, "seconds": spent,
         })
