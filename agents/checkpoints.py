@@ -19,7 +19,8 @@ from agents.state import STATE_TYPES
 def checkpoint_serializer() -> JsonPlusSerializer:
     """Checkpoints hold our typed state: only these classes may be revived from the database."""
     enums = {("agents.intents", "IntentKind"), ("knowledge.advice", "RiskTier")}
-    allowed = sorted({(t.__module__, t.__name__) for t in STATE_TYPES} | enums)
+    moved = {("agents.intents", "CaseFilters")}  # where consultations saved before the move find it (re-exported there)
+    allowed = sorted({(t.__module__, t.__name__) for t in STATE_TYPES} | enums | moved)
     return JsonPlusSerializer(allowed_msgpack_modules=allowed)
 
 

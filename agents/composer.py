@@ -12,12 +12,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from knowledge.cases import CaseFilters
 from knowledge.schema import Prediction
+from knowledge.settings import get_settings
 from knowledge.taxonomy import MALIGNANT_CODES, Language, confirmation_name, display_name, site_name
 
 from agents.injection import steers_the_answer
 from knowledge.criteria import STRUCTURES, Expectation, expectations_for
-from agents.intents import CaseFilters, IntentKind, TurnIntent
+from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
 from knowledge.advice import (CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
                               SELF_TREATMENT, WARNING_SIGNS)
@@ -41,7 +43,6 @@ STOP = set(
     "what which when where who why how does did is it be of to in on a an or as at by if so do any all more most "
     "such these those there here about also very will would could should lesion lesions skin".split()
 )
-MAX_CASE_LINES = 5
 
 
 @dataclass
@@ -174,22 +175,8 @@ def _query_terms(inp: ComposeInput, extra_classes: list[str]) -> set[str]:
 
 
 def _filters_text(filters: CaseFilters, lang: Language) -> str:
-    items = []
-    if filters.dx:
-        items.append(render("filter_dx", lang, value=display_name(filters.dx, lang)))
-    if filters.dx_type:
-        items.append(render("filter_dx_type", lang, value=confirmation_name(filters.dx_type, lang)))
-    if filters.sex:
-        items.append(render("filter_sex", lang, value={"en": filters.sex, "zh": {"male": "男", "female": "女"}.get(filters.sex, filters.sex)}[lang]))
-    if filters.age_min is not None:
-        items.append(render("filter_age_min", lang, value=filters.age_min))
-    if filters.age_max is not None:
-        items.append(render("filter_age_max", lang, value=filters.age_max))
-    if filters.localization:
-        items.append(render("filter_site", lang, value=site_name(filters.localization, lang)))
-    if not items:
-        return ""
-    return render("filters_prefix", lang, items=("、" if lang == "zh" else ", ").join(items))
+    items = filters.describe(lang)
+    return render("filters_prefix", lang, items=("、" if lang == "zh" else ", ").join(items)) if items else ""
 
 
 def _who(case: CaseRef, lang: Language) -> str:
@@ -459,6 +446,7 @@ def _close_lesion_answer(b: _Builder, inp: ComposeInput, terms: set[str], n_pass
 
 def compose(inp: ComposeInput) -> Answer:
     """Write this turn's answer from the grounded context."""
+    max_lines, per_page = get_settings().max_case_lines, get_settings().cases_per_page
     lang, kind, p = inp.language, inp.intent.kind, inp.prediction
     b = _Builder(lang, inp.already_quoted)
     diagnostic = False
@@ -483,7 +471,7 @@ def compose(inp: ComposeInput) -> Answer:
         diagnostic = True
         _add_lesion_header(b, inp, first=True)
         _add_features(b, inp.features)
-        _add_case_summary(b, inp.cases[:10], p.label, inp.case_filters)
+        _add_case_summary(b, inp.cases[:per_page], p.label, inp.case_filters)
         _add_knowledge(b, inp.passages, terms, n_passages=1)
         if p.abstained:
             b.policy(T["abstain_advice"][lang])
@@ -495,13 +483,13 @@ def compose(inp: ComposeInput) -> Answer:
         if not inp.cases:
             b.policy(render("cases_empty", lang, filters=ftext))
         elif kind == IntentKind.MORE_CASES:
-            start = inp.case_page * 10 + 1
+            start = inp.case_page * per_page + 1
             b.policy(render("cases_page", lang, filters=ftext, start=start, end=start + len(inp.cases) - 1))
-            for c in inp.cases[:MAX_CASE_LINES]:
+            for c in inp.cases[:max_lines]:
                 b.fact(_case_line(c, lang), c.ref)
         else:
             _add_case_summary(b, inp.cases, p.label, inp.case_filters)
-            for c in inp.cases[1:MAX_CASE_LINES]:
+            for c in inp.cases[1:max_lines]:
                 b.fact(_case_line(c, lang), c.ref)
     elif kind == IntentKind.DIFFERENTIAL and p is not None and inp.intent.classes:
         diagnostic = True

@@ -1,12 +1,15 @@
-"""The diagnostic graph, on one screen.
+"""The diagnostic graph, on one screen: its nodes, its edges, and the three places a turn can branch.
 
-    START -> understand -> (plan) -> intake -> classify -> find_similar_cases -> analyse_features
-          -> retrieve_knowledge -> compose -> safety_review -> END
+    START -> understand --(after_understand)--> intake | find_similar_cases | analyse_features
+                                                | retrieve_knowledge | compose
+    intake --(after_intake)--> classify, or retrieve_knowledge when the image is refused
+    classify -> find_similar_cases --(after_cases)--> analyse_features (a new image) or compose (a case follow-up)
+    analyse_features -> retrieve_knowledge -> compose -> safety_review -> END
 
-``understand`` reads the turn and writes the plan; every node then hands over to whatever is left
-of it (``routing.next_step``), so a follow-up runs only the nodes it needs and a refused image
-skips straight to the composer. Models and indexes come in as the runtime context; sessions
-persist through the injected checkpointer (SQLite in ``agents.session``).
+A new image runs the whole pipeline; a follow-up starts where it needs to (``routing.after_understand``), so
+"why not melanoma?" re-reads the knowledge base without re-classifying and "only women" re-queries cases.
+Nodes return only what they found. Models and indexes come in as the runtime context; sessions persist
+through the injected checkpointer (``agents.session_store``).
 """
 
 from __future__ import annotations
@@ -14,29 +17,31 @@ from __future__ import annotations
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
-from agents import nodes, routing
+from agents import nodes
 from agents.resources import Resources
+from agents.routing import (ANALYSE, CLASSIFY, COMPOSE, FIND_CASES, INTAKE, RETRIEVE, REVIEW, UNDERSTAND, after_cases,
+                            after_intake, after_understand)
 from agents.state import DermState
-
-NODE_FUNCTIONS = {
-    routing.INTAKE: nodes.intake,
-    routing.CLASSIFY: nodes.classify,
-    routing.FIND_CASES: nodes.find_similar_cases,
-    routing.ANALYSE: nodes.analyse_features,
-    routing.RETRIEVE: nodes.retrieve_knowledge,
-    routing.COMPOSE: nodes.compose,
-    routing.REVIEW: nodes.safety_review,
-}
 
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None):
     graph = StateGraph(DermState, context_schema=Resources)
-    graph.add_node("understand", nodes.understand)
-    for name, fn in NODE_FUNCTIONS.items():
-        graph.add_node(name, fn)
-    destinations = [*NODE_FUNCTIONS, END]
-    graph.add_edge(START, "understand")
-    graph.add_conditional_edges("understand", routing.next_step, destinations)
-    for name in NODE_FUNCTIONS:
-        graph.add_conditional_edges(name, routing.next_step, destinations)
+    graph.add_node(UNDERSTAND, nodes.understand)
+    graph.add_node(INTAKE, nodes.intake)
+    graph.add_node(CLASSIFY, nodes.classify)
+    graph.add_node(FIND_CASES, nodes.find_similar_cases)
+    graph.add_node(ANALYSE, nodes.analyse_features)
+    graph.add_node(RETRIEVE, nodes.retrieve_knowledge)
+    graph.add_node(COMPOSE, nodes.compose)
+    graph.add_node(REVIEW, nodes.safety_review)
+
+    graph.add_edge(START, UNDERSTAND)
+    graph.add_conditional_edges(UNDERSTAND, after_understand, [INTAKE, FIND_CASES, ANALYSE, RETRIEVE, COMPOSE])
+    graph.add_conditional_edges(INTAKE, after_intake, [CLASSIFY, RETRIEVE])
+    graph.add_edge(CLASSIFY, FIND_CASES)
+    graph.add_conditional_edges(FIND_CASES, after_cases, [ANALYSE, COMPOSE])
+    graph.add_edge(ANALYSE, RETRIEVE)
+    graph.add_edge(RETRIEVE, COMPOSE)
+    graph.add_edge(COMPOSE, REVIEW)
+    graph.add_edge(REVIEW, END)
     return graph.compile(checkpointer=checkpointer)

@@ -20,6 +20,7 @@ from enum import Enum
 
 from pydantic import BaseModel, Field
 
+from knowledge.cases import CaseFilters  # noqa: F401  (also imported from here by consultations saved before the move)
 from knowledge.glossary import class_mentions
 from knowledge.taxonomy import BODY_SITES, CONFIRMATIONS
 
@@ -38,21 +39,6 @@ class IntentKind(str, Enum):
     SELF_TREAT = "self_treat"  # the user asks about removing or treating the lesion themselves
     LOOK_FOR = "look_for"  # what would a dermatologist look for; which structures separate the candidates
     GENERAL = "general"  # any other question: answer from the knowledge corpus
-
-
-class CaseFilters(BaseModel):
-    dx: str | None = None
-    dx_type: str | None = None
-    sex: str | None = None
-    age_min: float | None = None
-    age_max: float | None = None
-    localization: str | None = None
-
-    def is_empty(self) -> bool:
-        return not any(v is not None for v in self.model_dump().values())
-
-    def merged(self, newer: "CaseFilters") -> "CaseFilters":
-        return CaseFilters(**{**self.model_dump(), **{k: v for k, v in newer.model_dump().items() if v is not None}})
 
 
 class TurnIntent(BaseModel):

@@ -1,7 +1,8 @@
 """The graph's nodes: small functions ``(state, runtime) -> partial update``, named for what they do.
 
 Models and indexes arrive through the runtime context (``agents.resources.Resources``), loaded
-once per process. Each node removes itself from the turn's plan (``routing.done``).
+once per process. A node returns only what it found; where the turn goes next is the graph's business
+(``agents.graph``, with the decisions in ``agents.routing``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from langgraph.runtime import Runtime
 
 from knowledge.images import open_image
 from models.encoder.metadata import metadata_of
+from knowledge.cases import CaseFilters
 from knowledge.criteria import STRUCTURES
 from knowledge.taxonomy import display_name
 
-from agents import routing
 from agents.composer import ComposeInput
-from agents.intents import CaseFilters, IntentKind, read_turn
+from agents.intents import IntentKind, read_turn
 from agents.language import choose_language
 from agents.resources import Resources
 from agents.risk import RiskTier, triage
@@ -26,11 +27,10 @@ from knowledge.patient import PatientInfo, read_patient
 from agents.safety import review
 from agents.state import RESET_FLAGS, CaseRef, DermState, FeatureRef, PassageRef
 
-CASES_PER_PAGE = 10
-
 
 def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
-    """Read the turn: language, intent, case filters; decide which nodes run."""
+    """Read the turn: language, intent, case filters, what the person told us (``routing.after_understand`` then
+    decides which nodes run)."""
     question = state.get("question") or ""
     new_image = bool(state.get("new_image"))
     previous = state.get("intent")
@@ -41,16 +41,8 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
         filters = intent.filters
     elif intent.kind == IntentKind.CASE_FILTER:
         filters = CaseFilters() if intent.clear_filters else filters.merged(intent.filters)
-    accepted = state.get("intake") is not None and state["intake"].accepted  # type: ignore[union-attr]
-    plan = routing.plan_turn(
-        intent,
-        has_assessment=state.get("prediction") is not None and (accepted or new_image),
-        has_features=state.get("features") is not None,
-        has_image=bool(state.get("image_path")),
-    )
     update: dict = {
         "intent": intent,
-        "plan": plan,
         "case_filters": filters,
         "flags": [RESET_FLAGS],
         "turn": state.get("turn", 0) + 1,
@@ -95,44 +87,26 @@ def intake(state: DermState, runtime: Runtime[Resources]) -> dict:
     """Validate the image and refuse what is not a usable dermoscopy image."""
     img = open_image(state["image_path"])  # type: ignore[arg-type]
     result = runtime.context.intake_gate.check(img)  # the gate's own frozen ImageNet features (agents.intake_artifact)
-    plan = routing.done(state, routing.INTAKE)
-    if not result.accepted:
-        plan = list(routing.REFUSED_IMAGE)
-    return {"intake": result, "plan": plan, "flags": [] if result.accepted else ["image_refused"]}
+    return {"intake": result, "flags": [] if result.accepted else ["image_refused"]}
 
 
 def classify(state: DermState, runtime: Runtime[Resources]) -> dict:
     metadata = metadata_of(state.get("patient"))  # age, sex and site the person gave, as data
     prediction = runtime.context.classifier.classify(open_image(state["image_path"]), metadata or None)  # type: ignore[arg-type]
     flags = ["abstained"] if prediction.abstained else []
-    return {"prediction": prediction, **_triaged(state, runtime, prediction=prediction),
-            "plan": routing.done(state, routing.CLASSIFY), "flags": flags}
-
-
-def search_filters(filters: CaseFilters) -> dict | None:
-    """The case index's filter form: exact keys, and an (min, max) age range."""
-    out: dict = {k: v for k in ("dx", "dx_type", "sex", "localization") if (v := getattr(filters, k)) is not None}
-    if filters.age_min is not None or filters.age_max is not None:
-        out["age"] = (filters.age_min, filters.age_max)
-    return out or None
+    return {"prediction": prediction, **_triaged(state, runtime, prediction=prediction), "flags": flags}
 
 
 def find_similar_cases(state: DermState, runtime: Runtime[Resources]) -> dict:
     filters = state.get("case_filters") or CaseFilters()
-    page = state.get("case_page", 0)
+    page, per_page = state.get("case_page", 0), runtime.context.settings.cases_per_page
     _, embedding = runtime.context.image_features(state["image_hash"], open_image(state["image_path"]))  # type: ignore[arg-type]
-    hits = runtime.context.case_index.search_embedding(  # one image per lesion: its closest
-        embedding, k=CASES_PER_PAGE * (page + 1), filters=search_filters(filters),
-        exclude_lesion=runtime.context.case_index._identical_lesion(embedding), distinct_lesions=True,
-    )
-    start = page * CASES_PER_PAGE
-    cases = [
-        CaseRef(ref=f"C{i + 1}", image_id=h.image_id, lesion_id=h.lesion_id, dx=h.dx, dx_type=h.dx_type, age=h.age,
-                sex=h.sex, localization=h.localization, image_path=str(h.image_path), similarity=float(h.similarity),
-                rank=start + i + 1)
-        for i, h in enumerate(hits[start : start + CASES_PER_PAGE])
-    ]
-    return {"similar_cases": cases, "plan": routing.done(state, routing.FIND_CASES)}
+    hits = runtime.context.case_index.search_embedding(  # one image per lesion (its closest), never the query's own
+        embedding, k=per_page * (page + 1), filters=filters, distinct_lesions=True, exclude_own_lesion=True)
+    start = page * per_page
+    cases = [CaseRef(**h.model_dump(exclude={"mask_path"}), ref=f"C{i + 1}", rank=start + i + 1)
+             for i, h in enumerate(hits[start : start + per_page])]
+    return {"similar_cases": cases}
 
 
 def analyse_features(state: DermState, runtime: Runtime[Resources]) -> dict:
@@ -153,7 +127,7 @@ def analyse_features(state: DermState, runtime: Runtime[Resources]) -> dict:
         statements_zh=[s.text_zh for s in analysis.statements],
         overlay_path=overlay_path,
     )
-    update = {"features": features, "plan": routing.done(state, routing.ANALYSE)}
+    update: dict = {"features": features}
     if state.get("prediction") is not None:  # the measured checklist may escalate the tier
         update.update(_triaged(state, runtime, features=features))
     return update
@@ -238,7 +212,7 @@ def retrieve_knowledge(state: DermState, runtime: Runtime[Resources]) -> dict:
                    text=h.text, score=float(h.score), references=list(h.references), lang=h.lang)
         for i, h in enumerate(hits)
     ]
-    return {"passages": passages, "plan": routing.done(state, routing.RETRIEVE)}
+    return {"passages": passages}
 
 
 def _compose_input(state: DermState) -> ComposeInput:
@@ -266,7 +240,7 @@ def _compose_input(state: DermState) -> ComposeInput:
 
 def compose(state: DermState, runtime: Runtime[Resources]) -> dict:
     answer = runtime.context.composer(_compose_input(state))
-    return {"answer": answer, "quoted": answer.quoted, "plan": routing.done(state, routing.COMPOSE)}
+    return {"answer": answer, "quoted": answer.quoted}
 
 
 def safety_review(state: DermState, runtime: Runtime[Resources]) -> dict:
@@ -274,5 +248,4 @@ def safety_review(state: DermState, runtime: Runtime[Resources]) -> dict:
     assert answer is not None
     checked = review(answer, _compose_input(state))
     flags = ["unsupported_sentences_removed"] if checked.review.get("removed") else []
-    return {"answer": checked, "messages": [AIMessage(content=checked.text)], "flags": flags,
-            "plan": routing.done(state, routing.REVIEW)}
+    return {"answer": checked, "messages": [AIMessage(content=checked.text)], "flags": flags}

@@ -37,13 +37,11 @@ class Resources:
 
     def image_features(self, image_hash: str, img: Image.Image) -> tuple[np.ndarray, np.ndarray]:
         """(tower features, embedding) of an image: one tower pass per image per process (LRU of 256)."""
-        from models.encoder.vision import tower_and_embedding
-
         with self._features_lock:
             if image_hash in self._features:
                 self._features.move_to_end(image_hash)
                 return self._features[image_hash]
-        feats, embs = tower_and_embedding(self.encoder, [img])
+        feats, embs = self.encoder.tower_and_embedding([img])
         with self._features_lock:
             self._features[image_hash] = (feats[0], embs[0])
             while len(self._features) > 256:

@@ -1,17 +1,17 @@
-"""Which nodes a turn runs, decided once per turn from its intent and what the thread already knows.
+"""Where a turn goes: the graph's three decisions, from the turn's intent and what the thread already knows.
 
-``plan_turn`` returns the ordered node names; each node removes itself from the plan when it is
-done, and ``next_step`` sends the graph to whatever is left. A new image runs everything; a
-follow-up runs only what it needs ("why not melanoma?" re-reads the knowledge base but does not
-re-classify; "only histology-confirmed cases" re-queries cases and nothing else).
+A new image runs everything; a follow-up runs only what it needs ("why not melanoma?" re-reads the
+knowledge base but does not re-classify; "only histology-confirmed cases" re-queries cases and nothing
+else); a refused image goes straight to the knowledge base and the composer. The edges themselves are
+drawn in ``agents.graph``.
 """
 
 from __future__ import annotations
 
-from langgraph.graph import END
+from agents.intents import IntentKind
+from agents.state import DermState
 
-from agents.intents import IntentKind, TurnIntent
-
+UNDERSTAND = "understand"
 INTAKE = "intake"
 CLASSIFY = "classify"
 FIND_CASES = "find_similar_cases"
@@ -19,37 +19,38 @@ ANALYSE = "analyse_features"
 RETRIEVE = "retrieve_knowledge"
 COMPOSE = "compose"
 REVIEW = "safety_review"
-NODES = (INTAKE, CLASSIFY, FIND_CASES, ANALYSE, RETRIEVE, COMPOSE, REVIEW)
 
 FULL_PIPELINE = [INTAKE, CLASSIFY, FIND_CASES, ANALYSE, RETRIEVE, COMPOSE, REVIEW]
 REFUSED_IMAGE = [RETRIEVE, COMPOSE, REVIEW]
 
 
-def plan_turn(intent: TurnIntent, has_assessment: bool, has_features: bool, has_image: bool) -> list[str]:
+def after_understand(state: DermState) -> str:
+    """The turn's first node after ``understand``."""
+    intent = state["intent"]
+    assert intent is not None
     kind = intent.kind
     if kind == IntentKind.ASSESS:
-        return list(FULL_PIPELINE)
+        return INTAKE
     if kind == IntentKind.SELF_TREAT:  # a fixed answer, with this lesion's estimate when there is one
-        return [COMPOSE, REVIEW]
-    if not has_assessment:  # nothing assessed yet: answer from knowledge (and ask for an image)
-        return [RETRIEVE, COMPOSE, REVIEW]
+        return COMPOSE
+    intake = state.get("intake")
+    if state.get("prediction") is None or intake is None or not intake.accepted:
+        return RETRIEVE  # nothing assessed yet: answer from knowledge (and ask for an image)
     if kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES):
-        return [FIND_CASES, COMPOSE, REVIEW]
+        return FIND_CASES
     if kind == IntentKind.PUSHBACK:
-        return [COMPOSE, REVIEW]
-    if kind == IntentKind.FEATURES:
-        return ([] if has_features or not has_image else [ANALYSE]) + [RETRIEVE, COMPOSE, REVIEW]
-    return [RETRIEVE, COMPOSE, REVIEW]  # differential, define, advice, general
+        return COMPOSE
+    if kind == IntentKind.FEATURES and state.get("features") is None and state.get("image_path"):
+        return ANALYSE
+    return RETRIEVE  # differential, define, advice, general, features already measured
 
 
-def next_step(state: dict) -> str:
-    plan = state.get("plan") or []
-    return plan[0] if plan else END
+def after_intake(state: DermState) -> str:
+    intake = state.get("intake")
+    return CLASSIFY if intake is not None and intake.accepted else RETRIEVE
 
 
-def done(state: dict, node: str) -> list[str]:
-    """The plan with ``node`` removed: what is left to run after it."""
-    plan = list(state.get("plan") or [])
-    if plan and plan[0] == node:
-        plan.pop(0)
-    return plan
+def after_cases(state: DermState) -> str:
+    """A new assessment goes on to the features; a case follow-up ("more", "only women") is answered at once."""
+    intent = state["intent"]
+    return ANALYSE if intent is not None and intent.kind == IntentKind.ASSESS else COMPOSE

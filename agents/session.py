@@ -55,6 +55,7 @@ class TurnResult(BaseModel):
     intake: dict[str, Any] | None = None
     image_path: str | None = None  # the stored upload the turn is about (kept per consultation: agents.retention)
     new_image: bool = False  # this turn brought that image
+    case_filters: dict[str, Any] = Field(default_factory=dict)  # the filters the similar cases were found with (set fields)
     flags: list[str] = Field(default_factory=list)
     review: dict[str, Any] = Field(default_factory=dict)
     nodes_run: list[str] = Field(default_factory=list)
@@ -229,6 +230,7 @@ def turn_result(thread_id: str, state: dict[str, Any], nodes_run: list[str]) -> 
         intake=intake.model_dump() if intake is not None else None,
         image_path=state.get("image_path"),
         new_image=bool(state.get("new_image")),
+        case_filters=state["case_filters"].model_dump(exclude_none=True) if state.get("case_filters") is not None else {},
         flags=list(state.get("flags") or []),
         review=answer.review if answer else {},
         nodes_run=nodes_run,

@@ -13,10 +13,11 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from pydantic import BaseModel, Field
 
+from knowledge.cases import Case, CaseFilters
 from knowledge.patient import PatientInfo
 from knowledge.schema import Prediction
 
-from agents.intents import CaseFilters, TurnIntent
+from agents.intents import TurnIntent
 from agents.risk import Triage
 
 
@@ -29,18 +30,10 @@ class IntakeResult(BaseModel):
     height: int = 0
 
 
-class CaseRef(BaseModel):
+class CaseRef(Case):
     """A similar confirmed case, citable as [C#]."""
 
     ref: str
-    image_id: str
-    lesion_id: str
-    dx: str
-    dx_type: str
-    age: float | None = None
-    sex: str = "unknown"
-    localization: str = "unknown"
-    image_path: str = ""
     similarity: float
     rank: int = 0  # 1 = the most similar lesion (one image per lesion); 0 = not ranked
 
@@ -136,7 +129,6 @@ class DermState(TypedDict, total=False):
     quoted: Annotated[list[str], add_unique]  # every knowledge unit quoted in this thread: never quoted twice
     # this turn's routing and output
     intent: TurnIntent | None
-    plan: list[str]
     answer: Answer | None
     flags: Annotated[list[str], merge_flags]
     turn: int

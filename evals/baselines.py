@@ -67,10 +67,9 @@ def majority_class(train_labels: np.ndarray, n_classes: int) -> int:
 
 def index_items(ctx, limit: int | None = None) -> list:
     """The train+val cases as eval items (the similar-case index's population), optionally a stratified subset."""
-    from evals.harness import EvalItem, stratified_sample
+    from evals.harness import stratified_sample
 
-    items = [EvalItem(r.image_id, r.dx, r.image_path, r.lesion_id, r.dx_type, r.age, r.sex, r.localization)
-             for r in ctx.dataset if ctx.assignment.get(r.image_id) in ("train", "val")]
+    items = [r for r in ctx.dataset if ctx.assignment.get(r.image_id) in ("train", "val")]
     return stratified_sample(items, limit, ctx.seed) if limit else items
 
 

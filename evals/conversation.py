@@ -18,7 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from evals.harness import EvalContext, EvalItem
+from evals.harness import EvalContext
+from knowledge.cases import Case
 from knowledge.images import open_image
 
 MARKER = re.compile(r"\[(P|F|C\d+|K\d+)\]")
@@ -63,10 +64,10 @@ class ImagePicker:
         split = "test" if ctx.external else ctx.split
         self.items = EvalContext(**{**ctx.__dict__, "sample": None, "labels_csv": None, "images_dir": None}).items(split)
         self.gate = gate
-        self._accepted: dict[str, list[EvalItem]] = {}
+        self._accepted: dict[str, list[Case]] = {}
         self._checked: dict[str, int] = {}
 
-    def pick(self, dx: str, nth: int = 0) -> EvalItem:
+    def pick(self, dx: str, nth: int = 0) -> Case:
         pool = sorted((it for it in self.items if it.dx == dx), key=lambda it: it.image_id)
         accepted = self._accepted.setdefault(dx, [])
         while len(accepted) <= nth and self._checked.get(dx, 0) < len(pool):

@@ -26,22 +26,8 @@ from knowledge.ham10000 import DataError, HamDataset, load_dataset
 from knowledge.registry import Registry
 from knowledge.settings import Settings, get_settings
 from knowledge.splits import SPLITS, load_split
+from knowledge.cases import Case
 from knowledge.taxonomy import CODES
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    """One labelled image: a HAM10000 record or a row of an external labels CSV."""
-
-    image_id: str
-    dx: str
-    image_path: Path
-    lesion_id: str | None = None
-    dx_type: str | None = None
-    age: float | None = None
-    sex: str | None = None
-    localization: str | None = None
-    mask_path: Path | None = None
 
 
 @dataclass
@@ -74,7 +60,7 @@ class EvalContext:
     def external(self) -> bool:
         return self.labels_csv is not None
 
-    def items(self, split: str | None = None) -> list[EvalItem]:
+    def items(self, split: str | None = None) -> list[Case]:
         """The items to evaluate: the split asked for, or the external labelled folder."""
         if self.external:
             items = read_labels(self.labels_csv, self.images_dir)  # type: ignore[arg-type]
@@ -82,14 +68,10 @@ class EvalContext:
             name = split or self.split
             if name not in SPLITS:
                 raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
-            items = [
-                EvalItem(r.image_id, r.dx, r.image_path, r.lesion_id, r.dx_type, r.age, r.sex, r.localization, r.mask_path)
-                for r in self.dataset
-                if self.assignment.get(r.image_id) == name
-            ]
+            items = [r for r in self.dataset if self.assignment.get(r.image_id) == name]
         return stratified_sample(items, self.sample, self.seed) if self.sample else items
 
-    def ham_items(self, split: str) -> list[EvalItem]:
+    def ham_items(self, split: str) -> list[Case]:
         """A HAM10000 split even when evaluating an external set (what fits a temperature or threshold: val)."""
         return EvalContext(**{**self.__dict__, "labels_csv": None, "images_dir": None}).items(split)
 
@@ -138,7 +120,7 @@ def available_suites() -> list[str]:
     return _SUITES.names()
 
 
-def read_labels(labels_csv: Path, images_dir: Path | None) -> list[EvalItem]:
+def read_labels(labels_csv: Path, images_dir: Path | None) -> list[Case]:
     """External labelled images: CSV with image_id or path, and dx (one of the seven codes)."""
     labels_csv = Path(labels_csv)
     if not labels_csv.is_file():
@@ -165,20 +147,20 @@ def read_labels(labels_csv: Path, images_dir: Path | None) -> list[EvalItem]:
                 path = matches[0]
             if not path.is_file():
                 raise DataError(f"{labels_csv.name} row {line_no}: image {path} not found")
-            items.append(EvalItem(image_id=image_id, dx=dx, image_path=path))
+            items.append(Case(image_id=image_id, dx=dx, image_path=path))
     if not items:
         raise DataError(f"{labels_csv}: no rows")
     return items
 
 
-def _by_class(items: list[EvalItem]) -> dict[str, list[EvalItem]]:
-    by_class: dict[str, list[EvalItem]] = {}
+def _by_class(items: list[Case]) -> dict[str, list[Case]]:
+    by_class: dict[str, list[Case]] = {}
     for it in items:
         by_class.setdefault(it.dx, []).append(it)
     return by_class
 
 
-def balanced_sample(items: list[EvalItem], n: int, seed: int = 0) -> list[EvalItem]:
+def balanced_sample(items: list[Case], n: int, seed: int = 0) -> list[Case]:
     """About ``n`` items split as evenly over the classes as their sizes allow (small classes whole).
 
     For suites that report balanced accuracy on a few hundred images (robustness, safety): equal
@@ -198,12 +180,12 @@ def balanced_sample(items: list[EvalItem], n: int, seed: int = 0) -> list[EvalIt
     return sorted(chosen, key=lambda it: it.image_id)
 
 
-def stratified_sample(items: list[EvalItem], n: int, seed: int = 0) -> list[EvalItem]:
+def stratified_sample(items: list[Case], n: int, seed: int = 0) -> list[Case]:
     """About ``n`` items keeping every class present (at least 2 each where available)."""
     if n >= len(items):
         return items
     rng, by_class = random.Random(seed), _by_class(items)
-    chosen: list[EvalItem] = []
+    chosen: list[Case] = []
     for code in sorted(by_class):
         pool = by_class[code]
         k = max(min(2, len(pool)), round(n * len(pool) / len(items)))

@@ -17,7 +17,8 @@ from typing import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from evals.harness import EvalContext, EvalItem
+from evals.harness import EvalContext
+from knowledge.cases import Case
 from models.classifiers import Variant, build_classifier, classifier_fingerprint, parse_variant
 from knowledge.artifacts import atomic_write_bytes
 from knowledge.images import open_image
@@ -37,7 +38,7 @@ class ItemPredictions:
         return self.probs.argmax(1)
 
 
-def labels_of(items: Sequence[EvalItem]) -> np.ndarray:
+def labels_of(items: Sequence[Case]) -> np.ndarray:
     return np.asarray([CODES.index(it.dx) for it in items], dtype=int)
 
 
@@ -68,7 +69,7 @@ class Predictor:
                             abstained=np.asarray([cache[k][1] for k in keys]), temperature=np.asarray([cache[k][2] for k in keys]))
         atomic_write_bytes(self.cache_path, buf.getvalue())
 
-    def predict(self, items: Sequence[EvalItem], desc: str = "classify", batch_size: int = 32) -> ItemPredictions:
+    def predict(self, items: Sequence[Case], desc: str = "classify", batch_size: int = 32) -> ItemPredictions:
         cache = self._load_cache()
         keys = [str(Path(it.image_path).resolve()) for it in items]
         missing = [i for i, k in enumerate(keys) if k not in cache]

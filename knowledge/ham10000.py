@@ -9,7 +9,7 @@ Layouts accepted (``--data-dir`` or ``DERMAGRAPH_DATA``):
   ``HAM10000_segmentations_lesion_tschandl/ISIC_*_segmentation.png``.
 
 Nothing is dropped silently: a malformed row or a missing file raises ``DataError`` naming the
-file and row. ``check_dataset`` collects every problem instead of stopping at the first.
+file and row. ``knowledge.data_check.check_dataset`` collects every problem instead of stopping at the first.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from knowledge.cases import Case
 from knowledge.taxonomy import CODES, CONFIRMATIONS, SEXES
 
 METADATA_NAME = "HAM10000_metadata.csv"
@@ -44,35 +45,13 @@ class DataError(ValueError):
     """The data folder or a file in it is not what dermagraph needs; the message says where."""
 
 
-@dataclass(frozen=True)
-class LesionRecord:
-    image_id: str
-    lesion_id: str
-    dx: str
-    dx_type: str
-    age: float | None
-    sex: str
-    localization: str
-    image_path: Path
-    mask_path: Path | None = None
-
-    def caption_fields(self) -> dict[str, str | float | None]:
-        return {
-            "dx": self.dx,
-            "dx_type": self.dx_type,
-            "age": self.age,
-            "sex": self.sex,
-            "localization": self.localization,
-        }
-
-
 @dataclass
 class HamDataset:
     root: Path
     layout: str
-    records: tuple[LesionRecord, ...]
+    records: tuple[Case, ...]
     near_duplicate_pairs: tuple[tuple[str, str], ...] = ()
-    _by_id: dict[str, LesionRecord] = field(default_factory=dict, repr=False)
+    _by_id: dict[str, Case] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {r.image_id: r for r in self.records}
@@ -80,19 +59,19 @@ class HamDataset:
     def __len__(self) -> int:
         return len(self.records)
 
-    def __iter__(self) -> Iterator[LesionRecord]:
+    def __iter__(self) -> Iterator[Case]:
         return iter(self.records)
 
     def __contains__(self, image_id: object) -> bool:
         return image_id in self._by_id
 
-    def get(self, image_id: str) -> LesionRecord:
+    def get(self, image_id: str) -> Case:
         try:
             return self._by_id[image_id]
         except KeyError:
             raise KeyError(f"{image_id!r} is not an image of the HAM10000 data at {self.root}") from None
 
-    def subset(self, image_ids: Iterable[str]) -> list[LesionRecord]:
+    def subset(self, image_ids: Iterable[str]) -> list[Case]:
         return [self.get(i) for i in image_ids]
 
     @property
@@ -223,7 +202,7 @@ def read_near_duplicates(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def _scan(root: Path) -> tuple[HamDataset, list[str]]:
+def scan_folder(root: Path) -> tuple[HamDataset, list[str]]:
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise DataError(
@@ -240,7 +219,7 @@ def _scan(root: Path) -> tuple[HamDataset, list[str]]:
         if path is None:
             problems.append(f"{image_id}: image file not found under {root} (listed in {METADATA_NAME})")
             continue
-        records.append(LesionRecord(**row, image_path=path, mask_path=masks.get(image_id)))  # type: ignore[arg-type]
+        records.append(Case(**row, image_path=path, mask_path=masks.get(image_id)))  # type: ignore[arg-type]
     listed = {str(r["image_id"]) for r in rows}
     for image_id in sorted(set(images) - listed):
         if IMAGE_ID_RE.match(image_id):
@@ -263,7 +242,7 @@ def load_dataset(data_dir: Path | str | None = None) -> HamDataset:
 
 @lru_cache(maxsize=4)
 def _load_cached(root: Path) -> HamDataset:
-    dataset, problems = _scan(root)
+    dataset, problems = scan_folder(root)
     if problems:
         shown = "\n  ".join(problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -272,74 +251,3 @@ def _load_cached(root: Path) -> HamDataset:
             "Run `dermagraph data check` for the full list."
         )
     return dataset
-
-
-@dataclass
-class DataReport:
-    root: str
-    layout: str
-    images: int
-    lesions: int
-    masks: int
-    class_counts: dict[str, int]
-    dx_type_counts: dict[str, int]
-    split_counts: dict[str, dict[str, int]]
-    problems: list[str]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def check_dataset(
-    data_dir: Path | str | None = None,
-    split_file: Path | str | None = None,
-    decode: bool = True,
-    progress: bool = True,
-) -> DataReport:
-    """Scan everything and report counts and every problem found (decoding each image if asked)."""
-    from knowledge.settings import get_settings
-
-    settings = get_settings()
-    root = Path(data_dir) if data_dir is not None else settings.data_dir
-    dataset, problems = _scan(root)
-    if decode:
-        from knowledge.images import ImageError, open_image
-
-        iterator: Iterable[LesionRecord] = dataset.records
-        if progress:
-            from tqdm import tqdm
-
-            iterator = tqdm(dataset.records, desc="decoding images", unit="img", leave=False)
-        for record in iterator:
-            try:
-                open_image(record.image_path)
-            except ImageError as exc:
-                problems.append(f"{record.image_path}: {exc}")
-    split_counts: dict[str, dict[str, int]] = {}
-    split_path = Path(split_file) if split_file is not None else settings.split_file
-    if split_path.is_file():
-        from knowledge.splits import SplitError, read_split
-
-        try:
-            assignment = read_split(split_path, dataset)
-        except SplitError as exc:
-            problems.append(str(exc))
-        else:
-            for name in ("train", "val", "test"):
-                ids = [i for i, s in assignment.items() if s == name]
-                counts = Counter(dataset.get(i).dx for i in ids)
-                split_counts[name] = {"images": len(ids), **{c: counts.get(c, 0) for c in CODES}}
-    else:
-        problems.append(f"{split_path}: split file not found (run `dermagraph data split`)")
-    return DataReport(
-        root=str(dataset.root),
-        layout=dataset.layout,
-        images=len(dataset),
-        lesions=len(dataset.lesion_ids),
-        masks=sum(r.mask_path is not None for r in dataset.records),
-        class_counts=dataset.class_counts(),
-        dx_type_counts=dict(sorted(Counter(r.dx_type for r in dataset.records).items())),
-        split_counts=split_counts,
-        problems=problems,
-    )

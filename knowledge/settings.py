@@ -72,6 +72,13 @@ class Settings:
     abstain_below: float = 0.40
     triage: TriagePolicy = field(default_factory=TriagePolicy)
 
+    # Similar cases: the kNN vote's depth, cases per gallery page and per answer, and the index's own-lesion rules.
+    knn_k: int = 16  # the top-k cases whose diagnoses vote (a second opinion beside the classifier)
+    cases_per_page: int = 10  # similar cases per page of the chat's and the app's gallery
+    max_case_lines: int = 5  # similar cases an answer lists line by line
+    lesion_overfetch: int = 12  # extra results asked of Chroma to drop a lesion's images (HAM10000: <= 6 per lesion)
+    same_image_similarity: float = 0.995  # a query this close to an indexed case is that very image (re-uploaded)
+
     # Image input limits (uploads, CLI, API).
     max_upload_bytes: int = 10 * 1024 * 1024
     max_batch_images: int = 200  # images per batch in the app (the CLI has no limit)

@@ -14,91 +14,39 @@ created with ``embedding_function=None`` and every call passes our own embedding
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
 from knowledge.artifacts import (ArtifactError, Manifest, atomic_replace_dir, manifest_staleness, read_manifest, staging_dir,
                                  staleness, write_manifest)
-from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
+from knowledge.cases import Case, CaseFilters, FiltersLike
+from knowledge.ham10000 import HamDataset, load_dataset
 from knowledge.images import open_image
 from knowledge.settings import get_settings
-from knowledge.taxonomy import CODES, CONFIRMATIONS, SEXES
+from knowledge.taxonomy import CODES
 from models.encoder import DermEncoder, load_case_embeddings, load_encoder, read_encoder_manifest
 from retrieval.chroma_store import (commit_generation, connect, create_generation, current_generation, drop_older_generations,
                                     embedded_client, generation_name, new_stamp, require_generation, server_url)
 from models.encoder.artifact import CASES_NAME
 
 COLLECTION = "ham10000_cases"
-KNN_K = 16
-LESION_OVERFETCH = 12  # HAM10000 has at most 6 images per lesion; a margin on top
-# A query whose embedding matches an indexed case this closely is that very image (re-uploaded).
-SAME_IMAGE_SIMILARITY = 0.995
-FILTER_KEYS = ("dx", "dx_type", "sex", "localization", "age")
 
 
-@dataclass(frozen=True, kw_only=True)
-class SimilarCase(LesionRecord):
+class SimilarCase(Case):
     """An indexed case (its HAM10000 record, without the mask the index does not keep) and its similarity."""
 
     similarity: float
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        del d["mask_path"]
-        d["image_path"] = str(self.image_path)
-        return d
+        return self.model_dump(mode="json", exclude={"mask_path"})
 
 
 def case_index_dir(index_dir: Path | None = None) -> Path:
     return Path(index_dir) if index_dir is not None else get_settings().index_dir / "cases"
-
-
-# --- filters -------------------------------------------------------------------------------------------
-
-
-def parse_filters(pairs: Iterable[str]) -> dict[str, Any]:
-    """``["dx=mel,bcc", "sex=male", "age=50-80", "localization=back"]`` -> a filters dict for ``search``.
-
-    Age takes ``LO-HI``, ``LO-`` or ``-HI`` (years, inclusive); other keys take one value or a
-    comma-separated list.
-    """
-    filters: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not value:
-            raise ValueError(f"filter {pair!r} is not key=value (keys: {', '.join(FILTER_KEYS)})")
-        if key == "age":
-            lo, dash, hi = value.partition("-")
-            try:
-                rng = (float(lo) if lo else None, float(hi) if hi else None) if dash else (float(value), float(value))
-            except ValueError:
-                raise ValueError(f"age filter {value!r} is not LO-HI in years (e.g. 50-80, 60-, -30)") from None
-            filters["age"] = rng
-        else:
-            values = [v.strip() for v in value.split(",") if v.strip()]
-            filters[key] = values[0] if len(values) == 1 else values
-    validate_filters(filters)
-    return filters
-
-
-def validate_filters(filters: Mapping[str, Any]) -> None:
-    allowed = {"dx": CODES, "dx_type": tuple(CONFIRMATIONS), "sex": SEXES}
-    for key, value in filters.items():
-        if key not in FILTER_KEYS:
-            raise ValueError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}")
-        if key == "age":
-            lo, hi = value
-            if lo is not None and hi is not None and lo > hi:
-                raise ValueError(f"age range {lo:g}-{hi:g} is empty")
-            continue
-        for v in [value] if isinstance(value, str) else value:
-            if key in allowed and v not in allowed[key]:
-                raise ValueError(f"{key}={v!r} is not one of {', '.join(allowed[key])}")
 
 
 # --- building --------------------------------------------------------------------------------------------
@@ -131,15 +79,6 @@ def case_index_staleness(index_dir: Path | None = None, artifact_dir: Path | Non
     return reasons
 
 
-def _metadata(record) -> dict[str, Any]:
-    meta: dict[str, Any] = {"image_id": record.image_id, "lesion_id": record.lesion_id, "dx": record.dx,
-                            "dx_type": record.dx_type, "sex": record.sex, "localization": record.localization,
-                            "image_path": str(record.image_path)}
-    if record.age is not None:  # Chroma has no null: unknown age is left out (and fails age filters)
-        meta["age"] = float(record.age)
-    return meta
-
-
 def build_case_index(index_dir: Path | None = None, artifact_dir: Path | None = None, dataset: HamDataset | None = None,
                      progress: bool = True, batch_size: int = 1000) -> dict[str, Any]:
     """(Re)build the Chroma collection from the shipped case embeddings; returns counts and images/s."""
@@ -164,7 +103,7 @@ def build_case_index(index_dir: Path | None = None, artifact_dir: Path | None = 
     for start in tqdm(range(0, len(ids), batch_size), desc="index cases", unit="batch", disable=not progress):
         chunk = ids[start : start + batch_size]
         collection.add(ids=chunk, embeddings=emb[start : start + batch_size],
-                       metadatas=[_metadata(dataset.get(i)) for i in chunk])
+                       metadatas=[dataset.get(i).to_metadata() for i in chunk])
     count = collection.count()
     seconds = time.perf_counter() - started
     stats = {"cases": count, "seconds": round(seconds, 2), "images_per_s": round(count / seconds, 1)}
@@ -224,27 +163,28 @@ class CaseIndex:
             return self.encoder.embed_texts([text_query(query)])[0]
         return self.encoder.embed_images([open_image(query)])[0]
 
-    def search(self, query: Image.Image | str | Path, k: int = 10, filters: Mapping[str, Any] | None = None,
-               exclude_lesion: str | None = None, distinct_lesions: bool = False) -> list[SimilarCase]:
+    def search(self, query: Image.Image | str | Path, k: int = 10, filters: FiltersLike = None,
+               exclude_lesion: str | None = None, distinct_lesions: bool = False,
+               exclude_own_lesion: bool = True) -> list[SimilarCase]:
         """The ``k`` most similar cases to an image (PIL, Path, bytes) or a text (``str``), optionally filtered.
 
-        For an image query, its own lesion is excluded: ``exclude_lesion`` when given, else the
-        lesion of an indexed image identical to the query (a HAM10000 image searched for itself).
+        For an image query, its own lesion is excluded: ``exclude_lesion`` when given, else (unless
+        ``exclude_own_lesion=False``) the lesion of an indexed image identical to the query (``own_lesion``).
         """
-        embedding = self.embed(query)
-        if not isinstance(query, str) and exclude_lesion is None:
-            exclude_lesion = self._identical_lesion(embedding)
-        return self.search_embedding(embedding, k, filters, exclude_lesion, distinct_lesions)
+        return self.search_embedding(self.embed(query), k, filters, exclude_lesion, distinct_lesions,
+                                     exclude_own_lesion=exclude_own_lesion and not isinstance(query, str))
 
-    def _identical_lesion(self, embedding: np.ndarray) -> str | None:
+    def own_lesion(self, embedding: np.ndarray) -> str | None:
+        """The lesion of an indexed image identical to this one (a HAM10000 image searched for itself, or re-uploaded)."""
         hit = self.collection.query(query_embeddings=embedding[None].astype(np.float32), n_results=1, include=["metadatas", "distances"])
-        if hit["ids"][0] and 1 - hit["distances"][0][0] >= SAME_IMAGE_SIMILARITY:
+        if hit["ids"][0] and 1 - hit["distances"][0][0] >= get_settings().same_image_similarity:
             return str(hit["metadatas"][0][0]["lesion_id"])
         return None
 
-    def search_embedding(self, embedding: np.ndarray, k: int = 10, filters: Mapping[str, Any] | None = None,
-                         exclude_lesion: str | None = None, distinct_lesions: bool = False) -> list[SimilarCase]:
-        """The ``k`` nearest cases to an embedding.
+    def search_embedding(self, embedding: np.ndarray, k: int = 10, filters: FiltersLike = None,
+                         exclude_lesion: str | None = None, distinct_lesions: bool = False,
+                         exclude_own_lesion: bool = False) -> list[SimilarCase]:
+        """The ``k`` nearest cases to an embedding; ``exclude_own_lesion``: as in ``search``.
 
         ``distinct_lesions``: the ``k`` nearest *lesions*, each by its closest image (HAM10000 has up to six
         near-identical images of one lesion, which would fill a gallery with one lesion); an exact scan.
@@ -258,22 +198,24 @@ class CaseIndex:
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        validate_filters(filters or {})
+        wanted = CaseFilters.coerce(filters).checked()
         query = np.asarray(embedding, np.float32)
-        if filters or distinct_lesions:
-            return self._scan(query, k, filters or {}, exclude_lesion, distinct_lesions)
-        extra = LESION_OVERFETCH if exclude_lesion else 0
+        if exclude_own_lesion and exclude_lesion is None:
+            exclude_lesion = self.own_lesion(query)
+        if not wanted.is_empty() or distinct_lesions:
+            return self._scan(query, k, wanted, exclude_lesion, distinct_lesions)
+        extra = get_settings().lesion_overfetch if exclude_lesion else 0
         res = self.collection.query(query_embeddings=query[None], n_results=k + extra, include=["metadatas", "distances"])
         cases = [_to_case(meta, dist) for meta, dist in zip(res["metadatas"][0], res["distances"][0])]
         kept = [c for c in cases if c.lesion_id != exclude_lesion]
         if len(kept) < k and len(cases) == k + extra:  # an unusually large lesion: fall back to the filtered path
-            return self._scan(query, k, {}, exclude_lesion)
+            return self._scan(query, k, CaseFilters(), exclude_lesion)
         return kept[:k]
 
-    def lesion_count(self, filters: Mapping[str, Any] | None = None) -> int:
+    def lesion_count(self, filters: FiltersLike = None) -> int:
         """How many distinct lesions pass the filters (the denominator of a rank)."""
         table = self._table()
-        keep = table.mask(filters or {}, None)
+        keep = table.mask(CaseFilters.coerce(filters), None)
         return int(np.unique(table.codes["lesion_id"][keep]).size)
 
     def _table(self) -> "_CaseTable":
@@ -281,7 +223,7 @@ class CaseIndex:
             self._memory = _CaseTable.load(self.collection)
         return self._memory
 
-    def _scan(self, query: np.ndarray, k: int, filters: Mapping[str, Any], exclude_lesion: str | None,
+    def _scan(self, query: np.ndarray, k: int, filters: CaseFilters, exclude_lesion: str | None,
               distinct_lesions: bool = False) -> list[SimilarCase]:
         table = self._table()
         keep = table.mask(filters, exclude_lesion)
@@ -303,7 +245,7 @@ class CaseIndex:
 
 def _best_per_lesion(sims: np.ndarray, lesions: np.ndarray, k: int, n: int) -> list[int]:
     """Row indices of the ``k`` best-scoring lesions (each by its best row), among the ``n`` finite scores."""
-    depth = min(n, k * 6 + LESION_OVERFETCH)  # at most six images per lesion: usually enough at once
+    depth = min(n, k * 6 + get_settings().lesion_overfetch)  # at most six images per lesion: usually enough at once
     while True:
         part = np.argpartition(-sims, depth - 1)[:depth]
         part = part[np.argsort(-sims[part], kind="stable")]
@@ -344,27 +286,22 @@ class _CaseTable:
         age = np.asarray([float(m["age"]) if "age" in m else np.nan for m in metas])
         return cls(vectors, metas, codes, values, age)
 
-    def mask(self, filters: Mapping[str, Any], exclude_lesion: str | None) -> np.ndarray:
+    def mask(self, filters: CaseFilters, exclude_lesion: str | None) -> np.ndarray:
         """Cases passing every filter (age range inclusive; unknown age fails an age filter), the lesion left out."""
         keep = np.ones(len(self.metas), dtype=bool)
         if exclude_lesion and exclude_lesion in self.values["lesion_id"]:
             keep &= self.codes["lesion_id"] != self.values["lesion_id"][exclude_lesion]
-        for key, value in filters.items():
-            if key == "age":
-                lo, hi = value
-                with np.errstate(invalid="ignore"):
-                    keep &= (self.age >= (-np.inf if lo is None else lo)) & (self.age <= (np.inf if hi is None else hi))
-            else:
-                wanted = [self.values[key][v] for v in ([value] if isinstance(value, str) else value) if v in self.values[key]]
-                keep &= np.isin(self.codes[key], wanted)
+        for key, values in filters.exact().items():
+            keep &= np.isin(self.codes[key], [self.values[key][v] for v in values if v in self.values[key]])
+        if (ages := filters.age_range()) is not None:
+            lo, hi = ages
+            with np.errstate(invalid="ignore"):
+                keep &= (self.age >= (-np.inf if lo is None else lo)) & (self.age <= (np.inf if hi is None else hi))
         return keep
 
 
 def _to_case(meta: Mapping[str, Any], distance: float) -> SimilarCase:
-    return SimilarCase(image_id=str(meta["image_id"]), lesion_id=str(meta["lesion_id"]), dx=str(meta["dx"]),
-                       dx_type=str(meta["dx_type"]), age=float(meta["age"]) if "age" in meta else None,
-                       sex=str(meta["sex"]), localization=str(meta["localization"]),
-                       image_path=Path(str(meta["image_path"])), similarity=round(1.0 - float(distance), 6))
+    return SimilarCase(**Case.metadata_fields(meta), similarity=round(1.0 - float(distance), 6))
 
 
 def text_query(text: str) -> str:
@@ -402,9 +339,9 @@ class SearchResult:
 
 
 def find_similar_cases(image: str | Path | None = None, text: str | None = None, k: int = 10,
-                       filters: Mapping[str, Any] | None = None, index: CaseIndex | None = None,
+                       filters: FiltersLike = None, index: CaseIndex | None = None,
                        dataset: HamDataset | None = None, knowledge_index: Any = None) -> SearchResult:
-    """Search by an image file (or a HAM10000 image id) or by text; the vote uses the top ``KNN_K``.
+    """Search by an image file (or a HAM10000 image id) or by text; the vote uses the top ``settings.knn_k``.
 
     A text search with ``knowledge_index`` is re-ranked by the corpus's class evidence (``retrieval.text_search``),
     one image per lesion, as in the app."""
@@ -412,6 +349,7 @@ def find_similar_cases(image: str | Path | None = None, text: str | None = None,
         raise ValueError("give an image or a text query, not both and not neither")
     exclude = None
     picture = None
+    knn_k = get_settings().knn_k
     if image is not None:
         path = Path(image)
         if not path.exists() and path.name.startswith("ISIC_"):
@@ -422,14 +360,14 @@ def find_similar_cases(image: str | Path | None = None, text: str | None = None,
     if picture is None and knowledge_index is not None:
         from retrieval.text_search import search_by_text
 
-        cases = search_by_text(index, knowledge_index, str(text), max(k, KNN_K), filters)
-        return SearchResult(str(text), cases[:k], knn_vote(cases[:KNN_K]), None)
+        cases = search_by_text(index, knowledge_index, str(text), max(k, knn_k), filters)
+        return SearchResult(str(text), cases[:k], knn_vote(cases[:knn_k]), None)
     if picture is None:
         embedding = index.embed(str(text))
         label = str(text)
     else:
         embedding = index.embed(picture)
-        exclude = exclude or index._identical_lesion(embedding)
+        exclude = exclude or index.own_lesion(embedding)
         label = str(image)
-    cases = index.search_embedding(embedding, max(k, KNN_K), filters, exclude)
-    return SearchResult(label, cases[:k], knn_vote(cases[:KNN_K]), exclude)
+    cases = index.search_embedding(embedding, max(k, knn_k), filters, exclude)
+    return SearchResult(label, cases[:k], knn_vote(cases[:knn_k]), exclude)

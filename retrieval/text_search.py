@@ -12,10 +12,11 @@ result is measured on a separate held-out set (the ``retrieval`` eval suite).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
+from knowledge.cases import FiltersLike
 from knowledge.taxonomy import CODES
 
 EVIDENCE_WEIGHT = 5.0  # chosen on the dev phrasings (docs/encoder.md, "Text search"): the evidence leads, similarity orders within it
@@ -37,7 +38,7 @@ def class_evidence(knowledge_index: Any, text: str, depth: int = EVIDENCE_DEPTH)
 
 
 def search_by_text(case_index: Any, knowledge_index: Any | None, text: str, k: int = 10,
-                   filters: Mapping[str, Any] | None = None, weight: float = EVIDENCE_WEIGHT,
+                   filters: FiltersLike = None, weight: float = EVIDENCE_WEIGHT,
                    depth: int = EVIDENCE_DEPTH) -> list:
     """The ``k`` lesions (each by its closest image) that best fit a description, optionally filtered."""
     embedding = case_index.embed(text)

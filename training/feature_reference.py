@@ -17,7 +17,8 @@ import random
 import numpy as np
 from tqdm import tqdm
 
-from knowledge.ham10000 import LesionRecord, load_dataset
+from knowledge.cases import Case
+from knowledge.ham10000 import load_dataset
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import get_class
 from models.features.masks import read_mask
@@ -27,7 +28,7 @@ from models.features.schema import LesionFeatures
 MELANOMA, NAEVUS = get_class("mel").code, get_class("nv").code
 
 
-def measure_records(records: list[LesionRecord], outline: str = "truth", progress: bool = True) -> list[LesionFeatures | None]:
+def measure_records(records: list[Case], outline: str = "truth", progress: bool = True) -> list[LesionFeatures | None]:
     """Features from each record's ground-truth or predicted outline (None where there is none)."""
     from models.features import analyse_lesion
 

@@ -21,7 +21,7 @@ import gradio as gr
 
 from agents.session import Consultation
 from agents.session_store import ServiceUnavailable
-from knowledge.ham10000 import LesionRecord
+from knowledge.cases import Case, CaseFilters
 from knowledge.settings import Settings, get_settings
 from knowledge.taxonomy import BODY_SITES, CODES, CONFIRMATIONS, SEX_NAMES, SEXES, Language, confirmation_name, display_name, site_name
 
@@ -157,11 +157,11 @@ def _merge(*parts: dict[Any, Any]) -> dict[Any, Any]:
     return out
 
 
-def _example_items(records: list[LesionRecord]) -> list[tuple[str, str]]:
+def _example_items(records: list[Case]) -> list[tuple[str, str]]:
     return [(str(r.image_path), r.dx) for r in records]  # the confirmed class: compare it with the estimate
 
 
-def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
+def build_app(consult: Consultation, examples: list[Case] | None = None,
               stream_pause_s: float = h.STREAM_PAUSE_S, concurrency: int | None = None) -> gr.Blocks:
     handlers = h.AppHandlers(consult, stream_pause_s=stream_pause_s)
     labels = _Labels()
@@ -308,7 +308,7 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
         def draw(view_value: dict, lang: str) -> dict[Any, Any]:
             lang = language_of(lang)
             values = [*h.assessment_panel(view_value, lang), *h.cases_panel(view_value, lang),
-                      *h.widgets_from_filters(view_value.get("filters") or {})]
+                      *CaseFilters.coerce(view_value.get("filters")).widgets(h.ANY)]
             images = view_value.get("images") or []
             return {**dict(zip([*assessment_out, *cases_out, *filters], values)), **draw_sources(view_value, lang),
                     thread_gallery: gr.update(value=images, visible=bool(images))}
@@ -347,11 +347,11 @@ def build_app(consult: Consultation, examples: list[LesionRecord] | None = None,
             return _merge(labels.updates(language_of(lang)), draw(view_value, lang))
 
         def refilter(view_value, lang, *values):
-            return draw_cases(handlers.refilter_cases(view_value, h.filters_from_widgets(*values)), lang)
+            return draw_cases(handlers.refilter_cases(view_value, CaseFilters.from_widgets(*values)), lang)
 
         def search(view_value, text, lang, *values):
-            view_value = handlers.search_cases(view_value, text, h.filters_from_widgets(*values))
-            widgets = dict(zip(filters, h.widgets_from_filters(view_value.get("filters") or {})))  # filters read from the words
+            view_value = handlers.search_cases(view_value, text, CaseFilters.from_widgets(*values))
+            widgets = dict(zip(filters, CaseFilters.coerce(view_value.get("filters")).widgets(h.ANY)))  # filters read from the words
             return {**draw_cases(view_value, lang), **widgets}
 
         def use_thread_image(view_value, lang, evt: gr.SelectData):
@@ -463,7 +463,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def warm_up(consult: Consultation, records: list[LesionRecord]) -> None:
+def warm_up(consult: Consultation, records: list[Case]) -> None:
     """Run each model once at start-up, so lazy loads happen before the first request, not during it."""
     from knowledge.images import open_image
 

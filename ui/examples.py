@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
+from knowledge.cases import Case
+from knowledge.ham10000 import HamDataset, load_dataset
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES
 
 
-def example_records(dataset: HamDataset | None = None, split: dict[str, str] | None = None) -> list[LesionRecord]:
+def example_records(dataset: HamDataset | None = None, split: dict[str, str] | None = None) -> list[Case]:
     """The first test image (by image id) of each class, preferring histopathology-confirmed ones.
 
     Deterministic, so the examples and the screenshots in the docs do not change between runs.

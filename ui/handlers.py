@@ -14,11 +14,10 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from agents.intents import CaseFilters
-from agents.nodes import CASES_PER_PAGE, search_filters
 from agents.session import Consultation, check_thread_id, turn_result
 from agents.session_store import ServiceUnavailable
 from retrieval.text_search import search_by_text
+from knowledge.cases import CaseFilters, FiltersLike
 from knowledge.images import ImageError
 from knowledge.patient import patient_from_fields
 from knowledge.taxonomy import Language, display_name
@@ -39,20 +38,6 @@ def new_thread_id() -> str:
 def new_view() -> dict[str, Any]:
     return {"turn": None, "image_path": None, "image_ok": False, "images": [], "sources": {}, "cases": [],
             "query": {"kind": None, "text": ""}, "filters": {}, "notice": "", "selected_case": None, "shown_source": None}
-
-
-def filters_from_widgets(dx: str | None, dx_type: str | None, sex: str | None, site: str | None,
-                         age_min: float | None, age_max: float | None) -> dict[str, Any]:
-    """The case index's filter form from the filter widgets ('' or None means any)."""
-    filters: dict[str, Any] = {k: v for k, v in (("dx", dx), ("dx_type", dx_type), ("sex", sex), ("localization", site)) if v}
-    if age_min is not None or age_max is not None:
-        filters["age"] = (age_min, age_max)
-    return filters
-
-
-def widgets_from_filters(filters: Mapping[str, Any]) -> list[Any]:
-    lo, hi = filters.get("age", (None, None))
-    return [filters.get("dx", ANY), filters.get("dx_type", ANY), filters.get("sex", ANY), filters.get("localization", ANY), lo, hi]
 
 
 def _message_parts(message: Mapping[str, Any] | str | None) -> tuple[str, str | None]:
@@ -182,19 +167,18 @@ class AppHandlers:
 
     def _view_after_turn(self, view: dict, thread_id: str, turn: dict | None = None) -> dict:
         """The view once a turn is done: its findings, its sources, its cases and the filters behind them."""
-        state = self.consult.state(thread_id)
-        if turn is None:
-            turn = turn_result(thread_id, state, []).model_dump()
-        intake = state.get("intake")
-        same_image = view.get("image_path") == state.get("image_path")  # heat maps belong to one image
-        view = {**view, "turn": turn, "image_path": state.get("image_path"), "images": self._images_after(view, turn, thread_id),
+        if turn is None:  # a reopened tab: the thread's last completed turn, from its checkpoint
+            turn = turn_result(thread_id, self.consult.state(thread_id), []).model_dump()
+        intake = turn.get("intake")
+        same_image = view.get("image_path") == turn.get("image_path")  # heat maps belong to one image
+        view = {**view, "turn": turn, "image_path": turn.get("image_path"), "images": self._images_after(view, turn, thread_id),
                 "heat_paths": (view.get("heat_paths") or {}) if same_image else {},
                 "image_layer": (view.get("image_layer") or "outline") if same_image else "outline",
-                "image_ok": intake is not None and intake.accepted,
+                "image_ok": bool(intake and intake.get("accepted")),
                 "sources": {**view.get("sources", {}), **panels.turn_sources(turn)},
                 "cases": turn.get("similar_cases") or [],
                 "query": {"kind": "image", "text": ""},
-                "filters": search_filters(state.get("case_filters") or CaseFilters()) or {}, "notice": "",
+                "filters": dict(turn.get("case_filters") or {}), "notice": "",
                 "selected_case": None, "shown_source": None}
         return view
 
@@ -219,7 +203,7 @@ class AppHandlers:
 
     # --- similar cases ------------------------------------------------------------------------------
 
-    def search_cases(self, view: dict | None, text: str | None, filters: dict[str, Any]) -> dict:
+    def search_cases(self, view: dict | None, text: str | None, filters: FiltersLike) -> dict:
         """The search box: cases like the text, or like the current image when the box is empty.
 
         Body sites, sexes, ages and confirmations in the words ("melanoma on the back of men over 60", "背部 女性")
@@ -227,28 +211,26 @@ class AppHandlers:
         from agents.intents import read_filters
 
         text = (text or "").strip()
-        if text:
-            filters = {**(search_filters(read_filters(text, [])) or {}), **(filters or {})}
-        return self._query_cases(view, "text" if text else "image", text, filters)
+        chosen = CaseFilters.coerce(filters)
+        return self._query_cases(view, "text" if text else "image", text, read_filters(text, []).merged(chosen) if text else chosen)
 
-    def refilter_cases(self, view: dict | None, filters: dict[str, Any]) -> dict:
+    def refilter_cases(self, view: dict | None, filters: FiltersLike) -> dict:
         """A filter changed: the gallery's current query again, with the new filters."""
         query = (view or {}).get("query") or {}
-        return self._query_cases(view, query.get("kind") or "image", query.get("text") or "", filters)
+        return self._query_cases(view, query.get("kind") or "image", query.get("text") or "", CaseFilters.coerce(filters))
 
-    def _query_cases(self, view: dict | None, kind: str, text: str, filters: dict[str, Any]) -> dict:
+    def _query_cases(self, view: dict | None, kind: str, text: str, filters: CaseFilters) -> dict:
         view = view or new_view()
         query = {"kind": kind, "text": text}
-        if view.get("cases") and view.get("query") == query and view.get("filters") == filters:
+        if view.get("cases") and view.get("query") == query and view.get("filters") == _filters_dump(filters):
             return view  # nothing changed (a dropdown re-sends its value on blur): keep the shown case
-        view = {**view, "filters": filters, "query": query, "selected_case": None}
-        index = self.consult.resources.case_index
+        view = {**view, "filters": _filters_dump(filters), "query": query, "selected_case": None}
+        index, per_page = self.consult.resources.case_index, self.consult.settings.cases_per_page
         try:
             if kind == "text":  # the text tower's lesions, re-ranked by what the corpus says the words describe
-                hits = search_by_text(index, self.consult.resources.knowledge_index, text, CASES_PER_PAGE, filters or None)
+                hits = search_by_text(index, self.consult.resources.knowledge_index, text, per_page, filters)
             elif view.get("image_path") and view.get("image_ok"):
-                hits = index.search(Path(view["image_path"]), k=CASES_PER_PAGE, filters=filters or None,
-                                    distinct_lesions=True)
+                hits = index.search(Path(view["image_path"]), k=per_page, filters=filters, distinct_lesions=True)
             else:
                 return {**view, "cases": [], "notice": "need_query"}
         except ValueError as exc:  # an empty age range, say: said in the panel, the gallery emptied
@@ -427,3 +409,8 @@ def sources_panel(view: dict, lang: Language) -> list[Any]:
         return [choices, None, t("no_sources", lang), None]
     text, image = panels.source_view(sources.get(key), lang)
     return [choices, key if key in {v for _, v in choices} else None, text, image]
+
+
+def _filters_dump(filters: FiltersLike) -> dict[str, Any]:
+    """The view keeps filters as plain JSON (only the fields that are set)."""
+    return CaseFilters.coerce(filters).model_dump(exclude_none=True)

@@ -12,6 +12,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 from agents.risk import RiskTier, tier_advice, tier_name
+from knowledge.cases import CaseFilters
 from knowledge.taxonomy import CODES, SEX_NAMES, Language, confirmation_name, display_name, site_name
 
 from ui.i18n import t
@@ -193,20 +194,9 @@ def case_markdown(case: Mapping[str, Any], lang: Language) -> str:
     return "\n\n".join(lines)
 
 
-def filters_text(filters: Mapping[str, Any], lang: Language) -> str:
-    items = []
-    if filters.get("dx"):
-        items.append(display_name(filters["dx"], lang))
-    if filters.get("dx_type"):
-        items.append(confirmation_name(filters["dx_type"], lang))
-    if filters.get("sex"):
-        items.append(SEX_NAMES[filters["sex"]][lang])
-    if filters.get("localization"):
-        items.append(site_name(filters["localization"], lang))
-    lo, hi = filters.get("age", (None, None))
-    if lo is not None or hi is not None:
-        items.append(f"{t('age_min', lang)} {'' if lo is None else f'{lo:g}'}–{'' if hi is None else f'{hi:g}'}")
-    return t("filters_on", lang, items=", ".join(items)) if items else ""
+def filters_text(filters: "CaseFilters | Mapping[str, Any] | None", lang: Language) -> str:
+    items = CaseFilters.coerce(filters).describe(lang)
+    return t("filters_on", lang, items=("、" if lang == "zh" else ", ").join(items)) if items else ""
 
 
 # --- sources ------------------------------------------------------------------------------------------

@@ -9,13 +9,13 @@ from evals.bench import benchmark, timings
 
 @benchmark("data_load")
 def data_load(out_dir: Path, quick: bool) -> dict:
-    from knowledge.ham10000 import _scan
+    from knowledge.ham10000 import scan_folder
     from knowledge.images import open_image
     from knowledge.settings import get_settings
 
     root = get_settings().data_dir
-    index = timings(lambda: _scan(root), repeat=3 if quick else 7)
-    dataset, _ = _scan(root)
+    index = timings(lambda: scan_folder(root), repeat=3 if quick else 7)
+    dataset, _ = scan_folder(root)
     paths = [r.image_path for r in list(dataset)[:200]]
     decode = timings(lambda: [open_image(p) for p in paths], repeat=3 if quick else 7)
     per_image_ms = decode["p50_ms"] / len(paths)

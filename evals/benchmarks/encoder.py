@@ -13,6 +13,7 @@ from evals.bench import benchmark, timings
 
 
 def _images(n: int):
+    from knowledge.cases import CaseFilters
     from knowledge.ham10000 import load_dataset
     from knowledge.images import open_image
 
@@ -44,10 +45,10 @@ def _search_timings(collection, emb: np.ndarray, ids: list[str], quick: bool) ->
     queries = emb[rng.integers(0, len(ids), 50)]
     it = iter(range(10**9))
     t0 = time.perf_counter()
-    index._scan(queries[0], 10, {"sex": "male"}, None)  # the first filtered search loads the table
+    index.search_embedding(queries[0], 10, CaseFilters(sex="male"))  # the first filtered search loads the table
     load_ms = (time.perf_counter() - t0) * 1000
     plain = timings(lambda: index.search_embedding(queries[next(it) % 50], 10), repeat=30 if quick else 200)
-    filtered = timings(lambda: index.search_embedding(queries[next(it) % 50], 10, {"sex": "male", "age": (40.0, 70.0)}),
+    filtered = timings(lambda: index.search_embedding(queries[next(it) % 50], 10, CaseFilters(sex="male", age_min=40.0, age_max=70.0)),
                        repeat=30 if quick else 200)
     return {"search_ms": plain, "filtered_search_ms": filtered, "table_load_ms": round(load_ms, 1)}
 

@@ -33,14 +33,13 @@ from models.classifiers import parse_variant
 
 SCRIPTS_FILE = Path(__file__).resolve().parents[1] / "data" / "dialogues.yaml"
 OOD_DIR = Path(__file__).resolve().parents[1] / "data" / "ood"
-UNDERSTAND = "understand"
 ROUTES: dict[str, list[str]] = {
-    "full": [UNDERSTAND, *routing.FULL_PIPELINE],
-    "refused": [UNDERSTAND, routing.INTAKE, *routing.REFUSED_IMAGE],
-    "knowledge": [UNDERSTAND, routing.RETRIEVE, routing.COMPOSE, routing.REVIEW],
-    "features": [UNDERSTAND, routing.ANALYSE, routing.RETRIEVE, routing.COMPOSE, routing.REVIEW],
-    "cases": [UNDERSTAND, routing.FIND_CASES, routing.COMPOSE, routing.REVIEW],
-    "reply": [UNDERSTAND, routing.COMPOSE, routing.REVIEW],
+    "full": [routing.UNDERSTAND, *routing.FULL_PIPELINE],
+    "refused": [routing.UNDERSTAND, routing.INTAKE, *routing.REFUSED_IMAGE],
+    "knowledge": [routing.UNDERSTAND, routing.RETRIEVE, routing.COMPOSE, routing.REVIEW],
+    "features": [routing.UNDERSTAND, routing.ANALYSE, routing.RETRIEVE, routing.COMPOSE, routing.REVIEW],
+    "cases": [routing.UNDERSTAND, routing.FIND_CASES, routing.COMPOSE, routing.REVIEW],
+    "reply": [routing.UNDERSTAND, routing.COMPOSE, routing.REVIEW],
 }
 KINDS = {"prediction", "features", "case", "knowledge"}
 EXPECT_KEYS = {"intent", "route", "cites", "language", "same_diagnosis", "filters", "refused", "asks_for_image"}

@@ -15,7 +15,8 @@ from collections import Counter
 
 import numpy as np
 
-from evals.harness import EvalContext, EvalItem, SuiteResult, suite
+from evals.harness import EvalContext, SuiteResult, suite
+from knowledge.cases import Case
 from knowledge.images import open_image
 from knowledge.taxonomy import get_class
 
@@ -41,7 +42,7 @@ def auc(positive: np.ndarray, negative: np.ndarray) -> float:
     return float((ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2) / (len(positive) * len(negative)))
 
 
-def _segmentation_scores(items: list[EvalItem], batch: int = 64) -> dict:
+def _segmentation_scores(items: list[Case], batch: int = 64) -> dict:
     import torch
     from torch.nn import functional as F
 
@@ -78,7 +79,7 @@ def _segmentation_scores(items: list[EvalItem], batch: int = 64) -> dict:
     }
 
 
-def _feature_table(items: list[EvalItem], source: str) -> tuple[list[dict], Counter]:
+def _feature_table(items: list[Case], source: str) -> tuple[list[dict], Counter]:
     """Scalar features per item from the predicted (``analyse``) or ground-truth (``truth``) outline."""
     from models.features import analyse_lesion, measure_lesion
     from models.features.masks import read_mask

@@ -190,16 +190,30 @@ class DermEncoder(nn.Module):
     @torch.inference_mode()
     def image_outputs(self, images: Sequence[Image.Image], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings (N, D) L2-normalised, class logits (N, 7)) for RGB PIL images of any size."""
+        _, embs, logits = self._passes(images, batch_size)
+        return embs, logits
+
+    @torch.inference_mode()
+    def tower_and_embedding(self, images: Sequence[Image.Image], batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """(pooled tower features (N, F), L2-normalised embeddings (N, D)) in one tower pass (intake gate + case search)."""
+        feats, embs, _ = self._passes(images, batch_size)
+        return feats, embs
+
+    def _passes(self, images: Sequence[Image.Image], batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tower features (of the unflipped image), embeddings and logits (flip-averaged when ``tta_flip``)."""
         self.eval()
-        embs, logits = [], []
+        feats, embs, logits = [], [], []
         for start in range(0, len(images), batch_size):
             x = to_batch(images[start : start + batch_size], self.tower.spec)
-            e, z = self._tta_heads(self.tower(x), self.tower(torch.flip(x, dims=[3])) if self.config.tta_flip else None)
+            f = self.tower(x)
+            e, z = self._tta_heads(f, self.tower(torch.flip(x, dims=[3])) if self.config.tta_flip else None)
+            feats.append(f)
             embs.append(e)
             logits.append(z)
         if not embs:
-            return np.zeros((0, self.config.embed_dim), np.float32), np.zeros((0, len(CODES)), np.float32)
-        return torch.cat(embs).float().numpy(), torch.cat(logits).float().numpy()
+            return (np.zeros((0, 0), np.float32), np.zeros((0, self.config.embed_dim), np.float32),
+                    np.zeros((0, len(CODES)), np.float32))
+        return torch.cat(feats).float().numpy(), torch.cat(embs).float().numpy(), torch.cat(logits).float().numpy()
 
     def _tta_heads(self, features: torch.Tensor, flipped: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         emb, logits = self.heads(features)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.ham10000 import DataError, LesionRecord, check_dataset, load_dataset
+from knowledge.cases import Case
+from knowledge.data_check import check_dataset
+from knowledge.ham10000 import DataError, load_dataset
 
 EXPECTED_CLASS_COUNTS = {"akiec": 327, "bcc": 514, "bkl": 1099, "df": 115, "mel": 1113, "nv": 6705, "vasc": 142}
 
@@ -21,7 +23,7 @@ def test_vendored_copy_has_every_image_lesion_and_mask(dataset):
 
 def test_records_are_typed(dataset):
     r = dataset.get("ISIC_0027419")
-    assert isinstance(r, LesionRecord)
+    assert isinstance(r, Case)
     assert (r.lesion_id, r.dx, r.dx_type, r.age, r.sex, r.localization) == (
         "HAM_0000118", "bkl", "histo", 80.0, "male", "scalp"
     )

@@ -9,7 +9,8 @@ import pytest
 
 from knowledge.images import open_image
 from knowledge.taxonomy import CODES
-from retrieval.cases import case_index_staleness, find_similar_cases, knn_vote, parse_filters
+from knowledge.cases import CaseFilters
+from retrieval.cases import case_index_staleness, find_similar_cases, knn_vote
 
 
 def test_index_holds_every_train_and_val_case_and_is_up_to_date(case_index, case_index_folder, dataset, split, tmp_path):
@@ -79,9 +80,9 @@ def test_filters_restrict_every_result(case_index, test_records):
         "age=-30": lambda c: c.age is not None and c.age <= 30,
     }
     for expr, ok in checks.items():
-        cases = case_index.search(query, k=15, filters=parse_filters([expr]))
+        cases = case_index.search(query, k=15, filters=CaseFilters.from_pairs([expr]))
         assert len(cases) == 15 and all(ok(c) for c in cases), expr
-    both = case_index.search(query, k=10, filters=parse_filters(["sex=male", "localization=back", "age=50-"]))
+    both = case_index.search(query, k=10, filters=CaseFilters.from_pairs(["sex=male", "localization=back", "age=50-"]))
     assert all(c.sex == "male" and c.localization == "back" and c.age >= 50 for c in both)
 
 
@@ -94,7 +95,7 @@ def test_filters_restrict_every_result(case_index, test_records):
 ])
 def test_bad_filters_are_clear_errors(bad, message):
     with pytest.raises(ValueError, match=message):
-        parse_filters(bad)
+        CaseFilters.from_pairs(bad)
 
 
 def test_text_queries_find_images_of_the_named_diagnosis(case_index):
@@ -103,7 +104,7 @@ def test_text_queries_find_images_of_the_named_diagnosis(case_index):
         cases = case_index.search(text, k=10)
         assert sum(c.dx == code for c in cases) >= 6, (text, [c.dx for c in cases])
     old_men = case_index.search("melanoma on the back of older men", k=10,
-                                filters=parse_filters(["sex=male", "localization=back", "age=60-"]))
+                                filters=CaseFilters.from_pairs(["sex=male", "localization=back", "age=60-"]))
     assert all(c.sex == "male" and c.age >= 60 for c in old_men)
     assert sum(c.dx == "mel" for c in old_men) >= 6
 

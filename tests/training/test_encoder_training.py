@@ -10,7 +10,7 @@ import pytest
 
 from knowledge.artifacts import read_manifest
 from training.encoder.augment import augment
-from training.encoder.calibrate import fit_temperature
+from knowledge.calibration import fit_temperature
 from training.encoder.config import FinetuneConfig, TrainConfig, recipe_config
 from training.encoder.train import encoder_staleness, train_encoder
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from agents.session import Consultation
+from knowledge.cases import CaseFilters
 from knowledge.taxonomy import CODES
 from ui import handlers as h
 from ui import panels
@@ -158,15 +159,15 @@ def test_a_missing_or_malformed_thread_id_starts_a_fresh_consultation(handlers, 
 
 def test_filters_re_query_the_cases_of_the_image(handlers, first_turn):
     view = first_turn[3]
-    histo = handlers.refilter_cases(view, h.filters_from_widgets("", "histo", "", "", None, None))
+    histo = handlers.refilter_cases(view, CaseFilters.from_widgets("", "histo", "", "", None, None))
     assert histo["cases"] and all(c["dx_type"] == "histo" for c in histo["cases"])
-    older_women = handlers.refilter_cases(view, h.filters_from_widgets("", "", "female", "", 60, None))
+    older_women = handlers.refilter_cases(view, CaseFilters.from_widgets("", "", "female", "", 60, None))
     assert older_women["cases"] and all(c["sex"] == "female" and c["age"] >= 60 for c in older_women["cases"])
-    back_bcc = handlers.refilter_cases(view, h.filters_from_widgets("bcc", "", "", "back", None, None))
+    back_bcc = handlers.refilter_cases(view, CaseFilters.from_widgets("bcc", "", "", "back", None, None))
     assert all(c["dx"] == "bcc" and c["localization"] == "back" for c in back_bcc["cases"])
-    empty = handlers.refilter_cases(view, h.filters_from_widgets("", "", "", "", 80, 20))
+    empty = handlers.refilter_cases(view, CaseFilters.from_widgets("", "", "", "", 80, 20))
     assert empty["cases"] == [] and "empty" in h.cases_panel(empty, "en")[0]
-    assert h.widgets_from_filters(histo["filters"]) == ["", "histo", "", "", None, None]
+    assert CaseFilters.coerce(histo["filters"]).widgets(h.ANY) == ["", "histo", "", "", None, None]
     shown = handlers.show_case(2, histo)
     assert handlers.refilter_cases(shown, dict(histo["filters"]))["selected_case"] == 2  # same filters: no new query
 
@@ -196,10 +197,10 @@ def test_the_consultations_images_are_listed_and_one_can_be_asked_about_again(ha
 
 def test_sites_sexes_and_ages_in_the_search_words_become_filters(handlers, first_turn):
     view = handlers.search_cases(first_turn[3], "blue-white veil on the back of men over 60", {})
-    assert view["filters"] == {"sex": "male", "localization": "back", "age": (60.0, None)}
+    assert view["filters"] == {"sex": "male", "localization": "back", "age_min": 60.0}
     assert view["cases"] and all(c["sex"] == "male" and c["localization"] == "back" and c["age"] >= 60 for c in view["cases"])
     assert "back" in h.cases_panel(view, "en")[0]  # the status line names the filters
-    assert h.widgets_from_filters(view["filters"])[2:5] == ["male", "back", 60]  # and the dropdowns show them
+    assert CaseFilters.coerce(view["filters"]).widgets(h.ANY)[2:5] == ["male", "back", 60]  # and the dropdowns show them
     zh = handlers.search_cases(first_turn[3], "女性 脸上 的色素性病变", {})
     assert zh["filters"] == {"sex": "female", "localization": "face"}
     mine = handlers.search_cases(first_turn[3], "men with lesions on the back", {"sex": "female"})

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from knowledge.artifacts import atomic_write_text
-from knowledge.ham10000 import LesionRecord, load_dataset
+from knowledge.cases import Case
+from knowledge.ham10000 import load_dataset
 from knowledge.images import open_image
 from knowledge.metrics import accuracy, balanced_accuracy, nearest_labels, precision_at_k
 from knowledge.settings import get_settings
@@ -47,7 +48,7 @@ class BakeoffRow:
     note: str = ""
 
 
-def ms_per_image(tower: ImageTower, records: Sequence[LesionRecord], n: int = 16) -> float:
+def ms_per_image(tower: ImageTower, records: Sequence[Case], n: int = 16) -> float:
     x = to_batch([open_image(r.image_path) for r in records[:n]], tower.spec)
     with torch.inference_mode():
         tower(x[:2])
@@ -76,8 +77,8 @@ def scores(pred: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, index_x: np.n
     return balanced_accuracy(val_y, pred, len(CODES)), accuracy(val_y, pred), p_at_10
 
 
-def frozen_row(name: str, train: list[LesionRecord], val: list[LesionRecord], cache_dir: Path,
-               full_splits: dict[str, list[LesionRecord]]) -> BakeoffRow:
+def frozen_row(name: str, train: list[Case], val: list[Case], cache_dir: Path,
+               full_splits: dict[str, list[Case]]) -> BakeoffRow:
     with quiet_loading():
         tower = create_tower(name).eval()
     feats = {}
@@ -94,7 +95,7 @@ def frozen_row(name: str, train: list[LesionRecord], val: list[LesionRecord], ca
     return BakeoffRow(name, len(train), len(val), bal, acc, p10, ms_per_image(tower, val), "frozen, pooled features")
 
 
-def small_cnn_row(full_train: list[LesionRecord], val: list[LesionRecord], index: list[LesionRecord], epochs: int = 2) -> BakeoffRow:
+def small_cnn_row(full_train: list[Case], val: list[Case], index: list[Case], epochs: int = 2) -> BakeoffRow:
     """Train the small CNN from scratch with the same loss family (class-balanced), then measure it."""
     import torch.nn.functional as F
 
@@ -122,7 +123,7 @@ def small_cnn_row(full_train: list[LesionRecord], val: list[LesionRecord], index
             opt.step()
     tower.eval()
 
-    def embed(recs: Sequence[LesionRecord]) -> np.ndarray:
+    def embed(recs: Sequence[Case]) -> np.ndarray:
         with torch.inference_mode():
             return torch.cat([tower(to_batch([open_image(r.image_path) for r in recs[s : s + 128]], tower.spec))
                               for s in range(0, len(recs), 128)]).numpy()

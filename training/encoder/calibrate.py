@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from knowledge.calibration import fit_temperature, softmax
+from knowledge.calibration import softmax
 from knowledge.metrics import accuracy, auc_macro, balanced_accuracy, nearest_labels, negative_log_likelihood, precision_at_k
-
-__all__ = ["fit_temperature", "val_metrics"]  # fit_temperature: re-exported for tests/training/test_encoder_training.py
 
 
 def val_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0, class_bias: np.ndarray | None = None,

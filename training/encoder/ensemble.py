@@ -20,7 +20,8 @@ import numpy as np
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, file_sha256, split_fingerprint, staging_dir, write_manifest
 from knowledge.calibration import fit_temperature_and_prior_shift, softmax, triage_thresholds
-from knowledge.ham10000 import LesionRecord, load_dataset
+from knowledge.cases import Case
+from knowledge.ham10000 import load_dataset
 from knowledge.metrics import negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
@@ -36,7 +37,7 @@ WEIGHT_GRID = tuple(round(w, 2) for w in np.linspace(0, 1, 11))
 METADATA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def member_logits(records: Sequence[LesionRecord], artifacts_dir: Path, progress: bool = True) -> list[np.ndarray]:
+def member_logits(records: Sequence[Case], artifacts_dir: Path, progress: bool = True) -> list[np.ndarray]:
     out = []
     for name in MEMBERS:
         encoder = load_encoder(artifacts_dir / name, with_text=False)

@@ -21,14 +21,14 @@ import torch
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from knowledge.ham10000 import LesionRecord
+from knowledge.cases import Case
 from knowledge.images import open_image
 from models.encoder.preprocess import to_batch
 from models.encoder.towers import ImageTower
 from training.encoder.augment import augment
 
 
-def view_image(record: LesionRecord, view: str, seed: int = 0) -> Image.Image:
+def view_image(record: Case, view: str, seed: int = 0) -> Image.Image:
     img = open_image(record.image_path)
     if view == "orig":
         return img
@@ -39,7 +39,7 @@ def view_image(record: LesionRecord, view: str, seed: int = 0) -> Image.Image:
     raise ValueError(f"unknown view {view!r}; expected orig, hflip or augN")
 
 
-def _cache_key(tower_name: str, split: int, view: str, records: Sequence[LesionRecord], seed: int) -> str:
+def _cache_key(tower_name: str, split: int, view: str, records: Sequence[Case], seed: int) -> str:
     ids = hashlib.sha256("\n".join(r.image_id for r in records).encode()).hexdigest()[:12]
     return f"{tower_name}-split{split}-{view}-s{seed}-{ids}"
 
@@ -47,7 +47,7 @@ def _cache_key(tower_name: str, split: int, view: str, records: Sequence[LesionR
 def trunk_activations(
     tower: ImageTower,
     tower_name: str,
-    records: Sequence[LesionRecord],
+    records: Sequence[Case],
     view: str,
     cache_dir: Path,
     seed: int = 0,
@@ -90,7 +90,7 @@ def pooled_features(tower: ImageTower, activations: np.ndarray, batch_size: int 
     return np.concatenate(out) if out else np.zeros((0, tower.spec.feature_dim), np.float32)
 
 
-def cached_pooled_features(tower: ImageTower, tower_name: str, records: Sequence[LesionRecord], view: str,
+def cached_pooled_features(tower: ImageTower, tower_name: str, records: Sequence[Case], view: str,
                            cache_dir: Path, seed: int = 0, progress: bool = True) -> np.ndarray:
     """Pooled features of the frozen tower (trunk, then top) for ``records`` under ``view``, cached like the trunk."""
     path = pooled_cache_path(tower, tower_name, records, view, cache_dir, seed)
@@ -104,6 +104,6 @@ def cached_pooled_features(tower: ImageTower, tower_name: str, records: Sequence
     return feats
 
 
-def pooled_cache_path(tower: ImageTower, tower_name: str, records: Sequence[LesionRecord], view: str, cache_dir: Path,
+def pooled_cache_path(tower: ImageTower, tower_name: str, records: Sequence[Case], view: str, cache_dir: Path,
                       seed: int = 0) -> Path:
     return cache_dir / f"{_cache_key(tower_name, getattr(tower, 'split', 0), view, records, seed)}.pooled.npy"

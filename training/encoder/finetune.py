@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from knowledge.ham10000 import LesionRecord
+from knowledge.cases import Case
 from knowledge.images import open_image
 from knowledge.taxonomy import CODES
 from models.encoder.lesion_view import Box, jittered_lesion_view, lesion_view
@@ -45,7 +45,7 @@ class AugmentedImages(Dataset):
     lesion with a jittered margin (the lesion-centred view).
     """
 
-    def __init__(self, records: Sequence[LesionRecord], order: Sequence[int], spec: TowerSpec, epoch: int, seed: int,
+    def __init__(self, records: Sequence[Case], order: Sequence[int], spec: TowerSpec, epoch: int, seed: int,
                  strength: float, boxes: dict[str, Box] | None = None, margin: float | None = None) -> None:
         self.records, self.order, self.spec = records, list(order), spec
         self.epoch, self.seed, self.strength = epoch, seed, strength
@@ -65,7 +65,7 @@ class AugmentedImages(Dataset):
 
 
 class PlainImages(Dataset):
-    def __init__(self, records: Sequence[LesionRecord], spec: TowerSpec, boxes: dict[str, Box] | None = None,
+    def __init__(self, records: Sequence[Case], spec: TowerSpec, boxes: dict[str, Box] | None = None,
                  margin: float | None = None) -> None:
         self.records, self.spec, self.boxes, self.margin = records, spec, boxes, margin
 
@@ -80,7 +80,7 @@ class PlainImages(Dataset):
 
 
 @torch.inference_mode()
-def predict_records(model: DermEncoder, records: Sequence[LesionRecord], device: str = "cpu", batch_size: int = 64,
+def predict_records(model: DermEncoder, records: Sequence[Case], device: str = "cpu", batch_size: int = 64,
                     progress: bool = False, desc: str = "embedding",
                     boxes: dict[str, Box] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(L2-normalised embeddings, logits) of the un-augmented images, with the inference TTA (flip).
@@ -141,7 +141,7 @@ def save_checkpoint(path: Path, model: DermEncoder, ema: WeightEMA, optimizer: t
     write_checkpoint(path, dict(state, image=image_state(model), ema=ema.shadow, image_optimizer=optimizer.state_dict()))
 
 
-def finetune_image_side(model: DermEncoder, cfg, train_records: list[LesionRecord], val_records: list[LesionRecord],
+def finetune_image_side(model: DermEncoder, cfg, train_records: list[Case], val_records: list[Case],
                         state: dict, ckpt_path: Path, progress: bool, log: Callable[[str], None], device: str = "cpu",
                         boxes: dict[str, Box] | None = None) -> None:
     """Epochs of whole-network fine-tuning; on return the model holds the EMA weights."""

@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, atomic_write_text, config_hash, split_fingerprint, staging_dir, write_manifest
-from knowledge.ham10000 import HamDataset, LesionRecord, load_dataset
+from knowledge.cases import Case
+from knowledge.ham10000 import HamDataset, load_dataset
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.calibration import fit_temperature_and_prior_shift, softmax, triage_thresholds
@@ -58,24 +59,24 @@ class TrainResult:
 class ViewSet:
     """Cached tower outputs for a list of records, one entry per view (trunk activations or pooled features)."""
 
-    records: list[LesionRecord]
+    records: list[Case]
     labels: torch.Tensor
     views: list[torch.Tensor]
 
 
-def per_class_subset(records: Sequence[LesionRecord], per_class: int | None, seed: int = 0) -> list[LesionRecord]:
+def per_class_subset(records: Sequence[Case], per_class: int | None, seed: int = 0) -> list[Case]:
     """At most ``per_class`` records of each class (seeded), in image-id order; ``None``: all of them."""
     if per_class is None:
         return list(records)
     rng = random.Random(seed)
-    chosen: list[LesionRecord] = []
+    chosen: list[Case] = []
     for code in CODES:
         pool = [r for r in records if r.dx == code]
         chosen += rng.sample(pool, min(per_class, len(pool)))
     return sorted(chosen, key=lambda r: r.image_id)
 
 
-def _cache_views(model: DermEncoder, records: list[LesionRecord], views: Sequence[str], cfg: TrainConfig,
+def _cache_views(model: DermEncoder, records: list[Case], views: Sequence[str], cfg: TrainConfig,
                  cache_dir: Path, progress: bool) -> ViewSet:
     tower = model.tower
     out = []
@@ -260,7 +261,7 @@ def train_text_side(model: DermEncoder, cfg: TrainConfig | FinetuneConfig, train
     model.eval()
 
 
-def cached_lesion_boxes(records: Sequence[LesionRecord], work_dir: Path, progress: bool) -> dict[str, Box]:
+def cached_lesion_boxes(records: Sequence[Case], work_dir: Path, progress: bool) -> dict[str, Box]:
     """Lesion boxes from the shipped segmenter, cached under ``work_dir`` per segmenter artifact."""
     from knowledge.artifacts import read_manifest
     from models.features.segmenter import default_artifact_dir
@@ -383,7 +384,7 @@ def train_encoder(
 
 
 def write_encoder_artifact(model: DermEncoder, cfg: TrainConfig, artifact_dir: Path, dataset: HamDataset,
-                           assignment: dict[str, str], case_records: list[LesionRecord], case_emb: np.ndarray,
+                           assignment: dict[str, str], case_records: list[Case], case_emb: np.ndarray,
                            metrics: dict) -> Path:
     """Write weights, case embeddings and manifest into a fresh folder, then swap it in."""
     staging = staging_dir(artifact_dir)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from knowledge.ham10000 import LesionRecord
+from knowledge.cases import Case
 from knowledge.prompts import (
     TOPIC_QUESTIONS,
     Task,
@@ -51,12 +51,12 @@ class Sample:
         return self.turn.task
 
 
-def identify_turn(record: LesionRecord) -> Turn:
+def identify_turn(record: Case) -> Turn:
     v = variant_for(record.image_id, "identify")
     return Turn("identify", question("identify", v), identify_answer(record.dx, record.dx_type))
 
 
-def advise_turn(record: LesionRecord) -> Turn:
+def advise_turn(record: Case) -> Turn:
     v = variant_for(record.image_id, "advise")
     return Turn("advise", question("advise", v), advice_answer(record.dx))
 
@@ -96,7 +96,7 @@ class CorpusAnswers:
             raise SourceUnavailable(f"the knowledge corpus (knowledge.corpus) is not available: {exc}") from None
         return cls(load_corpus())
 
-    def turn(self, record: LesionRecord) -> Turn:
+    def turn(self, record: Case) -> Turn:
         options = self.by_class.get(record.dx)
         if not options:
             raise SourceUnavailable(f"the knowledge corpus has no document about {record.dx}; cannot answer medical questions on it")
@@ -121,7 +121,7 @@ class FeatureAnswers:
             raise SourceUnavailable(f"the lesion-feature analyser (models.features) is not available: {exc}") from None
         self._describe, self._measure, self._summarise, self._read_mask = describe, measure_lesion, summarise, read_mask
 
-    def turn(self, record: LesionRecord) -> Turn | None:
+    def turn(self, record: Case) -> Turn | None:
         """None when the record has no ground-truth mask (nothing measured, nothing said)."""
         if record.mask_path is None:
             return None
@@ -134,7 +134,7 @@ class FeatureAnswers:
 
 
 def build_samples(
-    records: Iterable[LesionRecord],
+    records: Iterable[Case],
     split: str,
     tasks: Sequence[Task] = DEFAULT_TASKS,
     corpus: CorpusAnswers | None = None,

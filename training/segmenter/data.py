@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from knowledge.ham10000 import LesionRecord
+from knowledge.cases import Case
 from knowledge.images import open_image
 from models.features.masks import EVAL_SIZE, read_mask, soft_mask
 from models.features.model import resize_for_model
@@ -21,7 +21,7 @@ from models.features.model import resize_for_model
 
 @dataclass
 class MaskSet:
-    records: list[LesionRecord]
+    records: list[Case]
     images: torch.Tensor  # (N, H, W, 3) uint8 at the model's input size
     targets: torch.Tensor  # (N, 1, H, W) float16 soft masks at the model's input size
     eval_masks: np.ndarray | None = None  # (N, 150, 200) bool ground truth at EVAL_SIZE, for scoring
@@ -30,7 +30,7 @@ class MaskSet:
         return len(self.records)
 
 
-def subset(records: list[LesionRecord], limit: int | None, seed: int) -> list[LesionRecord]:
+def subset(records: list[Case], limit: int | None, seed: int) -> list[Case]:
     """A seeded random subset (all records when ``limit`` is None), in dataset order."""
     if limit is None or limit >= len(records):
         return list(records)
@@ -38,7 +38,7 @@ def subset(records: list[LesionRecord], limit: int | None, seed: int) -> list[Le
     return [r for r in records if r.image_id in chosen]
 
 
-def load_mask_set(records: list[LesionRecord], size: tuple[int, int], with_eval_masks: bool = False,
+def load_mask_set(records: list[Case], size: tuple[int, int], with_eval_masks: bool = False,
                   progress: bool = True, desc: str = "loading") -> MaskSet:
     missing = [r.image_id for r in records if r.mask_path is None]
     if missing:

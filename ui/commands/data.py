@@ -22,7 +22,7 @@ def check(
     no_decode: bool = typer.Option(False, "--no-decode", help="Skip decoding every image (faster)."),
 ) -> None:
     """Count images, lesions, classes and splits; list every problem found."""
-    from knowledge.ham10000 import check_dataset
+    from knowledge.data_check import check_dataset
     from knowledge.taxonomy import CODES
 
     with user_errors():

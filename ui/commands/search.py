@@ -20,19 +20,20 @@ def search(
 ) -> None:
     """Find the most similar confirmed HAM10000 cases (train+val) to an image or a text."""
     from knowledge.taxonomy import display_name
-    from retrieval.cases import KNN_K, find_similar_cases, parse_filters
+    from knowledge.cases import CaseFilters
+    from knowledge.settings import get_settings
+    from retrieval.cases import find_similar_cases
 
     with user_errors():
-        chosen = parse_filters(filters or [])
+        chosen = CaseFilters.from_pairs(filters or [])
         knowledge = None
         if text is not None and image is None:  # as the app's search box: words become filters, the corpus re-ranks
             from agents.intents import read_filters
-            from agents.nodes import search_filters
             from retrieval.knowledge_index import KnowledgeIndex
 
-            chosen = {**(search_filters(read_filters(text, [])) or {}), **chosen}
+            chosen = read_filters(text, []).merged(chosen)  # a --filter wins over the words
             knowledge = KnowledgeIndex.open()
-        result = find_similar_cases(image=image, text=text, k=k, filters=chosen or None, knowledge_index=knowledge)
+        result = find_similar_cases(image=image, text=text, k=k, filters=chosen, knowledge_index=knowledge)
     if as_json:
         print_json(result.to_dict())
         return
@@ -44,7 +45,7 @@ def search(
     if result.excluded_lesion:
         console.print(f"(the query's own lesion {result.excluded_lesion} is left out)")
     vote = ", ".join(f"{code} {share:.0%}" for code, share in sorted(result.vote.items(), key=lambda kv: -kv[1]) if share)
-    console.print(f"kNN vote of the top {KNN_K}: {vote or 'no cases'}")
+    console.print(f"kNN vote of the top {get_settings().knn_k}: {vote or 'no cases'}")
 
 
 def register(app: typer.Typer) -> None:
