@@ -1,4 +1,4 @@
-"""The default classifier: two fine-tuned encoders (whole image, lesion-centred crop) and patient metadata.
+"""The default classifier: fine-tuned encoders (whole image, lesion-centred crop, ...) and patient metadata.
 
 Class scores are the weighted mean of the members' logits (each with its own flip TTA); when the user gave
 age, sex or body site, the metadata prior's log-likelihoods are added (``metadata.py``). Probabilities are
@@ -6,8 +6,9 @@ age, sex or body site, the metadata prior's log-likelihoods are added (``metadat
 with and without metadata, so both are calibrated. The member weight and the metadata weight are chosen
 on val too (``training/encoder/ensemble.py``, ``dermagraph train classifier``).
 
-The artifact (``artifacts/classifier/manifest.json``) holds only these numbers, the metadata table and the
-triage cut-offs; the members are the ``artifacts/encoder`` and ``artifacts/encoder_lesion`` artifacts.
+The artifact (``artifacts/classifier/manifest.json``) holds only these numbers, the names of its members, the
+metadata table and the triage cut-offs; each member is an encoder artifact of that name under ``artifacts/``
+(shipped: ``encoder`` and ``encoder_lesion``; an encoder whose config has a ``lesion_margin`` reads the crop).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from knowledge.settings import get_settings
 from models.encoder.metadata import MetadataPrior
 
 ARTIFACT_NAME = "classifier"
-MEMBERS = ("encoder", "encoder_lesion")  # artifact folder names: the whole-image and the lesion-view encoder
+# The shipped members (artifact folder names): the whole-image encoder (first: it also serves the case index)
+# and the lesion-view encoder. `dermagraph train classifier --members ...` fits a head over others.
+DEFAULT_MEMBERS = ("encoder", "encoder_lesion")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class EnsembleHead:
     image: Calibration  # no metadata given
     metadata: Calibration  # metadata given (its prior weighted by ``prior.weight``)
     prior: MetadataPrior = field(default_factory=MetadataPrior)
+    members: tuple[str, ...] = DEFAULT_MEMBERS  # the member encoders' artifact names, in ``weights`` order
 
     def scores(self, member_logits: Sequence[np.ndarray]) -> np.ndarray:
         if len(member_logits) != len(self.weights):
@@ -64,17 +68,17 @@ class EnsembleHead:
         return np.where(given[:, None], fused, image_only), image_only
 
     def to_dict(self) -> dict[str, Any]:
-        return {"members": list(MEMBERS), "weights": list(self.weights), "log_prior": self.log_prior.round(6).tolist(),
+        return {"members": list(self.members), "weights": list(self.weights), "log_prior": self.log_prior.round(6).tolist(),
                 "image_calibration": vars(self.image), "metadata_calibration": vars(self.metadata),
                 "metadata_prior": self.prior.to_dict()}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "EnsembleHead":
-        if tuple(raw["members"]) != MEMBERS:
-            raise ArtifactError(f"classifier artifact names members {raw['members']}, this code expects {list(MEMBERS)}")
-        return cls(tuple(float(w) for w in raw["weights"]), np.asarray(raw["log_prior"], dtype=np.float64),
-                   Calibration(**raw["image_calibration"]), Calibration(**raw["metadata_calibration"]),
-                   MetadataPrior.from_dict(raw["metadata_prior"]))
+        members, weights = tuple(str(m) for m in raw["members"]), tuple(float(w) for w in raw["weights"])
+        if not members or len(members) != len(weights):
+            raise ArtifactError(f"classifier artifact names members {list(members)} with {len(weights)} weights")
+        return cls(weights, np.asarray(raw["log_prior"], dtype=np.float64), Calibration(**raw["image_calibration"]),
+                   Calibration(**raw["metadata_calibration"]), MetadataPrior.from_dict(raw["metadata_prior"]), members)
 
 
 def classifier_dir(artifact_dir: Path | None = None) -> Path:

@@ -37,16 +37,16 @@ def test_filters_from_cli_pairs_widgets_and_the_older_dict_agree():
     assert CaseFilters.coerce(None).is_empty() and CaseFilters.from_pairs(["age=60"]).age_range() == (60.0, 60.0)
 
 
-@pytest.mark.parametrize("pairs, message", [
+@pytest.mark.parametrize("bad, message", [
     (["dx=melanoma"], "dx='melanoma' is not one of"),
     (["colour=red"], "unknown filter 'colour'"),
-    (["age=old"], "not LO-HI"),
+    (["age=old"], "age filter 'old' is not LO-HI"),
     (["age=80-20"], "age range 80-20 is empty"),
     (["sex"], "is not key=value"),
 ])
-def test_bad_filters_fail_with_a_message_naming_the_problem(pairs, message):
+def test_bad_filters_are_clear_errors(bad, message):
     with pytest.raises(ValueError, match=message):
-        CaseFilters.from_pairs(pairs)
+        CaseFilters.from_pairs(bad)
 
 
 def test_a_newer_filter_replaces_only_what_it_sets():

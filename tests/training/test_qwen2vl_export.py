@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -116,7 +115,7 @@ def test_validation_reports_a_missing_image_and_a_missing_tag(export, tmp_path):
 
 def test_features_are_described_only_where_a_ground_truth_mask_exists(dataset):
     with_mask = dataset.records[0]
-    without = dataclasses.replace(with_mask, mask_path=None)
+    without = with_mask.model_copy(update={"mask_path": None})
     analyser = FeatureAnswers()
     samples = build_samples([with_mask, without], "train", ("identify", "describe"), features=analyser)
     assert [(s.image_id, s.task) for s in samples] == [(with_mask.image_id, "identify"), (with_mask.image_id, "describe"),

@@ -161,6 +161,37 @@ def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, t
     assert abs(sum(pred.probs.values()) - 1) < 1e-6
 
 
+def test_train_classifier_takes_any_members_and_the_backend_loads_them(tmp_path, tiny_split, shipped):
+    """A third member (here a second copy of the whole-image encoder under another name): the head weighs three, the
+    backend loads the three the head names; an unknown member is a clear error before anything is fitted."""
+    from knowledge.settings import get_settings
+
+    members = tmp_path / "members"
+    members.mkdir()
+    for name, source in (("encoder", "encoder"), ("encoder_lesion", "encoder_lesion"), ("encoder_b", "encoder")):
+        (members / name).symlink_to(get_settings().artifacts_dir / source, target_is_directory=True)
+    out = tmp_path / "classifier"
+    bad = run("train", "classifier", "--split-file", str(tiny_split), "--out", str(out), "--artifacts", str(members),
+              "--members", "encoder,encoder_c", var=tmp_path / "var")
+    assert bad.returncode == 2 and "no encoder artifact encoder_c" in bad.stderr and not out.exists()
+    done = run("train", "classifier", "--split-file", str(tiny_split), "--out", str(out), "--artifacts", str(members),
+               "--members", "encoder,encoder_lesion,encoder_b", var=tmp_path / "var")
+    assert done.returncode == 0, done.stderr[-2000:]
+    head = json.loads((out / "manifest.json").read_text())["config"]["head"]
+    assert head["members"] == ["encoder", "encoder_lesion", "encoder_b"] and len(head["weights"]) == 3
+    assert abs(sum(head["weights"]) - 1) < 1e-9
+
+    from knowledge.ham10000 import load_dataset
+    from knowledge.images import open_image
+    from models.classifiers import get_classifier
+
+    ensemble = get_classifier("ensemble", artifact_dir=out, members_dir=members)
+    img = open_image(load_dataset().records[0].image_path)
+    logits = ensemble.member_logits([img])
+    assert len(logits) == 3 and abs(sum(ensemble.classify(img).probs.values()) - 1) < 1e-6
+    assert (logits[0] == logits[2]).all() and not (logits[0] == logits[1]).all()  # same encoder twice; the crop differs
+
+
 def test_train_intent_on_a_small_labelled_set_writes_a_model_that_reads_questions(tmp_path):
     import yaml
 

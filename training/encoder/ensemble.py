@@ -1,8 +1,8 @@
 """`dermagraph train classifier`: fit the ensemble head (models/encoder/ensemble.py) on val, in minutes.
 
 1. Val logits of each member encoder (whole image; lesion-centred crop from the shipped segmenter), with TTA.
-2. Member weight: the one of a grid minimising val negative log-likelihood after temperature + prior-shift
-   calibration (likelihood, because the probabilities are what the app shows and the triage reads).
+2. Member weights: the point of a grid over the simplex (steps of 0.1) minimising val negative log-likelihood
+   after temperature + prior-shift calibration (likelihood, because the probabilities are what the app shows and the triage reads).
 3. Metadata: the training split's age/sex/site likelihoods (``MetadataPrior.fit``); its weight chosen the
    same way on val with HAM10000's metadata, and the calibration refitted with it.
 4. Triage cut-offs at the policy's val sensitivity, for the image-only and the metadata probabilities.
@@ -27,19 +27,32 @@ from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
 from models.encoder.artifact import WEIGHTS_NAME, load_encoder
-from models.encoder.ensemble import MEMBERS, Calibration, EnsembleHead, classifier_dir
+from models.encoder.ensemble import DEFAULT_MEMBERS, Calibration, EnsembleHead, classifier_dir
 from models.encoder.lesion_view import boxes_for_records
 from models.encoder.metadata import MetadataPrior, field_values
 from training.encoder.calibrate import val_metrics
 from training.encoder.finetune import predict_records
 
-WEIGHT_GRID = tuple(round(w, 2) for w in np.linspace(0, 1, 11))
+WEIGHT_STEPS = 10  # member weights in steps of 1/10
 METADATA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
-def member_logits(records: Sequence[Case], artifacts_dir: Path, progress: bool = True) -> list[np.ndarray]:
+def weight_grid(n_members: int, steps: int = WEIGHT_STEPS) -> list[tuple[float, ...]]:
+    """Every weighting of ``n_members`` in steps of 1/steps summing to 1, the first member's weight rising first."""
+    def parts(total: int, n: int) -> list[tuple[int, ...]]:
+        return [(total,)] if n == 1 else [(first, *rest) for first in range(total + 1) for rest in parts(total - first, n - 1)]
+
+    grid = []
+    for counts in parts(steps, n_members):
+        lead = [round(c / steps, 2) for c in counts[:-1]]
+        grid.append((*lead, 1 - sum(lead)))
+    return grid
+
+
+def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequence[str] = DEFAULT_MEMBERS,
+                  progress: bool = True) -> list[np.ndarray]:
     out = []
-    for name in MEMBERS:
+    for name in members:
         encoder = load_encoder(artifacts_dir / name, with_text=False)
         boxes = boxes_for_records(records, progress) if encoder.config.lesion_margin is not None else None
         out.append(predict_records(encoder, records, boxes=boxes, progress=progress, desc=f"val logits ({name})")[1])
@@ -47,20 +60,20 @@ def member_logits(records: Sequence[Case], artifacts_dir: Path, progress: bool =
 
 
 def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, prior: MetadataPrior,
-             metadata: list[dict[str, str]], log: Callable[[str], None] = print) -> tuple[EnsembleHead, dict]:
-    """The member weight and metadata weight minimising val NLL, with their calibrations; the grid searched."""
+             metadata: list[dict[str, str]], log: Callable[[str], None] = print,
+             members: Sequence[str] = DEFAULT_MEMBERS) -> tuple[EnsembleHead, dict]:
+    """The member weights and metadata weight minimising val NLL, with their calibrations; the grid searched."""
     grid: dict[str, float] = {}
     best = None
-    for w in WEIGHT_GRID:
-        weights = (w, 1 - w)
-        z = w * logits[0] + (1 - w) * logits[1]
+    for weights in weight_grid(len(logits)):
+        z = sum(w * zi for w, zi in zip(weights, logits))
         t, b = fit_temperature_and_prior_shift(z, y, log_prior)
         nll = negative_log_likelihood(Calibration(t, b).apply(z, log_prior), y)
-        grid[f"member_weight={w:g}"] = round(nll, 4)
+        grid[f"member_weight={'/'.join(f'{w:g}' for w in weights)}"] = round(nll, 4)
         if best is None or nll < best[0]:
             best = (nll, weights, Calibration(t, b))
     _, weights, image_cal = best
-    z = weights[0] * logits[0] + weights[1] * logits[1]
+    z = sum(w * zi for w, zi in zip(weights, logits))
     raw = np.stack([MetadataPrior(prior.log_likelihood, 1.0).log_scores(m) for m in metadata])
     best_m = None
     for m in METADATA_GRID:
@@ -70,12 +83,13 @@ def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, pri
         if best_m is None or nll < best_m[0]:
             best_m = (nll, m, Calibration(t, b))
     _, m, meta_cal = best_m
-    log(f"member weights {weights[0]:.1f}/{weights[1]:.1f}, metadata weight {m:g} (val NLL)")
-    return EnsembleHead(weights, log_prior, image_cal, meta_cal, MetadataPrior(prior.log_likelihood, m)), grid
+    log(f"member weights {'/'.join(f'{w:.1f}' for w in weights)} ({', '.join(members)}), metadata weight {m:g} (val NLL)")
+    return EnsembleHead(weights, log_prior, image_cal, meta_cal, MetadataPrior(prior.log_likelihood, m), tuple(members)), grid
 
 
 def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None, split_file: Path | None = None,
-                     progress: bool = True, log: Callable[[str], None] = print) -> Manifest:
+                     progress: bool = True, log: Callable[[str], None] = print,
+                     members: Sequence[str] = DEFAULT_MEMBERS) -> Manifest:
     started = time.perf_counter()
     settings = get_settings()
     artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir
@@ -87,8 +101,15 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     log_prior = np.log((counts + 1) / (counts + 1).sum())
     prior = MetadataPrior.fit((r.dx, field_values(r.age, r.sex, r.localization)) for r in train)
     metadata = [field_values(r.age, r.sex, r.localization) for r in val]
-    logits = member_logits(val, artifacts_dir, progress)
-    head, grid = fit_head(logits, y, log_prior, prior, metadata, log)
+    members = tuple(members)
+    if not members or len(set(members)) != len(members):
+        raise ValueError(f"members must be distinct encoder artifact names, got {list(members)}")
+    missing = [name for name in members if not (artifacts_dir / name / WEIGHTS_NAME).is_file()]
+    if missing:
+        raise ValueError(f"no encoder artifact {', '.join(missing)} under {artifacts_dir} (train it with "
+                         "`dermagraph train encoder --out ...`)")
+    logits = member_logits(val, artifacts_dir, members, progress)
+    head, grid = fit_head(logits, y, log_prior, prior, metadata, log, members)
 
     shown, image_only = head.probabilities(logits, metadata)
     z = head.scores(logits)
@@ -99,7 +120,7 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
         metrics[name] = m
     # The balanced decision: the same scores without the prior put back (what a class-balanced argmax names).
     metrics["val_balanced_decision"] = val_metrics(z, y, head.image.temperature)
-    for i, name in enumerate(MEMBERS):
+    for i, name in enumerate(members):
         metrics[f"val_member_{name}"] = val_metrics(logits[i], y)
     target = settings.triage.target_sensitivity
     metrics["triage"] = triage_thresholds(image_only, y, CODES, MALIGNANT_CODES, target)
@@ -107,11 +128,11 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
 
     folder = classifier_dir(out)
-    members = {name: file_sha256(artifacts_dir / name / WEIGHTS_NAME)[:16] for name in MEMBERS}
+    hashes = {name: file_sha256(artifacts_dir / name / WEIGHTS_NAME)[:16] for name in members}
     staging = staging_dir(folder)
     manifest = Manifest(name="classifier", kind="encoder-ensemble", data_fingerprint=dataset.fingerprint(),
                         split_fingerprint=split_fingerprint(assignment),
-                        config={"head": head.to_dict(), "member_weights_sha256": members}, metrics=metrics,
+                        config={"head": head.to_dict(), "member_weights_sha256": hashes}, metrics=metrics,
                         notes="weights of the member encoders live in their own artifacts; this is the fitted head")
     write_manifest(staging, manifest)
     atomic_replace_dir(staging, folder)
@@ -131,7 +152,7 @@ def classifier_staleness(artifacts_dir: Path | None = None) -> list[str]:
     except ArtifactError as exc:
         return [str(exc)]
     reasons = []
-    for name in MEMBERS:
+    for name in manifest.config.get("head", {}).get("members", DEFAULT_MEMBERS):
         weights = artifacts_dir / name / WEIGHTS_NAME
         if not weights.is_file():
             reasons.append(f"member {name} missing")

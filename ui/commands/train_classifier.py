@@ -17,13 +17,17 @@ def train_classifier_command(
     artifacts: Optional[Path] = typer.Option(None, "--artifacts", help="Folder holding the member encoders "
                                              "(encoder/, encoder_lesion/; default: artifacts/)."),
     split_file: Optional[Path] = SplitFileOption,
+    members: Optional[str] = typer.Option(None, "--members", help="Comma-separated member encoder artifacts under "
+                                          "--artifacts, the whole-image one first (default: encoder,encoder_lesion)."),
 ) -> None:
-    """Fit how the whole-image and lesion-view encoders and patient metadata combine (val only; minutes)."""
+    """Fit how the member encoders and patient metadata combine (val only; minutes)."""
+    from models.encoder.ensemble import DEFAULT_MEMBERS
     from training.encoder.ensemble import train_classifier
 
+    names = tuple(m.strip() for m in members.split(",") if m.strip()) if members else DEFAULT_MEMBERS
     with user_errors():
         train_classifier(artifacts_dir=path_or_none(artifacts), out=path_or_none(out), split_file=path_or_none(split_file),
-                         log=console.print)
+                         log=console.print, members=names)
 
 
 def register(app: typer.Typer) -> None:
