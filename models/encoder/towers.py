@@ -97,9 +97,10 @@ class EfficientNetLiteTower(ImageTower):
         n_blocks = len(net._blocks)
         if not 0 <= top_blocks <= n_blocks:
             raise ValueError(f"top_blocks must be 0..{n_blocks}, got {top_blocks}")
-        self.split = n_blocks - top_blocks
-        # The whole network (stem included) is ``top`` when fine-tuning all of it: the trunk is the identity.
-        self.include_stem = include_stem and top_blocks == n_blocks
+        # The whole network (stem included) is ``top`` when fine-tuning all of it: the trunk is the identity. The
+        # stem means every block, whatever ``top_blocks`` says (the full recipe names 16, Lite0's count; Lite2 has 22).
+        self.include_stem = include_stem
+        self.split = 0 if include_stem else n_blocks - top_blocks
         self.spec = TowerSpec(net._bn1.num_features, input_size, _LITE_MEAN, _LITE_STD)
 
     def _stem(self, x: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,24 @@ def test_lite0_trunk_then_top_equals_the_whole_tower(dataset):
     assert torch.allclose(whole, split)
 
 
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_fine_tuning_the_whole_tower_means_every_block_whatever_its_depth(name):
+    """The full recipe names 16 blocks (Lite0's count) and the stem: a deeper tower (Lite2, 22 blocks) must still be
+    trained and saved whole, or its artifact loads with untrained first blocks (an artifact that gave chance-level
+    logits before this was fixed)."""
+    from models.encoder.model import DermEncoder, EncoderConfig
+
+    tower = create_tower(name, top_blocks=16, include_stem=True, pretrained=False)
+    x = torch.rand(1, 3, 144, 192)
+    assert torch.equal(tower.trunk(x), x)  # nothing frozen below the fine-tuned part
+    used = {id(p) for n, p in tower.named_parameters() if not n.startswith("net._fc.")}  # the ImageNet classifier is unused
+    assert {id(p) for p in tower.top_parameters()} == used
+    model = DermEncoder(EncoderConfig(tower=name, top_blocks=16, tune_top=True, tune_stem=True, image_size=(192, 144)),
+                        with_text=False, pretrained=False)
+    saved = set(model.trainable_state_names())
+    assert {"tower.net._conv_stem.weight", "tower.net._bn0.running_mean", "tower.net._blocks.0._bn1.running_var"} <= saved
+
+
 @pytest.mark.parametrize("size", [(200, 150), (150, 200), (33, 40), (3000, 2000), (640, 640)])
 def test_any_image_becomes_the_towers_landscape_frame(size):
     img = Image.new("RGB", size, (120, 80, 60))
