@@ -37,17 +37,22 @@ def _split_build() -> object:
     return write_split(make_split(load_dataset(), s.split_seed, s.split_fractions), s.split_file)
 
 
-def _lazy(target: str) -> Callable[[], object]:
-    """``"module:function"`` imported on call, so `dermagraph --help` never loads torch."""
+def _lazy(target: str, *args: str) -> Callable[[], object]:
+    """``"module:function"`` imported on call (with ``args``), so `dermagraph --help` never loads torch."""
 
     def call() -> object:
         import importlib
 
         module, _, name = target.partition(":")
-        return getattr(importlib.import_module(module), name)()
+        return getattr(importlib.import_module(module), name)(*args)
 
     return call
 
+
+# The classifier ensemble's members beside the main encoder: artifact name -> (encoder recipe, what it is).
+MEMBERS: dict[str, tuple[str, str]] = {
+    "encoder_lesion": ("lesion", "lesion-view encoder, the ensemble's second member (trains ~85 min on 2 cores)"),
+}
 
 STEPS: list[BuildStep] = [
     BuildStep("split", "lesion-disjoint train/val/test split", _split_stale, _split_build),
@@ -55,8 +60,8 @@ STEPS: list[BuildStep] = [
               _lazy("training.segmenter.train:segmenter_staleness"), _lazy("training.segmenter.train:train_default_segmenter")),
     BuildStep("encoder", "dermoscopy image-text encoder (trains ~30 min on 2 cores)",
               _lazy("training.encoder.train:encoder_staleness"), _lazy("training.encoder.train:train_default_encoder")),
-    BuildStep("encoder_lesion", "lesion-view encoder, the ensemble's second member (trains ~85 min on 2 cores)",
-              _lazy("training.encoder.train:lesion_encoder_staleness"), _lazy("training.encoder.train:train_lesion_encoder")),
+    *(BuildStep(name, what, _lazy("training.encoder.train:member_staleness", name, recipe),
+                _lazy("training.encoder.train:train_member", name, recipe)) for name, (recipe, what) in MEMBERS.items()),
     BuildStep("classifier", "classifier ensemble head: member weights, metadata, calibration, triage cut-offs (val, minutes)",
               _lazy("training.encoder.ensemble:classifier_staleness"), _lazy("training.encoder.ensemble:train_classifier")),
     BuildStep("cases", "similar-case index (Chroma, from the shipped case embeddings)",

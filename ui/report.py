@@ -79,7 +79,11 @@ def model_versions() -> list[tuple[str, str]]:
 
     out = []
     root = get_settings().artifacts_dir
-    for name in ("classifier", "encoder", "encoder_lesion", "segmenter", "intake", "intent"):
+    try:  # the ensemble's member encoders, as its head names them
+        members = list(read_manifest(root / "classifier").config["head"]["members"])
+    except (ArtifactError, FileNotFoundError, KeyError):
+        members = ["encoder"]
+    for name in ("classifier", *members, "segmenter", "intake", "intent"):
         try:
             m = read_manifest(root / name)
         except (ArtifactError, FileNotFoundError):

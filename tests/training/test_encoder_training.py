@@ -32,6 +32,22 @@ def test_shipped_manifest_records_what_built_it(settings):
     assert total < 40e6  # shipped in git: tens of MB at most
 
 
+def test_every_shipped_ensemble_member_matches_the_recipe_its_build_step_trains(dataset, settings):
+    from models.encoder.ensemble import EnsembleHead
+    from training.encoder.train import member_staleness
+    from ui.build import MEMBERS, STEPS
+
+    head = EnsembleHead.from_dict(read_manifest(settings.artifacts_dir / "classifier").config["head"])
+    steps = {s.name for s in STEPS}
+    for name in head.members:
+        assert name in steps, f"the shipped head's member {name} has no `dermagraph build` step"
+        if name != "encoder":
+            recipe = read_manifest(settings.artifacts_dir / name).config
+            assert member_staleness(name, MEMBERS[name][0], dataset) == [], recipe
+            # A member is a classifier only: the similar-case index reads the main encoder's case embeddings.
+            assert set(read_manifest(settings.artifacts_dir / name).files) == {"weights.safetensors"}
+
+
 @pytest.mark.slow
 def test_a_tiny_training_run_lowers_the_loss_and_writes_a_loadable_artifact(tmp_path, dataset):
     from models.encoder import load_case_embeddings, load_encoder
@@ -106,8 +122,11 @@ def test_the_full_recipe_fine_tunes_every_layer_resumes_and_writes_a_loadable_ar
     assert not torch.allclose(trained.state_dict()[stem].float(), untouched.state_dict()[stem].float(), atol=1e-4)
     assert trained.tower.spec.input_size == (192, 144) and trained.tower.spec.color_constancy
     again = train_encoder(cfg, artifact_dir=tmp_path / "encoder2", dataset=dataset, progress=False, log=logs.append,
-                          work_dir=tmp_path / "work")
+                          work_dir=tmp_path / "work", case_embeddings=False)
     assert any("resuming" in line for line in logs) and again.history == result.history
+    # An ensemble member leaves the case embeddings out and still loads.
+    assert set(read_manifest(tmp_path / "encoder2").files) == {"weights.safetensors"}
+    assert load_encoder(tmp_path / "encoder2", with_text=False).temperature == pytest.approx(again.metrics["temperature"])
 
 
 def test_cuda_is_refused_clearly_where_there_is_none():

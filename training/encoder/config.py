@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
 
 from models.encoder.model import EncoderConfig
 
@@ -109,7 +109,16 @@ class LesionViewConfig(FinetuneConfig):
     recipe = "lesion"
 
 
-RECIPES: dict[str, type] = {"fast": TrainConfig, "full": FinetuneConfig, "lesion": LesionViewConfig}
+def lite2_member_config() -> FinetuneConfig:
+    """The third member of the classifier ensemble (v5): the full recipe on EfficientNet-Lite2 (whole image,
+    192x144), 9 epochs (the Lite0 run's val plateaued from epoch 5), no text side. Its manifest records the
+    full recipe with that tower and epoch count, exactly what ``--recipe full --tower efficientnet_lite2
+    --epochs 9 --text-steps 0`` trains."""
+    return replace(FinetuneConfig().with_model(tower="efficientnet_lite2"), epochs=9, text_steps=0)
+
+
+RECIPES: dict[str, Callable[[], TrainConfig | FinetuneConfig]] = {
+    "fast": TrainConfig, "full": FinetuneConfig, "lesion": LesionViewConfig, "lite2": lite2_member_config}
 # The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped
 # artifact's. It moves to "full" only with an artifact trained by that recipe.
 DEFAULT_RECIPE = "full"

@@ -152,7 +152,10 @@ def classifier_staleness(artifacts_dir: Path | None = None) -> list[str]:
     except ArtifactError as exc:
         return [str(exc)]
     reasons = []
-    for name in manifest.config.get("head", {}).get("members", DEFAULT_MEMBERS):
+    members = tuple(manifest.config.get("head", {}).get("members", DEFAULT_MEMBERS))
+    if members != DEFAULT_MEMBERS:
+        reasons.append(f"members {', '.join(members)} differ from the default {', '.join(DEFAULT_MEMBERS)}")
+    for name in members:
         weights = artifacts_dir / name / WEIGHTS_NAME
         if not weights.is_file():
             reasons.append(f"member {name} missing")

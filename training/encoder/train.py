@@ -290,8 +290,12 @@ def train_encoder(
     log: Callable[[str], None] = print,
     work_dir: Path | None = None,
     device: str = "cpu",
+    case_embeddings: bool = True,
 ) -> TrainResult:
-    """Train with ``cfg``; the trunk cache and checkpoints go under ``work_dir`` (default ``var/encoder``)."""
+    """Train with ``cfg``; the trunk cache and checkpoints go under ``work_dir`` (default ``var/encoder``).
+
+    ``case_embeddings=False`` leaves the train+val embeddings out of the artifact: an ensemble member is a
+    classifier only (the similar-case index reads the main encoder's), and they cost ~4 MB in git."""
     cfg = cfg or TrainConfig()
     started = time.perf_counter()
     settings = get_settings()
@@ -379,17 +383,20 @@ def train_encoder(
     model.temperature, model.class_bias = temperature, class_bias
     case_records = train_records + val_records
     case_emb = np.concatenate([train_emb, val_emb])
-    write_encoder_artifact(model, cfg, artifact_dir, dataset, assignment, case_records, case_emb, metrics)
+    write_encoder_artifact(model, cfg, artifact_dir, dataset, assignment, case_records if case_embeddings else [],
+                           case_emb, metrics)
     return TrainResult(artifact_dir, metrics, history, time.perf_counter() - started)
 
 
 def write_encoder_artifact(model: DermEncoder, cfg: TrainConfig, artifact_dir: Path, dataset: HamDataset,
                            assignment: dict[str, str], case_records: list[Case], case_emb: np.ndarray,
                            metrics: dict) -> Path:
-    """Write weights, case embeddings and manifest into a fresh folder, then swap it in."""
+    """Write weights, case embeddings (none when ``case_records`` is empty) and manifest into a fresh folder,
+    then swap it in."""
     staging = staging_dir(artifact_dir)
     save_weights(model, staging)
-    save_case_embeddings(staging, [r.image_id for r in case_records], case_emb)
+    if case_records:
+        save_case_embeddings(staging, [r.image_id for r in case_records], case_emb)
     manifest = Manifest(name="encoder", kind="dual-encoder", data_fingerprint=dataset.fingerprint(),
                         split_fingerprint=split_fingerprint(assignment), config=cfg.manifest_config(), metrics=metrics,
                         notes="fp16 weights of the trained tensors; frozen tower and MiniLM come from their packages")
@@ -400,7 +407,7 @@ def write_encoder_artifact(model: DermEncoder, cfg: TrainConfig, artifact_dir: P
 def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = None, epochs: int | None = None,
                           split_file: Path | None = None, restart: bool = False, progress: bool = True,
                           log: Callable[[str], None] = print, recipe: str | None = None, device: str = "cpu",
-                          text_steps: int | None = None) -> TrainResult:
+                          text_steps: int | None = None, case_embeddings: bool = True) -> TrainResult:
     """A named recipe (default: the shipped artifact's), optionally with another tower or epoch count.
 
     What the CLI and `dermagraph build` run. ``device`` ("cpu", "cuda", "cuda:1") applies to the full recipe.
@@ -432,7 +439,8 @@ def train_default_encoder(artifact_dir: Path | None = None, tower: str | None = 
             raise ValueError(f"--device {device}: no CUDA device is visible to torch here")
     if restart:
         shutil.rmtree(run_dir(cfg), ignore_errors=True)
-    return train_encoder(cfg, artifact_dir=artifact_dir, split_file=split_file, progress=progress, log=log, device=device)
+    return train_encoder(cfg, artifact_dir=artifact_dir, split_file=split_file, progress=progress, log=log, device=device,
+                         case_embeddings=case_embeddings)
 
 
 def encoder_staleness(artifact_dir: Path | None = None, dataset: HamDataset | None = None) -> list[str]:
@@ -445,16 +453,17 @@ def encoder_staleness(artifact_dir: Path | None = None, dataset: HamDataset | No
     return staleness(folder, recipe_config().manifest_config(), dataset.fingerprint(), split_fp)
 
 
-def lesion_encoder_staleness(dataset: HamDataset | None = None) -> list[str]:
-    """Why ``artifacts/encoder_lesion`` differs from what the lesion recipe would build now (empty: up to date)."""
+def member_staleness(name: str, recipe: str, dataset: HamDataset | None = None) -> list[str]:
+    """Why ``artifacts/<name>`` (an ensemble member) differs from what ``recipe`` would build now (empty: up to date)."""
     from knowledge.artifacts import staleness
 
     dataset = dataset or load_dataset()
-    folder = get_settings().artifacts_dir / "encoder_lesion"
+    folder = get_settings().artifacts_dir / name
     split_fp = split_fingerprint(load_split(dataset=dataset))
-    return staleness(folder, recipe_config("lesion").manifest_config(), dataset.fingerprint(), split_fp)
+    return staleness(folder, recipe_config(recipe).manifest_config(), dataset.fingerprint(), split_fp)
 
 
-def train_lesion_encoder() -> TrainResult:
-    """For ``dermagraph build``: the lesion-view member of the classifier ensemble (hours on 2 cores)."""
-    return train_default_encoder(artifact_dir=get_settings().artifacts_dir / "encoder_lesion", recipe="lesion")
+def train_member(name: str, recipe: str) -> TrainResult:
+    """For ``dermagraph build``: one member of the classifier ensemble (hours on 2 cores), without case embeddings."""
+    return train_default_encoder(artifact_dir=get_settings().artifacts_dir / name, recipe=recipe, case_embeddings=False)
+
