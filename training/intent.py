@@ -25,8 +25,10 @@ from knowledge.settings import REPO_ROOT, get_settings
 from models.intent import INTENTS, IntentModel, TextFeatures, sentence_vectors
 
 INTENT_DATA = REPO_ROOT / "evals" / "data" / "intents"
-# Two training sets by two writers (each blind to the other and to the model); heldout.yaml, by a third, is never read here.
-TRAIN_FILES = (INTENT_DATA / "train.yaml", INTENT_DATA / "train_more.yaml")
+# Three training sets by three writers (each blind to the others and to the model; the third fills the "next steps"
+# gap: what now, follow-up, how often to check, against "the next page of cases"); heldout.yaml, by a fourth, is never
+# read here.
+TRAIN_FILES = (INTENT_DATA / "train.yaml", INTENT_DATA / "train_more.yaml", INTENT_DATA / "train_next.yaml")
 HELDOUT_FILE = INTENT_DATA / "heldout.yaml"
 LANGS = ("en", "zh", "mixed")
 
@@ -117,6 +119,24 @@ def cross_validate(questions: list[LabelledQuestion], cfg: IntentConfig, vectors
     return summary, oof
 
 
+def _data_hash(paths: Sequence[Path]) -> str:
+    return hashlib.sha256(b"".join(Path(p).read_bytes() for p in paths)).hexdigest()[:16]
+
+
+def intent_staleness(artifact_dir: Path | None = None) -> list[str]:
+    """Why ``artifacts/intent`` differs from what the default config and training files would build now."""
+    from knowledge.artifacts import staleness
+
+    folder = Path(artifact_dir) if artifact_dir is not None else get_settings().artifacts_dir / "intent"
+    config = dict(asdict(IntentConfig()), train_files=[p.name for p in TRAIN_FILES])
+    return staleness(folder, config, _data_hash(TRAIN_FILES))
+
+
+def train_default_intent() -> Manifest:
+    """For ``dermagraph build``."""
+    return train_intent()
+
+
 def train_intent(train_files: Sequence[Path] | None = None, artifact_dir: Path | None = None,
                  cfg: IntentConfig | None = None, log: Callable[[str], None] = print) -> Manifest:
     cfg = cfg or IntentConfig()
@@ -144,7 +164,7 @@ def train_intent(train_files: Sequence[Path] | None = None, artifact_dir: Path |
     folder = Path(artifact_dir) if artifact_dir is not None else get_settings().artifacts_dir / "intent"
     staging = staging_dir(folder)
     model.save(staging)
-    data_hash = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()[:16]
+    data_hash = _data_hash(paths)
     config = dict(asdict(cfg), train_files=[p.name for p in paths])
     manifest = Manifest(name="intent", kind="intent-classifier", data_fingerprint=data_hash, config=config,
                         metrics={"n_train": len(questions), "cv": cv, "reassurance_threshold": round(threshold, 4),

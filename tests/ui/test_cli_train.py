@@ -214,3 +214,18 @@ def test_train_intent_on_a_small_labelled_set_writes_a_model_that_reads_question
     bad.write_text("- text: hello\n  intent: gossip\n  lang: en\n", encoding="utf-8")
     refused = run("train", "intent", "--data", str(bad), "--out", str(tmp_path / "x"), var=tmp_path / "var")
     assert refused.returncode == 2 and "gossip" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_the_shipped_intent_model_was_trained_on_every_training_file_as_they_are_now(tmp_path):
+    import shutil
+
+    from knowledge.settings import get_settings
+    from training.intent import intent_staleness
+
+    assert intent_staleness() == [], "artifacts/intent is stale: run `dermagraph build` (or `dermagraph train intent`)"
+    copy = tmp_path / "intent"
+    shutil.copytree(get_settings().artifacts_dir / "intent", copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["data_fingerprint"] = "0" * 16  # as if a training file had changed since
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert intent_staleness(copy) != []
