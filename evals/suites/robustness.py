@@ -6,6 +6,11 @@ clean and under each corruption of ``evals.corruptions`` at severities 1-5, seed
 every run sees the same pixels. Reported per corruption and severity: balanced accuracy, its drop
 from clean, accuracy, melanoma recall, and the flip rate (share of images whose predicted class
 changes from the clean prediction); plus the mean drop per corruption and overall.
+
+End to end, for the sample's melanomas: what the app would do with each corrupted image, the intake gate first
+(a refused image gets no estimate, only the advice to retake it and the warning signs), then the triage rule on
+the classifier's probabilities (without the measured checklist or a history, which only escalate): the share
+refused and the share **falsely reassured** (accepted and given a tier that sends nobody to a clinician).
 """
 
 from __future__ import annotations
@@ -21,10 +26,24 @@ from evals.predictions import labels_of, predictor_for
 from evals.selective import bootstrap_interval
 from knowledge import metrics as M
 from knowledge.images import open_image
+from knowledge.advice import REFERRAL_TIERS
 from knowledge.taxonomy import CODES, get_class
 
 DEFAULT_SAMPLE = 210  # ~30 per class (df 22, vasc 29: all of them); 46 conditions -> ~9,500 classifications, ~8 min at 48 ms each
 MEL = CODES.index(get_class("mel").code)
+
+
+def _melanomas_end_to_end(gate, ctx: EvalContext, predictor, images: list, probs: np.ndarray) -> dict[str, float]:
+    """Share of these melanoma images the gate refuses, and share accepted yet not referred by the triage rule."""
+    from agents.risk import triage
+
+    from evals.suites.triage import as_predictions, triage_cutoffs
+
+    cutoffs = triage_cutoffs(predictor)
+    accepted = np.array([gate.check(img).accepted for img in images], bool)
+    referred = np.array([triage(p, cutoffs).tier in REFERRAL_TIERS for p in as_predictions(ctx, predictor, probs)], bool)
+    n = max(len(images), 1)
+    return {"mel_refused": float((~accepted).sum() / n), "mel_falsely_reassured": float((accepted & ~referred).sum() / n)}
 
 
 def _scores(labels: np.ndarray, preds: np.ndarray, clean_preds: np.ndarray) -> dict[str, float]:
@@ -69,15 +88,23 @@ def robustness_suite(ctx: EvalContext) -> SuiteResult:
     items = balanced_sample(pool, ctx.sample or DEFAULT_SAMPLE, ctx.seed)
     labels = labels_of(items)
     images = [open_image(it.image_path) for it in items]
-    clean_preds = predictor.predict(items, desc="clean").labels
+    from agents.intake_artifact import load_intake_gate
+
+    gate = load_intake_gate()
+    mel = np.flatnonzero(labels == MEL)
+    clean_out = predictor.predict(items, desc="clean")
+    clean_preds = clean_out.labels
     clean = _scores(labels, clean_preds, clean_preds)
+    clean.update(_melanomas_end_to_end(gate, ctx, predictor, [images[i] for i in mel], clean_out.probs[mel]))
     results: dict[str, dict] = {}
     drops = np.full((len(CORRUPTIONS), len(SEVERITIES)), np.nan)
     conditions = [(name, s) for name in CORRUPTIONS for s in SEVERITIES]
     for name, severity in tqdm(conditions, desc=f"corruptions on {len(items)} images", unit="condition", leave=False):
         corrupted = [corrupt(img, name, severity, image_seed(it.image_id, name, severity)) for img, it in zip(images, items)]
-        preds = predictor.predict_images(corrupted).labels
+        out = predictor.predict_images(corrupted)
+        preds = out.labels
         scores = _scores(labels, preds, clean_preds)
+        scores.update(_melanomas_end_to_end(gate, ctx, predictor, [corrupted[i] for i in mel], out.probs[mel]))
         scores["drop"] = clean["balanced_accuracy"] - scores["balanced_accuracy"]
         scores["drop_ci95"] = list(bootstrap_interval(  # paired: the same resampled images, clean and corrupted
             lambda idx: M.balanced_accuracy(labels[idx], clean_preds[idx], len(CODES)) - M.balanced_accuracy(labels[idx], preds[idx], len(CODES)),
@@ -96,6 +123,11 @@ def robustness_suite(ctx: EvalContext) -> SuiteResult:
         "corruptions": results,
         "mean_drop": float(drops.mean()),
         "mean_drop_severity_3": float(drops[:, 2].mean()),
+        "n_mel": int(len(mel)),
+        "mel_falsely_reassured_mean": float(np.mean([r["mel_falsely_reassured"] for c in results.values()
+                                                     for r in c["severities"].values()])),
+        "mel_falsely_reassured_worst": float(max(r["mel_falsely_reassured"] for c in results.values()
+                                                 for r in c["severities"].values())),
         "worst": {"corruption": list(CORRUPTIONS)[worst[0]], "severity": int(worst[1] + 1), "drop": float(drops[worst])},
         "median_drop_ci_halfwidth": float(np.median([(r["drop_ci95"][1] - r["drop_ci95"][0]) / 2
                                                      for c in results.values() for r in c["severities"].values()])),
@@ -134,5 +166,17 @@ def _markdown(ctx: EvalContext, m: dict, example: Case) -> str:
               "| melanoma recall | " + " | ".join(f"s{s}" for s in SEVERITIES) + " |", "|---|" + "---:|" * len(SEVERITIES)]
     for name, r in m["corruptions"].items():
         lines.append(f"| {name} | " + " | ".join(f"{r['severities'][str(s)]['mel_recall']:.2f}" for s in SEVERITIES) + " |")
+    lines += ["", f"**End to end** ({m['n_mel']} melanomas: the intake gate, then the triage rule on the probabilities, "
+              "without the measured checklist or a history, which only escalate): refused / **falsely reassured** "
+              "(accepted, and a tier that sends nobody to a clinician). Clean: "
+              f"{c['mel_refused']:.0%} / {c['mel_falsely_reassured']:.0%}; over all corruptions and severities "
+              f"falsely reassured {m['mel_falsely_reassured_mean']:.1%} on average, {m['mel_falsely_reassured_worst']:.0%} "
+              "at worst. A refused image gets no estimate: the advice to retake it and the warning signs.", "",
+              "| melanomas: refused / falsely reassured | " + " | ".join(f"s{s}" for s in SEVERITIES) + " |",
+              "|---|" + "---:|" * len(SEVERITIES)]
+    for name, r in m["corruptions"].items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{r['severities'][str(s)]['mel_refused']:.0%} / {r['severities'][str(s)]['mel_falsely_reassured']:.0%}"
+            for s in SEVERITIES) + " |")
     lines += ["", f"Example corruptions: `{example.image_id}` ({example.dx}); parameters in `evals/corruptions.py`."]
     return "\n".join(lines)

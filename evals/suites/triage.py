@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from evals.harness import EvalContext, SuiteResult, suite
 from evals.plots import _plt, _save
-from evals.predictions import labels_of, predictor_for
+from evals.predictions import Predictor, labels_of, predictor_for
 from knowledge.advice import CLASS_TIER, REFERRAL_TIERS, TIER_ORDER, RiskTier
 from knowledge.artifacts import atomic_write_text, read_manifest
 from knowledge.schema import Prediction
@@ -72,19 +72,31 @@ def tier_table(tiers: list[RiskTier], labels: np.ndarray) -> dict:
     return out
 
 
+def triage_cutoffs(predictor: Predictor):
+    """The cut-offs the app uses with this classifier (its manifest's val-chosen ones, the shipped checklist's)."""
+    from agents.risk import TriageCutoffs
+    from agents.triage_artifact import load_checklist_cutoff
+
+    return TriageCutoffs.from_manifest_metrics(getattr(predictor.classifier, "triage", None), load_checklist_cutoff())
+
+
+def as_predictions(ctx: EvalContext, predictor: Predictor, probs: np.ndarray) -> list[Prediction]:
+    """Rows of shown probabilities back into the app's ``Prediction`` (label, abstention at the backend's cut-off)."""
+    abstain_at = float(getattr(predictor.classifier, "abstain_below", ctx.settings.abstain_below))
+    return [Prediction.from_probs(p.tolist(), backend=predictor.variant.name, abstain_below=abstain_at) for p in probs]
+
+
 @suite("triage")
 def triage_suite(ctx: EvalContext) -> SuiteResult:
-    from agents.risk import TriageCutoffs, triage
-    from agents.triage_artifact import load_checklist_cutoff
+    from agents.risk import triage
 
     predictor = predictor_for(ctx)
     items = ctx.items()
     labels = labels_of(items)
     preds = predictor.predict(items, desc="triage images")
     values = _checklist_values(ctx, items)
-    cutoffs = TriageCutoffs.from_manifest_metrics(getattr(predictor.classifier, "triage", None), load_checklist_cutoff())
-    abstain_at = float(getattr(predictor.classifier, "abstain_below", ctx.settings.abstain_below))
-    predictions = [Prediction.from_probs(p.tolist(), backend=predictor.variant.name, abstain_below=abstain_at) for p in preds.probs]
+    cutoffs = triage_cutoffs(predictor)
+    predictions = as_predictions(ctx, predictor, preds.probs)
     rules = {
         "triage": [triage(p, cutoffs, v).tier for p, v in zip(predictions, values)],
         "triage_without_features": [triage(p, cutoffs).tier for p in predictions],

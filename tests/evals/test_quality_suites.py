@@ -81,7 +81,11 @@ def test_robustness_report(out):
         for s in c["severities"].values():
             assert _in_unit(s["balanced_accuracy"], s["flip_rate"])
             assert s["drop"] == pytest.approx(r["clean"]["balanced_accuracy"] - s["balanced_accuracy"])
+            assert _in_unit(s["mel_refused"], s["mel_falsely_reassured"]) and s["mel_refused"] + s["mel_falsely_reassured"] <= 1
     assert r["worst"]["corruption"] in CORRUPTIONS and -1 <= r["mean_drop"] <= 1
+    # End to end: an image darkened to a quarter of its light is refused by the gate, so nothing reassures.
+    assert r["n_mel"] == 1 and r["corruptions"]["brightness"]["severities"]["5"]["mel_refused"] == 1.0
+    assert r["mel_falsely_reassured_worst"] >= r["mel_falsely_reassured_mean"]
 
 
 def test_ood_report(out):
