@@ -21,8 +21,8 @@ from agents.injection import steers_the_answer
 from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
-from knowledge.advice import (CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
-                              SELF_TREATMENT, WARNING_SIGNS)
+from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
+                              SELF_TREATMENT, WARNING_SIGNS, reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
 from agents.templates import T, percent, render
@@ -140,9 +140,11 @@ def unit_key(passage: PassageRef, start: int, end: int) -> str:
     return f"{passage.passage_id}:{start}-{end}"
 
 
-def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = frozenset(), n: int = 1) -> list[tuple[str, str]]:
+def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = frozenset(), n: int = 1,
+               routine_care: bool = True) -> list[tuple[str, str]]:
     """The passage's most relevant quotable units, as (key, text), never one in ``skip``: overlap with the
-    question, favouring the opening (topic) sentence and sentences that name their subject."""
+    question, favouring the opening (topic) sentence and sentences that name their subject.
+    ``routine_care=False``: no unit saying the lesion can wait or needs nothing (a lesion with a referral tier)."""
     sentences = passage_sentences(passage)
     lang = passage.lang if passage.lang in ANAPHOR else "en"
     joiner = "" if lang == "zh" else " "
@@ -155,6 +157,8 @@ def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = froz
             continue  # its antecedent is not in this passage or is not quotable: never an orphan
         key = unit_key(passage, start, end)
         if key in skip or any(unit_key(passage, a, b) in skip for a in range(start, end) for b in range(a + 1, end + 1)):
+            continue
+        if not routine_care and any(reads_as_routine_care(x, lang) for x in sentences[start:end]):
             continue
         score = len(_words(s) & query_terms) + (1.5 if start == 0 else 0.0) - 0.5 * (end - start - 1)
         scored.append((score, -i, key, joiner.join(sentences[start:end])))
@@ -315,13 +319,15 @@ def _add_case_summary(b: _Builder, cases: list[CaseRef], focus: str, filters: Ca
     b.fact(_case_line(cases[0], b.lang), cases[0].ref)
 
 
-def _add_knowledge(b: _Builder, passages: list[PassageRef], terms: set[str], n_passages: int = 2, lead: bool = True) -> int:
-    """Quote up to ``n_passages`` passages, one unit each, none quoted before in this thread."""
+def _add_knowledge(b: _Builder, passages: list[PassageRef], terms: set[str], n_passages: int = 2, lead: bool = True,
+                   routine_care: bool = True) -> int:
+    """Quote up to ``n_passages`` passages, one unit each, none quoted before in this thread; with
+    ``routine_care=False`` (see ``_no_routine_care``), nothing saying the lesion can wait or needs nothing."""
     added = 0
     for passage in passages:
         if added >= n_passages:
             break
-        picked = best_units(passage, terms, skip=b.already_quoted | set(b.quoted))
+        picked = best_units(passage, terms, skip=b.already_quoted | set(b.quoted), routine_care=routine_care)
         if not picked:
             continue
         unit, text = picked[0]
@@ -330,6 +336,13 @@ def _add_knowledge(b: _Builder, passages: list[PassageRef], terms: set[str], n_p
         b.quoted.append(unit)
         added += 1
     return added
+
+
+def _no_routine_care(inp: ComposeInput) -> bool:
+    """An answer about a lesion the tier sends to a clinician, or about a refused image (no estimate is no
+    reassurance), quotes nothing that says the lesion can wait or needs nothing."""
+    refused = inp.intake is not None and not inp.intake.accepted
+    return refused or (inp.risk is not None and inp.risk in REFERRAL_TIERS)
 
 
 def _passage_of(inp: ComposeInput, doc_id: str) -> PassageRef | None:
@@ -439,7 +452,7 @@ def _claim(question: str, lang: Language) -> str:
 
 def _close_lesion_answer(b: _Builder, inp: ComposeInput, terms: set[str], n_passages: int) -> None:
     """How an answer about the assessed lesion ends: background knowledge, the guard, the tier's advice."""
-    _add_knowledge(b, inp.passages, terms, n_passages=n_passages)
+    _add_knowledge(b, inp.passages, terms, n_passages=n_passages, routine_care=not _no_routine_care(inp))
     _add_reassurance_guard(b, inp)
     _add_advice(b, inp)
 
@@ -457,7 +470,7 @@ def compose(inp: ComposeInput) -> Answer:
         b.policy(render("refused", lang, reason=(inp.intake.reason_zh if lang == "zh" else inp.intake.reason) or "?"))
         b.policy(T["refused_hint"][lang])
         b.policy(WARNING_SIGNS[lang])  # a refused image is no reassurance: a real lesion may be behind it
-        _add_knowledge(b, inp.passages, terms, n_passages=1)
+        _add_knowledge(b, inp.passages, terms, n_passages=1, routine_care=False)
         diagnostic = True
     elif kind == IntentKind.SELF_TREAT:
         diagnostic = p is not None
@@ -472,7 +485,7 @@ def compose(inp: ComposeInput) -> Answer:
         _add_lesion_header(b, inp, first=True)
         _add_features(b, inp.features)
         _add_case_summary(b, inp.cases[:per_page], p.label, inp.case_filters)
-        _add_knowledge(b, inp.passages, terms, n_passages=1)
+        _add_knowledge(b, inp.passages, terms, n_passages=1, routine_care=not _no_routine_care(inp))
         if p.abstained:
             b.policy(T["abstain_advice"][lang])
         _add_advice(b, inp)

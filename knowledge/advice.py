@@ -9,6 +9,7 @@ NICE NG12 and the corpus documents that cite it.
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 from knowledge.taxonomy import CODES, Language, get_class
@@ -139,3 +140,24 @@ def tier_advice(tier: RiskTier, lang: Language = "en") -> str:
 
 def disclaimer(lang: Language = "en") -> str:
     return DISCLAIMER[lang]
+
+
+# Knowledge sentences that tell a reader a lesion can wait or needs nothing ("harmless and needs no treatment",
+# "usually do not need urgent attention", "无需治疗"): true of the class they describe, but quoted beside a tier
+# that sends the person to a clinician they read as permission not to go. The composer leaves them out of an
+# answer about a lesion with a referral tier. Cautionary sentences using the same words ("melanomas can look
+# harmless") are left out too: the answer loses a quote, never its advice.
+_ROUTINE_CARE: dict[str, re.Pattern[str]] = {
+    "en": re.compile(
+        r"\b(?:can (?:usually |safely )?wait|(?:do|does|did) not need (?:urgent|any|to be|treatment|removal|follow-up)|"
+        r"needs? no (?:treatment|removal|follow-up|specialist)|(?:treatment|referral|follow-up|removal) is (?:not|rarely) "
+        r"(?:needed|necessary|required)|harmless|not dangerous|(?:does not|never) turns? into (?:a )?cancer|"
+        r"nothing to worry|reassurance is (?:the usual|usually|all))\b", re.IGNORECASE),
+    "zh": re.compile(r"可以等|不需要紧急|不必紧急|无需紧急|不需要治疗|无需治疗|不必治疗|不需要处理|无需处理|无需随访|不需要随访|"
+                     r"不需要转诊|无需转诊|无害|不会癌变|不会变成癌|不危险|不用担心|无需担心|只需(?:要)?安慰|通常只需"),
+}
+
+
+def reads_as_routine_care(sentence: str, lang: Language) -> bool:
+    """Does this sentence tell the reader the lesion can wait or needs nothing? (see ``_ROUTINE_CARE``)"""
+    return bool(_ROUTINE_CARE["zh" if lang == "zh" else "en"].search(sentence))

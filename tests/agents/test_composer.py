@@ -249,3 +249,31 @@ def test_every_count_in_a_case_summary_matches_the_cases_it_cites(corpus, datase
         assert summary_count_problems(answer.text) == []
     broken = answer.text.replace("[C10]", "")
     assert summary_count_problems(broken)  # the check can fail
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_answer_about_a_referred_lesion_quotes_nothing_that_says_it_can_wait(corpus, dataset, lang):
+    """The corpus's "can usually wait for a routine check" and "harmless, needs no treatment" passages are true of
+    their class, but beside "urgent" they read as permission not to go; with a low tier they may be quoted."""
+    from agents.risk import RiskTier
+    from knowledge.advice import reads_as_routine_care
+
+    docs = load_corpus(lang=lang)
+    refs = []
+    for doc_id, position in (("when-to-see-a-doctor", 2), ("nv-management", 0), ("vasc-management", 0)):
+        doc = get_document(doc_id, docs)
+        heading, text = doc.sections[position]
+        refs.append(PassageRef(ref=f"K{len(refs) + 1}", passage_id=f"{doc_id}#{position}", doc_id=doc_id,
+                               title=doc.title, section=heading, text=text, lang=lang))
+    question = "下一步怎么办？" if lang == "zh" else "what should I do next?"
+
+    def answer(risk):
+        inp = ComposeInput(intent=read_turn(question, new_image=False, language=lang), language=lang,
+                           prediction=MEL_HEAVY, risk=risk, features=FEATURES, passages=refs, has_image=True)
+        return compose(inp)
+
+    urgent = answer(RiskTier.URGENT)
+    quoted = [s.text for s in urgent.sentences if any(r.startswith("K") for r in s.refs)]
+    assert not any(reads_as_routine_care(t, lang) for t in quoted), quoted
+    low = answer(RiskTier.LOW)
+    assert any(reads_as_routine_care(s.text, lang) for s in low.sentences if any(r.startswith("K") for r in s.refs))
