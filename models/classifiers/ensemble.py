@@ -1,9 +1,9 @@
-"""The default classifier backend (v4): the member encoders (whole image, lesion-centred crop, ...) and metadata.
+"""The default classifier backend (v5): the member encoders (whole image, lesion-centred crop, ...) and metadata.
 
 ``get_classifier("ensemble")`` loads ``artifacts/classifier`` (the head fitted on val), which names its
 members: the whole-image encoder (``artifacts/encoder``, shared with the case index when given as
-``encoder=``), the lesion-view encoder (``artifacts/encoder_lesion``), and the segmenter that places the
-lesion crop. Each call returns a
+``encoder=``), the lesion-view encoder (``artifacts/encoder_lesion``), the EfficientNet-Lite2 whole-image
+encoder (``artifacts/encoder_lite2``), and the segmenter that places the lesion crop. Each call returns a
 ``Prediction`` with calibrated probabilities; with age, sex or site given (``metadata=``), the probabilities
 include the metadata prior and ``image_probs`` keeps the image-only ones, so the triage rule can let
 metadata raise a tier but never lower it.

@@ -8,7 +8,8 @@ on val too (``training/encoder/ensemble.py``, ``dermagraph train classifier``).
 
 The artifact (``artifacts/classifier/manifest.json``) holds only these numbers, the names of its members, the
 metadata table and the triage cut-offs; each member is an encoder artifact of that name under ``artifacts/``
-(shipped: ``encoder`` and ``encoder_lesion``; an encoder whose config has a ``lesion_margin`` reads the crop).
+(shipped: ``encoder``, ``encoder_lesion`` and ``encoder_lite2``; an encoder whose config has a ``lesion_margin``
+reads the crop).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from models.encoder.metadata import MetadataPrior
 ARTIFACT_NAME = "classifier"
 # The shipped members (artifact folder names): the whole-image encoder (first: it also serves the case index)
 # and the lesion-view encoder. `dermagraph train classifier --members ...` fits a head over others.
-DEFAULT_MEMBERS = ("encoder", "encoder_lesion")
+DEFAULT_MEMBERS = ("encoder", "encoder_lesion", "encoder_lite2")
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, t
     manifest = json.loads((out / "manifest.json").read_text())
     head, metrics = manifest["config"]["head"], manifest["metrics"]
     assert metrics["n_val"] == 28 and abs(sum(head["weights"]) - 1) < 1e-9
-    assert set(manifest["config"]["member_weights_sha256"]) == {"encoder", "encoder_lesion"}
+    assert set(manifest["config"]["member_weights_sha256"]) == {"encoder", "encoder_lesion", "encoder_lite2"}
     assert metrics["triage"]["n_val_mel"] == 4 and metrics["triage"]["val_mel_sensitivity"] >= 0.95
     assert metrics["val_with_metadata"]["nll"] <= metrics["grid_val_nll"]["metadata_weight=0"] + 1e-3
 

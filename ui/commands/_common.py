@@ -24,7 +24,7 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 # One spelling of "which classifier" for ask, serve, eval, compare, batch and explain (models/classifiers/_variant.py).
 ClassifierOption = typer.Option(
     None, "--classifier", "--variant",
-    help="Classifier BACKEND[:KEY=VALUE,...]: ensemble (default: whole-image and lesion-view encoders), encoder, "
+    help="Classifier BACKEND[:KEY=VALUE,...]: ensemble (default: two whole-image encoders and a lesion-view one), encoder, "
          "qwen2vl:base=ID|DIR,adapter=DIR; options abstain=P, tta=on|off (encoder), metadata=on|off (ensemble).")
 
 
