@@ -1,4 +1,4 @@
-"""The default classifier (v4 ensemble): both encoders, the lesion crop, metadata that can only raise the triage."""
+"""The default classifier (v5 ensemble): its member encoders, the lesion crop, metadata that can only raise the triage."""
 
 from __future__ import annotations
 
@@ -26,14 +26,17 @@ def test_the_default_backend_is_the_ensemble_and_shares_the_loaded_encoder(ensem
     assert abs(sum(ensemble.head.weights) - 1) < 1e-9 and all(0 <= w <= 1 for w in ensemble.head.weights)
 
 
-def test_its_probabilities_mix_both_members_and_are_calibrated_distributions(ensemble, dataset):
+def test_its_probabilities_mix_every_member_and_are_calibrated_distributions(ensemble, dataset):
     img = open_image(dataset.records[3].image_path)
     pred = ensemble.classify(img)
     assert pred.backend == "ensemble" and sum(pred.probs.values()) == pytest.approx(1.0)
     assert pred.image_probs is None  # no metadata given
-    whole, lesion = ensemble.member_logits([img])
+    logits = ensemble.member_logits([img])
+    assert len(logits) == len(ensemble.head.members) == len(ensemble.head.weights) >= 2
+    whole, lesion = logits[ensemble.head.members.index("encoder")], logits[ensemble.head.members.index("encoder_lesion")]
     assert not np.allclose(whole, lesion)  # the crop is a different view
-    expected, _ = ensemble.head.probabilities([whole, lesion])
+    assert all(not np.allclose(a, b) for i, a in enumerate(logits) for b in logits[i + 1:])  # each member differs
+    expected, _ = ensemble.head.probabilities(logits)
     assert [pred.probs[c] for c in CODES] == pytest.approx(expected[0].tolist(), abs=1e-6)
 
 
