@@ -132,11 +132,6 @@ def intent_staleness(artifact_dir: Path | None = None) -> list[str]:
     return staleness(folder, config, _data_hash(TRAIN_FILES))
 
 
-def train_default_intent() -> Manifest:
-    """For ``dermagraph build``."""
-    return train_intent()
-
-
 def train_intent(train_files: Sequence[Path] | None = None, artifact_dir: Path | None = None,
                  cfg: IntentConfig | None = None, log: Callable[[str], None] = print) -> Manifest:
     cfg = cfg or IntentConfig()

@@ -33,13 +33,12 @@ DEFAULT_SAMPLE = 210  # ~30 per class (df 22, vasc 29: all of them); 46 conditio
 MEL = CODES.index(get_class("mel").code)
 
 
-def _melanomas_end_to_end(gate, ctx: EvalContext, predictor, images: list, probs: np.ndarray) -> dict[str, float]:
+def _melanomas_end_to_end(gate, cutoffs, ctx: EvalContext, predictor, images: list, probs: np.ndarray) -> dict[str, float]:
     """Share of these melanoma images the gate refuses, and share accepted yet not referred by the triage rule."""
     from agents.risk import triage
 
-    from evals.suites.triage import as_predictions, triage_cutoffs
+    from evals.suites.triage import as_predictions
 
-    cutoffs = triage_cutoffs(predictor)
     accepted = np.array([gate.check(img).accepted for img in images], bool)
     referred = np.array([triage(p, cutoffs).tier in REFERRAL_TIERS for p in as_predictions(ctx, predictor, probs)], bool)
     n = max(len(images), 1)
@@ -89,13 +88,14 @@ def robustness_suite(ctx: EvalContext) -> SuiteResult:
     labels = labels_of(items)
     images = [open_image(it.image_path) for it in items]
     from agents.intake_artifact import load_intake_gate
+    from evals.suites.triage import triage_cutoffs
 
-    gate = load_intake_gate()
+    gate, cutoffs = load_intake_gate(), triage_cutoffs(predictor)
     mel = np.flatnonzero(labels == MEL)
     clean_out = predictor.predict(items, desc="clean")
     clean_preds = clean_out.labels
     clean = _scores(labels, clean_preds, clean_preds)
-    clean.update(_melanomas_end_to_end(gate, ctx, predictor, [images[i] for i in mel], clean_out.probs[mel]))
+    clean.update(_melanomas_end_to_end(gate, cutoffs, ctx, predictor, [images[i] for i in mel], clean_out.probs[mel]))
     results: dict[str, dict] = {}
     drops = np.full((len(CORRUPTIONS), len(SEVERITIES)), np.nan)
     conditions = [(name, s) for name in CORRUPTIONS for s in SEVERITIES]
@@ -104,7 +104,7 @@ def robustness_suite(ctx: EvalContext) -> SuiteResult:
         out = predictor.predict_images(corrupted)
         preds = out.labels
         scores = _scores(labels, preds, clean_preds)
-        scores.update(_melanomas_end_to_end(gate, ctx, predictor, [corrupted[i] for i in mel], out.probs[mel]))
+        scores.update(_melanomas_end_to_end(gate, cutoffs, ctx, predictor, [corrupted[i] for i in mel], out.probs[mel]))
         scores["drop"] = clean["balanced_accuracy"] - scores["balanced_accuracy"]
         scores["drop_ci95"] = list(bootstrap_interval(  # paired: the same resampled images, clean and corrupted
             lambda idx: M.balanced_accuracy(labels[idx], clean_preds[idx], len(CODES)) - M.balanced_accuracy(labels[idx], preds[idx], len(CODES)),
