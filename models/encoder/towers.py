@@ -103,6 +103,15 @@ class EfficientNetLiteTower(ImageTower):
         self.split = 0 if include_stem else n_blocks - top_blocks
         self.spec = TowerSpec(net._bn1.num_features, input_size, _LITE_MEAN, _LITE_STD)
 
+    def train(self, mode: bool = True) -> "EfficientNetLiteTower":
+        """``top`` follows ``mode``; a frozen trunk (stem and the first ``split`` blocks) stays in eval mode, so its
+        BatchNorm keeps the ImageNet statistics its weights were trained with (and that inference loads)."""
+        super().train(mode)
+        if not self.include_stem:
+            for module in (self.net._conv_stem, self.net._bn0, *self.net._blocks[: self.split]):
+                module.train(False)
+        return self
+
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         net = self.net
         return net._swish(net._bn0(net._conv_stem(x)))

@@ -51,6 +51,29 @@ def test_fine_tuning_the_whole_tower_means_every_block_whatever_its_depth(name):
     assert {"tower.net._conv_stem.weight", "tower.net._bn0.running_mean", "tower.net._blocks.0._bn1.running_var"} <= saved
 
 
+def test_a_partly_frozen_tower_keeps_its_trunk_as_the_package_ships_it():
+    """The lite2_partial recipe freezes Lite2's stem and first blocks: training mode must not move their
+    BatchNorm statistics (the artifact does not store them; inference loads the package's), while the
+    fine-tuned blocks do learn theirs and are stored."""
+    from models.encoder.model import DermEncoder
+    from training.encoder.config import recipe_config
+
+    cfg = recipe_config("lite2_partial").model
+    model = DermEncoder(cfg, with_text=False, pretrained=False)
+    tower = model.tower
+    assert 0 < tower.split < len(tower.net._blocks)
+    frozen_bn, tuned_bn = tower.net._blocks[tower.split - 1]._bn1, tower.net._blocks[tower.split]._bn1
+    before = frozen_bn.running_mean.clone(), tower.net._bn0.running_mean.clone(), tuned_bn.running_mean.clone()
+    model.train()
+    model.heads(tower(torch.rand(4, 3, 144, 192) * 2 - 1))
+    assert torch.equal(frozen_bn.running_mean, before[0]) and torch.equal(tower.net._bn0.running_mean, before[1])
+    assert not torch.equal(tuned_bn.running_mean, before[2])
+    assert tower.training and tower.net._blocks[tower.split].training  # the model is still in training mode
+    saved = set(model.trainable_state_names())
+    assert f"tower.net._blocks.{tower.split}._bn1.running_mean" in saved
+    assert not any(n.startswith(("tower.net._conv_stem", "tower.net._bn0", "tower.net._blocks.0.")) for n in saved)
+
+
 @pytest.mark.parametrize("size", [(200, 150), (150, 200), (33, 40), (3000, 2000), (640, 640)])
 def test_any_image_becomes_the_towers_landscape_frame(size):
     img = Image.new("RGB", size, (120, 80, 60))

@@ -117,8 +117,18 @@ def lite2_member_config() -> FinetuneConfig:
     return replace(FinetuneConfig().with_model(tower="efficientnet_lite2"), epochs=9, text_steps=0)
 
 
+def lite2_partial_member_config() -> FinetuneConfig:
+    """The Lite2 member with its lower layers frozen on purpose: the stem and the first five of 21 blocks keep their
+    ImageNet weights and BatchNorm statistics (eval mode); blocks 6-21 and the head conv are fine-tuned, as in
+    ``lite2``. A member whose low-level features stay ImageNet's differs more from the two Lite0 members, which
+    is what an ensemble gains from (docs/encoder.md, "v5"); it is also cheaper per step (no backward through the
+    high-resolution blocks)."""
+    return replace(lite2_member_config().with_model(tune_stem=False, top_blocks=16))
+
+
 RECIPES: dict[str, Callable[[], TrainConfig | FinetuneConfig]] = {
-    "fast": TrainConfig, "full": FinetuneConfig, "lesion": LesionViewConfig, "lite2": lite2_member_config}
+    "fast": TrainConfig, "full": FinetuneConfig, "lesion": LesionViewConfig, "lite2": lite2_member_config,
+    "lite2_partial": lite2_partial_member_config}
 # The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped
 # artifact's. It moves to "full" only with an artifact trained by that recipe.
 DEFAULT_RECIPE = "full"
