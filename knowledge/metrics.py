@@ -44,6 +44,20 @@ def balanced_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> 
     return float(np.nanmean(recall_per_class(labels, preds, n_classes)))
 
 
+def prior_corrected_decision(probs: np.ndarray, log_prior: np.ndarray, shift: float) -> np.ndarray:
+    """The "balanced decision": argmax of ``log p - shift * log prior`` (per-class bias from the training class
+    frequencies). ``shift`` 0 is the argmax; larger values name rare classes more readily."""
+    return (np.log(np.clip(probs, 1e-12, None)) - shift * np.asarray(log_prior)[None, :]).argmax(1)
+
+
+def best_prior_shift(probs: np.ndarray, labels: np.ndarray, log_prior: np.ndarray,
+                     grid: np.ndarray = np.round(np.arange(0.0, 2.01, 0.1), 2)) -> float:
+    """The ``prior_corrected_decision`` shift with the highest balanced accuracy on (val) ``probs`` (ties: smallest)."""
+    n = probs.shape[1]
+    scores = [balanced_accuracy(labels, prior_corrected_decision(probs, log_prior, s), n) for s in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
 def macro_f1(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> float:
     f1s = []
     for c in range(n_classes):

@@ -76,6 +76,20 @@ def classification_suite(ctx: EvalContext) -> SuiteResult:
     metrics["mel_recall_at_val_threshold"], metrics["mel_specificity_at_val_threshold"] = M.recall_specificity_at(
         probs[:, MEL], labels == MEL, threshold)
 
+    # The balanced decision: argmax of log p - s * log(train prior), s chosen on val for balanced accuracy (the app
+    # names the argmax; this is the best a per-class bias can do for the rare classes, reported beside it).
+    train_labels = labels_of(ctx.ham_items("train"))
+    log_prior = np.log((np.bincount(train_labels, minlength=len(CODES)) + 1) / (len(train_labels) + len(CODES)))
+    if ctx.external or ctx.split != "val":
+        shift = M.best_prior_shift(val_probs, labels_of(val_items), log_prior)
+    else:
+        shift = M.best_prior_shift(probs, labels, log_prior)
+    decision = M.prior_corrected_decision(probs, log_prior, shift)
+    metrics["balanced_decision"] = {
+        "prior_shift_from_val": shift, "accuracy": M.accuracy(labels, decision),
+        "balanced_accuracy": M.balanced_accuracy(labels, decision, len(CODES)),
+        "recall_per_class": dict(zip(CODES, M.recall_per_class(labels, decision, len(CODES))))}
+
     # Baselines.
     index = index_items(ctx, baseline_index_size(ctx))
     index_labels = labels_of(index)
@@ -118,7 +132,10 @@ def _markdown(ctx: EvalContext, m: dict) -> str:
                 "mel_recall_at_val_threshold", "mel_specificity_at_val_threshold", "mel_recall_at_spec80_oracle", "abstain_rate"):
         goal = GOALS.get(key)
         lines.append(f"| {key} | {_fmt(m.get(key))} | {'' if goal is None else ('<= ' if key == 'ece' else '>= ') + str(goal)} |")
-    b = m["baselines"]
+    b, bd = m["baselines"], m["balanced_decision"]
+    lines += ["", f"Balanced decision (argmax of log p - s * log train prior, s = {bd['prior_shift_from_val']:.1f} chosen on val; "
+              f"the app names the argmax): balanced accuracy {_fmt(bd['balanced_accuracy'])}, accuracy {_fmt(bd['accuracy'])}; "
+              "recall " + ", ".join(f"{c} {_fmt(bd['recall_per_class'][c])}" for c in CODES) + "."]
     lines += ["", "Melanoma: `mel_recall`/`mel_specificity` at the model's own decision (argmax); `*_at_val_threshold` "
               f"at the p(mel) threshold {_fmt(m['mel_threshold_from_val'])} chosen on val for specificity >= 0.80; "
               "`*_oracle` is the best recall at specificity >= 0.80 on this set's own ROC (optimistic).", "",

@@ -20,6 +20,9 @@ def test_classification_and_retrieval_suites_report_the_required_keys(tmp_path):
     assert set(cls["recall_per_class"]) == set(CODES) and 40 <= cls["n"] <= 60
     assert cls["backend"] == "ensemble" and 0 <= cls["ece"] <= 1
     assert cls["baselines"]["majority_class"]["class"] == "nv"
+    bd = cls["balanced_decision"]  # the per-class bias is chosen on val, then applied to the sample
+    assert 0 <= bd["prior_shift_from_val"] <= 2 and set(bd["recall_per_class"]) == set(CODES)
+    assert 0 <= bd["balanced_accuracy"] <= 1
     ret = json.loads((tmp_path / "retrieval.json").read_text())
     for key in ("n", "p_at_10", "map_at_10", "knn16_balanced_accuracy", "baselines"):
         assert key in ret, key

@@ -54,3 +54,14 @@ def test_precision_at_k_map_and_knn_vote():
     preds, shares = M.knn_predictions(np.array([[2, 1, 1, 2], [0, 1, 2, 3]]), 4, 4)
     assert preds.tolist() == [2, 0]  # ties go to the class ranked first
     assert shares.sum(1).tolist() == [1.0, 1.0]
+
+
+def test_the_balanced_decision_names_a_rare_class_the_argmax_passes_over():
+    log_prior = np.log(np.array([0.9, 0.1]))
+    probs = np.array([[0.7, 0.3], [0.95, 0.05], [0.2, 0.8]])
+    assert M.prior_corrected_decision(probs, log_prior, 0.0).tolist() == [0, 0, 1]  # shift 0: the argmax
+    # 0.3 / 0.1 > 0.7 / 0.9: dividing by the prior names the rare class for the first item only.
+    assert M.prior_corrected_decision(probs, log_prior, 1.0).tolist() == [1, 0, 1]
+    labels = np.array([1, 0, 1])
+    assert M.best_prior_shift(probs, labels, log_prior) > 0  # val asks for the shift that finds the rare class
+    assert M.best_prior_shift(probs, np.array([0, 0, 1]), log_prior) == 0.0  # ...and for none when the argmax is right
