@@ -159,6 +159,27 @@ def test_dermoscopy_augmentation_adds_hair_frames_and_noise_reproducibly(dataset
     assert a.size == img.size and np.array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_photometric_augmentation_degrades_like_a_phone_photo_and_leaves_the_older_recipes_alone(dataset):
+    from knowledge.images import open_image
+    from training.encoder.augment import dermoscopy_augment, photometric_augment
+    from training.encoder.config import recipe_config
+
+    img = open_image(dataset.records[0].image_path)
+    base = np.asarray(img, float)
+    views = [np.asarray(photometric_augment(img, random.Random(i), 1.0), float) for i in range(40)]
+    assert all(v.shape == base.shape for v in views)
+    changed = [v for v in views if not np.array_equal(v, base)]
+    assert 10 <= len(changed) < 40  # each degradation has a probability: some views stay clean
+    assert min(v.mean() for v in views) < 0.8 * base.mean()  # some under-exposed
+    assert min(v.std() for v in views) < 0.8 * base.std()  # some washed out
+    # Strength 0 and the recipes without it: the random stream (and so every v3-v5 training view) is unchanged.
+    assert np.array_equal(np.asarray(photometric_augment(img, random.Random(1), 0.0)), base)
+    plain = dermoscopy_augment(img, random.Random("y"))
+    assert np.array_equal(np.asarray(plain), np.asarray(dermoscopy_augment(img, random.Random("y"), 1.0, 0.0)))
+    assert "photometric" not in recipe_config("lite2").manifest_config()["train"]  # shipped artifacts keep their hash
+    assert recipe_config("lite2_robust").manifest_config()["train"]["photometric"] == 1.0
+
+
 def test_shades_of_grey_removes_a_colour_cast():
     from knowledge.images import shades_of_grey
 

@@ -70,6 +70,9 @@ class FinetuneConfig:
     supcon_temperature: float = 0.1
     ema_decay: float = 0.998
     aug_strength: float = 1.0
+    # Phone-photo degradations (JPEG, exposure, contrast, noise: augment.photometric_augment), 0: none (v3-v5).
+    # Left out of the manifest at 0, so the artifacts trained before it existed keep their config hash.
+    photometric: float = 0.0
     text_steps: int = 150
     text_batch: int = 64
     seed: int = 0
@@ -89,6 +92,8 @@ class FinetuneConfig:
         d = self.to_dict()
         for key in ("workers", "checkpoint_minutes"):
             d.pop(key)
+        if not d["photometric"]:
+            d.pop("photometric")
         return {"model": d.pop("model"), "train": dict(d, recipe=self.recipe)}
 
     def with_model(self, **changes: Any) -> "FinetuneConfig":
@@ -126,9 +131,14 @@ def lite2_partial_member_config() -> FinetuneConfig:
     return replace(lite2_member_config().with_model(tune_stem=False, top_blocks=16))
 
 
+def lite2_robust_member_config() -> FinetuneConfig:
+    """``lite2_partial`` trained also on phone-photo degradations (JPEG, exposure, contrast, noise)."""
+    return replace(lite2_partial_member_config(), photometric=1.0)
+
+
 RECIPES: dict[str, Callable[[], TrainConfig | FinetuneConfig]] = {
     "fast": TrainConfig, "full": FinetuneConfig, "lesion": LesionViewConfig, "lite2": lite2_member_config,
-    "lite2_partial": lite2_partial_member_config}
+    "lite2_partial": lite2_partial_member_config, "lite2_robust": lite2_robust_member_config}
 # The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped
 # artifact's. It moves to "full" only with an artifact trained by that recipe.
 DEFAULT_RECIPE = "full"

@@ -46,9 +46,10 @@ class AugmentedImages(Dataset):
     """
 
     def __init__(self, records: Sequence[Case], order: Sequence[int], spec: TowerSpec, epoch: int, seed: int,
-                 strength: float, boxes: dict[str, Box] | None = None, margin: float | None = None) -> None:
+                 strength: float, boxes: dict[str, Box] | None = None, margin: float | None = None,
+                 photometric: float = 0.0) -> None:
         self.records, self.order, self.spec = records, list(order), spec
-        self.epoch, self.seed, self.strength = epoch, seed, strength
+        self.epoch, self.seed, self.strength, self.photometric = epoch, seed, strength, photometric
         self.boxes, self.margin = boxes, margin
 
     def __len__(self) -> int:
@@ -60,7 +61,7 @@ class AugmentedImages(Dataset):
         img = open_image(record.image_path)
         if self.margin is not None and self.boxes is not None:
             img = jittered_lesion_view(img, self.boxes[record.image_id], self.margin, rng)
-        img = dermoscopy_augment(img, rng, self.strength)
+        img = dermoscopy_augment(img, rng, self.strength, self.photometric)
         return to_tensor(img, self.spec), CODES.index(record.dx)
 
 
@@ -168,7 +169,7 @@ def finetune_image_side(model: DermEncoder, cfg, train_records: list[Case], val_
         order = torch.randperm(len(train_records), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch)).tolist()
         order = order[: steps_per_epoch * cfg.batch_size][step_in_epoch * cfg.batch_size :]
         data = AugmentedImages(train_records, order, model.tower.spec, epoch, cfg.seed, cfg.aug_strength,
-                               boxes, model.config.lesion_margin)
+                               boxes, model.config.lesion_margin, cfg.photometric)
         loader = DataLoader(data, batch_size=cfg.batch_size, num_workers=cfg.workers, drop_last=True,
                             persistent_workers=False, prefetch_factor=4 if cfg.workers else None)
         model.train()
