@@ -127,6 +127,11 @@ def test_the_full_recipe_fine_tunes_every_layer_resumes_and_writes_a_loadable_ar
     # An ensemble member leaves the case embeddings out and still loads.
     assert set(read_manifest(tmp_path / "encoder2").files) == {"weights.safetensors"}
     assert load_encoder(tmp_path / "encoder2", with_text=False).temperature == pytest.approx(again.metrics["temperature"])
+    assert "p_at_10" in result.metrics["val"]
+    # A member with no text side and no case embeddings skips the train-embedding pass (and so reports no P@10).
+    bare = train_encoder(replace(cfg, text_steps=0), artifact_dir=tmp_path / "encoder3", dataset=dataset, progress=False,
+                         log=logs.append, work_dir=tmp_path / "work", case_embeddings=False)
+    assert "p_at_10" not in bare.metrics["val"] and set(read_manifest(tmp_path / "encoder3").files) == {"weights.safetensors"}
 
 
 def test_cuda_is_refused_clearly_where_there_is_none():
