@@ -1,0 +1,14 @@
+"""The member-robustness tool measures a real encoder on real val images under a real corruption."""
+
+from __future__ import annotations
+
+from evals.member_robustness import member_robustness
+from knowledge.settings import get_settings
+
+
+def test_a_severe_corruption_costs_a_shipped_member_accuracy():
+    folder = get_settings().artifacts_dir / "encoder_lite2"
+    out = member_robustness([folder], sample=21, corruptions=("brightness",), severities=(5,))[str(folder)]
+    assert out["n"] >= 14 and 0 <= out["clean"] <= 1
+    assert set(out["per_corruption"]) == {"brightness"} and out["mean_drop"] == out["per_corruption"]["brightness"]
+    assert out["mean_drop"] > 0  # a fifth of the light: the member loses balanced accuracy
