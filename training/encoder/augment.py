@@ -90,12 +90,13 @@ def add_frame(img: Image.Image, rng: random.Random) -> Image.Image:
     return Image.fromarray((arr * mask[..., None]).clip(0, 255).astype("uint8"))
 
 
-def add_noise(img: Image.Image, rng: random.Random) -> Image.Image:
+def add_noise(img: Image.Image, rng: random.Random, sigma_range: tuple[float, float] = (2, 12)) -> Image.Image:
+    """Gaussian sensor noise, its sigma (of 255) drawn from ``sigma_range``."""
     import numpy as np
 
     arr = np.asarray(img, dtype=np.float32)
     gen = np.random.default_rng(rng.randrange(2**32))
-    sigma = rng.uniform(2, 12)
+    sigma = rng.uniform(*sigma_range)
     return Image.fromarray((arr + gen.normal(0, sigma, arr.shape)).clip(0, 255).astype("uint8"))
 
 
@@ -119,9 +120,7 @@ def photometric_augment(img: Image.Image, rng: random.Random, strength: float = 
         grey = arr.mean()
         img = Image.fromarray((grey + (arr - grey) * rng.uniform(0.45, 1.1)).clip(0, 255).astype("uint8"))
     if rng.random() < 0.2 * strength:
-        arr = np.asarray(img, dtype=np.float32)
-        gen = np.random.default_rng(rng.randrange(2**32))
-        img = Image.fromarray((arr + gen.normal(0, rng.uniform(4, 20), arr.shape)).clip(0, 255).astype("uint8"))
+        img = add_noise(img, rng, (4, 20))
     if rng.random() < 0.35 * strength:  # last: compression comes after the camera's own faults
         buf = io.BytesIO()
         img.save(buf, format="JPEG", quality=rng.randint(20, 90))
