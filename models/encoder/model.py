@@ -55,8 +55,11 @@ class EncoderConfig:
     # The lesion-centred view (lesion_view.py): inputs are cropped around the segmenter's outline with this
     # margin (a share of the box on each side). None: the whole image.
     lesion_margin: float | None = None
+    # A frozen trunk (not ``tune_stem``) whose BatchNorm statistics were re-estimated on the training images.
+    adapt_trunk_bn: bool = False
 
-    _OPTIONAL = {"tune_stem": False, "image_size": None, "color_constancy": False, "lesion_margin": None}
+    _OPTIONAL = {"tune_stem": False, "image_size": None, "color_constancy": False, "lesion_margin": None,
+                 "adapt_trunk_bn": False}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "EncoderConfig":
@@ -145,6 +148,8 @@ class DermEncoder(nn.Module):
             options: dict[str, Any] = {"top_blocks": config.top_blocks, "pretrained": pretrained}
             if config.tune_stem:
                 options["include_stem"] = True
+            if config.adapt_trunk_bn:
+                options["adapt_trunk_bn"] = True
             self.tower = create_tower(config.tower, **options)
         if config.image_size is not None or config.color_constancy:
             size = tuple(config.image_size) if config.image_size is not None else self.tower.spec.input_size
@@ -181,6 +186,8 @@ class DermEncoder(nn.Module):
             names += [n for n, p in self.tower.named_parameters(prefix="tower") if id(p) in top]
             # Fine-tuned BatchNorm running statistics belong to the fine-tuned blocks too.
             names += [n for n, b in self.tower.named_buffers(prefix="tower") if _belongs_to_top(self.tower, n)]
+        if self.config.adapt_trunk_bn:  # the frozen trunk's BatchNorm statistics were re-estimated: store them too
+            names += [n for n, _ in self.tower.named_buffers(prefix="tower") if n not in set(names)]
         if self.text is not None:
             names += [f"text.{n}" for n in self.text.trainable_names()]
         return names

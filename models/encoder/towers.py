@@ -81,7 +81,7 @@ class EfficientNetLiteTower(ImageTower):
     """EfficientNet-Lite0/1/2 without its ImageNet classifier; ``top`` is the last ``top_blocks`` blocks + head conv."""
 
     def __init__(self, variant: int, input_size: tuple[int, int], top_blocks: int = 5, pretrained: bool = True,
-                 include_stem: bool = False) -> None:
+                 include_stem: bool = False, adapt_trunk_bn: bool = False) -> None:
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -100,14 +100,18 @@ class EfficientNetLiteTower(ImageTower):
         # The whole network (stem included) is ``top`` when fine-tuning all of it: the trunk is the identity. The
         # stem means every block, whatever ``top_blocks`` says (the full recipe names 16, Lite0's count; Lite2 has 22).
         self.include_stem = include_stem
+        # Frozen trunk weights, but BatchNorm statistics re-estimated on the training images (train mode).
+        self.adapt_trunk_bn = adapt_trunk_bn
         self.split = 0 if include_stem else n_blocks - top_blocks
         self.spec = TowerSpec(net._bn1.num_features, input_size, _LITE_MEAN, _LITE_STD)
 
     def train(self, mode: bool = True) -> "EfficientNetLiteTower":
         """``top`` follows ``mode``; a frozen trunk (stem and the first ``split`` blocks) stays in eval mode, so its
-        BatchNorm keeps the ImageNet statistics its weights were trained with (and that inference loads)."""
+        BatchNorm keeps the ImageNet statistics its weights were trained with (and that inference loads), unless
+        ``adapt_trunk_bn``: then its BatchNorm follows ``mode`` too and its running statistics move to dermoscopy
+        images (weights stay ImageNet's; the adapted statistics are saved with the artifact)."""
         super().train(mode)
-        if not self.include_stem:
+        if not self.include_stem and not self.adapt_trunk_bn:
             for module in (self.net._conv_stem, self.net._bn0, *self.net._blocks[: self.split]):
                 module.train(False)
         return self
@@ -186,18 +190,21 @@ def _lite_weights_path(variant: int) -> str:
 
 
 @register_tower("efficientnet_lite0")
-def efficientnet_lite0(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False) -> ImageTower:
-    return EfficientNetLiteTower(0, (224, 168), top_blocks, pretrained, include_stem)
+def efficientnet_lite0(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False,
+                       adapt_trunk_bn: bool = False) -> ImageTower:
+    return EfficientNetLiteTower(0, (224, 168), top_blocks, pretrained, include_stem, adapt_trunk_bn)
 
 
 @register_tower("efficientnet_lite1")
-def efficientnet_lite1(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False) -> ImageTower:
-    return EfficientNetLiteTower(1, (240, 180), top_blocks, pretrained, include_stem)
+def efficientnet_lite1(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False,
+                       adapt_trunk_bn: bool = False) -> ImageTower:
+    return EfficientNetLiteTower(1, (240, 180), top_blocks, pretrained, include_stem, adapt_trunk_bn)
 
 
 @register_tower("efficientnet_lite2")
-def efficientnet_lite2(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False) -> ImageTower:
-    return EfficientNetLiteTower(2, (260, 196), top_blocks, pretrained, include_stem)
+def efficientnet_lite2(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False,
+                       adapt_trunk_bn: bool = False) -> ImageTower:
+    return EfficientNetLiteTower(2, (260, 196), top_blocks, pretrained, include_stem, adapt_trunk_bn)
 
 
 # --- A small CNN from scratch: the "does ImageNet pretraining matter here?" control --------------------

@@ -74,6 +74,33 @@ def test_a_partly_frozen_tower_keeps_its_trunk_as_the_package_ships_it():
     assert not any(n.startswith(("tower.net._conv_stem", "tower.net._bn0", "tower.net._blocks.0.")) for n in saved)
 
 
+def test_an_adapted_trunk_moves_and_stores_its_batchnorm_statistics_but_not_its_weights():
+    """lite2_robust_bn: the frozen stem and first blocks keep ImageNet weights (no gradient, not stored) while
+    their BatchNorm statistics follow the training images in training mode and are stored with the artifact."""
+    from models.encoder.model import DermEncoder
+    from training.encoder.config import recipe_config
+    from training.encoder.finetune import param_groups
+
+    cfg = recipe_config("lite2_robust_bn").model
+    assert cfg.adapt_trunk_bn and "adapt_trunk_bn" not in recipe_config("lite2_robust").model.to_dict()
+    model = DermEncoder(cfg, with_text=False, pretrained=False)
+    tower = model.tower
+    param_groups(model, 1e-3, 1e-4)
+    frozen_bn = tower.net._blocks[tower.split - 1]._bn1
+    assert not frozen_bn.weight.requires_grad and not tower.net._conv_stem.weight.requires_grad
+    before = frozen_bn.running_mean.clone(), tower.net._bn0.running_var.clone()
+    model.train()
+    model.heads(tower(torch.rand(4, 3, 144, 192) * 2 - 1))
+    assert not torch.equal(frozen_bn.running_mean, before[0]) and not torch.equal(tower.net._bn0.running_var, before[1])
+    saved = set(model.trainable_state_names())
+    assert {"tower.net._bn0.running_var", f"tower.net._blocks.{tower.split - 1}._bn1.running_mean"} <= saved
+    assert not any(n.startswith("tower.net._conv_stem") or n == "tower.net._bn0.weight" for n in saved)
+    model.eval()  # inference uses the stored statistics, not the batch's
+    frozen = frozen_bn.running_mean.clone()
+    model.heads(tower(torch.rand(2, 3, 144, 192)))
+    assert torch.equal(frozen_bn.running_mean, frozen)
+
+
 @pytest.mark.parametrize("size", [(200, 150), (150, 200), (33, 40), (3000, 2000), (640, 640)])
 def test_any_image_becomes_the_towers_landscape_frame(size):
     img = Image.new("RGB", size, (120, 80, 60))

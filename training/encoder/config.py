@@ -136,9 +136,16 @@ def lite2_robust_member_config() -> FinetuneConfig:
     return replace(lite2_partial_member_config(), photometric=1.0)
 
 
+def lite2_robust_bn_member_config() -> FinetuneConfig:
+    """``lite2_robust`` whose frozen stem and first five blocks re-estimate their BatchNorm statistics on the
+    training images (weights stay ImageNet's): low-level features normalised for dermoscopy colour and texture."""
+    return lite2_robust_member_config().with_model(adapt_trunk_bn=True)
+
+
 RECIPES: dict[str, Callable[[], TrainConfig | FinetuneConfig]] = {
     "fast": TrainConfig, "full": FinetuneConfig, "lesion": LesionViewConfig, "lite2": lite2_member_config,
-    "lite2_partial": lite2_partial_member_config, "lite2_robust": lite2_robust_member_config}
+    "lite2_partial": lite2_partial_member_config, "lite2_robust": lite2_robust_member_config,
+    "lite2_robust_bn": lite2_robust_bn_member_config}
 # The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped
 # artifact's. It moves to "full" only with an artifact trained by that recipe.
 DEFAULT_RECIPE = "full"
