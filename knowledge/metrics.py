@@ -44,6 +44,13 @@ def balanced_accuracy(labels: np.ndarray, preds: np.ndarray, n_classes: int) -> 
     return float(np.nanmean(recall_per_class(labels, preds, n_classes)))
 
 
+def log_class_prior(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Log of the add-one smoothed class frequencies of ``labels`` (the training prior that logit adjustment,
+    calibration's prior shift and the balanced decision subtract)."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=n_classes) + 1.0
+    return np.log(counts / counts.sum())
+
+
 def prior_corrected_decision(probs: np.ndarray, log_prior: np.ndarray, shift: float) -> np.ndarray:
     """The "balanced decision": argmax of ``log p - shift * log prior`` (per-class bias from the training class
     frequencies). ``shift`` 0 is the argmax; larger values name rare classes more readily."""

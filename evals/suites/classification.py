@@ -79,7 +79,7 @@ def classification_suite(ctx: EvalContext) -> SuiteResult:
     # The balanced decision: argmax of log p - s * log(train prior), s chosen on val for balanced accuracy (the app
     # names the argmax; this is the best a per-class bias can do for the rare classes, reported beside it).
     train_labels = labels_of(ctx.ham_items("train"))
-    log_prior = np.log((np.bincount(train_labels, minlength=len(CODES)) + 1) / (len(train_labels) + len(CODES)))
+    log_prior = M.log_class_prior(train_labels, len(CODES))
     if ctx.external or ctx.split != "val":
         shift = M.best_prior_shift(val_probs, labels_of(val_items), log_prior)
     else:

@@ -65,3 +65,9 @@ def test_the_balanced_decision_names_a_rare_class_the_argmax_passes_over():
     labels = np.array([1, 0, 1])
     assert M.best_prior_shift(probs, labels, log_prior) > 0  # val asks for the shift that finds the rare class
     assert M.best_prior_shift(probs, np.array([0, 0, 1]), log_prior) == 0.0  # ...and for none when the argmax is right
+
+
+def test_the_log_class_prior_is_add_one_smoothed_and_covers_absent_classes():
+    log_prior = M.log_class_prior(np.array([0, 0, 0, 1]), 3)
+    assert np.allclose(np.exp(log_prior), [4 / 7, 2 / 7, 1 / 7])  # the absent class is rare, not impossible
+    assert np.isclose(np.exp(log_prior).sum(), 1.0)

@@ -22,7 +22,7 @@ from knowledge.artifacts import Manifest, atomic_replace_dir, file_sha256, split
 from knowledge.calibration import fit_temperature_and_prior_shift, softmax, triage_thresholds
 from knowledge.cases import Case
 from knowledge.ham10000 import load_dataset
-from knowledge.metrics import negative_log_likelihood
+from knowledge.metrics import log_class_prior, negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
@@ -97,8 +97,7 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     assignment = load_split(split_file, dataset)
     train, val = records_in(dataset, assignment, "train"), records_in(dataset, assignment, "val")
     y = np.array([CODES.index(r.dx) for r in val])
-    counts = np.bincount([CODES.index(r.dx) for r in train], minlength=len(CODES))
-    log_prior = np.log((counts + 1) / (counts + 1).sum())
+    log_prior = log_class_prior(np.array([CODES.index(r.dx) for r in train]), len(CODES))
     prior = MetadataPrior.fit((r.dx, field_values(r.age, r.sex, r.localization)) for r in train)
     metadata = [field_values(r.age, r.sex, r.localization) for r in val]
     members = tuple(members)

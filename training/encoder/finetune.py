@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from knowledge.cases import Case
 from knowledge.images import open_image
+from knowledge.metrics import log_class_prior
 from knowledge.taxonomy import CODES
 from models.encoder.lesion_view import Box, jittered_lesion_view, lesion_view
 from models.encoder.model import DermEncoder
@@ -155,9 +156,8 @@ def finetune_image_side(model: DermEncoder, cfg, train_records: list[Case], val_
         ema.shadow = {k: v.float() for k, v in state["ema"].items()}
         optimizer.load_state_dict(state["image_optimizer"])
     base_lrs = [g["lr"] for g in groups]
-    labels = torch.tensor([CODES.index(r.dx) for r in train_records])
-    counts = torch.bincount(labels, minlength=len(CODES)).float()
-    log_prior = torch.log((counts + 1) / (counts + 1).sum()).to(device)
+    labels = np.array([CODES.index(r.dx) for r in train_records])
+    log_prior = torch.from_numpy(log_class_prior(labels, len(CODES))).float().to(device)
     steps_per_epoch = len(train_records) // cfg.batch_size
     total = cfg.epochs * steps_per_epoch
     epoch, step_in_epoch = state.get("epoch", 0), state.get("step_in_epoch", 0)

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from knowledge.artifacts import Manifest, atomic_replace_dir, atomic_write_text, config_hash, split_fingerprint, staging_dir, write_manifest
 from knowledge.cases import Case
 from knowledge.ham10000 import HamDataset, load_dataset
+from knowledge.metrics import log_class_prior
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
 from knowledge.calibration import fit_temperature_and_prior_shift, softmax, triage_thresholds
@@ -180,8 +181,7 @@ def train_image_side(model: DermEncoder, cfg: TrainConfig, train_set: ViewSet, v
     n_items = len(train_set.records) * n_views
     steps_per_epoch = max(1, n_items // cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
-    counts = torch.bincount(train_set.labels, minlength=len(CODES)).float()
-    log_prior = torch.log((counts + 1) / (counts + 1).sum())
+    log_prior = torch.from_numpy(log_class_prior(train_set.labels.numpy(), len(CODES))).float()
     start_epoch = state.get("epoch", 0)
     bar = tqdm(total=total, initial=start_epoch * steps_per_epoch, desc="image side", unit="step", disable=not progress)
     for epoch in range(start_epoch, cfg.epochs):
@@ -362,8 +362,7 @@ def train_encoder(
         val_emb, val_logits = predict_records(model, val_records, boxes=boxes)
     else:
         val_emb, val_logits = predict_views(model, val_set, cfg)
-    counts = np.bincount(y_train, minlength=len(CODES))
-    log_prior = np.log((counts + 1) / (counts + 1).sum())
+    log_prior = log_class_prior(y_train, len(CODES))
     temperature, prior_shift = fit_temperature_and_prior_shift(val_logits, y_val, log_prior)
     class_bias = prior_shift * log_prior
     metrics = {
