@@ -99,21 +99,41 @@ def sensitivity_threshold(scores: np.ndarray, positive: np.ndarray, target: floa
     return float(pos[min(k, len(pos) - 1)])
 
 
+SENSITIVITY_STEP = 0.005  # the grid a naevus-referral budget climbs from the floor sensitivity
+
+
 def triage_thresholds(probs: np.ndarray, labels: np.ndarray, codes: tuple[str, ...] | list[str],
-                      malignant_codes: tuple[str, ...] | list[str], target: float) -> dict[str, float | int]:
+                      malignant_codes: tuple[str, ...] | list[str], target: float,
+                      nv_referral_budget: float | None = None, ceiling: float = 0.99) -> dict[str, float | int]:
     """Melanoma and malignant (akiec + bcc + mel) probability cut-offs at ``target`` val sensitivity, with
-    what they cost on the same data: the share of benign lesions (and of naevi) they send to a clinician."""
+    what they cost on the same data: the share of benign lesions (and of naevi) they send to a clinician.
+
+    ``target`` is a floor. With ``nv_referral_budget``, the sensitivity climbs from it (steps of 0.5 points, up to
+    ``ceiling``) while the share of val naevi referred stays within the budget: a 95% cut-off is the 6th-lowest
+    melanoma probability of ~110 val melanomas, a noisy order statistic, and the referral budget the project
+    accepts is spent on missing fewer melanomas rather than left unused. The floor holds whatever the budget."""
     probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
     mel_i = list(codes).index("mel")
     mal_idx = [list(codes).index(c) for c in malignant_codes]
     p_mel, p_mal = probs[:, mel_i], probs[:, mal_idx].sum(1)
     is_mel, is_mal = labels == mel_i, np.isin(labels, mal_idx)
-    t_mel = sensitivity_threshold(p_mel, is_mel, target)
-    t_mal = sensitivity_threshold(p_mal, is_mal, target)
-    referred = (p_mel >= t_mel) | (p_mal >= t_mal)
     nv = labels == list(codes).index("nv")
-    return {
-        "target_sensitivity": target,
+
+    def cut_offs(sensitivity: float) -> tuple[float, float, np.ndarray]:
+        t_mel, t_mal = sensitivity_threshold(p_mel, is_mel, sensitivity), sensitivity_threshold(p_mal, is_mal, sensitivity)
+        return t_mel, t_mal, (p_mel >= t_mel) | (p_mal >= t_mal)
+
+    chosen = target
+    if nv_referral_budget is not None and nv.any():
+        for k in range(1, int(round((ceiling - target) / SENSITIVITY_STEP)) + 1):
+            candidate = round(target + k * SENSITIVITY_STEP, 4)
+            if cut_offs(candidate)[2][nv].mean() > nv_referral_budget:
+                break
+            chosen = candidate
+    t_mel, t_mal, referred = cut_offs(chosen)
+    out: dict[str, float | int] = {
+        "target_sensitivity": chosen,
+        "floor_sensitivity": target,
         "mel_threshold": round(t_mel, 6),
         "malignant_threshold": round(t_mal, 6),
         "val_mel_sensitivity": float((p_mel[is_mel] >= t_mel).mean()),
@@ -125,3 +145,31 @@ def triage_thresholds(probs: np.ndarray, labels: np.ndarray, codes: tuple[str, .
         "n_val_mel": int(is_mel.sum()),
         "n_val_malignant": int(is_mal.sum()),
     }
+    if nv_referral_budget is not None:
+        out["nv_referral_budget"] = nv_referral_budget
+    return out
+
+
+def policy_triage_thresholds(probs: np.ndarray, labels: np.ndarray, policy=None) -> dict[str, float | int]:
+    """``triage_thresholds`` for the 7 HAM10000 classes under the settings' triage policy (what every classifier's
+    calibration stores: the encoder, the ensemble head, a Qwen2-VL adapter)."""
+    from knowledge.settings import get_settings
+    from knowledge.taxonomy import CODES, MALIGNANT_CODES
+
+    policy = policy or get_settings().triage
+    return triage_thresholds(probs, labels, CODES, MALIGNANT_CODES, policy.target_sensitivity,
+                             policy.nv_referral_budget, policy.sensitivity_ceiling)
+
+
+def triage_policy_drift(stored: dict | None, policy=None) -> str | None:
+    """Why cut-offs stored by ``policy_triage_thresholds`` no longer follow the settings' policy (None: they do)."""
+    from knowledge.settings import get_settings
+
+    policy = policy or get_settings().triage
+    if not stored:
+        return "no triage cut-offs stored"
+    floor = stored.get("floor_sensitivity", stored.get("target_sensitivity"))
+    if floor != policy.target_sensitivity or stored.get("nv_referral_budget") != policy.nv_referral_budget:
+        return (f"triage cut-offs chosen at sensitivity {floor} / naevus-referral budget {stored.get('nv_referral_budget')}; "
+                f"the policy is {policy.target_sensitivity} / {policy.nv_referral_budget}")
+    return None

@@ -43,7 +43,11 @@ class TriagePolicy:
     Qwen2-VL adapter): deliberately low, so an uncalibrated model refers more, never less.
     """
 
-    target_sensitivity: float = 0.95  # val melanoma (and malignant) sensitivity the cut-offs must reach
+    target_sensitivity: float = 0.95  # val melanoma (and malignant) sensitivity the cut-offs must reach (a floor)
+    # ...and beyond it, the sensitivity rises (to ``sensitivity_ceiling`` at most) while no more than this share of
+    # val naevi is referred: the referral cost the project accepts (docs/triage.md), spent on missing fewer melanomas.
+    nv_referral_budget: float = 0.40
+    sensitivity_ceiling: float = 0.99
     fallback_mel_threshold: float = 0.02
     fallback_malignant_threshold: float = 0.05
     # The measured-feature checklist score escalates one step at or above its cut-off, chosen on val as the

@@ -52,7 +52,7 @@ def _lazy(target: str, *args: str) -> Callable[[], object]:
 # The classifier ensemble's members beside the main encoder: artifact name -> (encoder recipe, what it is).
 MEMBERS: dict[str, tuple[str, str]] = {
     "encoder_lesion": ("lesion", "lesion-view encoder, the ensemble's second member (trains ~85 min on 2 cores)"),
-    "encoder_lite2": ("lite2", "EfficientNet-Lite2 whole-image encoder, the ensemble's third member (trains ~71 min on 2 cores)"),
+    "encoder_lite2": ("lite2_robust", "EfficientNet-Lite2 whole-image encoder trained also on phone-photo degradations, the ensemble's third member (trains ~86 min on 2 cores)"),
 }
 
 STEPS: list[BuildStep] = [

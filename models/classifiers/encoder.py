@@ -63,10 +63,10 @@ def calibrate_encoder_triage(artifact_dir: Path | None = None, split_file: Path 
     import numpy as np
 
     from knowledge.artifacts import read_manifest, write_manifest
-    from knowledge.calibration import triage_thresholds
+    from knowledge.calibration import policy_triage_thresholds
     from knowledge.ham10000 import load_dataset
     from knowledge.splits import load_split, records_in
-    from knowledge.taxonomy import CODES, MALIGNANT_CODES
+    from knowledge.taxonomy import CODES
     from models.encoder.artifact import encoder_dir
 
     dataset = load_dataset()
@@ -79,7 +79,7 @@ def calibrate_encoder_triage(artifact_dir: Path | None = None, split_file: Path 
         batches = tqdm(batches, desc="val predictions", unit="batch")
     probs = np.concatenate([encoder.predict_proba([open_image(r.image_path) for r in records[i : i + 64]]) for i in batches])
     labels = np.array([CODES.index(r.dx) for r in records])
-    result = triage_thresholds(probs, labels, CODES, MALIGNANT_CODES, get_settings().triage.target_sensitivity)
+    result = policy_triage_thresholds(probs, labels)
     folder = encoder_dir(artifact_dir)
     manifest = read_manifest(folder)
     manifest.metrics["triage"] = result

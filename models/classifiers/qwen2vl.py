@@ -27,13 +27,13 @@ from PIL import Image
 
 from models.classifiers import register_classifier
 from knowledge.artifacts import atomic_write_text
-from knowledge.calibration import expected_calibration_error, fit_temperature, softmax, triage_thresholds
+from knowledge.calibration import expected_calibration_error, fit_temperature, policy_triage_thresholds, softmax
 from knowledge.images import open_image
 from knowledge.metrics import accuracy, negative_log_likelihood_of_scores
 from knowledge.prompts import class_answer, question
 from knowledge.schema import Prediction
 from knowledge.settings import get_settings
-from knowledge.taxonomy import CODES, MALIGNANT_CODES, class_index
+from knowledge.taxonomy import CODES, class_index
 from models.qwen2vl.loading import LoadedQwen2VL, input_device, load_qwen2vl
 from models.qwen2vl.sequences import Example, answer_token_logprobs, build_batch, encode_prompt, to_device
 
@@ -144,7 +144,7 @@ def create_qwen2vl_classifier(
 def _val_triage(probs: np.ndarray, labels: np.ndarray) -> dict | None:
     """Triage cut-offs on the calibrated val probabilities; None when val has no melanoma or malignant image."""
     try:
-        return triage_thresholds(probs, labels, CODES, MALIGNANT_CODES, get_settings().triage.target_sensitivity)
+        return policy_triage_thresholds(probs, labels)
     except ValueError:
         return None
 

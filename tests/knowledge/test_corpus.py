@@ -93,7 +93,10 @@ def test_risk_tier_and_abstention_documents_state_the_configured_rule(corpus):
 
     policy, abstain = get_settings().triage, get_settings().abstain_below
     tiers = next(d for d in corpus if d.id == "assistant-risk-tiers").text
-    assert f"{policy.target_sensitivity:.0%} of the melanomas" in tiers
+    assert f"at least {policy.target_sensitivity:.0%} of the melanomas" in tiers
+    assert f"no more than {policy.nv_referral_budget:.0%} of the validation naevi" in tiers
+    zh = next(d for d in load_corpus(lang="zh") if d.id == "assistant-risk-tiers").text
+    assert f"至少{policy.target_sensitivity:.0%}的黑色素瘤" in zh and f"不超过{policy.nv_referral_budget:.0%}" in zh
     assert f"new in an adult over {policy.new_lesion_age:g}" in tiers
     for tier in TIER_ORDER:
         assert tier_name(tier, "en") in tiers

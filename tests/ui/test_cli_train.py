@@ -81,7 +81,8 @@ def test_calibrate_encoder_on_a_tiny_val_split_stores_triage_cut_offs_that_reach
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     target = settings.triage.target_sensitivity
-    assert result["target_sensitivity"] == target and result["n_val"] == 4 * len(CODES)
+    # the policy's sensitivity is a floor; a naevus-referral budget may buy more (4 val naevi: 0 or 1 referred)
+    assert result["floor_sensitivity"] == target <= result["target_sensitivity"] and result["n_val"] == 4 * len(CODES)
     assert result["n_val_mel"] == 4 and result["n_val_malignant"] == 4 * len(MALIGNANT_CODES)
     assert 0 < result["mel_threshold"] < 1 and 0 < result["malignant_threshold"] < 1
     # the cut-offs are chosen to refer at least the target share of val's melanomas and malignant lesions

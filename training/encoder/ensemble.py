@@ -19,13 +19,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, file_sha256, split_fingerprint, staging_dir, write_manifest
-from knowledge.calibration import fit_temperature_and_prior_shift, softmax, triage_thresholds
+from knowledge.calibration import fit_temperature_and_prior_shift, policy_triage_thresholds, triage_policy_drift
 from knowledge.cases import Case
 from knowledge.ham10000 import load_dataset
 from knowledge.metrics import log_class_prior, negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
-from knowledge.taxonomy import CODES, MALIGNANT_CODES
+from knowledge.taxonomy import CODES
 from models.encoder.artifact import WEIGHTS_NAME, load_encoder
 from models.encoder.ensemble import DEFAULT_MEMBERS, Calibration, EnsembleHead, classifier_dir
 from models.encoder.lesion_view import boxes_for_records
@@ -121,9 +121,8 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     metrics["val_balanced_decision"] = val_metrics(z, y, head.image.temperature)
     for i, name in enumerate(members):
         metrics[f"val_member_{name}"] = val_metrics(logits[i], y)
-    target = settings.triage.target_sensitivity
-    metrics["triage"] = triage_thresholds(image_only, y, CODES, MALIGNANT_CODES, target)
-    metrics["triage_with_metadata"] = triage_thresholds(shown, y, CODES, MALIGNANT_CODES, target)
+    metrics["triage"] = policy_triage_thresholds(image_only, y)
+    metrics["triage_with_metadata"] = policy_triage_thresholds(shown, y)
     metrics["train_seconds"] = round(time.perf_counter() - started, 1)
 
     folder = classifier_dir(out)
@@ -160,6 +159,9 @@ def classifier_staleness(artifacts_dir: Path | None = None) -> list[str]:
             reasons.append(f"member {name} missing")
         elif manifest.config.get("member_weights_sha256", {}).get(name) != file_sha256(weights)[:16]:
             reasons.append(f"member {name} retrained since the head was fitted")
+    for key in ("triage", "triage_with_metadata"):
+        if drift := triage_policy_drift(manifest.metrics.get(key)):
+            reasons.append(f"{key}: {drift}")
     dataset = load_dataset()
     if manifest.data_fingerprint != dataset.fingerprint():
         reasons.append("training data changed")

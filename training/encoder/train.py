@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 import shutil
 import time
@@ -34,8 +33,8 @@ from knowledge.ham10000 import HamDataset, load_dataset
 from knowledge.metrics import log_class_prior
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
-from knowledge.calibration import fit_temperature_and_prior_shift, softmax, triage_thresholds
-from knowledge.taxonomy import CODES, MALIGNANT_CODES
+from knowledge.calibration import fit_temperature_and_prior_shift, policy_triage_thresholds, softmax
+from knowledge.taxonomy import CODES
 from models.encoder.artifact import save_case_embeddings, save_weights
 from models.encoder.captions import caption
 from models.encoder.lesion_view import Box, boxes_for_records
@@ -377,7 +376,7 @@ def train_encoder(
     }
     # The triage rule's melanoma / malignant cut-offs at the policy's val sensitivity (agents.risk reads them).
     val_probs = softmax(val_logits / temperature + class_bias)
-    metrics["triage"] = triage_thresholds(val_probs, y_val, CODES, MALIGNANT_CODES, settings.triage.target_sensitivity)
+    metrics["triage"] = policy_triage_thresholds(val_probs, y_val)
     val = metrics["val"]
     log(f"val: balanced accuracy {val['balanced_accuracy']:.3f}, accuracy {val['accuracy']:.3f}, P@10 {val.get('p_at_10', float('nan')):.3f}, "
         f"temperature {temperature:.2f}, prior shift {prior_shift:.2f}")

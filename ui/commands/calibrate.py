@@ -30,7 +30,8 @@ def calibrate_encoder_command(
     if as_json:
         print_json(result)
         return
-    console.print(f"triage cut-offs at val sensitivity {result['target_sensitivity']:.2f}: melanoma "
+    console.print(f"triage cut-offs at val sensitivity {result['target_sensitivity']:.3f} (floor {result['floor_sensitivity']:.2f}, "
+                  f"naevus-referral budget {result.get('nv_referral_budget', float('nan')):.0%}): melanoma "
                   f"{result['mel_threshold']:.4f} (val melanoma sensitivity {result['val_mel_sensitivity']:.3f}), malignant "
                   f"{result['malignant_threshold']:.4f} (val sensitivity {result['val_malignant_sensitivity']:.3f}); "
                   f"val naevi referred {result['val_nv_referral_rate']:.1%}")
