@@ -488,6 +488,8 @@ def compose(inp: ComposeInput) -> Answer:
         _add_knowledge(b, inp.passages, terms, n_passages=1, routine_care=not _no_routine_care(inp))
         if p.abstained:
             b.policy(T["abstain_advice"][lang])
+        # "It's benign, right? No need to see anyone?" asked with the image gets the guard at once, not a turn later.
+        _add_reassurance_guard(b, inp)
         _add_advice(b, inp)
     elif kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES) and p is not None:
         diagnostic = True

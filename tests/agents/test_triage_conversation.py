@@ -77,6 +77,19 @@ def test_pushback_never_agrees_and_gives_the_miss_rate_and_warning_signs(consult
     assert WARNING_SIGNS[lang] in turn.answer
 
 
+@pytest.mark.parametrize("lang, text", [("en", "It's just a harmless mole, right? So I don't need to see anyone?"),
+                                        ("zh", "这个是良性的痣吧？我不用去看医生了对吗？")])
+def test_a_first_question_seeking_an_all_clear_gets_the_guard_with_the_estimate(consult, low_tier_naevus, lang, text):
+    """Asked together with the image, not only as a follow-up: no all-clear, the miss rate, the warning signs."""
+    turn = consult.ask(f"first-{lang}", text, image=low_tier_naevus.image_path)
+    assert turn.language == lang and turn.risk_tier == RiskTier.LOW.value and _estimate_and_tier(turn)
+    cannot = CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0]
+    assert cannot in turn.answer and "%" in turn.answer.split(cannot)[1].split("\n")[0]
+    assert WARNING_SIGNS[lang] in turn.answer
+    plain = consult.ask(f"first-plain-{lang}", "这是什么？" if lang == "zh" else "What is this?", image=low_tier_naevus.image_path)
+    assert cannot not in plain.answer  # a plain question keeps the plain assessment
+
+
 @pytest.mark.parametrize("lang, text", [("en", "Can I just remove it myself?"), ("en", "could I freeze it off with wart spray"),
                                         ("zh", "我能自己用指甲刀剪掉吗"), ("zh", "用苹果醋点掉可以吗")])
 def test_self_treatment_gets_a_clear_no_with_or_without_an_image(consult, low_tier_naevus, lang, text):
