@@ -13,6 +13,8 @@ import math
 import numpy as np
 
 from knowledge.metrics import negative_log_likelihood_of_scores
+from knowledge.settings import TriagePolicy, get_settings
+from knowledge.taxonomy import CODES, MALIGNANT_CODES
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -150,21 +152,17 @@ def triage_thresholds(probs: np.ndarray, labels: np.ndarray, codes: tuple[str, .
     return out
 
 
-def policy_triage_thresholds(probs: np.ndarray, labels: np.ndarray, policy=None) -> dict[str, float | int]:
+def policy_triage_thresholds(probs: np.ndarray, labels: np.ndarray,
+                             policy: TriagePolicy | None = None) -> dict[str, float | int]:
     """``triage_thresholds`` for the 7 HAM10000 classes under the settings' triage policy (what every classifier's
     calibration stores: the encoder, the ensemble head, a Qwen2-VL adapter)."""
-    from knowledge.settings import get_settings
-    from knowledge.taxonomy import CODES, MALIGNANT_CODES
-
     policy = policy or get_settings().triage
     return triage_thresholds(probs, labels, CODES, MALIGNANT_CODES, policy.target_sensitivity,
                              policy.nv_referral_budget, policy.sensitivity_ceiling)
 
 
-def triage_policy_drift(stored: dict | None, policy=None) -> str | None:
+def triage_policy_drift(stored: dict | None, policy: TriagePolicy | None = None) -> str | None:
     """Why cut-offs stored by ``policy_triage_thresholds`` no longer follow the settings' policy (None: they do)."""
-    from knowledge.settings import get_settings
-
     policy = policy or get_settings().triage
     if not stored:
         return "no triage cut-offs stored"
