@@ -6,7 +6,8 @@
    * p(akiec + bcc + mel) at or above its cut-off -> the tier of the malignant class most suspected
      (bcc: see a dermatologist soon; akiec: see a clinician; mel: see a dermatologist soon);
    * the top class's own tier (melanoma urgent, BCC soon, akiec clinician, benign classes low).
-   Both cut-offs are chosen on val for sensitivity >= 0.95 and read from the classifier's manifest.
+   Both cut-offs are chosen on val for sensitivity >= 0.95, raised while <= 40% of val naevi are referred
+   (``settings.triage``), and read from the classifier's manifest.
 2. An abstained (uncertain) estimate is at least "see a clinician".
 3. The measured-feature checklist score (``agents.checklist``) at or above its val cut-off raises
    the tier one step.
