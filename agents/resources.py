@@ -119,11 +119,10 @@ def _load(classifier_name: str, composer: str, options: dict[str, Any]) -> Resou
     from agents.triage_artifact import load_checklist_cutoff
 
     cutoffs = TriageCutoffs.from_manifest_metrics(getattr(classifier, "triage", None), load_checklist_cutoff())
-    if cutoffs.source != "manifest":
+    if problem := cutoffs.problem(classifier_name):
         import warnings
 
-        warnings.warn(f"the {classifier_name} classifier has no val-chosen triage cut-offs; using the settings' low "
-                      "fallbacks (it will refer more): calibrate it on val", stacklevel=2)
+        warnings.warn(problem, stacklevel=2)
     return Resources(
         triage_cutoffs=cutoffs,
         encoder=encoder,

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from knowledge.advice import (CLASS_TIER, REFERRAL_TIERS, TIER_ORDER, RiskTier, at_least, escalate, tier_advice,
                               tier_name)
+from knowledge.calibration import triage_policy_drift
 from knowledge.patient import PatientInfo
 from knowledge.schema import Prediction
 from knowledge.settings import get_settings
@@ -56,6 +57,16 @@ class TriageCutoffs:
         if not triage:
             return cls(policy.fallback_mel_threshold, policy.fallback_malignant_threshold, cut)
         return cls(float(triage["mel_threshold"]), float(triage["malignant_threshold"]), cut, "manifest", dict(triage))
+
+    def problem(self, classifier_name: str) -> str | None:
+        """What a person running this classifier should be warned of: no val-chosen cut-offs (the low fallbacks
+        apply, so it refers more), or cut-offs chosen under another triage policy than the settings' (None: fine)."""
+        if self.source != "manifest":
+            return (f"the {classifier_name} classifier has no val-chosen triage cut-offs; using the settings' low "
+                    "fallbacks (it will refer more): calibrate it on val")
+        if drift := triage_policy_drift(self.val):
+            return f"the {classifier_name} classifier's triage cut-offs do not follow the settings ({drift}): recalibrate it on val"
+        return None
 
     def with_checklist(self, cutoff: int) -> "TriageCutoffs":
         return TriageCutoffs(self.mel, self.malignant, cutoff, self.source, self.val)

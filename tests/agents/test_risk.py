@@ -102,6 +102,17 @@ def test_without_val_cut_offs_the_fallbacks_refer_more_not_less(settings):
     assert risk_tier(pred(nv=0.95, mel=0.03, akiec=0.0, bcc=0.0)) == RiskTier.URGENT  # 3% melanoma is above the fallback
 
 
+def test_cut_offs_missing_or_chosen_under_another_policy_are_named_and_the_shipped_ones_are_not(settings):
+    from knowledge.artifacts import read_manifest
+
+    assert "no val-chosen triage cut-offs" in TriageCutoffs.from_manifest_metrics(None).problem("qwen2vl")
+    shipped = read_manifest(settings.artifacts_dir / "classifier").metrics["triage"]
+    assert TriageCutoffs.from_manifest_metrics(shipped).problem("ensemble") is None
+    old_policy = {k: v for k, v in shipped.items() if k not in ("floor_sensitivity", "nv_referral_budget")}
+    problem = TriageCutoffs.from_manifest_metrics(old_policy).problem("qwen2vl")
+    assert problem and "recalibrate it on val" in problem and "naevus-referral budget None" in problem
+
+
 def test_every_tier_but_low_sends_the_person_to_a_clinician_and_cites_its_guidance():
     assert set(REFERRAL_TIERS) == set(TIER_ORDER) - {RiskTier.LOW}
     for tier in TIER_ORDER:
