@@ -187,7 +187,8 @@ class DermEncoder(nn.Module):
             # Fine-tuned BatchNorm running statistics belong to the fine-tuned blocks too.
             names += [n for n, b in self.tower.named_buffers(prefix="tower") if _belongs_to_top(self.tower, n)]
         if self.config.adapt_trunk_bn:  # the frozen trunk's BatchNorm statistics were re-estimated: store them too
-            names += [n for n, _ in self.tower.named_buffers(prefix="tower") if n not in set(names)]
+            stored = set(names)
+            names += [n for n, _ in self.tower.named_buffers(prefix="tower") if n not in stored]
         if self.text is not None:
             names += [f"text.{n}" for n in self.text.trainable_names()]
         return names

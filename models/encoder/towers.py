@@ -190,21 +190,18 @@ def _lite_weights_path(variant: int) -> str:
 
 
 @register_tower("efficientnet_lite0")
-def efficientnet_lite0(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False,
-                       adapt_trunk_bn: bool = False) -> ImageTower:
-    return EfficientNetLiteTower(0, (224, 168), top_blocks, pretrained, include_stem, adapt_trunk_bn)
+def efficientnet_lite0(top_blocks: int = 5, pretrained: bool = True, **options: bool) -> ImageTower:
+    return EfficientNetLiteTower(0, (224, 168), top_blocks, pretrained, **options)  # include_stem, adapt_trunk_bn
 
 
 @register_tower("efficientnet_lite1")
-def efficientnet_lite1(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False,
-                       adapt_trunk_bn: bool = False) -> ImageTower:
-    return EfficientNetLiteTower(1, (240, 180), top_blocks, pretrained, include_stem, adapt_trunk_bn)
+def efficientnet_lite1(top_blocks: int = 5, pretrained: bool = True, **options: bool) -> ImageTower:
+    return EfficientNetLiteTower(1, (240, 180), top_blocks, pretrained, **options)  # include_stem, adapt_trunk_bn
 
 
 @register_tower("efficientnet_lite2")
-def efficientnet_lite2(top_blocks: int = 5, pretrained: bool = True, include_stem: bool = False,
-                       adapt_trunk_bn: bool = False) -> ImageTower:
-    return EfficientNetLiteTower(2, (260, 196), top_blocks, pretrained, include_stem, adapt_trunk_bn)
+def efficientnet_lite2(top_blocks: int = 5, pretrained: bool = True, **options: bool) -> ImageTower:
+    return EfficientNetLiteTower(2, (260, 196), top_blocks, pretrained, **options)  # include_stem, adapt_trunk_bn
 
 
 # --- A small CNN from scratch: the "does ImageNet pretraining matter here?" control --------------------
