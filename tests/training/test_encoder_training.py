@@ -184,6 +184,8 @@ def test_photometric_augmentation_degrades_like_a_phone_photo_and_leaves_the_old
     assert np.array_equal(np.asarray(plain), np.asarray(dermoscopy_augment(img, random.Random("y"), 1.0, 0.0)))
     assert "photometric" not in recipe_config("lite2").manifest_config()["train"]  # shipped artifacts keep their hash
     assert recipe_config("lite2_robust").manifest_config()["train"]["photometric"] == 1.0
+    robust, full = recipe_config("full_robust").manifest_config(), recipe_config("full").manifest_config()
+    assert robust["train"].pop("photometric") == 1.0 and robust == full  # the full recipe, plus degradations
 
 
 def test_shades_of_grey_removes_a_colour_cast():

@@ -142,8 +142,14 @@ def lite2_robust_bn_member_config() -> FinetuneConfig:
     return lite2_robust_member_config().with_model(adapt_trunk_bn=True)
 
 
+def full_robust_config() -> FinetuneConfig:
+    """The whole-image Lite0 encoder (``full``) trained also on phone-photo degradations, as ``lite2_robust`` was:
+    the shipped ``full`` member loses the most under JPEG and exposure (val, docs/encoder.md)."""
+    return replace(FinetuneConfig(), photometric=1.0)
+
+
 RECIPES: dict[str, Callable[[], TrainConfig | FinetuneConfig]] = {
-    "fast": TrainConfig, "full": FinetuneConfig, "lesion": LesionViewConfig, "lite2": lite2_member_config,
+    "fast": TrainConfig, "full": FinetuneConfig, "full_robust": full_robust_config, "lesion": LesionViewConfig, "lite2": lite2_member_config,
     "lite2_partial": lite2_partial_member_config, "lite2_robust": lite2_robust_member_config,
     "lite2_robust_bn": lite2_robust_bn_member_config}
 # The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped
