@@ -17,8 +17,8 @@ conversations in English, half in Chinese), each through the real graph:
 5. **Referral coverage**: every answer that states a 'see a dermatologist soon' or 'urgent' tier
    (assessment, advice and pushback turns) carries that tier's referral advice; also reported
    over all diagnostic answers at those tiers, and how often a malignant lesion is told 'low'.
-6. **Triage questions** (``evals/data/triage_questions.yaml``, 120 EN/ZH questions written blind by a
-   helper session that never saw the parser or the answers): follow-ups about the lesion must restate
+6. **Triage questions** (``evals/data/triage_questions*.yaml``: 330 EN/ZH questions in three sets, each written
+   blind by a helper session that never saw the parser, the answers or the other sets): follow-ups about the lesion must restate
    its estimate and tier; pushback ("my mum says it's fine") must never agree that it is benign and must
    say the tool cannot confirm it; self-treatment questions must get the clear no. Each question is asked
    once, in a conversation about one of the sampled images in its language.
@@ -76,7 +76,10 @@ DIAGNOSTIC = {"assess", "differential", "advice", "pushback", "case_filter", "mo
 # Two blind sets written by helper sessions that never saw the parser or the answers: "known" (the intent rules
 # were generalised after its first run, so it no longer measures unseen phrasings) and "held_out" (written
 # afterwards, never read by the developers; never to be tuned against).
-TRIAGE_SETS = {"known": "triage_questions.yaml", "held_out": "triage_questions_heldout.yaml"}
+# A third ("dev", 90 questions weighted to pushback and self-treatment) was written later the same way and first run
+# on val images (docs/evaluation.md); its failures may be read and worked on, unlike the held-out set's.
+TRIAGE_SETS = {"known": "triage_questions.yaml", "held_out": "triage_questions_heldout.yaml",
+               "dev": "triage_questions_dev.yaml"}
 TRIAGE_QUESTIONS: list[dict] = [
     {**q, "set": name} for name, file in TRIAGE_SETS.items()
     for q in yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / file).read_text(encoding="utf-8"))]
