@@ -228,8 +228,12 @@ _REASSURANCE = _rx(
     r"\b(?:benign|harmless|fine|ok|okay|nothing|normal|safe|worr\w*|cancer\w*|malignan\w*|melanoma|serious|danger\w*|"
     r"scared|afraid|alarm\w*|overreact\w*|paranoid|ignore|young|years|forever|mole|freckle|birthmark|hurt|pain\w*|"
     r"relax|chill|calm|exaggerat\w*|dramatic|big deal|confirm|agree|promise|guarantee|sure)\b",
+    # Dismissing the advice rather than the lesion: "just a disclaimer", "nobody needs an appointment for that".
+    r"\b(?:disclaimer|liability|overkill|unnecessary|needless|over-?cautious|waste of (?:time|money)|cover(?:ing)? "
+    r"(?:yourself|your\s+\w+)|(?:no ?one|nobody) (?:\w+ )?needs?|(?:don'?t|do not|doesn'?t|does not) (?:\w+ )?need)\b",
     r"良性", r"没事", r"没问题", r"正常", r"安全", r"担心", r"害怕", r"癌", r"恶性", r"严重", r"危险", r"吓", r"要紧", r"无所谓",
     r"不管", r"年轻", r"多年", r"痣", r"不疼", r"不痛", r"放心", r"夸张", r"保证", r"确定", r"肯定", r"普通",
+    r"免责", r"没必要", r"不需要", r"不用去", r"小题大做", r"多此一举", r"浪费", r"套话", r"过度", r"太谨慎",
 )
 
 
