@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import yaml
 from tqdm import tqdm
 
