@@ -59,7 +59,7 @@ STEPS: list[BuildStep] = [
     BuildStep("split", "lesion-disjoint train/val/test split", _split_stale, _split_build),
     BuildStep("segmenter", "lesion segmentation U-Net (trains in ~9 min on one busy core)",
               _lazy("training.segmenter.train:segmenter_staleness"), _lazy("training.segmenter.train:train_default_segmenter")),
-    BuildStep("encoder", "dermoscopy image-text encoder (trains ~30 min on 2 cores)",
+    BuildStep("encoder", "dermoscopy image-text encoder, the ensemble's first member (trains ~112 min on 2 cores)",
               _lazy("training.encoder.train:encoder_staleness"), _lazy("training.encoder.train:train_default_encoder")),
     *(BuildStep(name, what, _lazy("training.encoder.train:member_staleness", name, recipe),
                 _lazy("training.encoder.train:train_member", name, recipe)) for name, (recipe, what) in MEMBERS.items()),
