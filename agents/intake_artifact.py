@@ -1,7 +1,8 @@
 """The intake gate's artifact (``artifacts/intake``): pixel-check thresholds and the feature density.
 
 Built from train images (the density) and val images (the thresholds) only; tiny (~200 KB),
-shipped, rebuilt by ``dermagraph build`` when the encoder, the data or the split changes.
+shipped, rebuilt by ``dermagraph build`` when its config, the data or the split changes (its features come from
+the frozen ImageNet tower, ``gate_features``, so retraining the encoder leaves it valid).
 """
 
 from __future__ import annotations

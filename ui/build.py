@@ -71,7 +71,7 @@ STEPS: list[BuildStep] = [
               _lazy("agents.intake_artifact:intake_staleness"), _lazy("agents.intake_artifact:build_intake")),
     BuildStep("triage", "triage checklist cut-off (measured features on val, about a minute)",
               _lazy("agents.triage_artifact:triage_staleness"), _lazy("agents.triage_artifact:build_triage")),
-    BuildStep("intent", "follow-up intent model (labelled questions, about 90 s)",
+    BuildStep("intent", "follow-up intent model (labelled questions, about 100 s)",
               _lazy("training.intent:intent_staleness"), _lazy("training.intent:train_intent")),
     BuildStep("knowledge", "knowledge text index (corpus sections in Chroma + BM25)",
               _lazy("retrieval.knowledge_index:knowledge_stale_reasons"),

@@ -1,4 +1,4 @@
-"""Benchmark `graph`: latency of a consultation turn with the default (encoder) backend.
+"""Benchmark `graph`: latency of a consultation turn with the default classifier backend (the ensemble).
 
 New-image turns on real test images (the full pipeline) and follow-ups of each kind (differential,
 case filter, more cases, definition, advice, Chinese), all in-process on one loaded set of models.

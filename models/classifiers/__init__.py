@@ -16,7 +16,7 @@ Factory = Callable[..., Classifier]
 # Each backend is the module of its name; listing reads the module names, ``get`` imports only the one asked for.
 BACKENDS: Registry[Factory] = Registry("classifier backend", "models.classifiers", lazy=True)
 register_classifier = BACKENDS.register
-# The shipped default (v4): the whole-image and lesion-view encoders with patient metadata (docs/encoder.md).
+# The shipped default: the three member encoders (whole image, lesion view, Lite2) with patient metadata (docs/encoder.md).
 DEFAULT_BACKEND = "ensemble"
 # Backends built on the embedded encoder: they share the one loaded whole-image encoder.
 ENCODER_BACKENDS = ("encoder", "ensemble")

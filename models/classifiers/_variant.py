@@ -2,17 +2,17 @@
 
 Spelling: ``BACKEND[:KEY=VALUE,...]``, e.g.
 
-* ``ensemble`` (the default: whole-image + lesion-view encoders), ``encoder`` (the whole-image encoder alone),
+* ``ensemble`` (the default: the three member encoders, docs/encoder.md), ``encoder`` (the whole-image encoder alone),
   ``qwen2vl:adapter=artifacts/qwen2vl``: a registered backend
   (``models.classifiers``); unknown keys go to its factory as strings (``base=``, ``adapter=``, ...);
 * ``encoder:abstain=0.6``: abstain below 60 % top-class probability (``settings.abstain_below`` otherwise);
 * ``ensemble:metadata=on``: the ensemble also reads each image's age, sex and body site (HAM10000 metadata);
 * ``encoder:tta=on``: average the image and its mirror image (test-time augmentation; the shipped
-  encoder's own setting otherwise).
+  encoder's own setting otherwise; the shipped encoders have it on).
 
-So ``--compare encoder --compare encoder:tta=on`` measures what flip TTA buys, and
+So ``--compare encoder:tta=off --compare encoder:tta=on`` measures what flip TTA buys, and
 ``--compare encoder:abstain=0.4 --compare encoder:abstain=0.6`` what a stricter abstention costs.
-Suites that do not use the classifier (data, retrieval, rag, features, ood) ignore the variant.
+Suites that do not use the classifier (data, retrieval, rag, features, intent, ood) ignore the variant.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ from ui.commands.train import train_app
 def train_classifier_command(
     out: Optional[Path] = typer.Option(None, "--out", help="Artifact folder (default: artifacts/classifier)."),
     artifacts: Optional[Path] = typer.Option(None, "--artifacts", help="Folder holding the member encoders "
-                                             "(encoder/, encoder_lesion/; default: artifacts/)."),
+                                             "(encoder/, encoder_lesion/, encoder_lite2/; default: artifacts/)."),
     split_file: Optional[Path] = SplitFileOption,
     members: Optional[str] = typer.Option(None, "--members", help="Comma-separated member encoder artifacts under "
-                                          "--artifacts, the whole-image one first (default: encoder,encoder_lesion)."),
+                                          "--artifacts, the whole-image one first (default: encoder,encoder_lesion,encoder_lite2)."),
 ) -> None:
     """Fit how the member encoders and patient metadata combine (val only; minutes)."""
     from models.encoder.ensemble import DEFAULT_MEMBERS

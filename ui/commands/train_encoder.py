@@ -18,9 +18,11 @@ def train_encoder_command(
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: the shipped config's)."),
     split_file: Optional[Path] = SplitFileOption,
     restart: bool = typer.Option(False, "--restart", help="Ignore a checkpoint of this config and start over."),
-    recipe: Optional[str] = typer.Option(None, "--recipe", help="full (whole network, hours on 2 cores), lesion (the "
-                                         "ensemble's lesion-view member) or fast "
-                                         "(cached trunk, top blocks only, ~20 min); default: the shipped artifact's."),
+    recipe: Optional[str] = typer.Option(None, "--recipe", help="full (whole network, ~2 h on 2 cores), lesion (the "
+                                         "ensemble's lesion-view member), lite2_robust (its Lite2 member), fast "
+                                         "(cached trunk, top blocks only, ~20 min), or an experimental recipe of "
+                                         "docs/encoder.md (full_robust, lite2, lite2_partial, lite2_robust_bn); "
+                                         "default: the shipped artifact's."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (the full recipe)."),
     text_steps: Optional[int] = typer.Option(None, "--text-steps", help="CLIP steps of the text side (default: the "
                                              "recipe's; 0 skips it, e.g. for a quick check)."),
