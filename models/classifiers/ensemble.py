@@ -38,7 +38,7 @@ class EnsembleClassifier:
         self.members, self.head = list(members), head
         self.abstain_below = get_settings().abstain_below if abstain_below is None else abstain_below
         self.triage: dict | None = metrics.get("triage")  # cut-offs on the image-only probabilities (agents.risk)
-        self.temperature = head.image.temperature
+        self.temperature = head.temperature
 
     @property
     def whole(self) -> DermEncoder:

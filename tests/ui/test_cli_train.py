@@ -152,7 +152,14 @@ def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, t
     assert metrics["n_val"] == 28 and abs(sum(head["weights"]) - 1) < 1e-9
     assert set(manifest["config"]["member_weights_sha256"]) == {"encoder", "encoder_lesion", "encoder_lite2"}
     assert metrics["triage"]["n_val_mel"] == 4 and metrics["triage"]["val_mel_sensitivity"] >= 0.95
-    assert metrics["val_with_metadata"]["nll"] <= metrics["grid_val_nll"]["metadata_weight=0"] + 1e-3
+    pool = metrics["val_linear_pool"]  # the linear pool's in-sample figures, kept beside the stacked head's
+    assert pool["val_with_metadata"]["nll"] <= metrics["grid_val_nll"]["metadata_weight=0"] + 1e-3
+    # 4 val images per class: the stacked head is fitted, its C chosen by cross-validated NLL, and the figures and
+    # triage cut-offs the manifest reports are the cross-fitted ones (worse than in-sample, never better).
+    assert metrics["val_cross_fitted"] is True and len(head["stack"]["coef"]) == len(CODES)
+    assert len(head["stack"]["coef"][0]) == 3 * len(CODES) and len(head["stack_metadata"]["coef"][0]) == 4 * len(CODES)
+    chosen = min((v, k) for k, v in metrics["grid_val_nll"].items() if k.startswith("stack_c="))
+    assert chosen[1] == f"stack_c={head['stack']['c']:g}" and metrics["val_image_only"]["nll"] == pytest.approx(chosen[0], abs=1e-3)
 
     from models.classifiers import get_classifier
     from knowledge.images import open_image
