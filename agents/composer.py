@@ -206,7 +206,6 @@ def _add_estimate(b: _Builder, p: Prediction) -> None:
 
 def triage_reasons(t: Triage, lang: Language) -> str:
     """The tier's reasons in words, in the order the rule applied them."""
-    from agents.checklist import CRITERIA_NAMES
     from knowledge.patient import SIGN_NAMES
 
     out = []
@@ -221,7 +220,7 @@ def triage_reasons(t: Triage, lang: Language) -> str:
         elif reason == "malignant_threshold":
             out.append(render("reason_malignant_threshold", lang, p_mal=percent(t.p_malignant), t_mal=percent(t.malignant_threshold)))
         elif reason == "checklist":
-            criteria = T["list_sep"][lang].join(CRITERIA_NAMES[k][lang] for k in t.checklist_points)
+            criteria = _checklist_criteria(t, lang)
             out.append(render("reason_checklist", lang, criteria=criteria, score=t.checklist_score, cut=t.checklist_cutoff))
         elif reason == "history":
             sep = "、" if lang == "zh" else ", "
@@ -262,13 +261,25 @@ def _add_reassurance_guard(b: _Builder, inp: ComposeInput) -> None:
         b.policy(WARNING_SIGNS[b.lang])
 
 
+def _checklist_criteria(t: Triage, lang: Language) -> str:
+    from agents.checklist import CRITERIA_NAMES
+
+    return T["list_sep"][lang].join(CRITERIA_NAMES[k][lang] for k, v in t.checklist_points.items() if v > 0)
+
+
 def _add_advice(b: _Builder, inp: ComposeInput) -> None:
     if inp.risk is None:
         return
-    b.policy(tier_advice(inp.risk, b.lang))
     t = inp.current_triage()
-    if t is not None and t.sooner:
-        b.policy(T["bcc_sooner"][b.lang])
+    if inp.risk == RiskTier.SOON and t is not None and t.sooner:
+        b.policy(T["bcc_sooner_advice"][b.lang])  # one timeframe: the earlier one, not routine-then-sooner
+    else:
+        b.policy(tier_advice(inp.risk, b.lang))
+    if (inp.risk == RiskTier.LOW and t is not None and t.checklist_score is not None and t.checklist_cutoff is not None
+            and 0 < t.checklist_score == t.checklist_cutoff - 1):
+        # One point short of escalating: a low tier must not read as "nothing was seen".
+        b.fact(render("checklist_near", b.lang, criteria=_checklist_criteria(t, b.lang), score=t.checklist_score,
+                      cut=t.checklist_cutoff), "F")
 
 
 _AT_STAKE = {"mel": {"en": "melanomas", "zh": "黑色素瘤"},
@@ -406,16 +417,18 @@ def _add_structures(b: _Builder, inp: ComposeInput, codes: list[str]) -> None:
         b.quoted += keys
 
 
-def _citations(sentences: list[Sentence], inp: ComposeInput) -> list[Citation]:
+def _citations(sentences: list[Sentence], inp: ComposeInput, lang: str) -> list[Citation]:
+    """The sources list, in the answer's language (knowledge passages are already the answer language's twins)."""
     used = {r for s in sentences for r in s.refs}
     out: list[Citation] = []
     if "P" in used and inp.prediction is not None:
-        out.append(Citation(id="P", kind="prediction", title=f"Classifier output ({inp.prediction.backend} backend, calibrated)"))
+        out.append(Citation(id="P", kind="prediction", title=render("cite_prediction", lang, backend=inp.prediction.backend)))
     if "F" in used:
-        out.append(Citation(id="F", kind="features", title="Measured lesion features (segmentation)"))
+        out.append(Citation(id="F", kind="features", title=T["cite_features"][lang]))
     for c in inp.cases:
         if c.ref in used:
-            out.append(Citation(id=c.ref, kind="case", title=f"{c.image_id}: {display_name(c.dx)} ({confirmation_name(c.dx_type)})", target=c.image_id))
+            out.append(Citation(id=c.ref, kind="case", target=c.image_id, title=render(
+                "cite_case", lang, image_id=c.image_id, dx=display_name(c.dx, lang), confirm=confirmation_name(c.dx_type, lang))))
     for p in inp.passages:
         if p.ref in used:
             out.append(Citation(id=p.ref, kind="knowledge", title=f"{p.title} — {p.section}", target=p.passage_id))
@@ -569,5 +582,5 @@ def compose(inp: ComposeInput) -> Answer:
             b.policy(T["general_note"][lang])
     if diagnostic:
         b.policy(T["disclaimer"][lang])
-    return Answer(text=_render_text(b.sentences), sentences=b.sentences, citations=_citations(b.sentences, inp),
+    return Answer(text=_render_text(b.sentences), sentences=b.sentences, citations=_citations(b.sentences, inp, lang),
                   language=lang, diagnostic=diagnostic, quoted=b.quoted)

@@ -82,6 +82,6 @@ class LLMComposer:
         sentences = header + [s for s in supported if s.text not in {h.text for h in header}]
         sentences += [s for s in fallback.sentences if s.kind == "policy" and s.text != T["disclaimer"][inp.language]]
         sentences.append(Sentence(text=T["disclaimer"][inp.language], kind="policy"))
-        return Answer(text=_render_text(sentences), sentences=sentences, citations=_citations(sentences, inp),
+        return Answer(text=_render_text(sentences), sentences=sentences, citations=_citations(sentences, inp, inp.language),
                       language=inp.language, diagnostic=fallback.diagnostic,
                       review={"llm_draft_sentences": len(drafted), "llm_supported": len(supported), "llm_fallback": False})

@@ -53,17 +53,26 @@ T: dict[str, dict[str, str]] = {
         "zh": "隆起、质硬且在长大，是结节性黑色素瘤的 EFG 征象",
     },
     "reason_sep": {"en": "; ", "zh": "；"},
-    "bcc_sooner": {
-        "en": "Because a suspected basal cell carcinoma on the face, or one that bleeds, is better treated early, ask to be seen sooner (NICE NG12).",
-        "zh": "面部或出血的疑似基底细胞癌宜早处理，请要求尽早就诊（NICE NG12）。",
-    },
     "pushback_malignant": {
         "en": "I cannot confirm or rule out a cancer from an image, and insisting does not change the estimate: only an examination by a dermatologist, with histopathology where needed, can settle it.",
         "zh": "我无法仅凭图像确认或排除癌症，坚持己见也不会改变估计：只有皮肤科医生的检查（必要时结合组织病理学）才能确定。",
     },
+    "cite_prediction": {"en": "Classifier output ({backend} backend, calibrated)", "zh": "分类器输出（{backend} 后端，已校准）"},
+    "cite_features": {"en": "Measured lesion features (segmentation)", "zh": "病变测量特征（分割）"},
+    "cite_case": {"en": "{image_id}: {dx} ({confirm})", "zh": "{image_id}：{dx}（{confirm}）"},
+    "sources": {"en": "Sources", "zh": "来源"},
+    "follow_up_hint": {"en": "thread {thread} · follow up with: {command}", "zh": "会话 {thread} · 继续提问：{command}"},
     "pushback_no_change": {
-        "en": "Being told so, without a new image or a clinician's examination, does not change this estimate or its tier.",
-        "zh": "在没有新图像或医生检查的情况下，仅凭这样的说法不会改变本次估计及其风险等级。",
+        "en": "Without a new image or a clinician's examination, nothing said in this conversation changes this estimate or its tier.",
+        "zh": "在没有新图像或医生检查的情况下，对话中的任何说法都不会改变本次估计及其风险等级。",
+    },
+    "checklist_near": {
+        "en": "The measured features ({criteria}) score {score} on the checklist-style score, one point under the cut-off of {cut} at which this tool raises the tier: these are features a dermatologist looks at, so showing the lesion to a doctor is reasonable even if nothing has changed.",
+        "zh": "测量到的特征（{criteria}）在清单式评分中得{score}分，只比本工具提高风险等级的阈值（{cut}分）低1分：这些正是皮肤科医生会查看的特征，因此即使病变没有变化，请医生看一看也是合理的。",
+    },
+    "bcc_sooner_advice": {
+        "en": "Have it examined by a dermatologist, and sooner than a routine referral: a suspected basal cell carcinoma on the face, or one that bleeds, is better treated early, and NICE NG12 allows a suspected-cancer (two-week) referral when a lesion's site or size means a delay could matter; ask your doctor for that.",
+        "zh": "请由皮肤科医生检查，并且要比常规转诊更早：面部或出血的疑似基底细胞癌宜早处理；当病变的部位或大小使延误可能造成影响时，NICE NG12 允许按疑似癌症通道（两周内）转诊，请向医生提出。",
     },
     "features": {
         "en": "**Measured on the image:** {statements}.",

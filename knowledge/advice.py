@@ -47,8 +47,8 @@ TIER_NAMES: dict[RiskTier, dict[str, str]] = {
 # sections 1.7.1-1.7.8, and the corpus documents that cite it (management-* and when-to-see-a-doctor).
 TIER_ADVICE: dict[RiskTier, dict[str, str]] = {
     RiskTier.LOW: {
-        "en": "Nothing in this estimate calls for a referral, but it cannot show that a lesion is harmless: have it examined by a doctor if it is new, growing, changing in shape or colour, bleeding, itching or not healing, or if it worries you.",
-        "zh": "本次估计没有提示需要转诊，但它无法证明病变是无害的：如果病变是新出现的、在长大、形状或颜色改变、出血、瘙痒或不愈合，或者让您担心，请由医生检查。",
+        "en": "This estimate does not reach the cut-offs at which this tool refers, but that does not show the lesion is harmless: have it examined by a doctor if it is new, growing, changing in shape or colour, bleeding, itching or not healing, or if it worries you.",
+        "zh": "本次估计未达到本工具建议转诊的阈值，但这并不能证明病变无害：如果病变是新出现的、在长大、形状或颜色改变、出血、瘙痒或不愈合，或者让您担心，请由医生检查。",
     },
     RiskTier.CLINICIAN: {
         "en": "Have it examined by a doctor (a GP or a dermatologist) at a routine appointment in the coming weeks, sooner if it grows, changes, bleeds or itches; do not just photograph it and wait (NICE NG12: a doctor decides whether to refer or to monitor).",
@@ -70,8 +70,8 @@ MELANOMA_NOT_EXCLUDED: dict[str, str] = {
 }
 
 CANNOT_CONFIRM_BENIGN: dict[str, str] = {
-    "en": "I cannot confirm that this lesion is benign: no photograph or classifier can. At the cut-offs this tool uses, it still misses about {miss} of {cls} on held-out validation images, so a benign-looking estimate is never an all-clear.",
-    "zh": "我无法确认这个病变是良性的：任何照片或分类器都做不到。按本工具使用的阈值，在留出的验证图像上它仍会漏掉约{miss}的{cls}，因此看似良性的估计绝不等于排除。",
+    "en": "I cannot confirm that this lesion is benign: no photograph or classifier can. At the cut-offs this tool uses, it still misses about {miss} of {cls} on held-out validation images, so no estimate from a photograph is an all-clear.",
+    "zh": "我无法确认这个病变是良性的：任何照片或分类器都做不到。按本工具使用的阈值，在留出的验证图像上它仍会漏掉约{miss}的{cls}，因此根据照片做出的任何估计都不等于排除。",
 }
 
 WARNING_SIGNS: dict[str, str] = {
@@ -152,9 +152,12 @@ _ROUTINE_CARE: dict[str, re.Pattern[str]] = {
         r"\b(?:can (?:usually |safely )?wait|(?:do|does|did) not need (?:urgent|any|to be|treatment|removal|follow-up)|"
         r"needs? no (?:treatment|removal|follow-up|specialist)|(?:treatment|referral|follow-up|removal) is (?:not|rarely) "
         r"(?:needed|necessary|required)|harmless|not dangerous|(?:does not|never) turns? into (?:a )?cancer|"
-        r"nothing to worry|reassurance is (?:the usual|usually|all))\b", re.IGNORECASE),
+        r"nothing to worry|reassurance is (?:the usual|usually|all)|referred routinely|routine referral|"
+        r"not (?:on )?the (?:urgent|suspected-cancer|two-week)|(?:almost never|rarely|seldom) spreads?|"
+        r"(?:almost never|rarely|seldom) metastasi[sz]es)\b", re.IGNORECASE),
     "zh": re.compile(r"可以等|不需要紧急|不必紧急|无需紧急|不需要治疗|无需治疗|不必治疗|不需要处理|无需处理|无需随访|不需要随访|"
-                     r"不需要转诊|无需转诊|无害|不会癌变|不会变成癌|不危险|不用担心|无需担心|只需(?:要)?安慰|通常只需"),
+                     r"不需要转诊|无需转诊|无害|不会癌变|不会变成癌|不危险|不用担心|无需担心|只需(?:要)?安慰|通常只需|"
+                     r"常规转诊|按常规|不走.{0,6}紧急|而非紧急|(?:几乎|很少|极少)(?:不会)?(?:发生)?转移"),
 }
 
 

@@ -43,7 +43,9 @@ HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("不愈合", "反复破", "溃烂", "溃疡", "好不了"),
     ),
     "new": (
-        (r"new", r"appeared", r"came up", r"popped up", r"wasn'?t there", r"recent(?:ly)? (?:appeared|noticed)", r"just noticed"),
+        # "new" alone also reads "a new image", "new policy": only new said of the lesion counts.
+        (r"(?:is|it'?s|was|looks|seems|quite|brand|fairly|pretty|totally|completely|relatively) new",
+         r"new (?:mole|spot|lesion|growth|bump|lump|mark|freckle|one|patch|dark spot|pigmented)", r"appeared", r"came up", r"popped up", r"wasn'?t there", r"recent(?:ly)? (?:appeared|noticed)", r"just noticed"),
         ("新长", "新出现", "新发", "最近长", "最近出现", "以前没有", "突然长"),
     ),
     "elevated": (

@@ -33,6 +33,14 @@ def border_confidence(prob: np.ndarray, mask: np.ndarray) -> float:
     return float(np.maximum(prob[band], 1.0 - prob[band]).mean())
 
 
+def _under(value: float, limit: float, lang: str = "en", digits: int = 2) -> str:
+    """"0.615, under 0.62": as many decimals as it takes for the value not to read as equal to its limit."""
+    while digits < 4 and f"{value:.{digits}f}" == f"{limit:.{digits}f}":
+        digits += 1
+    v, lim = f"{value:.{digits}f}", f"{limit:.{digits}f}".rstrip("0").rstrip(".")
+    return f"{v}，低于{lim}" if lang == "zh" else f"{v}, under {lim}"
+
+
 def _refuse(reason: str, reason_zh: str, shape: tuple[int, int], checks: dict[str, float]) -> LesionAnalysis:
     return LesionAnalysis(delineated=False, reason=reason, reason_zh=reason_zh, mask=np.zeros(shape, dtype=bool),
                           checks={k: round(float(v), 4) for k, v in checks.items()})
@@ -78,8 +86,8 @@ def analyse_lesion(img: ImageSource, segmenter: Segmenter | None = None) -> Lesi
     checks["border_confidence"] = confidence
     if confidence < DELINEATION.min_border_confidence:
         return _refuse(
-            f"the outline is uncertain (border confidence {confidence:.2f}, under {DELINEATION.min_border_confidence:.2f})",
-            f"勾画的轮廓不可靠（边界置信度{confidence:.2f}，低于{DELINEATION.min_border_confidence:.2f}）",
+            f"the outline is uncertain: border confidence {_under(confidence, DELINEATION.min_border_confidence)}",
+            f"勾画的轮廓不可靠，边界置信度{_under(confidence, DELINEATION.min_border_confidence, 'zh')}",
             shape, checks,
         )
 
@@ -90,8 +98,8 @@ def analyse_lesion(img: ImageSource, segmenter: Segmenter | None = None) -> Lesi
         checks["lesion_skin_contrast"] = contrast
         if contrast < DELINEATION.min_contrast_delta_e:
             return _refuse(
-                f"the outlined area hardly differs from the surrounding skin (ΔE {contrast:.1f}, under {DELINEATION.min_contrast_delta_e:.0f})",
-                f"勾画的区域与周围皮肤几乎没有差别（ΔE {contrast:.1f}，低于{DELINEATION.min_contrast_delta_e:.0f}）",
+                f"the outlined area hardly differs from the surrounding skin: ΔE {_under(contrast, DELINEATION.min_contrast_delta_e, digits=1)}",
+                f"勾画的区域与周围皮肤几乎没有差别，ΔE {_under(contrast, DELINEATION.min_contrast_delta_e, 'zh', 1)}",
                 shape, checks,
             )
     return LesionAnalysis(delineated=True, mask=mask, features=features, statements=describe(features),

@@ -158,3 +158,60 @@ def test_cli_takes_patient_flags_and_refuses_impossible_ones(low_tier_naevus, in
     out = json.loads(ok.stdout)
     assert out["risk_tier"] == RiskTier.URGENT.value and out["patient"]["history"] == ["grew", "bleeding"]
     assert set(out["diagnosis"]["probabilities"]) == set(CODES)
+
+
+@pytest.fixture(scope="module")
+def near_cutoff_low(resources, dataset, split):
+    """A test-split melanoma or naevus the real classifier and rule tier 'low' while its measured checklist score is one
+    point under the cut-off (found by running the real models)."""
+    from agents.risk import triage
+    from knowledge.images import open_image
+
+    pool = sorted((r for r in dataset if split.get(r.image_id) == "test" and r.dx in ("mel", "nv")),
+                  key=lambda r: (r.dx != "mel", r.image_id))
+    for r in pool[:400]:
+        img = open_image(r.image_path)
+        p = resources.classifier.classify(img)
+        if triage(p, resources.triage_cutoffs).tier != RiskTier.LOW:
+            continue
+        analysis = resources.analyse_lesion(img)
+        if analysis.features is None:
+            continue
+        t = triage(p, resources.triage_cutoffs, features=analysis.features.model_dump(mode="json"))
+        if t.tier == RiskTier.LOW and t.checklist_score == t.checklist_cutoff - 1:
+            return r
+    pytest.fail("no low-tier test image one point under the checklist cut-off among the first 400")
+
+
+@pytest.mark.parametrize("lang, question", [("en", "What is this?"), ("zh", "这个严重吗？")])
+def test_a_low_tier_one_point_under_the_checklist_cut_off_says_what_was_measured(consult, near_cutoff_low, lang, question):
+    """A low tier must not read as "nothing was seen" when the measurements nearly raised it."""
+    turn = consult.ask(f"near-{lang}", question, image=near_cutoff_low.image_path)
+    assert turn.risk_tier == RiskTier.LOW.value and turn.language == lang
+    t = turn.triage
+    assert t["checklist_score"] == t["checklist_cutoff"] - 1
+    near = ("one point under the cut-off of" if lang == "en" else "只比本工具提高风险等级的阈值")
+    assert near in turn.answer and TIER_ADVICE[RiskTier.LOW][lang] in turn.answer
+    import re
+
+    from agents.checklist import CRITERIA_NAMES
+
+    pattern = r"The measured features \((.+?)\) score" if lang == "en" else r"测量到的特征（(.+?)）在清单式评分中得"
+    listed = re.search(pattern, turn.answer).group(1)
+    assert {k for k in CRITERIA_NAMES if CRITERIA_NAMES[k][lang] in listed} == {k for k, v in t["checklist_points"].items() if v > 0}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_suspected_bcc_on_the_face_gets_one_earlier_timeframe_not_routine_then_sooner(consult, dataset, split, resources, lang):
+    from agents.risk import triage
+    from agents.templates import T
+    from knowledge.images import open_image
+
+    bcc = next(r for r in sorted(dataset, key=lambda r: r.image_id) if split.get(r.image_id) == "test" and r.dx == "bcc"
+               and triage(resources.classifier.classify(open_image(r.image_path)), resources.triage_cutoffs).tier == RiskTier.SOON)
+    turn = consult.ask(f"face-{lang}", "What is this?" if lang == "en" else "这是什么？", image=bcc.image_path,
+                       patient=PatientInfo(site="face"))
+    if turn.risk_tier != RiskTier.SOON.value:
+        pytest.skip(f"the face raised this bcc to {turn.risk_tier}")
+    assert turn.triage["sooner"] and T["bcc_sooner_advice"][lang] in turn.answer
+    assert TIER_ADVICE[RiskTier.SOON][lang] not in turn.answer  # the routine-referral line is replaced, not added to

@@ -78,10 +78,15 @@ def test_a_follow_up_with_ask_thread_q_goes_on_in_the_same_thread_about_the_same
 
 def test_ask_lang_zh_answers_an_english_question_in_chinese(cli, mel_record):
     result = invoke(cli, "ask", str(mel_record.image_path), "-q", "What is this lesion?", "--lang", "zh")
-    answer = result.stdout.split("\nSources")[0]
+    answer, _, sources = result.stdout.partition("\n来源")
     cjk, latin = len(CJK.findall(answer)), len(LATIN.findall(answer))
     assert cjk > 200 and cjk > 3 * latin, (cjk, latin, answer[:400])  # Chinese prose; Latin only in ids and codes
     assert "并非诊断" in answer  # the disclaimer, in Chinese
+    # The sources list is Chinese too: its titles, the case diagnoses and how they were confirmed, the hint.
+    assert sources and "Sources" not in result.stdout and "分类器输出" in sources, sources[:400]
+    for line in (ln for ln in sources.splitlines() if ln.strip().startswith("[C")):
+        assert CJK.search(line) and not re.search(r"Melanocytic|Melanoma|confirmed|follow-up", line), line
+    assert "继续提问" in result.stderr and "follow up with" not in result.stderr
 
     turn = ask_json(cli, str(mel_record.image_path), "-q", "What is this lesion?", "--lang", "zh")
     assert turn["language"] == "zh" and turn["diagnosis"]["label"] in CODES

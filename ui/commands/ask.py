@@ -50,12 +50,16 @@ def ask(
     if as_json:
         print_json(result.model_dump(exclude={"passages"}))
         return
+    from agents.templates import T
+
+    lang = "zh" if result.language == "zh" else "en"
     console.print(result.answer, markup=False, highlight=False)
     if result.citations:
-        console.print("\n[bold]Sources[/]")
+        console.print(f"\n[bold]{T['sources'][lang]}[/]")
         for c in result.citations:
             console.print(f"  [{c['id']}] {c['title']}", markup=False, highlight=False)
-    err_console.print(f"\n[dim]thread {thread_id} · follow up with: dermagraph ask --thread {thread_id} -q \"...\"[/]")
+    hint = T["follow_up_hint"][lang].format(thread=thread_id, command=f'dermagraph ask --thread {thread_id} -q "..."')
+    err_console.print(f"\n[dim]{hint}[/]", markup=True, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
