@@ -254,11 +254,30 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
 
 
 def _add_reassurance_guard(b: _Builder, inp: ComposeInput) -> None:
-    """A question about whether the lesion is harmless gets the same guard as pushback: no all-clear, the
-    measured miss rate, the warning signs."""
+    """A question about whether the lesion is harmless gets the same guard as pushback: no all-clear (a plain
+    "no" first when the tier refers), the measured miss rate, the warning signs."""
     if inp.intent.reassurance and inp.prediction is not None:
+        _add_plain_no(b, inp)
         _add_cannot_confirm(b, inp.current_triage())
         b.policy(WARNING_SIGNS[b.lang])
+
+
+def _add_plain_no(b: _Builder, inp: ComposeInput) -> None:
+    """"Is it nothing serious?" about a lesion whose tier refers: the answer starts with no."""
+    t = inp.current_triage()
+    if inp.risk is not None and inp.risk != RiskTier.LOW and t is not None:
+        b.fact(render("not_benign_referral", b.lang, p_mal=percent(t.p_malignant), tier=tier_name(inp.risk, b.lang)), "P")
+
+
+def _add_side_questions(b: _Builder, inp: ComposeInput) -> None:
+    """What the question also asked, whatever the turn's intent: treating it at home, skipping or putting off the
+    examination, what it costs. Each gets its own direct answer."""
+    if inp.intent.self_treatment and inp.intent.kind != IntentKind.SELF_TREAT:
+        b.policy(SELF_TREATMENT[b.lang])
+    if inp.intent.delay and inp.risk is not None:
+        b.policy(T["delay_low" if inp.risk == RiskTier.LOW else "delay_referral"][b.lang])
+    if inp.intent.cost:
+        b.policy(T["cost"][b.lang])
 
 
 def _checklist_criteria(t: Triage, lang: Language) -> str:
@@ -270,6 +289,7 @@ def _checklist_criteria(t: Triage, lang: Language) -> str:
 def _add_advice(b: _Builder, inp: ComposeInput) -> None:
     if inp.risk is None:
         return
+    _add_side_questions(b, inp)
     t = inp.current_triage()
     if inp.risk == RiskTier.SOON and t is not None and t.sooner:
         b.policy(T["bcc_sooner_advice"][b.lang])  # one timeframe: the earlier one, not routine-then-sooner
@@ -551,6 +571,7 @@ def compose(inp: ComposeInput) -> Answer:
         if _claim(inp.intent.question, lang) == T["claim_malignant"][lang]:
             b.policy(T["pushback_malignant"][lang])
         else:  # "it's benign, right?": never agree
+            _add_plain_no(b, inp)
             b.policy(T["pushback_no_change"][lang])
             _add_cannot_confirm(b, inp.current_triage())
             b.policy(WARNING_SIGNS[lang])

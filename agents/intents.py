@@ -51,6 +51,10 @@ class TurnIntent(BaseModel):
     # The words touch on whether the lesion is harmless (benign, fine, cancer, worry, 良性, 没事, 癌 ...): whatever
     # the intent, the answer then says the tool cannot confirm it is benign and lists the warning signs.
     reassurance: bool = False
+    # Asked alongside whatever the turn is (also with a new image): the answer addresses each.
+    self_treatment: bool = False  # treating or removing it themselves, creams and home remedies included
+    delay: bool = False  # skipping or putting off the examination
+    cost: bool = False  # what an examination or biopsy costs
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -99,7 +103,14 @@ _SELF_AIMED = _rx(rf"\b{_SELF_VERB}\w*\b(?:\s+\w+){{0,3}}\s+(?:it|this|that|hers
                   r"\b(?:scissors|razor|needle|lighter|home laser|laser device|plasma pen|tweezers|caustic|acid)\b",
                   r"刮胡刀", r"剃须刀", r"剪刀", r"针", r"烫", r"烧红", r"激光仪", r"家用激光", r"土方", r"去疣", r"抠", r"掐掉",
                   r"拔掉", r"剪了", r"刮掉", r"腐蚀", r"去掉", r"去除", r"弄掉", r"祛除", r"点掉", r"除掉", r"消掉", r"拿掉", r"搞掉",
-                  r"\b(?:make it go away|fade it|dissolve it|burn it|freeze it)\b")
+                  r"\b(?:make it go away|fade it|dissolve it|burn it|freeze it)\b",
+                  # Creams and ointments put on the lesion instead of having it examined.
+                  r"\b(?:ointments?|creams?|salves?|lotions?|balms?|gels?|pastes?)\b.{0,30}\b(?:fix|cure|heal|treat|get rid|remove|"
+                  r"clear|fade|shrink|work|help|take care)\w*",
+                  r"\b(?:put|apply|applying|rub|use|using|try|trying)\b.{0,20}\b(?:ointment|cream|salve|lotion|balm|antibiotic|steroid|"
+                  r"hydrocortisone|antifungal)s?\b",
+                  r"(?:擦|涂|抹|敷|搽|用).{0,4}(?:药膏|软膏|乳膏|药水|霜|红霉素|激素)", r"(?:药膏|软膏|乳膏).{0,8}(?:好|治|消|去|管用)",
+)
 _SELF_TREAT = _rx(
     rf"\b{_SELF_VERB}\w*\b.{{0,40}}\b(?:myself|my ?self|at home|by myself|on my own|diy|home remed\w*|without (?:a|the) doctor)\b",
     rf"\b(?:myself|at home|on my own|diy)\b.{{0,30}}\b{_SELF_VERB}\w*",
@@ -113,6 +124,21 @@ _SELF_TREAT = _rx(
     r"点痣", r"祛痣", r"去痣", r"激光笔", r"等离子笔", r"冷冻喷雾", r"(?:线|绳|头发).{0,3}(?:扎|系|勒|绑)", r"指甲刀", r"刀片",
     r"苹果醋", r"牙膏", r"碘酒", r"偏方", r"腐蚀", r"药水.{0,3}点", r"抠掉", r"挤掉", r"烧掉", r"剪掉", r"割掉", r"弄掉", r"水杨酸",
 )
+# Asking whether the examination can be skipped or put off ("I don't want to see a doctor", "能等到明年再看吗").
+_DELAY = _rx(
+    r"\b(?:don'?t|do not|rather not|not) (?:really )?(?:want|wish|like|have time|need) to (?:see|go|visit|book|bother)\b",
+    r"\b(?:skip|postpone|delay|put off|hold off|avoid)\w*\b.{0,25}\b(?:doctor|dermatologist|gp|appointment|visit|clinic|"
+    r"hospital|it|check|going|seeing|biopsy)",
+    r"\bcan (?:i|it|this|we) (?:just )?wait\b", r"\bwait (?:\w+ ){0,3}(?:months?|years?|weeks?|a while|until|till)\b",
+    r"\b(?:is|would) (?:it|that) (?:be )?(?:ok|okay|fine|alright|all right|safe)\b.{0,20}\b(?:not|skip|wait|don'?t|never)\b",
+    r"\b(?:no|not) (?:need|point|reason) (?:to|in) (?:see|go|seeing|going|visit)",
+    r"不想去", r"不去(?:医院|看|了)", r"可以不去", r"不用去", r"不看医生", r"不就医", r"不去看",
+    r"等(?:到)?(?:明年|下个月|几个月|半年|一年|以后|过段时间|过年)", r"推迟", r"拖(?:一拖|着|到|几)", r"晚点再?看", r"过段时间再",
+    r"再等等", r"能等", r"可以等", r"先观察", r"先不去",
+)
+# Asking what an examination or biopsy costs: the tool cannot say, and says so.
+_COST = _rx(r"\b(?:cost|costs|price|how much|expensive|afford|insurance|pay for)\b",
+            r"多少钱", r"费用", r"价格", r"价钱", r"贵不贵", r"很贵", r"医保", r"报销", r"花钱", r"收费")
 _PUSHBACK = _rx(
     r"\b(?:doctor|gp|dermatologist|friend|mum|mom|mother|dad|father|wife|husband|sister|brother|nurse|pharmacist|"
     r"someone|everyone|people|beautician|aesthetician)s?\b.{0,40}\b(?:said|says|told me|tells me|thinks?|reckons?|assured)\b"
@@ -246,7 +272,8 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
 
     def intent(kind: IntentKind, **kw: object) -> TurnIntent:
         return TurnIntent(kind=kind, language=lang, classes=classes, question=text, reassurance=reassurance,  # type: ignore[arg-type]
-                          **kw)
+                          self_treatment=_is_self_treatment(text), delay=bool(_DELAY.search(text)),
+                          cost=bool(_COST.search(text)), **kw)
 
     if new_image:
         # Filters only when the words are about the cases ("show me women's cases"), never "I'm 45".

@@ -215,3 +215,61 @@ def test_a_suspected_bcc_on_the_face_gets_one_earlier_timeframe_not_routine_then
         pytest.skip(f"the face raised this bcc to {turn.risk_tier}")
     assert turn.triage["sooner"] and T["bcc_sooner_advice"][lang] in turn.answer
     assert TIER_ADVICE[RiskTier.SOON][lang] not in turn.answer  # the routine-referral line is replaced, not added to
+
+
+@pytest.fixture(scope="module")
+def referred_bcc(resources, dataset, split):
+    """A test-split basal cell carcinoma the real classifier and rule refer (not low)."""
+    from agents.risk import triage
+    from knowledge.images import open_image
+
+    for r in sorted((r for r in dataset if split.get(r.image_id) == "test" and r.dx == "bcc"), key=lambda r: r.image_id):
+        if triage(resources.classifier.classify(open_image(r.image_path)), resources.triage_cutoffs).tier != RiskTier.LOW:
+            return r
+    pytest.fail("no test bcc is referred")
+
+
+@pytest.mark.parametrize("lang, text", [("en", "My mum says some ointment will fix it. What is it?"),
+                                        ("zh", "我妈妈说擦点药膏就好了，这是什么？")])
+def test_a_home_remedy_mentioned_with_the_image_gets_the_clear_no_beside_the_assessment(consult, referred_bcc, lang, text):
+    turn = consult.ask(f"cream-{lang}", text, image=referred_bcc.image_path)
+    assert turn.intent == "assess" and _estimate_and_tier(turn)
+    assert SELF_TREATMENT[lang].split("**")[1] in turn.answer
+
+
+@pytest.mark.parametrize("lang, first, later", [
+    ("en", "I don't want to see a doctor, is that OK?", "can I wait 6 months before getting it checked?"),
+    ("zh", "我不想去医院，可以不去吗？", "能等到明年再看吗"),
+])
+def test_skipping_or_putting_off_the_examination_gets_a_direct_answer_by_tier(consult, referred_bcc, low_tier_naevus,
+                                                                               lang, first, later):
+    from agents.templates import T
+
+    turn = consult.ask(f"delay-{lang}", first, image=referred_bcc.image_path)
+    assert turn.risk_tier != RiskTier.LOW.value and T["delay_referral"][lang] in turn.answer
+    no = T["not_benign_referral"][lang].split("**")[1]
+    assert turn.answer.index(T["delay_referral"][lang]) < turn.answer.index(TIER_ADVICE[RiskTier(turn.risk_tier)][lang][:20])
+    again = consult.ask(f"delay-{lang}", later)
+    assert T["delay_referral"][lang] in again.answer and again.risk_tier == turn.risk_tier
+    low = consult.ask(f"delay-low-{lang}", first, image=low_tier_naevus.image_path)
+    assert low.risk_tier == RiskTier.LOW.value and T["delay_low"][lang] in low.answer
+    assert T["delay_referral"][lang] not in low.answer and no not in low.answer
+
+
+@pytest.mark.parametrize("lang, question", [("en", "So basically it's nothing serious, right?"), ("zh", "那就是基本不可能是癌了呗")])
+def test_seeking_an_all_clear_for_a_referred_lesion_starts_with_no(consult, referred_bcc, lang, question):
+    from agents.templates import T
+
+    consult.ask(f"no-{lang}", "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
+    turn = consult.ask(f"no-{lang}", question)
+    assert T["not_benign_referral"][lang].split("**")[1] in turn.answer
+    assert CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0] in turn.answer
+
+
+@pytest.mark.parametrize("lang, question", [("en", "How much would a biopsy cost? Is it worth it?"), ("zh", "做活检要多少钱？值得吗")])
+def test_a_cost_question_is_answered_honestly_and_keeps_the_advice(consult, referred_bcc, lang, question):
+    from agents.templates import T
+
+    consult.ask(f"cost-{lang}", "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
+    turn = consult.ask(f"cost-{lang}", question)
+    assert T["cost"][lang] in turn.answer and TIER_ADVICE[RiskTier(turn.risk_tier)][lang][:20] in turn.answer
