@@ -33,7 +33,7 @@ NOT_MEASURED = ("pigment network", "streaks", "dots and globules", "regression s
 
 CRITERIA_NAMES: dict[str, dict[str, str]] = {
     "asymmetry": {"en": "asymmetry", "zh": "不对称"},
-    "border": {"en": "irregular or abrupt border", "zh": "边界不规则或突然截断"},
+    "border": {"en": "irregular or abrupt border", "zh": "边界不规则或边缘截然中断"},
     "colours": {"en": "several colours", "zh": "多种颜色"},
     "blue_grey": {"en": "blue-grey areas", "zh": "蓝灰色区域"},
     "black": {"en": "black areas", "zh": "黑色区域"},

@@ -376,8 +376,13 @@ def _no_routine_care(inp: ComposeInput) -> bool:
     return refused or (inp.risk is not None and inp.risk in REFERRAL_TIERS)
 
 
-def _passage_of(inp: ComposeInput, doc_id: str) -> PassageRef | None:
-    return next((p for p in inp.passages if p.doc_id == doc_id), None)
+def _passage_of(inp: ComposeInput, doc_id: str, terms: tuple[str, ...] = ()) -> PassageRef | None:
+    """The retrieved passage of ``doc_id`` that holds most of ``terms`` (the words the cited claim rests on), the
+    best-ranked among equals: a claim about melanoma in general must not cite the section on acral melanoma."""
+    of_doc = [p for p in inp.passages if p.doc_id == doc_id]
+    if not of_doc:
+        return None
+    return max(of_doc, key=lambda p: (sum(t.lower() in p.text.lower() for t in terms), -of_doc.index(p)))
 
 
 def _colour_list(values: dict, lang: Language) -> str:
@@ -390,7 +395,7 @@ def _colour_list(values: dict, lang: Language) -> str:
 def _measured(e: Expectation, values: dict, lang: Language) -> str:
     """What the analyser measured for the property an expectation is about, in words."""
     if e.key.endswith(("symmetric", "asymmetric")):
-        return render("measured_axes", lang, n=int(values.get("asymmetric_axes", 0)))
+        return T[f"measured_axes_{min(max(int(values.get('asymmetric_axes', 0)), 0), 2)}"][lang]
     if e.key == "bkl_sharp":
         return render("measured_abrupt", lang, n=int(values.get("abrupt_segments", 0)))
     return render("measured_colours", lang, n=int(values.get("colour_count", 0)), colours=_colour_list(values, lang))
@@ -400,14 +405,17 @@ def _add_criteria(b: _Builder, inp: ComposeInput, code: str) -> bool:
     """For class ``code``: its typical appearance (from its dermoscopy document) against this lesion's
     measurements, one sentence for what fits and one for what does not, citing both."""
     features = inp.features
-    passage = _passage_of(inp, STRUCTURES[code].doc)
-    if features is None or not features.delineated or passage is None:
+    if features is None or not features.delineated:
         return False
     fits, against = [], []
     for e in expectations_for(code):
         verdict = e.check(features.values)
         if verdict is not None:
             (fits if verdict else against).append(e)
+    terms = tuple(t for e in fits + against for t in e.terms[b.lang])
+    passage = _passage_of(inp, STRUCTURES[code].doc, terms)
+    if passage is None:
+        return False
     name = display_name(code, b.lang)
     for group, key in ((against, "criteria_against"), (fits, "criteria_for")):
         said = f"{key}:{code}"
@@ -426,7 +434,7 @@ def _add_structures(b: _Builder, inp: ComposeInput, codes: list[str]) -> None:
     """What a dermatologist looks for to tell these classes apart, each class's list citing its document."""
     items, refs, keys = [], [], []
     for code in codes:
-        passage = _passage_of(inp, STRUCTURES[code].doc)
+        passage = _passage_of(inp, STRUCTURES[code].doc, STRUCTURES[code].terms[b.lang])
         if passage is None or f"structures:{code}" in b.already_quoted:  # said before in this thread: not again
             continue
         items.append(render("structures_item", b.lang, cx=display_name(code, b.lang), structures=STRUCTURES[code].text[b.lang]))

@@ -15,7 +15,7 @@ from langgraph.runtime import Runtime
 from knowledge.images import open_image
 from models.encoder.metadata import metadata_of
 from knowledge.cases import CaseFilters
-from knowledge.criteria import STRUCTURES
+from knowledge.criteria import STRUCTURES, expectations_for
 from knowledge.taxonomy import display_name
 
 from agents.composer import ComposeInput
@@ -201,10 +201,18 @@ def retrieve_knowledge(state: DermState, runtime: Runtime[Resources]) -> dict:
         # Each compared class's own dermoscopy passage, so its typical appearance can be cited.
         extra = []
         for code in _classes_compared(state):
-            hits_of_class = index.search(query, k=10, classes=[code], topics=["dermoscopy"], lang=lang)
-            own = next((h for h in hits_of_class if h.doc_id == STRUCTURES[code].doc), None)  # not a structure note
-            if own is not None:
-                extra.append(own)
+            # Searched with the question and with the class's typical appearance itself, so the doc's general
+            # section is among the candidates even when the question's words favour a special one.
+            typical = " ".join([STRUCTURES[code].text[lang], *(e.text[lang] for e in expectations_for(code))])
+            hits_of_class = [*index.search(query, k=10, classes=[code], topics=["dermoscopy"], lang=lang),
+                             *index.search(typical, k=10, classes=[code], topics=["dermoscopy"], lang=lang)]
+            own = list({h.passage_id: h for h in hits_of_class if h.doc_id == STRUCTURES[code].doc}.values())
+            if own:
+                # The section that holds the words the typical-appearance claims rest on (melanoma in general,
+                # not its acral section), the best-ranked among equals.
+                terms = [t.lower() for t in STRUCTURES[code].terms[lang]] + [
+                    t.lower() for e in expectations_for(code) for t in e.terms[lang]]
+                extra.append(max(own, key=lambda h: (sum(t in h.text.lower() for t in terms), -own.index(h))))
         seen = {h.passage_id for h in extra}
         hits = extra + [h for h in hits if h.passage_id not in seen and h.doc_id not in {e.doc_id for e in extra}]
     passages = [

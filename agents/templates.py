@@ -145,8 +145,10 @@ T: dict[str, dict[str, str]] = {
         "en": "**In keeping with {cx}:** {cx} is typically {typical}; this lesion measured {measured}.",
         "zh": "**与{cx}相符之处**：{cx}通常{typical}；这个病变测得{measured}。",
     },
-    "measured_axes": {"en": "asymmetry along {n} of 2 axes", "zh": "2条轴中有{n}条不对称"},
-    "measured_abrupt": {"en": "an abrupt edge on {n} of 8 border segments", "zh": "8段边界中有{n}段边缘陡峭"},
+    "measured_axes_0": {"en": "symmetry about both axes", "zh": "沿两条轴均对称"},
+    "measured_axes_1": {"en": "asymmetry along 1 of 2 axes", "zh": "沿一条轴不对称"},
+    "measured_axes_2": {"en": "asymmetry along both axes", "zh": "沿两条轴均不对称"},
+    "measured_abrupt": {"en": "an abrupt edge on {n} of 8 border segments", "zh": "8个边界段中有{n}段边缘截然中断"},
     "measured_colours": {"en": "{n} colours ({colours})", "zh": "{n}种颜色（{colours}）"},
     "structures": {
         "en": "**What a dermatologist looks for:** {items}.",

@@ -273,3 +273,23 @@ def test_a_cost_question_is_answered_honestly_and_keeps_the_advice(consult, refe
     consult.ask(f"cost-{lang}", "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
     turn = consult.ask(f"cost-{lang}", question)
     assert T["cost"][lang] in turn.answer and TIER_ADVICE[RiskTier(turn.risk_tier)][lang][:20] in turn.answer
+
+
+@pytest.mark.parametrize("lang, question", [("en", "why not melanoma?"), ("zh", "为什么不是黑色素瘤")])
+def test_why_not_melanoma_cites_the_section_that_holds_its_typical_appearance(consult, low_tier_naevus, lang, question):
+    """The claim "melanoma is typically asymmetric, three or more colours" cites a passage with those words, not the
+    melanoma document's special-site section that the question's words happen to rank first."""
+    import re
+
+    from knowledge.criteria import STRUCTURES, expectations_for
+
+    consult.ask(f"why-{lang}", "What is this?" if lang == "en" else "这是什么？", image=low_tier_naevus.image_path)
+    turn = consult.ask(f"why-{lang}", question)
+    head = "**Against Melanoma:**" if lang == "en" else "**不支持黑色素瘤之处**"
+    fits = "**In keeping with Melanoma:**" if lang == "en" else "**与黑色素瘤相符之处**"
+    line = next(ln for ln in turn.answer.split("\n\n") if ln.startswith((head, fits)))
+    ref = re.findall(r"\[(K\d+)\]", line)[0]
+    passage = next(p for p in turn.passages if p["ref"] == ref)
+    assert passage["doc_id"] == STRUCTURES["mel"].doc
+    terms = {t for e in expectations_for("mel") for t in e.terms[lang]}
+    assert sum(t.lower() in passage["text"].lower() for t in terms) >= 2, (passage["section"], passage["text"][:300])
