@@ -3,11 +3,12 @@
 Two ways from member logits (each member with its own flip TTA) to probabilities, both fitted on val
 (``training/encoder/ensemble.py``, ``dermagraph train classifier``):
 
-* **linear pool** (v4-v6): class scores are the weighted mean of the members' logits; when the user gave age,
+* **linear pool** (v4 on; shipped): class scores are the weighted mean of the members' logits; when the user gave age,
   sex or body site, the metadata prior's log-likelihoods are added (``metadata.py``). Probabilities are
   ``softmax(z / T + beta * log prior)`` with T and beta fitted by likelihood, separately with and without
   metadata. The member weights also weigh the members' heat maps (``activation_map``).
-* **stacked** (v7, when the artifact holds a ``stack``): a multinomial logistic regression over every member's
+* **stacked** (``dermagraph train classifier --stacked``; not shipped: on val it gained on clean images and lost
+  under corruptions, docs/encoder.md): a multinomial logistic regression over every member's
   log-softmax (and, with metadata, the metadata prior's log-likelihoods): per-class member weights and
   evidence across classes (a member's bkl score can speak against mel), L2-regularised, its strength chosen by
   cross-validation on val. Its probabilities are calibrated by construction (a likelihood fit).
@@ -94,7 +95,7 @@ class EnsembleHead:
     metadata: Calibration  # metadata given (its prior weighted by ``prior.weight``)
     prior: MetadataPrior = field(default_factory=MetadataPrior)
     members: tuple[str, ...] = DEFAULT_MEMBERS  # the member encoders' artifact names, in ``weights`` order
-    # The stacked head (v7): when set, probabilities come from these, not from the linear pool above.
+    # The stacked head (``--stacked``): when set, probabilities come from these, not from the linear pool above.
     stack: Stacker | None = None  # image only
     stack_metadata: Stacker | None = None  # with the metadata log-likelihoods (weight 1) as 7 more features
 

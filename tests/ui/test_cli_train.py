@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
@@ -145,7 +146,7 @@ def test_train_encoder_refuses_a_split_without_val_melanomas_before_training(tmp
 
 def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, tiny_split, shipped):
     out = tmp_path / "classifier"
-    done = run("train", "classifier", "--split-file", str(tiny_split), "--out", str(out), var=tmp_path / "var")
+    done = run("train", "classifier", "--split-file", str(tiny_split), "--out", str(out), "--stacked", var=tmp_path / "var")
     assert done.returncode == 0, done.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
     head, metrics = manifest["config"]["head"], manifest["metrics"]
@@ -165,8 +166,26 @@ def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, t
     from knowledge.images import open_image
     from knowledge.ham10000 import load_dataset
 
-    pred = get_classifier("ensemble", artifact_dir=out).classify(open_image(load_dataset().records[0].image_path))
+    ensemble = get_classifier("ensemble", artifact_dir=out)
+    img = open_image(load_dataset().records[0].image_path)
+    pred = ensemble.classify(img)
     assert abs(sum(pred.probs.values()) - 1) < 1e-6
+    # The stacker's probabilities are a logistic regression over every member's log-softmax; not the linear pool's.
+    from models.encoder.ensemble import EnsembleHead, log_softmax
+
+    assert ensemble.head.stacked and ensemble.temperature == 1.0
+    logits = ensemble.member_logits([img])
+    z = np.hstack([log_softmax(x) for x in logits]) @ ensemble.head.stack.coef.T + ensemble.head.stack.intercept
+    manual = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    assert [pred.probs[c] for c in CODES] == pytest.approx(manual[0].tolist(), abs=1e-6)
+    assert not np.allclose(ensemble.head.image.apply(ensemble.head.scores(logits), ensemble.head.log_prior), manual, atol=1e-3)
+    # An artifact whose stacker does not fit its members is a clear error.
+    from knowledge.artifacts import ArtifactError
+
+    raw = ensemble.head.to_dict()
+    raw["stack"] = {**raw["stack"], "coef": [row[:14] for row in raw["stack"]["coef"]]}
+    with pytest.raises(ArtifactError, match="does not fit 3 members"):
+        EnsembleHead.from_dict(raw)
 
 
 def test_train_classifier_takes_any_members_and_the_backend_loads_them(tmp_path, tiny_split, shipped):
@@ -186,6 +205,7 @@ def test_train_classifier_takes_any_members_and_the_backend_loads_them(tmp_path,
                "--members", "encoder,encoder_lesion,encoder_b", var=tmp_path / "var")
     assert done.returncode == 0, done.stderr[-2000:]
     head = json.loads((out / "manifest.json").read_text())["config"]["head"]
+    assert "stack" not in head  # the linear pool unless --stacked
     assert head["members"] == ["encoder", "encoder_lesion", "encoder_b"] and len(head["weights"]) == 3
     assert abs(sum(head["weights"]) - 1) < 1e-9
 

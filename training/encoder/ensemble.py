@@ -5,7 +5,8 @@
    after temperature + prior-shift calibration (likelihood, because the probabilities are what the app shows and the triage reads).
 3. Metadata: the training split's age/sex/site likelihoods (``MetadataPrior.fit``); its weight chosen the
    same way on val with HAM10000's metadata, and the calibration refitted with it.
-4. The stacked head (v7): a multinomial logistic regression over the members' log-softmax (and the metadata
+4. Only with ``stacked=True`` (``--stacked``; not the shipped head: on val it gained on clean images but lost under
+   corruptions, docs/encoder.md): a multinomial logistic regression over the members' log-softmax (and the metadata
    log-likelihoods), its L2 strength chosen by 5-fold cross-validated val NLL. Every val figure of the stacked
    head and its triage cut-offs come from **cross-fitted** probabilities (each val image scored by a stacker
    that did not see it), never from the final fit's in-sample ones, which would flatter it.
@@ -40,7 +41,7 @@ from training.encoder.finetune import predict_records
 
 WEIGHT_STEPS = 10  # member weights in steps of 1/10
 METADATA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
-STACK_C_GRID = (0.03, 0.1, 0.3, 1.0)  # inverse L2 strengths tried (val 5-fold NLL chose 0.1 for v7)
+STACK_C_GRID = (0.03, 0.1, 0.3, 1.0)  # inverse L2 strengths tried (val 5-fold NLL chose 0.1 for both heads)
 STACK_FOLDS = 5
 STACK_MIN_PER_CLASS = 4  # fewer val images of a class than this: no stacker (the linear pool is the head)
 
@@ -150,7 +151,7 @@ def stack_head(head: EnsembleHead, logits: list[np.ndarray], y: np.ndarray, meta
 
 def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None, split_file: Path | None = None,
                      progress: bool = True, log: Callable[[str], None] = print,
-                     members: Sequence[str] = DEFAULT_MEMBERS) -> Manifest:
+                     members: Sequence[str] = DEFAULT_MEMBERS, stacked: bool = False) -> Manifest:
     started = time.perf_counter()
     settings = get_settings()
     artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir
@@ -184,10 +185,10 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     record("val_", image_only, shown)
     # The balanced decision: the same scores without the prior put back (what a class-balanced argmax names).
     metrics["val_balanced_decision"] = val_metrics(z, y, head.image.temperature)
-    stacked = stack_head(head, logits, y, metadata, grid, log)
-    if stacked is not None:
+    fitted = stack_head(head, logits, y, metadata, grid, log) if stacked else None
+    if fitted is not None:
         # The val figures and the triage cut-offs of the head that ships: the stacker's cross-fitted probabilities.
-        head, image_only, shown = stacked
+        head, image_only, shown = fitted
         metrics["val_linear_pool"] = {k: metrics.pop(k) for k in ("val_image_only", "val_with_metadata", "val_balanced_decision")}
         record("val_", image_only, shown)
         metrics["val_balanced_decision"] = val_metrics(np.log(image_only.clip(1e-12)) - log_prior, y)

@@ -19,6 +19,9 @@ def train_classifier_command(
     split_file: Optional[Path] = SplitFileOption,
     members: Optional[str] = typer.Option(None, "--members", help="Comma-separated member encoder artifacts under "
                                           "--artifacts, the whole-image one first (default: encoder,encoder_lesion,encoder_lite2)."),
+    stacked: bool = typer.Option(False, "--stacked", help="Also fit the stacked head (a logistic regression over the "
+                                 "members' log-softmax) and let it make the probabilities. Off by default: on val it "
+                                 "gained on clean images but lost under corruptions (docs/encoder.md)."),
 ) -> None:
     """Fit how the member encoders and patient metadata combine (val only; minutes)."""
     from models.encoder.ensemble import DEFAULT_MEMBERS
@@ -27,7 +30,7 @@ def train_classifier_command(
     names = tuple(m.strip() for m in members.split(",") if m.strip()) if members else DEFAULT_MEMBERS
     with user_errors():
         train_classifier(artifacts_dir=path_or_none(artifacts), out=path_or_none(out), split_file=path_or_none(split_file),
-                         log=console.print, members=names)
+                         log=console.print, members=names, stacked=stacked)
 
 
 def register(app: typer.Typer) -> None:
