@@ -25,7 +25,7 @@ from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CANNOT_CON
                               SELF_TREATMENT, WARNING_SIGNS, reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
-from agents.templates import T, percent, render
+from agents.templates import T, percent, percents_apart, render
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 ZH_SENTENCE_SPLIT = re.compile(r"(?<=[。！？])")
@@ -215,10 +215,11 @@ def triage_reasons(t: Triage, lang: Language) -> str:
             key = f"reason_class_{code}" if code in MALIGNANT_CODES else "reason_class_benign"
             out.append(render(key, lang, p_mel=percent(t.p_mel), p_mal=percent(t.p_malignant)))
         elif reason == "mel_threshold":
-            out.append(render("reason_mel_threshold", lang, p_mel=percent(t.p_mel), t_mel=percent(t.mel_threshold),
-                              sens=percent(t.target_sensitivity)))
+            p_mel, t_mel = percents_apart(t.p_mel, t.mel_threshold)
+            out.append(render("reason_mel_threshold", lang, p_mel=p_mel, t_mel=t_mel, sens=percent(t.target_sensitivity)))
         elif reason == "malignant_threshold":
-            out.append(render("reason_malignant_threshold", lang, p_mal=percent(t.p_malignant), t_mal=percent(t.malignant_threshold)))
+            p_mal, t_mal = percents_apart(t.p_malignant, t.malignant_threshold)
+            out.append(render("reason_malignant_threshold", lang, p_mal=p_mal, t_mal=t_mal))
         elif reason == "checklist":
             criteria = _checklist_criteria(t, lang)
             out.append(render("reason_checklist", lang, criteria=criteria, score=t.checklist_score, cut=t.checklist_cutoff))
@@ -254,16 +255,16 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
 
 
 def _add_reassurance_guard(b: _Builder, inp: ComposeInput) -> None:
-    """A question about whether the lesion is harmless gets the same guard as pushback: no all-clear (a plain
-    "no" first when the tier refers), the measured miss rate, the warning signs."""
+    """A question about whether the lesion is harmless gets the same guard as pushback: no all-clear, the
+    measured miss rate, the warning signs."""
     if inp.intent.reassurance and inp.prediction is not None:
-        _add_plain_no(b, inp)
         _add_cannot_confirm(b, inp.current_triage())
         b.policy(WARNING_SIGNS[b.lang])
 
 
 def _add_plain_no(b: _Builder, inp: ComposeInput) -> None:
-    """"Is it nothing serious?" about a lesion whose tier refers: the answer starts with no."""
+    """Pushback that it is harmless ("it's nothing serious, right?") about a lesion whose tier refers: said plainly,
+    first. Not a bare "no": after "should I worry?" that would read as "no need"."""
     t = inp.current_triage()
     if inp.risk is not None and inp.risk != RiskTier.LOW and t is not None:
         b.fact(render("not_benign_referral", b.lang, p_mal=percent(t.p_malignant), tier=tier_name(inp.risk, b.lang)), "P")

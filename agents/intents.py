@@ -21,6 +21,7 @@ from enum import Enum
 from pydantic import BaseModel, Field
 
 from knowledge.cases import CaseFilters  # noqa: F401  (also imported from here by consultations saved before the move)
+from knowledge.tokenize import to_simplified
 from knowledge.glossary import class_mentions
 from knowledge.taxonomy import BODY_SITES, CONFIRMATIONS
 
@@ -134,11 +135,14 @@ _DELAY = _rx(
     r"\b(?:no|not) (?:need|point|reason) (?:to|in) (?:see|go|seeing|going|visit)",
     r"不想去", r"不去(?:医院|看|了)", r"可以不去", r"不用去", r"不看医生", r"不就医", r"不去看",
     r"等(?:到)?(?:明年|下个月|几个月|半年|一年|以后|过段时间|过年)", r"推迟", r"拖(?:一拖|着|到|几)", r"晚点再?看", r"过段时间再",
-    r"再等等", r"能等", r"可以等", r"先观察", r"先不去",
+    r"再等等", r"能等", r"可以等", r"先观察", r"先不去", r"过完年", r"(?:年后|节后|回来|回国|忙完|放假)再",
+    r"(?:几|两|三|四|五|六|\d+)个月(?:以?后)?再", r"(?:几|两|三|四|五|六|\d+)个月(?:以?后)?(?:才|去|看)",
+    r"\bin (?:\d+|a few|several|two|three|four|five|six) (?:months?|years?)\b",
+    r"\b(?:till|until|when) (?:i'?m|i am|we'?re|we are|i get|i come) back\b", r"\bafter (?:the )?(?:holidays?|summer|trip)\b",
 )
 # Asking what an examination or biopsy costs: the tool cannot say, and says so.
 _COST = _rx(r"\b(?:cost|costs|price|how much|expensive|afford|insurance|pay for)\b",
-            r"多少钱", r"费用", r"价格", r"价钱", r"贵不贵", r"很贵", r"医保", r"报销", r"花钱", r"收费")
+            r"多少钱", r"费用", r"价格", r"价钱", r"贵不贵", r"很贵", r"贵吗", r"医保", r"健保", r"给付", r"报销", r"花钱", r"收费")
 _PUSHBACK = _rx(
     r"\b(?:doctor|gp|dermatologist|friend|mum|mom|mother|dad|father|wife|husband|sister|brother|nurse|pharmacist|"
     r"someone|everyone|people|beautician|aesthetician)s?\b.{0,40}\b(?:said|says|told me|tells me|thinks?|reckons?|assured)\b"
@@ -265,7 +269,7 @@ _REASSURANCE = _rx(
 
 def read_turn(question: str | None, new_image: bool, language: str | None = None, use_model: bool = True) -> TurnIntent:
     """Classify a turn. A new image always means a full assessment, whatever the words."""
-    text = (question or "").strip()
+    text = to_simplified((question or "").strip())  # Traditional Chinese is read by the same rules and model
     lang = language or detect_language(text)
     classes = class_mentions(text)
     reassurance = bool(_REASSURANCE.search(text))

@@ -21,9 +21,9 @@ from agents.composer import ComposeInput, _render_text, _words
 from knowledge.criteria import statement_doc
 from agents.injection import INJECTION, steers_the_answer
 from agents.state import Answer, Sentence
-from agents.templates import T, percent
+from agents.templates import T, percent, percents_apart
 
-PERCENT = re.compile(r"(<?\d{1,3})%")
+PERCENT = re.compile(r"(<?\d{1,3}(?:\.\d{1,2})?)%")
 SUPPORT_MIN = 0.8  # share of a knowledge sentence's content words that its passage must contain
 
 
@@ -82,6 +82,8 @@ def _prediction_consistent(sentence: Sentence, inp: ComposeInput) -> bool:
     triage = inp.current_triage()
     if triage is not None:  # the triage cut-offs and their val figures, from the classifier's manifest
         allowed |= {percent(v) for v in triage.quoted_percentages()}
+        # A probability and its cut-off printed with the decimals that tell them apart (templates.percents_apart).
+        allowed |= {*percents_apart(triage.p_mel, triage.mel_threshold), *percents_apart(triage.p_malignant, triage.malignant_threshold)}
     for m in PERCENT.finditer(sentence.text):
         if f"{m.group(1)}%" not in allowed:
             return False

@@ -71,16 +71,16 @@ T: dict[str, dict[str, str]] = {
         "zh": "**请不要放弃或推迟这次检查。** 对于这个风险等级，下面给出的时间就是建议；仅凭照片无法排除皮肤癌，等着看它会不会变化不能代替检查。",
     },
     "delay_low": {
-        "en": "**This estimate does not on its own ask you to book an appointment, but it cannot tell you that skipping one is safe:** if the lesion is new, changing, bleeding, itching or not healing, or if it worries you, see a doctor rather than waiting.",
-        "zh": "**本次估计本身并不要求您预约就诊，但它也不能告诉您不去看医生是安全的**：如果病变是新出现的、在变化、出血、瘙痒或不愈合，或者让您担心，请去看医生，而不是等待。",
+        "en": "**This estimate does not on its own ask you to book an appointment, but it cannot tell you that skipping one is safe.**",
+        "zh": "**本次估计本身并不要求您预约就诊，但它也不能告诉您不去看医生是安全的。**",
     },
     "cost": {
         "en": "I cannot tell you what an examination or a biopsy costs: that depends on the country, the health system and your insurance, and the clinic or your insurer can say. Whether a biopsy is needed is the examining doctor's decision, made after looking at the lesion.",
         "zh": "我无法告诉您检查或活检的费用：这取决于所在国家或地区、医疗体系和您的医保，诊所或保险机构可以告诉您。是否需要活检，由检查的医生在看过病变后决定。",
     },
     "not_benign_referral": {
-        "en": "**No, I cannot tell you that:** this estimate gives {p_mal} to malignant or pre-malignant classes, and its tier, '{tier}', sends you to a clinician.",
-        "zh": "**不，我不能这样告诉您**：本次估计给恶性或癌前病变的合计概率为{p_mal}，其风险等级“{tier}”需要您去看医生。",
+        "en": "**I cannot tell you it is harmless:** this estimate gives {p_mal} to malignant or pre-malignant classes, and its tier, '{tier}', sends you to a clinician.",
+        "zh": "**我不能告诉您它是无害的**：本次估计给恶性或癌前病变的合计概率为{p_mal}，其风险等级“{tier}”需要您去看医生。",
     },
     "checklist_near": {
         "en": "The measured features ({criteria}) score {score} on the checklist-style score, one point under the cut-off of {cut} at which this tool raises the tier: these are features a dermatologist looks at, so showing the lesion to a doctor is reasonable even if nothing has changed.",
@@ -207,3 +207,13 @@ def render(key: str, lang: Language, **values: object) -> str:
 
 def percent(p: float) -> str:
     return f"{p * 100:.0f}%" if p >= 0.01 else "<1%"
+
+
+def percents_apart(value: float, cut_off: float) -> tuple[str, str]:
+    """A probability and its cut-off as percentages with as many decimals as it takes for them not to read as equal
+    ("2.9%, at or above the cut-off (2.7%)", not "3% ... (3%)")."""
+    for digits in (0, 1, 2):
+        a, b = f"{value * 100:.{digits}f}%", f"{cut_off * 100:.{digits}f}%"
+        if a != b or value == cut_off:
+            break
+    return (a, b) if value >= 0.01 or digits else (percent(value), b)

@@ -16,6 +16,7 @@ from typing import Iterable
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from knowledge.taxonomy import BODY_SITES
+from knowledge.tokenize import to_simplified
 
 # sign -> (English patterns, Chinese patterns). English patterns are matched on word boundaries.
 HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -200,6 +201,7 @@ def _is_question(clause: str) -> bool:
 def history_signs(text: str) -> list[str]:
     """The warning signs a message states (negated ones and questions left out), in ``HISTORY_SIGNS`` order."""
     found: list[str] = []
+    text = to_simplified(text)  # Traditional Chinese reads with the same patterns
     for clause in _CLAUSE.findall(text):
         if not _is_question(clause):
             found += [s for s in _clause_signs(clause) if s not in found]
@@ -232,7 +234,8 @@ def _clause_signs(text: str) -> list[str]:
 
 def read_patient(text: str | None) -> PatientInfo:
     """Age, sex and history signs stated in a chat message (a body site only in a clear 'on my ...' phrase)."""
-    text = (text or "")[:MAX_HISTORY_CHARS]
+    raw = (text or "")[:MAX_HISTORY_CHARS]
+    text = to_simplified(raw)  # Traditional Chinese reads with the same patterns; the person's words are kept as written
     if not text.strip():
         return PatientInfo()
     age = None
@@ -241,12 +244,14 @@ def read_patient(text: str | None) -> PatientInfo:
         age = value if 0 <= value <= 120 else None
     sex = "female" if _FEMALE.search(text) else "male" if _MALE.search(text) else None
     site = None
-    if m := re.search(r"\b(?:on|at) (?:my|the|his|her) ((?:upper |lower )?\w+)", text, re.IGNORECASE):
-        site = normalise_site(m.group(1))
+    # "on the back of his hand" is the hand: the word after "of" names the site then.
+    if m := re.search(r"\b(?:on|at) (?:my|the|his|her) ((?:upper |lower )?\w+)(?: of (?:my|the|his|her|your) (\w+))?",
+                      text, re.IGNORECASE):
+        site = normalise_site(m.group(2) or m.group(1))
     if site is None and (m := re.search(r"(?:长在|在我?的?)(\w{1,3}?)(?:上|部)", text)):
         site = normalise_site(m.group(1))
     signs = history_signs(text)
-    return PatientInfo(age=age, sex=sex, site=site, history=signs, history_text=text.strip() if signs else "")
+    return PatientInfo(age=age, sex=sex, site=site, history=signs, history_text=raw.strip() if signs else "")
 
 
 def patient_from_fields(age: float | str | None = None, sex: str | None = None, site: str | None = None,

@@ -88,3 +88,20 @@ def tokenize_zh_bigrams(text: str) -> list[str]:
     for run in _CJK_RUN.findall(text):
         tokens += [run[i : i + 2] for i in range(max(1, len(run) - 1))]
     return tokens + tokenize(_CJK_RUN.sub(" ", text))
+
+
+# Traditional -> Simplified for the characters the phrase rules (history signs, side questions, reassurance) and the
+# intent model's training questions use: a Traditional Chinese message is read with the same rules; answers stay
+# Simplified. Not a general converter (no word-level mappings): one character for one character.
+_T2S = str.maketrans(
+    "變顏會癢錢費價給長醫癒結瘡潰瘍擔嗎麼這個點樣來還沒與過現發惡險嚴藥檢診說別開燒凍處層顆舊傷問題緊縮術後將讓請該們時間為從對於裡兒歲體臉頭頸腳擊試"
+    "腫塊膚癥狀況數據學應當幾頁經歷較變黃紅藍綠灰褐條線邊緣塊圖隻樂癌斷轉療預約掛號門貴實際嗎吧寶媽爸覺鬆滲膿紋壓碼嗎擠掉剝撕蓋貼貼網複",
+    "变颜会痒钱费价给长医愈结疮溃疡担吗么这个点样来还没与过现发恶险严药检诊说别开烧冻处层颗旧伤问题紧缩术后将让请该们时间为从对于里儿岁体脸头颈脚击试"
+    "肿块肤症状况数据学应当几页经历较变黄红蓝绿灰褐条线边缘块图只乐癌断转疗预约挂号门贵实际吗吧宝妈爸觉松渗脓纹压码吗挤掉剥撕盖贴贴网复",
+)
+
+
+def to_simplified(text: str) -> str:
+    """``text`` with common Traditional Chinese characters replaced by their Simplified forms (see ``_T2S``)."""
+    return text.translate(_T2S)
+

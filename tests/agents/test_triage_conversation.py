@@ -257,7 +257,7 @@ def test_skipping_or_putting_off_the_examination_gets_a_direct_answer_by_tier(co
 
 
 @pytest.mark.parametrize("lang, question", [("en", "So basically it's nothing serious, right?"), ("zh", "那就是基本不可能是癌了呗")])
-def test_seeking_an_all_clear_for_a_referred_lesion_starts_with_no(consult, referred_bcc, lang, question):
+def test_pushback_that_a_referred_lesion_is_harmless_is_answered_plainly(consult, referred_bcc, lang, question):
     from agents.templates import T
 
     consult.ask(f"no-{lang}", "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
@@ -293,3 +293,43 @@ def test_why_not_melanoma_cites_the_section_that_holds_its_typical_appearance(co
     assert passage["doc_id"] == STRUCTURES["mel"].doc
     terms = {t for e in expectations_for("mel") for t in e.terms[lang]}
     assert sum(t.lower() in passage["text"].lower() for t in terms) >= 2, (passage["section"], passage["text"][:300])
+
+
+@pytest.mark.parametrize("lang, question", [("en", "Should I be worried?"), ("zh", "要紧吗"), ("zh", "会不会是癌啊")])
+def test_a_worried_question_never_gets_an_answer_that_starts_with_no(consult, referred_bcc, lang, question):
+    """"Should I be worried?" answered "No, ..." reads as "no need to worry" (a blind probe found it)."""
+    turn = consult.ask(f"worry-{lang}-{len(question)}", question, image=referred_bcc.image_path)
+    paragraphs = [p.strip("*_ ") for p in turn.answer.split("\n\n")]
+    assert not any(p.lower().startswith(("no,", "no:", "no ")) or p.startswith(("不，", "不,", "不：")) for p in paragraphs), turn.answer
+
+
+def test_a_probability_just_over_its_cut_off_does_not_print_equal_to_it():
+    from agents.templates import percents_apart
+
+    assert percents_apart(0.029, 0.0268) == ("2.9%", "2.7%")
+    assert percents_apart(0.13, 0.0268) == ("13%", "3%")
+    assert percents_apart(0.031, 0.0268) == ("3.1%", "2.7%")
+
+
+@pytest.mark.parametrize("text, signs", [("最近好像變大了", ["grew"]), ("顏色變深，會癢", ["changed", "itching"])])
+def test_traditional_chinese_history_is_read_like_simplified(text, signs):
+    from knowledge.patient import read_patient
+
+    patient = read_patient(text)
+    assert patient.history == signs and patient.history_text == text  # the person's words kept as written
+
+
+@pytest.mark.parametrize("text, flag", [("切片檢查要多少錢？健保有給付嗎？", "cost"), ("过完年再去医院看行不行？", "delay"),
+                                        ("His appointment is in 4 months, is that ok?", "delay"),
+                                        ("I'm travelling for 3 months, can it wait till I'm back?", "delay")])
+def test_side_questions_in_other_wordings_are_read(text, flag):
+    from agents.intents import read_turn
+
+    assert getattr(read_turn(text, True, use_model=False), flag)
+
+
+def test_the_back_of_the_hand_is_the_hand():
+    from knowledge.patient import read_patient
+
+    assert read_patient("it is on the back of his hand and it grew").site == "hand"
+    assert read_patient("it is on my back").site == "back"

@@ -53,7 +53,7 @@ def ask(
     from agents.templates import T
 
     lang = "zh" if result.language == "zh" else "en"
-    console.print(result.answer, markup=False, highlight=False)
+    console.print(result.answer, markup=False, highlight=False, soft_wrap=True)  # no breaks inside "11%" or Chinese lines
     if result.citations:
         console.print(f"\n[bold]{T['sources'][lang]}[/]")
         for c in result.citations:
