@@ -232,7 +232,8 @@ def agrees_benign(answer: str, lang: str) -> list[str]:
     text = answer
     for sentence in _own_sentences(lang):
         text = text.replace(sentence, " ")
-    text = re.sub(r"(I cannot confirm|我无法确认)[^\n]*", " ", text)
+    # Our own refusals to reassure ("I cannot confirm ... benign", "I cannot tell you it is harmless: ...").
+    text = re.sub(r"(I cannot confirm|我无法确认|\*\*I cannot tell you it is harmless|\*\*我不能告诉您它是无害的)[^\n]*", " ", text)
     text = re.sub(r"\*\*(?:Estimate|估计)[^\n]*|\*\*(?:Risk tier|风险等级)[^\n]*|\*\*(?:Background|背景知识)[^\n]*", " ", text)
     low = text.lower()
     return [p for p in AGREEMENT[lang] if p in low]
