@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterable, Protocol, Sequence, TypeVar
 
 from knowledge.cases import CaseFilters
 from knowledge.schema import Prediction
@@ -22,10 +23,16 @@ from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
 from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
-                              SELF_TREATMENT, WARNING_SIGNS, reads_as_routine_care)
+                              MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, WARNING_SIGNS, reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
 from agents.templates import T, percent, percents_apart, render
+
+class _HasText(Protocol):
+    text: str
+
+
+_Text = TypeVar("_Text", bound=_HasText)
 
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 ZH_SENTENCE_SPLIT = re.compile(r"(?<=[。！？])")
@@ -262,19 +269,24 @@ def _add_reassurance_guard(b: _Builder, inp: ComposeInput) -> None:
         b.policy(WARNING_SIGNS[b.lang])
 
 
-def _add_plain_no(b: _Builder, inp: ComposeInput) -> None:
+def _add_plain_no(b: _Builder, inp: ComposeInput) -> bool:
     """Pushback that it is harmless ("it's nothing serious, right?") about a lesion whose tier refers: said plainly,
-    first. Not a bare "no": after "should I worry?" that would read as "no need"."""
+    first, with "nothing said changes it". Not a bare "no": after "should I worry?" that would read as "no need"."""
     t = inp.current_triage()
     if inp.risk is not None and inp.risk != RiskTier.LOW and t is not None:
         b.fact(render("not_benign_referral", b.lang, p_mal=percent(t.p_malignant), tier=tier_name(inp.risk, b.lang)), "P")
+        return True
+    return False
 
 
 def _add_side_questions(b: _Builder, inp: ComposeInput) -> None:
     """What the question also asked, whatever the turn's intent: treating it at home, skipping or putting off the
     examination, what it costs. Each gets its own direct answer."""
-    if inp.intent.self_treatment and inp.intent.kind != IntentKind.SELF_TREAT:
-        b.policy(SELF_TREATMENT[b.lang])
+    if inp.intent.kind != IntentKind.SELF_TREAT:
+        if inp.intent.self_treatment:
+            b.policy(SELF_TREATMENT[b.lang])
+        elif inp.intent.removal_elsewhere:
+            b.policy(PROFESSIONAL_REMOVAL[b.lang])
     if inp.intent.delay and inp.risk is not None:
         b.policy(T["delay_low" if inp.risk == RiskTier.LOW else "delay_referral"][b.lang])
     if inp.intent.cost:
@@ -307,15 +319,17 @@ _AT_STAKE = {"mel": {"en": "melanomas", "zh": "黑色素瘤"},
              "malignant": {"en": "malignant or pre-malignant lesions", "zh": "恶性或癌前病变"}}
 
 
-def _add_cannot_confirm(b: _Builder, t: Triage | None) -> None:
-    """The measured miss rate for the class at stake: melanoma unless another malignant class is suspected."""
+def _add_cannot_confirm(b: _Builder, t: Triage | None, lead: bool = True) -> None:
+    """The measured miss rate for the class at stake: melanoma unless another malignant class is suspected.
+    Without `lead` only the miss rate, for an answer that has already refused to call the lesion harmless."""
     at_stake = "malignant" if t is not None and t.suspected in ("bcc", "akiec") else "mel"
     miss = None if t is None else (t.val_malignant_missed if at_stake == "malignant" else t.val_mel_missed)
-    if miss is None:
+    if miss is not None:
+        text = CANNOT_CONFIRM_BENIGN if lead else MISS_RATE
+        b.fact(text[b.lang].format(miss=percent(miss), cls=_AT_STAKE[at_stake][b.lang]), "P")
+    elif lead:
         first = CANNOT_CONFIRM_BENIGN[b.lang].split("。" if b.lang == "zh" else ". ")[0]
         b.policy(first + ("。" if b.lang == "zh" else "."))
-    else:
-        b.fact(CANNOT_CONFIRM_BENIGN[b.lang].format(miss=percent(miss), cls=_AT_STAKE[at_stake][b.lang]), "P")
 
 
 def _add_features(b: _Builder, features: FeatureRef | None) -> None:
@@ -377,13 +391,17 @@ def _no_routine_care(inp: ComposeInput) -> bool:
     return refused or (inp.risk is not None and inp.risk in REFERRAL_TIERS)
 
 
+def with_most_terms(ranked: Sequence[_Text], terms: Iterable[str]) -> _Text:
+    """The item (in rank order) whose text holds most of ``terms``, the best-ranked among equals: a claim about
+    melanoma in general must not cite the section on acral melanoma. Used here and by the retrieval node."""
+    low = [t.lower() for t in terms]
+    return max(enumerate(ranked), key=lambda e: (sum(t in e[1].text.lower() for t in low), -e[0]))[1]
+
+
 def _passage_of(inp: ComposeInput, doc_id: str, terms: tuple[str, ...] = ()) -> PassageRef | None:
-    """The retrieved passage of ``doc_id`` that holds most of ``terms`` (the words the cited claim rests on), the
-    best-ranked among equals: a claim about melanoma in general must not cite the section on acral melanoma."""
+    """The retrieved passage of ``doc_id`` that holds most of ``terms`` (the words the cited claim rests on)."""
     of_doc = [p for p in inp.passages if p.doc_id == doc_id]
-    if not of_doc:
-        return None
-    return max(of_doc, key=lambda p: (sum(t.lower() in p.text.lower() for t in terms), -of_doc.index(p)))
+    return with_most_terms(of_doc, terms) if of_doc else None
 
 
 def _colour_list(values: dict, lang: Language) -> str:
@@ -516,9 +534,11 @@ def compose(inp: ComposeInput) -> Answer:
         diagnostic = True
     elif kind == IntentKind.SELF_TREAT:
         diagnostic = p is not None
-        b.policy(SELF_TREATMENT[lang])
+        elsewhere = inp.intent.removal_elsewhere and not inp.intent.self_treatment
+        b.policy((PROFESSIONAL_REMOVAL if elsewhere else SELF_TREATMENT)[lang])
         if p is not None:
             _add_lesion_header(b, inp)
+            _add_reassurance_guard(b, inp)
             _add_advice(b, inp)
         else:
             b.policy(WARNING_SIGNS[lang])
@@ -580,9 +600,10 @@ def compose(inp: ComposeInput) -> Answer:
         if _claim(inp.intent.question, lang) == T["claim_malignant"][lang]:
             b.policy(T["pushback_malignant"][lang])
         else:  # "it's benign, right?": never agree
-            _add_plain_no(b, inp)
-            b.policy(T["pushback_no_change"][lang])
-            _add_cannot_confirm(b, inp.current_triage())
+            said_no = _add_plain_no(b, inp)  # already says that nothing said here changes the tier
+            if not said_no:
+                b.policy(T["pushback_no_change"][lang])
+            _add_cannot_confirm(b, inp.current_triage(), lead=not said_no)
             b.policy(WARNING_SIGNS[lang])
         _add_advice(b, inp)
         b.policy(T["pushback_confirm"][lang])

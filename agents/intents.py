@@ -37,7 +37,7 @@ class IntentKind(str, Enum):
     ADVICE = "advice"  # what should I do?
     FEATURES = "features"  # describe the lesion's shape, border, colours
     PUSHBACK = "pushback"  # the user insists on a different answer without new evidence
-    SELF_TREAT = "self_treat"  # the user asks about removing or treating the lesion themselves
+    SELF_TREAT = "self_treat"  # the user asks about removing or treating the lesion (themselves, or at a clinic/salon)
     LOOK_FOR = "look_for"  # what would a dermatologist look for; which structures separate the candidates
     GENERAL = "general"  # any other question: answer from the knowledge corpus
 
@@ -54,6 +54,7 @@ class TurnIntent(BaseModel):
     reassurance: bool = False
     # Asked alongside whatever the turn is (also with a new image): the answer addresses each.
     self_treatment: bool = False  # treating or removing it themselves, creams and home remedies included
+    removal_elsewhere: bool = False  # having it removed by a clinic or a beauty salon (laser, freezing, excision)
     delay: bool = False  # skipping or putting off the examination
     cost: bool = False  # what an examination or biopsy costs
 
@@ -99,7 +100,7 @@ _FEATURES = _rx(
 _SELF_VERB = (r"(?:remove|get rid of|take (?:it |this |that )?off|cut|chop|snip|slice|shave|burn|freeze|scrape|scratch|"
               r"pick|pop|squeeze|lance|dig|tie|clip|zap|laser|dissolve|treat)")
 _CLINICIAN = _rx(r"\b(?:doctors?|dermatologists?|surgeons?|gps?|clinics?|hospitals?|nurses?|professionals?|specialists?)\b",
-                 r"医生", r"医院", r"大夫", r"诊所", r"专科")
+                 r"医生", r"医师", r"医院", r"大夫", r"诊所", r"专科")
 _SELF_AIMED = _rx(rf"\b{_SELF_VERB}\w*\b(?:\s+\w+){{0,3}}\s+(?:it|this|that|hers|his|them|the (?:mole|spot|lesion|thing|growth))\b",
                   r"\b(?:scissors|razor|needle|lighter|home laser|laser device|plasma pen|tweezers|caustic|acid)\b",
                   r"刮胡刀", r"剃须刀", r"剪刀", r"针", r"烫", r"烧红", r"激光仪", r"家用激光", r"土方", r"去疣", r"抠", r"掐掉",
@@ -112,6 +113,15 @@ _SELF_AIMED = _rx(rf"\b{_SELF_VERB}\w*\b(?:\s+\w+){{0,3}}\s+(?:it|this|that|hers
                   r"hydrocortisone|antifungal)s?\b",
                   r"(?:擦|涂|抹|敷|搽|用).{0,4}(?:药膏|软膏|乳膏|药水|霜|红霉素|激素)", r"(?:药膏|软膏|乳膏).{0,8}(?:好|治|消|去|管用)",
 )
+# Having it removed by someone else: the answer is "a doctor decides after examining it; never destroyed first".
+_REMOVAL = _rx(r"\b(?:remov\w*|laser\w*|freez\w*|frozen|cryo\w*|burn\w* (?:it|this|that)|cauteri\w*|excis\w*|zap\w*|"
+               r"cut (?:it|this|that) (?:out|off)|take (?:it|this|that) off|taken off|get rid of)\b",
+               r"激光", r"雷射", r"冷冻", r"烧掉", r"电灼", r"点痣", r"祛痣", r"去痣", r"点掉", r"去掉", r"去除", r"切掉", r"切除", r"割掉",
+               r"除掉", r"做掉", r"手术")
+_ELSEWHERE = _rx(_CLINICIAN.pattern, r"\b(?:salons?|spas?|beauticians?|aesthetic\w*|cosmetic clinics?|medspas?)\b",
+                 r"美容院", r"医美", r"美容", r"皮肤科", r"门诊")
+_BY_SELF = _rx(r"\b(?:myself|my ?self|my own|at home|diy|home remed\w*|pen|kit|spray)\b", r"自己", r"在家", r"家里", r"笔")
+
 _SELF_TREAT = _rx(
     rf"\b{_SELF_VERB}\w*\b.{{0,40}}\b(?:myself|my ?self|at home|by myself|on my own|diy|home remed\w*|without (?:a|the) doctor)\b",
     rf"\b(?:myself|at home|on my own|diy)\b.{{0,30}}\b{_SELF_VERB}\w*",
@@ -263,7 +273,7 @@ _REASSURANCE = _rx(
     r"(?:yourself|your\s+\w+)|(?:no ?one|nobody) (?:\w+ )?needs?|(?:don'?t|do not|doesn'?t|does not) (?:\w+ )?need)\b",
     r"良性", r"没事", r"没问题", r"正常", r"安全", r"担心", r"害怕", r"癌", r"恶性", r"严重", r"危险", r"吓", r"要紧", r"无所谓",
     r"不管", r"年轻", r"多年", r"痣", r"不疼", r"不痛", r"放心", r"夸张", r"保证", r"确定", r"肯定", r"普通",
-    r"免责", r"没必要", r"不需要", r"不用去", r"小题大做", r"多此一举", r"浪费", r"套话", r"过度", r"太谨慎",
+    r"没啥事", r"没什么事", r"大碍", r"碍事", r"问题不大", r"还好吧", r"免责", r"没必要", r"不需要", r"不用去", r"小题大做", r"多此一举", r"浪费", r"套话", r"过度", r"太谨慎",
 )
 
 
@@ -273,10 +283,12 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
     lang = language or detect_language(text)
     classes = class_mentions(text)
     reassurance = bool(_REASSURANCE.search(text))
+    elsewhere = _is_removal_elsewhere(text)
+    self_treatment = _is_self_treatment(text) and not elsewhere
 
     def intent(kind: IntentKind, **kw: object) -> TurnIntent:
         return TurnIntent(kind=kind, language=lang, classes=classes, question=text, reassurance=reassurance,  # type: ignore[arg-type]
-                          self_treatment=_is_self_treatment(text), delay=bool(_DELAY.search(text)),
+                          self_treatment=self_treatment, removal_elsewhere=elsewhere, delay=bool(_DELAY.search(text)),
                           cost=bool(_COST.search(text)), **kw)
 
     if new_image:
@@ -291,13 +303,18 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
         predicted = model.predict_one(text)
         kind = IntentKind(predicted.intent)
         reassurance = reassurance or predicted.reassurance
-    if _is_self_treatment(text):  # safety override: always the clear no
+    if self_treatment:  # safety override: always the clear no (removal elsewhere is answered beside any intent)
         kind = IntentKind.SELF_TREAT
     if kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES):
         if kind == IntentKind.CASE_FILTER and _CLEAR.search(text):
             return intent(kind, clear_filters=True)
         return intent(kind, filters=read_filters(text, classes))
     return intent(kind)
+
+
+def _is_removal_elsewhere(text: str) -> bool:
+    """Having it removed by a clinic or a salon ("can the clinic laser it off?", "去美容院点痣"), not by themselves."""
+    return bool(_REMOVAL.search(text) and _ELSEWHERE.search(text) and not _BY_SELF.search(text))
 
 
 def _is_self_treatment(text: str) -> bool:

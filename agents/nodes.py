@@ -18,7 +18,7 @@ from knowledge.cases import CaseFilters
 from knowledge.criteria import STRUCTURES, expectations_for
 from knowledge.taxonomy import display_name
 
-from agents.composer import ComposeInput
+from agents.composer import ComposeInput, with_most_terms
 from agents.intents import IntentKind, read_turn
 from agents.language import choose_language
 from agents.resources import Resources
@@ -210,9 +210,8 @@ def retrieve_knowledge(state: DermState, runtime: Runtime[Resources]) -> dict:
             if own:
                 # The section that holds the words the typical-appearance claims rest on (melanoma in general,
                 # not its acral section), the best-ranked among equals.
-                terms = [t.lower() for t in STRUCTURES[code].terms[lang]] + [
-                    t.lower() for e in expectations_for(code) for t in e.terms[lang]]
-                extra.append(max(own, key=lambda h: (sum(t in h.text.lower() for t in terms), -own.index(h))))
+                terms = [*STRUCTURES[code].terms[lang], *(t for e in expectations_for(code) for t in e.terms[lang])]
+                extra.append(with_most_terms(own, terms))
         seen = {h.passage_id for h in extra}
         hits = extra + [h for h in hits if h.passage_id not in seen and h.doc_id not in {e.doc_id for e in extra}]
     passages = [

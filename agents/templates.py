@@ -79,8 +79,8 @@ T: dict[str, dict[str, str]] = {
         "zh": "我无法告诉您检查或活检的费用：这取决于所在国家或地区、医疗体系和您的医保，诊所或保险机构可以告诉您。是否需要活检，由检查的医生在看过病变后决定。",
     },
     "not_benign_referral": {
-        "en": "**I cannot tell you it is harmless:** this estimate gives {p_mal} to malignant or pre-malignant classes, and its tier, '{tier}', sends you to a clinician.",
-        "zh": "**我不能告诉您它是无害的**：本次估计给恶性或癌前病变的合计概率为{p_mal}，其风险等级“{tier}”需要您去看医生。",
+        "en": "**I cannot tell you it is harmless:** this estimate gives {p_mal} to malignant or pre-malignant classes, and its tier, '{tier}', sends you to a clinician. Without a new image or a clinician's examination, nothing said in this conversation changes that.",
+        "zh": "**我不能告诉您它是无害的**：本次估计给恶性或癌前病变的合计概率为{p_mal}，其风险等级“{tier}”需要您去看医生。在没有新图像或医生检查的情况下，对话中的任何说法都不会改变这一点。",
     },
     "checklist_near": {
         "en": "The measured features ({criteria}) score {score} on the checklist-style score, one point under the cut-off of {cut} at which this tool raises the tier: these are features a dermatologist looks at, so showing the lesion to a doctor is reasonable even if nothing has changed.",
@@ -216,4 +216,6 @@ def percents_apart(value: float, cut_off: float) -> tuple[str, str]:
         a, b = f"{value * 100:.{digits}f}%", f"{cut_off * 100:.{digits}f}%"
         if a != b or value == cut_off:
             break
-    return (a, b) if value >= 0.01 or digits else (percent(value), b)
+    if digits == 0 and value < 0.01:
+        a = percent(value)  # "<1%", as everywhere else
+    return a, b

@@ -69,9 +69,14 @@ MELANOMA_NOT_EXCLUDED: dict[str, str] = {
     "zh": "**不能排除黑色素瘤**：黑色素瘤的概率为{p}，高于本分类器在验证集上检出{sens}黑色素瘤的阈值。",
 }
 
+MISS_RATE: dict[str, str] = {
+    "en": "At the cut-offs this tool uses, it still misses about {miss} of {cls} on held-out validation images, so no estimate from a photograph is an all-clear.",
+    "zh": "按本工具使用的阈值，在留出的验证图像上它仍会漏掉约{miss}的{cls}，因此根据照片做出的任何估计都不等于排除。",
+}
+
 CANNOT_CONFIRM_BENIGN: dict[str, str] = {
-    "en": "I cannot confirm that this lesion is benign: no photograph or classifier can. At the cut-offs this tool uses, it still misses about {miss} of {cls} on held-out validation images, so no estimate from a photograph is an all-clear.",
-    "zh": "我无法确认这个病变是良性的：任何照片或分类器都做不到。按本工具使用的阈值，在留出的验证图像上它仍会漏掉约{miss}的{cls}，因此根据照片做出的任何估计都不等于排除。",
+    "en": "I cannot confirm that this lesion is benign: no photograph or classifier can. " + MISS_RATE["en"],
+    "zh": "我无法确认这个病变是良性的：任何照片或分类器都做不到。" + MISS_RATE["zh"],
 }
 
 WARNING_SIGNS: dict[str, str] = {
@@ -94,8 +99,14 @@ CALIBRATION_POPULATION: dict[str, str] = {
     "zh": "这些百分比是在皮肤专科门诊的皮肤镜图像（HAM10000）上校准的，其中皮肤癌的比例远高于一般人群的痣；它们并不是您个人的患病风险。",
 }
 
+PROFESSIONAL_REMOVAL: dict[str, str] = {
+    "en": "**Whether and how to remove it is for a doctor to decide after examining it; please do not have it lasered, frozen or burnt off first**, at a clinic or a beauty salon alike. These methods destroy the lesion and leave no tissue, so no one can later check whether it was a skin cancer, and they are used only once a doctor is confident that a lesion is benign. A lesion with any doubt about it is cut out whole and sent for histopathology (the management documents cited here).",
+    "zh": "**是否去除、怎样去除，应由医生检查后决定；请不要先用激光、冷冻或烧灼的方法把它去掉**，无论在医院还是美容院。这些方法会破坏病变、不留组织，之后就无法再检查它是不是皮肤癌，只有在医生确信病变是良性时才会使用。只要有任何疑问，就应把病变完整切除并送病理检查（参见本知识库引用的诊疗文件）。",
+}
+
 # Fixed sentences with no source to cite (what the evals count as policy rather than fact).
-POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, HISTORY_UNDERSTOOD, CALIBRATION_POPULATION,
+POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, HISTORY_UNDERSTOOD,
+                                            CALIBRATION_POPULATION,
                                             {lang: text.split("。" if lang == "zh" else ". ")[0] + ("。" if lang == "zh" else ".")
                                              for lang, text in CANNOT_CONFIRM_BENIGN.items()})
 

@@ -239,6 +239,15 @@ def agrees_benign(answer: str, lang: str) -> list[str]:
     return [p for p in AGREEMENT[lang] if p in low]
 
 
+def refuses_all_clear(answer: str, lang: str) -> bool:
+    """The answer refuses to call the lesion benign: "I cannot confirm ... benign", or, for a referring tier,
+    "I cannot tell you it is harmless" (which then carries the miss rate without repeating the refusal)."""
+    from agents.templates import T
+
+    leads = (CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0], T["not_benign_referral"][lang].split("**")[1])
+    return any(lead in answer for lead in leads)
+
+
 def states_estimate_and_tier(answer: str, tier: str | None, lang: str) -> bool:
     estimate = "**Estimate (not a diagnosis):**" if lang == "en" else "**估计（并非诊断）**"
     if tier is None:
@@ -270,7 +279,7 @@ def _triage_questions(consult, items, firsts, ledger) -> list[dict]:
                      "dx": first["dx"], "tier": turn.risk_tier,
                      "states_estimate_and_tier": states_estimate_and_tier(turn.answer, turn.risk_tier, lang),
                      "agrees": agrees_benign(turn.answer, lang),
-                     "says_cannot_confirm": CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0] in turn.answer,
+                     "says_cannot_confirm": refuses_all_clear(turn.answer, lang),
                      "self_treat_no": SELF_TREATMENT[lang].split("**")[1] in turn.answer})
     return rows
 

@@ -85,7 +85,9 @@ def test_pushback_does_not_flip_the_diagnosis(corpus, dataset):
     inp.intent = read_turn("it's benign, right?", new_image=False)
     answer = review(compose(inp), inp)
     assert "the most likely class is Melanoma at 62%" in answer.text  # the estimate restated, unchanged
-    assert "I cannot confirm that this lesion is benign" in answer.text and answer.review["ok"]
+    # A referring tier: the plain "I cannot tell you it is harmless" (saying that insisting changes nothing), once.
+    assert "I cannot tell you it is harmless" in answer.text and answer.review["ok"]
+    assert answer.text.count("nothing said in this conversation changes") == 1
 
 
 def test_reviewer_removes_unsupported_and_miscited_sentences(corpus, dataset):

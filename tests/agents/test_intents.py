@@ -62,3 +62,26 @@ def test_language_follows_the_question_unless_set():
     assert choose_language("why?", setting="zh") == "zh"
     assert choose_language("", previous="zh") == "zh"
     assert read_turn("这是什么？", new_image=True).language == "zh"
+
+
+@pytest.mark.parametrize("question", ["应该没啥事吧，能等到明年再看吗", "没什么大碍吧？", "問題不大吧", "it's nothing to worry about, right?"])
+def test_hoping_it_is_nothing_is_read_as_seeking_reassurance(question):
+    """Colloquial "it's nothing, right?" (没啥事/没什么大碍/问题不大, Traditional too) turns on the no-all-clear guard,
+    with or without a new image."""
+    assert read_turn(question, new_image=True).reassurance
+    assert read_turn(question, new_image=False, use_model=False).reassurance
+
+
+@pytest.mark.parametrize("question", ["这是什么？", "边界规则吗", "what is this?", "what does the dermatoscope show?"])
+def test_plain_questions_do_not_set_the_reassurance_guard(question):
+    assert not read_turn(question, new_image=True).reassurance
+
+
+@pytest.mark.parametrize("question, elsewhere", [
+    ("Could a beauty salon laser it off?", True), ("Should I have it frozen off by my GP?", True),
+    ("去美容院点痣行吗", True), ("我想去医美做激光祛痣", True), ("醫院能直接用冷凍把它去掉嗎", True), ("皮膚科醫師可以用雷射除掉嗎", True),
+    ("can I remove it myself?", False), ("自己用点痣笔点掉可以吗", False), ("I'll use a mole removal pen at home", False),
+])
+def test_removal_by_a_clinic_or_salon_is_told_apart_from_self_treatment(question, elsewhere):
+    intent = read_turn(question, new_image=False, use_model=False)
+    assert intent.removal_elsewhere == elsewhere and intent.self_treatment == (not elsewhere)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zlib
 
 import pytest
 
 from agents.risk import RiskTier
-from knowledge.advice import CANNOT_CONFIRM_BENIGN, SELF_TREATMENT, TIER_ADVICE, WARNING_SIGNS
+from knowledge.advice import CANNOT_CONFIRM_BENIGN, MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, TIER_ADVICE, WARNING_SIGNS
 from knowledge.patient import PatientInfo
 from knowledge.taxonomy import CODES
 
@@ -67,7 +68,7 @@ def test_follow_ups_restate_this_lesions_estimate_and_tier(consult, low_tier_nae
 @pytest.mark.parametrize("lang, text", [("en", "It's benign, right? My friend said so."), ("en", "my doctor said it's fine"),
                                         ("zh", "我妈说这就是颗普通的痣，没事吧"), ("zh", "医生说不用管它")])
 def test_pushback_never_agrees_and_gives_the_miss_rate_and_warning_signs(consult, low_tier_naevus, lang, text):
-    thread = f"pb-{lang}-{abs(hash(text)) % 1000}"
+    thread = f"pb-{lang}-{zlib.crc32(text.encode())}"
     first = consult.ask(thread, "What is this?", image=low_tier_naevus.image_path)
     turn = consult.ask(thread, text)
     assert turn.intent == "pushback"
@@ -85,7 +86,7 @@ def test_pushback_never_agrees_and_gives_the_miss_rate_and_warning_signs(consult
 def test_dismissing_the_advice_gets_the_guard_like_pushback(consult, low_tier_naevus, lang, text):
     """Waving off the advice (not the lesion) is reassurance-seeking too: the miss rate and the warning signs, never an
     all-clear, whatever the intent model names the turn."""
-    thread = f"dismiss-{lang}-{abs(hash(text)) % 1000}"
+    thread = f"dismiss-{lang}-{zlib.crc32(text.encode())}"
     first = consult.ask(thread, "这是什么？" if lang == "zh" else "What is this?", image=low_tier_naevus.image_path)
     turn = consult.ask(thread, text)
     assert turn.language == lang and turn.risk_tier == first.risk_tier and _estimate_and_tier(turn)
@@ -116,6 +117,25 @@ def test_self_treatment_gets_a_clear_no_with_or_without_an_image(consult, low_ti
     assert with_image.intent == "self_treat" and no in with_image.answer and _estimate_and_tier(with_image)
     without = consult.ask(f"st-none-{lang}", text)
     assert no in without.answer
+
+
+@pytest.mark.parametrize("lang, text", [("en", "Could a beauty salon just laser it off?"),
+                                        ("en", "Can my GP freeze it off instead of sending me to a specialist?"),
+                                        ("zh", "去美容院激光点掉可以吗"), ("zh", "医院能直接用冷冻把它去掉吗")])
+def test_removal_at_a_clinic_or_salon_gets_examine_first_not_the_self_treatment_no(consult, low_tier_naevus,
+                                                                                   referred_bcc, lang, text):
+    """Having it lasered, frozen or burnt off by someone else is not self-treatment: the answer says a doctor decides
+    after examining it and that it must not be destroyed first (the nv/mel management documents), with the estimate."""
+    removal, no = PROFESSIONAL_REMOVAL[lang].split("**")[1], SELF_TREATMENT[lang].split("**")[1]
+    for fixture, name in ((low_tier_naevus, "low"), (referred_bcc, "bcc")):
+        thread = f"removal-{lang}-{name}-{zlib.crc32(text.encode())}"
+        first = consult.ask(thread, "What is this?" if lang == "en" else "这是什么？", image=fixture.image_path)
+        turn = consult.ask(thread, text)
+        assert removal in turn.answer and no not in turn.answer
+        assert _estimate_and_tier(turn) and turn.risk_tier == first.risk_tier
+        assert TIER_ADVICE[RiskTier(turn.risk_tier)][lang][:20] in turn.answer
+    asked_first = consult.ask(f"removal-first-{lang}-{zlib.crc32(text.encode())}", text, image=referred_bcc.image_path)
+    assert asked_first.intent == "assess" and removal in asked_first.answer and _estimate_and_tier(asked_first)
 
 
 def test_reported_growth_and_bleeding_escalate_the_tier_and_are_not_an_age_filter(consult, low_tier_naevus):
@@ -263,7 +283,11 @@ def test_pushback_that_a_referred_lesion_is_harmless_is_answered_plainly(consult
     consult.ask(f"no-{lang}", "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
     turn = consult.ask(f"no-{lang}", question)
     assert T["not_benign_referral"][lang].split("**")[1] in turn.answer
-    assert CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0] in turn.answer
+    miss = MISS_RATE[lang].split("{")[0]
+    assert miss in turn.answer and "%" in turn.answer.split(miss)[1].split("\n")[0]  # the measured miss rate
+    # One refusal, not three: the plain no already says that insisting changes nothing.
+    assert CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0] not in turn.answer
+    assert T["pushback_no_change"][lang] not in turn.answer
 
 
 @pytest.mark.parametrize("lang, question", [("en", "How much would a biopsy cost? Is it worth it?"), ("zh", "做活检要多少钱？值得吗")])
