@@ -12,7 +12,7 @@ import hashlib
 import io
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import Iterable, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -156,3 +156,64 @@ def shades_of_grey(rgb: np.ndarray, p: int = 6) -> np.ndarray:
         return rgb
     gains = 1.0 / np.maximum(np.sqrt(3.0) * illuminant / norm, 1e-3)  # a channel with no light is not amplified to inf
     return np.clip(rgb * gains, 0.0, 1.0)
+
+
+# The exposure floor. A photo darker or flatter than almost every training photo (an under-exposed phone picture,
+# a dim dermatoscope, a washed-out scan) is lifted to the darkest / flattest a training photo is before the
+# classifier sees it; every other image is left exactly as it is. Shades of Gray (above) fixes the colour of the
+# light, not its amount: scaling an image leaves its illuminant direction unchanged.
+LUMA = np.array([0.2126, 0.7152, 0.0722])  # Rec. 709 luma of sRGB values
+FLOOR_PERCENTILE = 5.0  # of the training photos' statistics: the floor
+MAX_EXPOSURE_GAIN = 4.0  # an image is brightened at most this much ...
+MAX_CONTRAST_STRETCH = 5.0  # ... and its contrast stretched at most this much
+
+
+def exposure_stats(img: Image.Image) -> tuple[float, float]:
+    """(brightness, contrast): the 95th percentile of luma (so a few specular highlights do not count) and its
+    standard deviation, on 0..1 sRGB values. Both scale with an exposure gain; the second with a contrast loss."""
+    luma = (np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0) @ LUMA
+    return float(np.percentile(luma, 95)), float(luma.std())
+
+
+class ExposureFloor:
+    """The darkest and flattest a training photo is (``FLOOR_PERCENTILE`` of ``exposure_stats`` over the training
+    split); ``lift`` brings an image below either up to it."""
+
+    def __init__(self, brightness: float, contrast: float) -> None:
+        if not (0 < brightness <= 1 and 0 < contrast <= 1):
+            raise ValueError(f"an exposure floor needs brightness and contrast in (0, 1], got {brightness}, {contrast}")
+        self.brightness, self.contrast = float(brightness), float(contrast)
+
+    @classmethod
+    def fit(cls, images: Iterable[Image.Image]) -> "ExposureFloor":
+        stats = np.array([exposure_stats(img) for img in images])
+        if len(stats) == 0:
+            raise ValueError("an exposure floor needs at least one training image")
+        bright, contrast = np.percentile(stats, FLOOR_PERCENTILE, axis=0)
+        return cls(round(float(bright), 4), round(float(contrast), 4))
+
+    def below(self, img: Image.Image) -> bool:
+        bright, contrast = exposure_stats(img)
+        return bright < self.brightness or contrast < self.contrast
+
+    def lift(self, img: Image.Image) -> Image.Image:
+        """``img`` itself when it is at or above the floor; otherwise brightened, then contrast-stretched about its
+        mean, each only as far as the floor (and the caps above)."""
+        bright, contrast = exposure_stats(img)
+        if bright >= self.brightness and contrast >= self.contrast:
+            return img
+        arr = np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0
+        if bright < self.brightness:
+            arr = arr * min(self.brightness / max(bright, 1e-3), MAX_EXPOSURE_GAIN)
+        contrast = float((np.clip(arr, 0, 1) @ LUMA).std())
+        if contrast < self.contrast:
+            mean = arr.mean()
+            arr = mean + (arr - mean) * min(self.contrast / max(contrast, 1e-3), MAX_CONTRAST_STRETCH)
+        return Image.fromarray((np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), "RGB")
+
+    def to_dict(self) -> dict[str, float]:
+        return {"brightness": self.brightness, "contrast": self.contrast}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, float]) -> "ExposureFloor":
+        return cls(raw["brightness"], raw["contrast"])

@@ -55,7 +55,7 @@ class EnsembleClassifier:
         member's inside its crop), weighted as the head weights their logits; (H, W) in [0, 1]."""
         from models.encoder.cam import layer_cam, normalise, to_image
 
-        img = open_image(image)
+        img = self.head.prepare(open_image(image))  # what the members saw (same size: the map fits the upload)
         outline = segmenter_boxes([img])[0] if self.lesion is not None else None
         total = np.zeros((img.height, img.width))
         for weight, member in zip(self.head.weights, self.members):
@@ -83,7 +83,7 @@ class EnsembleClassifier:
 
     def classify_batch(self, images: Sequence[Image.Image], metadata: Sequence[Mapping | None] | None = None
                        ) -> list[Prediction]:
-        rgb = [open_image(img) for img in images]
+        rgb = [self.head.prepare(open_image(img)) for img in images]
         fields = None if metadata is None else [dict(m or {}) for m in metadata]
         shown, image_only = self.head.probabilities(self.member_logits(rgb), fields)
         out = []

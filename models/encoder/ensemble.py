@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from PIL import Image
 
 from knowledge.artifacts import ArtifactError, read_manifest
 from knowledge.calibration import softmax
+from knowledge.images import ExposureFloor
 from knowledge.settings import get_settings
 from models.encoder.metadata import MetadataPrior
 
@@ -98,6 +100,13 @@ class EnsembleHead:
     # The stacked head (``--stacked``): when set, probabilities come from these, not from the linear pool above.
     stack: Stacker | None = None  # image only
     stack_metadata: Stacker | None = None  # with the metadata log-likelihoods (weight 1) as 7 more features
+    # Photos darker or flatter than the training split's 5th percentile are lifted to it before the members see them
+    # (knowledge.images.ExposureFloor); None in heads fitted before it existed.
+    exposure_floor: ExposureFloor | None = None
+
+    def prepare(self, img: Image.Image) -> Image.Image:
+        """The image the members see: ``img`` lifted to the exposure floor, when the head has one."""
+        return img if self.exposure_floor is None else self.exposure_floor.lift(img)
 
     @property
     def stacked(self) -> bool:
@@ -137,7 +146,8 @@ class EnsembleHead:
         return {"members": list(self.members), "weights": list(self.weights), "log_prior": self.log_prior.round(6).tolist(),
                 "image_calibration": vars(self.image), "metadata_calibration": vars(self.metadata),
                 "metadata_prior": self.prior.to_dict(),
-                **({"stack": self.stack.to_dict(), "stack_metadata": self.stack_metadata.to_dict()} if self.stacked else {})}
+                **({"stack": self.stack.to_dict(), "stack_metadata": self.stack_metadata.to_dict()} if self.stacked else {}),
+                **({"exposure_floor": self.exposure_floor.to_dict()} if self.exposure_floor is not None else {})}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "EnsembleHead":
@@ -151,7 +161,8 @@ class EnsembleHead:
             raise ArtifactError(f"classifier artifact: the stacker does not fit {len(members)} members")
         return cls(weights, np.asarray(raw["log_prior"], dtype=np.float64), Calibration(**raw["image_calibration"]),
                    Calibration(**raw["metadata_calibration"]), MetadataPrior.from_dict(raw["metadata_prior"]), members,
-                   stack, stack_metadata)
+                   stack, stack_metadata,
+                   ExposureFloor.from_dict(raw["exposure_floor"]) if "exposure_floor" in raw else None)
 
 
 def classifier_dir(artifact_dir: Path | None = None) -> Path:

@@ -12,7 +12,7 @@ A box is (left, top, right, bottom) as fractions of the image's width and height
 from __future__ import annotations
 
 import random
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -107,8 +107,10 @@ def segmenter_boxes(images: Iterable[Image.Image], batch_size: int = 64, segment
     return boxes
 
 
-def boxes_for_records(records: Sequence, progress: bool = False) -> dict[str, Box]:
-    """{image_id: box} for HAM10000 records (``image_path``, ``image_id``), in batches, with a progress bar."""
+def boxes_for_records(records: Sequence, progress: bool = False,
+                      prepare: Callable[[Image.Image], Image.Image] | None = None) -> dict[str, Box]:
+    """{image_id: box} for HAM10000 records (``image_path``, ``image_id``), in batches, with a progress bar;
+    ``prepare`` is applied to each image first."""
     from tqdm import tqdm
 
     from knowledge.images import open_image
@@ -117,6 +119,10 @@ def boxes_for_records(records: Sequence, progress: bool = False) -> dict[str, Bo
     step = 256
     for start in tqdm(range(0, len(records), step), desc="lesion boxes", unit="batch", disable=not progress, leave=False):
         chunk = records[start : start + step]
-        for record, box in zip(chunk, segmenter_boxes(open_image(r.image_path) for r in chunk)):
+        for record, box in zip(chunk, segmenter_boxes((prepare or _same)(open_image(r.image_path)) for r in chunk)):
             out[record.image_id] = tuple(round(float(v), 5) for v in box)
     return out
+
+
+def _same(img: Image.Image) -> Image.Image:
+    return img

@@ -70,3 +70,58 @@ def test_arrays_and_pil_images_are_accepted_and_hash_is_content_based():
     assert image_hash(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)) != image_hash(img)
     with pytest.raises(ImageError, match="not an HxWx3 image"):
         open_image(np.zeros((10, 10, 5), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def floor_and_train(dataset, split):
+    from knowledge.images import ExposureFloor
+    from knowledge.splits import records_in
+
+    train = [open_image(r.image_path) for r in records_in(dataset, split, "train")[:400]]
+    return ExposureFloor.fit(train), train
+
+
+def _darker(img, factor):
+    return Image.fromarray((np.asarray(img, dtype=np.float64) * factor + 0.5).astype(np.uint8))
+
+
+def test_the_exposure_floor_leaves_ordinary_photos_exactly_as_they_are(floor_and_train):
+    from knowledge.images import exposure_stats
+
+    floor, train = floor_and_train
+    above = [img for img in train if not floor.below(img)]
+    assert 0.85 * len(train) <= len(above) < len(train)  # the 5th percentiles: most are untouched, a few are not
+    assert all(floor.lift(img) is img for img in above[:50])
+    b, c = zip(*(exposure_stats(img) for img in train))
+    assert abs(np.mean(np.array(b) < floor.brightness) - 0.05) < 0.02 and abs(np.mean(np.array(c) < floor.contrast) - 0.05) < 0.02
+
+
+def test_an_under_exposed_photo_is_lifted_to_the_floor_and_back_toward_the_original(floor_and_train):
+    from knowledge.images import exposure_stats
+
+    floor, train = floor_and_train
+    img = next(im for im in train if exposure_stats(im)[0] > floor.brightness * 1.1 and exposure_stats(im)[1] > floor.contrast * 1.5)
+    dark = _darker(img, 0.3)
+    assert floor.below(dark)
+    lifted = floor.lift(dark)
+    assert exposure_stats(lifted)[0] == pytest.approx(floor.brightness, abs=0.01)  # up to the floor, not beyond
+    original = np.asarray(img, dtype=np.float64)
+    assert np.abs(np.asarray(lifted, dtype=np.float64) - original).mean() < 0.5 * np.abs(np.asarray(dark, dtype=np.float64) - original).mean()
+    assert lifted.size == img.size and lifted.mode == "RGB"
+
+
+def test_a_flat_photo_is_stretched_to_the_floor_contrast_and_the_floor_validates(floor_and_train):
+    from knowledge.images import ExposureFloor, exposure_stats
+
+    floor, train = floor_and_train
+    arr = np.asarray(train[0], dtype=np.float64)
+    flat = Image.fromarray((arr.mean() + (arr - arr.mean()) * 0.2 + 0.5).astype(np.uint8))
+    assert exposure_stats(flat)[1] < floor.contrast
+    assert exposure_stats(floor.lift(flat))[1] == pytest.approx(floor.contrast, abs=0.005)
+    assert ExposureFloor.from_dict(floor.to_dict()).to_dict() == floor.to_dict()
+    black = Image.new("RGB", (40, 30))  # nothing to lift: the caps keep it from blowing up, it stays black
+    assert np.asarray(floor.lift(black)).max() == 0
+    with pytest.raises(ValueError, match="brightness and contrast"):
+        ExposureFloor(0.0, 0.05)
+    with pytest.raises(ValueError, match="at least one"):
+        ExposureFloor.fit([])

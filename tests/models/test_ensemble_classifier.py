@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from models.classifiers import DEFAULT_BACKEND, get_classifier
 from agents.risk import TriageCutoffs, triage
@@ -81,3 +82,20 @@ def test_held_out_test_images_reach_a_balanced_accuracy_well_above_the_encoder_a
 def test_the_shipped_head_is_the_linear_pool(ensemble):
     """The stacked head is opt-in (``train classifier --stacked``): on val it lost under corruptions."""
     assert not ensemble.head.stacked and ensemble.temperature == ensemble.head.image.temperature
+
+
+def test_an_under_exposed_photo_is_lifted_to_the_exposure_floor_before_the_members_see_it(ensemble, dataset, split):
+    """The shipped head carries the training photos' exposure floor; a photo at 30% exposure is classified much as
+    the original is, and far closer than the same members and head without the floor; ordinary photos are as before."""
+    floor = ensemble.head.exposure_floor
+    assert floor is not None and 0.3 < floor.brightness < 0.8 and 0.01 < floor.contrast < 0.2
+    test = records_in(dataset, split, "test")
+    picks = [open_image(r.image_path) for c in CODES for r in [x for x in test if x.dx == c][:2]]
+    picks = [img for img in picks if not floor.below(img)]
+    dark = [Image.fromarray((np.asarray(img, dtype=np.float64) * 0.3 + 0.5).astype(np.uint8)) for img in picks]
+    clean_p = np.array([[p.probs[c] for c in CODES] for p in ensemble.classify_batch(picks)])
+    dark_p = np.array([[p.probs[c] for c in CODES] for p in ensemble.classify_batch(dark)])
+    unlifted = ensemble.head.probabilities(ensemble.member_logits(dark))[0]
+    assert np.allclose(clean_p, ensemble.head.probabilities(ensemble.member_logits(picks))[0], atol=1e-6)
+    tv = lambda a, b: 0.5 * np.abs(a - b).sum(axis=1).mean()  # noqa: E731
+    assert tv(clean_p, dark_p) < 0.5 * tv(clean_p, unlifted), (tv(clean_p, dark_p), tv(clean_p, unlifted))

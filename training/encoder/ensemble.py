@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, file_sha256, split_fingerprint, staging_dir, write_manifest
 from knowledge.calibration import fit_temperature_and_prior_shift, policy_triage_thresholds, triage_policy_drift
 from knowledge.cases import Case
 from knowledge.ham10000 import load_dataset
+from knowledge.images import ExposureFloor, open_image
 from knowledge.metrics import log_class_prior, negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
@@ -59,13 +61,24 @@ def weight_grid(n_members: int, steps: int = WEIGHT_STEPS) -> list[tuple[float, 
 
 
 def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequence[str] = DEFAULT_MEMBERS,
-                  progress: bool = True) -> list[np.ndarray]:
-    out = []
+                  progress: bool = True, floor: ExposureFloor | None = None) -> list[np.ndarray]:
+    """Each member's logits on ``records``, as the classifier computes them: images lifted to ``floor`` first."""
+    prepare = floor.lift if floor is not None else None
+    out, boxes = [], None
     for name in members:
         encoder = load_encoder(artifacts_dir / name, with_text=False)
-        boxes = boxes_for_records(records, progress) if encoder.config.lesion_margin is not None else None
-        out.append(predict_records(encoder, records, boxes=boxes, progress=progress, desc=f"val logits ({name})")[1])
+        if encoder.config.lesion_margin is not None and boxes is None:
+            boxes = boxes_for_records(records, progress, prepare)
+        out.append(predict_records(encoder, records, boxes=boxes if encoder.config.lesion_margin is not None else None,
+                                   progress=progress, desc=f"val logits ({name})", prepare=prepare)[1])
     return out
+
+
+def fit_exposure_floor(records: Sequence[Case], progress: bool = True) -> ExposureFloor:
+    """The exposure floor of the training photos (``knowledge.images.ExposureFloor``)."""
+    images = (open_image(r.image_path) for r in tqdm(records, desc="exposure floor (train)", unit="image",
+                                                        disable=not progress, leave=False))
+    return ExposureFloor.fit(images)
 
 
 def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, prior: MetadataPrior,
@@ -151,7 +164,8 @@ def stack_head(head: EnsembleHead, logits: list[np.ndarray], y: np.ndarray, meta
 
 def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None, split_file: Path | None = None,
                      progress: bool = True, log: Callable[[str], None] = print,
-                     members: Sequence[str] = DEFAULT_MEMBERS, stacked: bool = False) -> Manifest:
+                     members: Sequence[str] = DEFAULT_MEMBERS, stacked: bool = False,
+                     exposure_floor: bool = True) -> Manifest:
     started = time.perf_counter()
     settings = get_settings()
     artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir
@@ -169,8 +183,13 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     if missing:
         raise ValueError(f"no encoder artifact {', '.join(missing)} under {artifacts_dir} (train it with "
                          "`dermagraph train encoder --out ...`)")
-    logits = member_logits(val, artifacts_dir, members, progress)
+    floor = fit_exposure_floor(train, progress) if exposure_floor else None
+    if floor is not None:
+        log(f"exposure floor (5th percentile of train): brightness {floor.brightness:.3f}, contrast {floor.contrast:.3f}; "
+            f"{sum(floor.below(open_image(r.image_path)) for r in val)} of {len(val)} val images lifted")
+    logits = member_logits(val, artifacts_dir, members, progress, floor)
     head, grid = fit_head(logits, y, log_prior, prior, metadata, log, members)
+    head.exposure_floor = floor
 
     shown, image_only = head.probabilities(logits, metadata)
     z = head.scores(logits)

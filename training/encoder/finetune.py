@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -68,14 +69,16 @@ class AugmentedImages(Dataset):
 
 class PlainImages(Dataset):
     def __init__(self, records: Sequence[Case], spec: TowerSpec, boxes: dict[str, Box] | None = None,
-                 margin: float | None = None) -> None:
-        self.records, self.spec, self.boxes, self.margin = records, spec, boxes, margin
+                 margin: float | None = None, prepare: Callable[[Image.Image], Image.Image] | None = None) -> None:
+        self.records, self.spec, self.boxes, self.margin, self.prepare = records, spec, boxes, margin, prepare
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, i: int) -> torch.Tensor:
         img = open_image(self.records[i].image_path)
+        if self.prepare is not None:
+            img = self.prepare(img)
         if self.margin is not None and self.boxes is not None:
             img = lesion_view(img, self.boxes[self.records[i].image_id], self.margin)
         return to_tensor(img, self.spec)
@@ -84,16 +87,18 @@ class PlainImages(Dataset):
 @torch.inference_mode()
 def predict_records(model: DermEncoder, records: Sequence[Case], device: str = "cpu", batch_size: int = 64,
                     progress: bool = False, desc: str = "embedding",
-                    boxes: dict[str, Box] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    boxes: dict[str, Box] | None = None, prepare: Callable[[Image.Image], Image.Image] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """(L2-normalised embeddings, logits) of the un-augmented images, with the inference TTA (flip).
 
-    A lesion-view model (``config.lesion_margin``) needs ``boxes`` (image id -> lesion box).
+    A lesion-view model (``config.lesion_margin``) needs ``boxes`` (image id -> lesion box); ``prepare`` is applied
+    to each image first (the classifier's exposure floor).
     """
     model.eval()
     margin = model.config.lesion_margin
     if margin is not None and boxes is None:
         raise ValueError("a lesion-view encoder needs the lesion boxes of the records")
-    loader = DataLoader(PlainImages(records, model.tower.spec, boxes, margin), batch_size=batch_size, num_workers=1)
+    loader = DataLoader(PlainImages(records, model.tower.spec, boxes, margin, prepare), batch_size=batch_size, num_workers=1)
     embs, logits = [], []
     for x in tqdm(loader, desc=desc, unit="batch", disable=not progress, leave=False):
         x = x.to(device)
