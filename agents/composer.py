@@ -16,7 +16,7 @@ from typing import Iterable, Protocol, Sequence, TypeVar
 from knowledge.cases import CaseFilters
 from knowledge.schema import Prediction
 from knowledge.settings import get_settings
-from knowledge.taxonomy import MALIGNANT_CODES, Language, confirmation_name, display_name, site_name
+from knowledge.taxonomy import CODES, MALIGNANT_CODES, Language, confirmation_name, display_name, site_name
 
 from agents.injection import steers_the_answer
 from knowledge.criteria import STRUCTURES, Expectation, expectations_for
@@ -26,7 +26,7 @@ from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CANNOT_CON
                               MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, WARNING_SIGNS, reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
-from agents.templates import T, percent, percents_apart, render
+from agents.templates import T, backend_name, percent, percents_apart, render
 
 class _HasText(Protocol):
     text: str
@@ -254,11 +254,20 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
     _add_estimate(b, p)
     if inp.risk is not None:
         _add_risk(b, p, inp.risk, t)
+    _add_outside_classes(b, inp)
     if first:
         b.policy(CALIBRATION_POPULATION[b.lang])
     if inp.patient is not None and not inp.patient.is_empty():
         sep = "；" if b.lang == "zh" else "; "
         b.policy(HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang))))
+
+
+def _add_outside_classes(b: _Builder, inp: ComposeInput) -> None:
+    """A question naming a condition that is none of the seven classes ("why not eczema?"): the tool cannot tell."""
+    if inp.intent.other_conditions:
+        names = T["list_or"][b.lang].join(inp.intent.other_conditions)
+        classes = T["list_comma"][b.lang].join(display_name(c, b.lang) for c in CODES)
+        b.policy(render("outside_classes", b.lang, names=names, classes=classes))
 
 
 def _add_reassurance_guard(b: _Builder, inp: ComposeInput) -> None:
@@ -469,7 +478,7 @@ def _citations(sentences: list[Sentence], inp: ComposeInput, lang: str) -> list[
     used = {r for s in sentences for r in s.refs}
     out: list[Citation] = []
     if "P" in used and inp.prediction is not None:
-        out.append(Citation(id="P", kind="prediction", title=render("cite_prediction", lang, backend=inp.prediction.backend)))
+        out.append(Citation(id="P", kind="prediction", title=render("cite_prediction", lang, backend=backend_name(inp.prediction.backend, lang))))
     if "F" in used:
         out.append(Citation(id="F", kind="features", title=T["cite_features"][lang]))
     for c in inp.cases:
@@ -626,6 +635,7 @@ def compose(inp: ComposeInput) -> Answer:
                                IntentKind.FEATURES) or (kind == IntentKind.ADVICE and not inp.passages)
         if needs_image and p is None:
             b.prompt(T["need_image"][lang])
+        _add_outside_classes(b, inp)
         added = _add_knowledge(b, inp.passages, terms, n_passages=3)
         if not added and not needs_image:
             b.policy(T["knowledge_missing"][lang])

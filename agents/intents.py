@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from knowledge.cases import CaseFilters  # noqa: F401  (also imported from here by consultations saved before the move)
 from knowledge.tokenize import to_simplified
-from knowledge.glossary import class_mentions
+from knowledge.glossary import class_mentions, outside_conditions
 from knowledge.taxonomy import BODY_SITES, CONFIRMATIONS
 
 from agents.language import detect_language
@@ -57,6 +57,7 @@ class TurnIntent(BaseModel):
     removal_elsewhere: bool = False  # having it removed by a clinic or a beauty salon (laser, freezing, excision)
     delay: bool = False  # skipping or putting off the examination
     cost: bool = False  # what an examination or biopsy costs
+    other_conditions: list[str] = Field(default_factory=list)  # conditions outside the seven classes it names ("eczema")
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
@@ -289,7 +290,7 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
     def intent(kind: IntentKind, **kw: object) -> TurnIntent:
         return TurnIntent(kind=kind, language=lang, classes=classes, question=text, reassurance=reassurance,  # type: ignore[arg-type]
                           self_treatment=self_treatment, removal_elsewhere=elsewhere, delay=bool(_DELAY.search(text)),
-                          cost=bool(_COST.search(text)), **kw)
+                          cost=bool(_COST.search(text)), other_conditions=outside_conditions(text, lang), **kw)
 
     if new_image:
         # Filters only when the words are about the cases ("show me women's cases"), never "I'm 45".

@@ -57,7 +57,7 @@ T: dict[str, dict[str, str]] = {
         "en": "I cannot confirm or rule out a cancer from an image, and insisting does not change the estimate: only an examination by a dermatologist, with histopathology where needed, can settle it.",
         "zh": "我无法仅凭图像确认或排除癌症，坚持己见也不会改变估计：只有皮肤科医生的检查（必要时结合组织病理学）才能确定。",
     },
-    "cite_prediction": {"en": "Classifier output ({backend} backend, calibrated)", "zh": "分类器输出（{backend} 后端，已校准）"},
+    "cite_prediction": {"en": "Classifier output ({backend} backend, calibrated)", "zh": "分类器输出（{backend}，已校准）"},
     "cite_features": {"en": "Measured lesion features (segmentation)", "zh": "病变测量特征（分割）"},
     "cite_case": {"en": "{image_id}: {dx} ({confirm})", "zh": "{image_id}：{dx}（{confirm}）"},
     "sources": {"en": "Sources", "zh": "来源"},
@@ -77,6 +77,10 @@ T: dict[str, dict[str, str]] = {
     "cost": {
         "en": "I cannot tell you what an examination or a biopsy costs: that depends on the country, the health system and your insurance, and the clinic or your insurer can say. Whether a biopsy is needed is the examining doctor's decision, made after looking at the lesion.",
         "zh": "我无法告诉您检查或活检的费用：这取决于所在国家或地区、医疗体系和您的医保，诊所或保险机构可以告诉您。是否需要活检，由检查的医生在看过病变后决定。",
+    },
+    "outside_classes": {
+        "en": "This tool cannot tell you whether it is {names}: it only tells apart seven kinds of skin lesion seen through a dermatoscope ({classes}), so its estimate always names one of those seven. A doctor who examines the skin can tell whether it is something else.",
+        "zh": "本工具无法判断它是不是{names}：它只能区分皮肤镜下的七类皮肤病变（{classes}），因此它的估计总是这七类之一。医生检查皮肤后才能判断是否为其他疾病。",
     },
     "not_benign_referral": {
         "en": "**I cannot tell you it is harmless:** this estimate gives {p_mal} to malignant or pre-malignant classes, and its tier, '{tier}', sends you to a clinician. Without a new image or a clinician's examination, nothing said in this conversation changes that.",
@@ -197,6 +201,7 @@ T: dict[str, dict[str, str]] = {
     "age_unknown": {"en": "age unknown", "zh": "年龄不详"},
     "list_sep": {"en": "; ", "zh": "；"},
     "list_comma": {"en": ", ", "zh": "、"},
+    "list_or": {"en": " or ", "zh": "或"},
     "list_and": {"en": " and ", "zh": "，且"},
 }
 
@@ -219,3 +224,15 @@ def percents_apart(value: float, cut_off: float) -> tuple[str, str]:
     if digits == 0 and value < 0.01:
         a = percent(value)  # "<1%", as everywhere else
     return a, b
+
+
+# The classifier backends as a reader sees them in the sources list (unknown names print as they are).
+BACKEND_NAMES: dict[str, dict[str, str]] = {
+    "ensemble": {"en": "ensemble", "zh": "集成模型"},
+    "encoder": {"en": "encoder", "zh": "单一编码器"},
+    "qwen2vl": {"en": "Qwen2-VL", "zh": "Qwen2-VL 模型"},
+}
+
+
+def backend_name(backend: str, lang: str) -> str:
+    return BACKEND_NAMES.get(backend, {}).get(lang, backend)

@@ -26,7 +26,8 @@ MARKER = re.compile(r"\[(P|F|C\d+|K\d+)\]")
 # The composer's policy and prompt sentences (agents/composer.py: b.policy / b.prompt): no citation needed.
 POLICY_TEMPLATES = ("cases_empty", "cases_page", "knowledge_missing", "pushback_confirm", "need_image",
                     "refused", "refused_hint", "abstain_advice", "disclaimer", "general_note", "bcc_sooner_advice",
-                    "pushback_malignant", "pushback_no_change", "tool_cannot_see", "delay_referral", "delay_low", "cost")
+                    "pushback_malignant", "pushback_no_change", "tool_cannot_see", "delay_referral", "delay_low", "cost",
+                    "outside_classes")
 
 
 def graph_resources(variant: str | None):

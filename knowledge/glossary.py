@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from knowledge.taxonomy import BODY_SITES, CLASSES
+from knowledge.tokenize import to_simplified
 
 # Chinese -> English, for everything that is not a class name (those come from the taxonomy).
 ZH_TERMS: dict[str, str] = {
@@ -123,18 +124,9 @@ def normalise(text: str) -> str:
     """NFKC (full-width letters and punctuation become ASCII), traditional Chinese characters as simplified
     (one dictionary for both scripts), collapsed whitespace."""
     text = " ".join(unicodedata.normalize("NFKC", text).split())
-    return _simplified(text) if has_chinese(text) else text
+    return to_simplified(text) if has_chinese(text) else text
 
 
-@lru_cache(maxsize=1)
-def _t2s():
-    from opencc import OpenCC  # opencc-python-reimplemented (Apache-2.0): traditional -> simplified characters
-
-    return OpenCC("t2s")
-
-
-def _simplified(text: str) -> str:
-    return _t2s().convert(text)
 
 
 @dataclass(frozen=True)
@@ -228,3 +220,37 @@ def chinese_terms() -> list[str]:
     """Every Chinese dermatology phrase this glossary knows (class names and synonyms, structures, sites):
     the Chinese tokenizer's extra dictionary, so these words are never cut in the wrong place."""
     return [p.text for p in _zh_phrases() if has_chinese(p.text) and len(p.text) > 1]
+
+
+# Skin conditions people ask about that are none of the seven classes. The classifier always names one of the
+# seven, so a question about one of these gets a plain "this tool cannot tell" rather than the nearest class.
+# (English pattern, Chinese pattern, English name, Chinese name); Chinese patterns run on Simplified text.
+OUTSIDE_CONDITIONS: tuple[tuple[str, str, str, str], ...] = (
+    (r"eczema|dermatitis", r"湿疹|皮炎", "eczema", "湿疹"),
+    (r"psoriasis", r"银屑病|牛皮癣", "psoriasis", "银屑病"),
+    (r"fung(?:al|us)|ringworm|tinea", r"真菌|霉菌|(?<!牛皮)癣", "a fungal infection", "真菌感染"),
+    (r"acne|pimples?|zits?", r"痤疮|青春痘|痘痘|粉刺", "acne", "痤疮"),
+    (r"cysts?", r"囊肿", "a cyst", "囊肿"),
+    (r"skin tags?", r"皮赘", "a skin tag", "皮赘"),
+    (r"hives|urticaria", r"荨麻疹", "hives", "荨麻疹"),
+    (r"scabies", r"疥疮", "scabies", "疥疮"),
+    (r"(?:insect|bug|mosquito|spider|tick) bites?", r"蚊虫叮咬|虫咬|被.{0,2}咬", "an insect bite", "虫咬"),
+    (r"vitiligo", r"白癜风", "vitiligo", "白癜风"),
+    (r"rosacea", r"玫瑰痤疮|酒渣鼻", "rosacea", "玫瑰痤疮"),
+    (r"shingles|herpes|cold sores?", r"疱疹", "shingles or herpes", "疱疹"),
+    (r"rash(?:es)?", r"皮疹|疹子", "a rash", "皮疹"),
+    (r"bruis(?:e|ed|ing)|blood blister|ha?ematoma", r"淤青|瘀青|淤血|瘀血|血泡|血肿", "a bruise or blood blister", "淤青或血泡"),
+)
+
+
+@lru_cache(maxsize=1)
+def _outside_patterns() -> tuple[tuple[re.Pattern[str], re.Pattern[str], str, str], ...]:
+    return tuple((re.compile(rf"\b(?:{en})\b", re.IGNORECASE), re.compile(zh), en_name, zh_name)
+                 for en, zh, en_name, zh_name in OUTSIDE_CONDITIONS)
+
+
+def outside_conditions(text: str, lang: str) -> list[str]:
+    """The conditions outside the seven classes that ``text`` names, in ``lang``, in the order of the table."""
+    text = normalise(text)
+    return [zh_name if lang == "zh" else en_name for en, zh, en_name, zh_name in _outside_patterns()
+            if en.search(text) or zh.search(text)]

@@ -90,22 +90,26 @@ def tokenize_zh_bigrams(text: str) -> list[str]:
     return tokens + tokenize(_CJK_RUN.sub(" ", text))
 
 
-# Traditional -> Simplified for the characters the phrase rules (history signs, side questions, reassurance) and the
-# intent model's training questions use: a Traditional Chinese message is read with the same rules; answers stay
-# Simplified. Not a general converter (no word-level mappings): one character for one character.
-_T2S = str.maketrans(
-    "變顏會癢錢費價給長醫癒結瘡潰瘍擔嗎麼這個點樣來還沒與過現發惡險嚴藥檢診說別開燒凍處層顆舊傷問題緊縮術後將讓請該們時間為從"
-    "對於裡兒歲體臉頭頸腳擊試腫塊膚癥狀況數據學應當幾頁經歷較黃紅藍綠灰褐條線邊緣圖隻樂癌斷轉療預約掛號門貴實際吧寶媽爸覺鬆滲"
-    "膿紋壓碼擠掉剝撕蓋貼網複關係雙無麗灣臺雜黴殘鑑濕髮鏡專師護電內蟲錯確認種壞聽見視雖歡難機場單區國賣買萬週夠齡嬰婦陽曬傳遺"
-    "觸膠誤動態質彈鬱憂慮輕厲",
-    "变颜会痒钱费价给长医愈结疮溃疡担吗么这个点样来还没与过现发恶险严药检诊说别开烧冻处层颗旧伤问题紧缩术后将让请该们时间为从"
-    "对于里儿岁体脸头颈脚击试肿块肤症状况数据学应当几页经历较黄红蓝绿灰褐条线边缘图只乐癌断转疗预约挂号门贵实际吧宝妈爸觉松渗"
-    "脓纹压码挤掉剥撕盖贴网复关系双无丽湾台杂霉残鉴湿发镜专师护电内虫错确认种坏听见视虽欢难机场单区国卖买万周够龄婴妇阳晒传遗"
-    "触胶误动态质弹郁忧虑轻厉",
-)
+@lru_cache(maxsize=4)
+def _opencc(config: str):
+    from opencc import OpenCC  # opencc-python-reimplemented (Apache-2.0): dictionary-based, phrases before characters
+
+    return OpenCC(config)
 
 
 def to_simplified(text: str) -> str:
-    """``text`` with common Traditional Chinese characters replaced by their Simplified forms (see ``_T2S``)."""
-    return text.translate(_T2S)
+    """``text`` in Simplified Chinese (OpenCC t2s): a Traditional Chinese message is read by the same rules, phrase
+    lists and models as a Simplified one. Text without Traditional characters comes back unchanged."""
+    return _opencc("t2s").convert(text) if text else text
+
+
+def to_traditional(text: str) -> str:
+    """``text`` in Traditional Chinese (OpenCC s2t), for answering someone who wrote in Traditional characters."""
+    return _opencc("s2t").convert(text) if text else text
+
+
+def writes_traditional(text: str) -> bool:
+    """Whether ``text`` uses Traditional characters (some character changes under t2s); Simplified, English or
+    characters common to both (``这是什么`` vs ``這是什麼``: only the second) are not."""
+    return bool(text) and to_simplified(text) != text
 

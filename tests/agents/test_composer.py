@@ -279,3 +279,12 @@ def test_an_answer_about_a_referred_lesion_quotes_nothing_that_says_it_can_wait(
     assert not any(reads_as_routine_care(t, lang) for t in quoted), quoted
     low = answer(RiskTier.LOW)
     assert any(reads_as_routine_care(s.text, lang) for s in low.sentences if any(r.startswith("K") for r in s.refs))
+
+
+def test_a_chinese_answer_names_its_sources_in_chinese(corpus, dataset):
+    inp = assess_input(corpus, dataset, question="这是什么？", lang="zh")
+    answer = review(compose(inp), inp)
+    title = next(c.title for c in answer.citations if c.id == "P")
+    assert title == "分类器输出（单一编码器，已校准）" and "backend" not in title
+    english = assess_input(corpus, dataset)
+    assert "encoder backend" in next(c.title for c in review(compose(english), english).citations if c.id == "P")

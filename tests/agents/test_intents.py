@@ -85,3 +85,13 @@ def test_plain_questions_do_not_set_the_reassurance_guard(question):
 def test_removal_by_a_clinic_or_salon_is_told_apart_from_self_treatment(question, elsewhere):
     intent = read_turn(question, new_image=False, use_model=False)
     assert intent.removal_elsewhere == elsewhere and intent.self_treatment == (not elsewhere)
+
+
+@pytest.mark.parametrize("question, lang, names", [
+    ("why not eczema?", "en", ["eczema"]), ("could it be a fungal infection or psoriasis?", "en", ["psoriasis", "a fungal infection"]),
+    ("为什么不是湿疹？", "zh", ["湿疹"]), ("會不會是牛皮癬", "zh", ["银屑病"]), ("是不是被蚊子咬了", "zh", ["虫咬"]),
+    ("what is this?", "en", []), ("它会留疤吗", "zh", []), ("could it be a melanoma?", "en", []),
+])
+def test_conditions_outside_the_seven_classes_are_read_in_the_questions_language(question, lang, names):
+    assert read_turn(question, new_image=False, use_model=False).other_conditions == names
+    assert read_turn(question, new_image=True).other_conditions == names

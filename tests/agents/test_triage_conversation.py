@@ -138,6 +138,24 @@ def test_removal_at_a_clinic_or_salon_gets_examine_first_not_the_self_treatment_
     assert asked_first.intent == "assess" and removal in asked_first.answer and _estimate_and_tier(asked_first)
 
 
+@pytest.mark.parametrize("lang, text, name", [("en", "Why not eczema?", "eczema"), ("zh", "会不会只是湿疹？", "湿疹"),
+                                              ("zh", "會不會是黴菌感染", "真菌感染")])
+def test_a_condition_outside_the_seven_classes_gets_cannot_tell_and_the_estimate_stands(consult, referred_bcc, lang,
+                                                                                      text, name):
+    """"Why not eczema?" is not answered with the nearest class: the tool says it cannot tell (it only knows seven
+    kinds of lesion), keeps the estimate and tier, and without an image says the same."""
+    from agents.templates import T
+
+    lead = T["outside_classes"][lang].split("{names}")[0]
+    thread = f"outside-{lang}-{zlib.crc32(text.encode())}"
+    first = consult.ask(thread, "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
+    turn = consult.ask(thread, text)
+    assert lead + name in turn.answer and _estimate_and_tier(turn) and turn.risk_tier == first.risk_tier
+    assert TIER_ADVICE[RiskTier(turn.risk_tier)][lang][:20] in turn.answer
+    alone = consult.ask(f"{thread}-none", text)
+    assert lead + name in alone.answer
+
+
 def test_reported_growth_and_bleeding_escalate_the_tier_and_are_not_an_age_filter(consult, low_tier_naevus):
     first = consult.ask("hist", "What is this?", image=low_tier_naevus.image_path)
     assert first.risk_tier == RiskTier.LOW.value
