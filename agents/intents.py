@@ -58,6 +58,7 @@ class TurnIntent(BaseModel):
     delay: bool = False  # skipping or putting off the examination
     cost: bool = False  # what an examination or biopsy costs
     other_conditions: list[str] = Field(default_factory=list)  # conditions outside the seven classes it names ("eczema")
+    traditional: bool = False  # written in Traditional Chinese (the thread's earlier turns count): answered in it
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:

@@ -13,6 +13,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 from knowledge.images import open_image
+from knowledge.tokenize import to_traditional, writes_simplified, writes_traditional
 from models.encoder.metadata import metadata_of
 from knowledge.cases import CaseFilters
 from knowledge.criteria import STRUCTURES, expectations_for
@@ -36,6 +37,11 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
     previous = state.get("intent")
     language = choose_language(question, state.get("language_setting"), previous.language if previous else None)  # type: ignore[arg-type]
     intent = read_turn(question, new_image=new_image, language=language)
+    # Traditional characters: answered in Traditional, also on later turns that use none of either script's own
+    # characters ("是不是癌" is both); a message in Simplified characters switches back.
+    traditional = language == "zh" and (writes_traditional(question) or (
+        previous is not None and previous.traditional and not writes_simplified(question)))
+    intent = intent.model_copy(update={"traditional": traditional})
     filters = state.get("case_filters") or CaseFilters()
     if new_image:
         filters = intent.filters
@@ -255,4 +261,9 @@ def safety_review(state: DermState, runtime: Runtime[Resources]) -> dict:
     assert answer is not None
     checked = review(answer, _compose_input(state))
     flags = ["unsupported_sentences_removed"] if checked.review.get("removed") else []
+    intent = state.get("intent")
+    if intent is not None and intent.traditional and checked.language == "zh":
+        # Composed and reviewed in Simplified (one set of templates and checks); shown in the script they wrote in.
+        checked = checked.model_copy(update={"text": to_traditional(checked.text), "citations": [
+            c.model_copy(update={"title": to_traditional(c.title)}) for c in checked.citations]})
     return {"answer": checked, "messages": [AIMessage(content=checked.text)], "flags": flags}

@@ -103,9 +103,15 @@ def to_simplified(text: str) -> str:
     return _opencc("t2s").convert(text) if text else text
 
 
+# OpenCC's s2t writes a few characters in forms Taiwan and Hong Kong print differently (爲 for 為): the common ones.
+# (Its s2tw turns 着 into 著, which t2s does not turn back; the answers' checks read them back with t2s.)
+_COMMON_FORMS = str.maketrans("爲羣纔裏綫衆啓僞", "為群才裡線眾啟偽")
+
+
 def to_traditional(text: str) -> str:
-    """``text`` in Traditional Chinese (OpenCC s2t), for answering someone who wrote in Traditional characters."""
-    return _opencc("s2t").convert(text) if text else text
+    """``text`` in Traditional Chinese (OpenCC s2t, the common printed forms), for answering someone who wrote in
+    Traditional characters; ``to_simplified`` turns it back."""
+    return _opencc("s2t").convert(text).translate(_COMMON_FORMS) if text else text
 
 
 def writes_traditional(text: str) -> bool:
@@ -113,3 +119,7 @@ def writes_traditional(text: str) -> bool:
     characters common to both (``这是什么`` vs ``這是什麼``: only the second) are not."""
     return bool(text) and to_simplified(text) != text
 
+
+def writes_simplified(text: str) -> bool:
+    """Whether ``text`` uses Simplified-only characters (some character changes under s2t)."""
+    return bool(text) and to_traditional(text) != text

@@ -29,6 +29,7 @@ from agents import routing
 from evals.conversation import (ImagePicker, chinese_share, citation_coverage, citation_problems, graph_resources,
                                 repeated_quotes, summary_count_problems, temporary_consultation)
 from evals.harness import EvalContext, SuiteResult, suite
+from knowledge.tokenize import to_simplified
 from models.classifiers import parse_variant
 
 SCRIPTS_FILE = Path(__file__).resolve().parents[1] / "data" / "dialogues.yaml"
@@ -125,7 +126,7 @@ def check_turn(result, expect: dict, script_lang: str, previous, dataset, passag
     if expect.get("asks_for_image"):
         from agents.templates import T
 
-        checks["asks_for_image"] = T["need_image"][result.language] in result.answer
+        checks["asks_for_image"] = T["need_image"][result.language] in to_simplified(result.answer)
     problems = citation_problems(result, dataset, passages)
     return {"checks": checks, "citation_problems": problems}
 

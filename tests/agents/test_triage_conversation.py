@@ -145,15 +145,34 @@ def test_a_condition_outside_the_seven_classes_gets_cannot_tell_and_the_estimate
     """"Why not eczema?" is not answered with the nearest class: the tool says it cannot tell (it only knows seven
     kinds of lesion), keeps the estimate and tier, and without an image says the same."""
     from agents.templates import T
+    from knowledge.tokenize import to_simplified
 
     lead = T["outside_classes"][lang].split("{names}")[0]
     thread = f"outside-{lang}-{zlib.crc32(text.encode())}"
     first = consult.ask(thread, "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
     turn = consult.ask(thread, text)
-    assert lead + name in turn.answer and _estimate_and_tier(turn) and turn.risk_tier == first.risk_tier
-    assert TIER_ADVICE[RiskTier(turn.risk_tier)][lang][:20] in turn.answer
+    answer = to_simplified(turn.answer)  # a Traditional question gets a Traditional answer
+    assert lead + name in answer and turn.risk_tier == first.risk_tier
+    assert TIER_ADVICE[RiskTier(turn.risk_tier)][lang][:20] in answer
     alone = consult.ask(f"{thread}-none", text)
-    assert lead + name in alone.answer
+    assert lead + name in to_simplified(alone.answer)
+
+
+def test_a_traditional_chinese_writer_is_answered_in_traditional_characters(consult, referred_bcc):
+    """Composed and checked in Simplified, shown in Traditional to someone who writes it; a later turn in characters
+    common to both scripts stays Traditional, a Simplified one switches back."""
+    from knowledge.tokenize import to_simplified, to_traditional, writes_simplified
+
+    first = consult.ask("trad", "這是什麼？需要看醫生嗎？", image=referred_bcc.image_path)
+    assert first.language == "zh" and not writes_simplified(first.answer)
+    advice = TIER_ADVICE[RiskTier(first.risk_tier)]["zh"]
+    assert to_traditional(advice) in first.answer and advice in to_simplified(first.answer)
+    assert "風險等級" in first.answer and "风险等级" not in first.answer
+    assert all(not writes_simplified(c["title"]) for c in first.citations)
+    common = consult.ask("trad", "是不是癌？")  # no character of either script's own: the thread's script stays
+    assert not writes_simplified(common.answer) and "風險等級" in common.answer
+    simplified = consult.ask("trad", "这是良性的吧？")
+    assert "风险等级" in simplified.answer and "風險等級" not in simplified.answer
 
 
 def test_reported_growth_and_bleeding_escalate_the_tier_and_are_not_an_age_filter(consult, low_tier_naevus):

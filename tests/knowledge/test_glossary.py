@@ -41,3 +41,22 @@ def test_abbreviations_and_lay_words_are_spelled_out():
     assert abbreviation_mentions("a mole on my back") == []
     assert "malignant" in lay_expansion("is this mole cancer")
     assert lay_expansion("what is a dermatofibroma") == ""
+
+
+def test_traditional_chinese_is_detected_and_every_chinese_template_survives_the_round_trip():
+    """A Traditional writer is answered in Traditional (``to_traditional``) and the answer's checks read it back
+    with ``to_simplified``: every fixed Chinese sentence must come back exactly."""
+    from agents.templates import T
+    from knowledge import advice
+    from knowledge.tokenize import to_simplified, to_traditional, writes_simplified, writes_traditional
+
+    texts = [v["zh"] for v in T.values() if isinstance(v.get("zh"), str)]
+    texts += [v["zh"] for v in vars(advice).values() if isinstance(v, dict) and isinstance(v.get("zh"), str)]
+    texts += [t["zh"] for t in advice.TIER_ADVICE.values()]
+    assert len(texts) > 80
+    for text in texts:
+        trad = to_traditional(text)
+        assert to_simplified(trad) == text and not writes_simplified(trad)
+    assert to_traditional("概率为15%，人群里") == "概率為15%，人群裡"  # the printed forms, not OpenCC's 爲/羣/裏
+    assert writes_traditional("這是什麼") and not writes_traditional("这是什么") and not writes_traditional("是不是癌")
+    assert writes_simplified("这是什么") and not writes_simplified("是不是癌") and not writes_simplified("what is this")

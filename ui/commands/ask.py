@@ -51,14 +51,16 @@ def ask(
         print_json(result.model_dump(exclude={"passages"}))
         return
     from agents.templates import T
+    from knowledge.tokenize import to_traditional, writes_traditional
 
     lang = "zh" if result.language == "zh" else "en"
+    script = to_traditional if lang == "zh" and writes_traditional(result.answer) else str  # the answer's own script
     console.print(result.answer, markup=False, highlight=False, soft_wrap=True)  # no breaks inside "11%" or Chinese lines
     if result.citations:
-        console.print(f"\n[bold]{T['sources'][lang]}[/]")
+        console.print(f"\n[bold]{script(T['sources'][lang])}[/]")
         for c in result.citations:
             console.print(f"  [{c['id']}] {c['title']}", markup=False, highlight=False)
-    hint = T["follow_up_hint"][lang].format(thread=thread_id, command=f'dermagraph ask --thread {thread_id} -q "..."')
+    hint = script(T["follow_up_hint"][lang]).format(thread=thread_id, command=f'dermagraph ask --thread {thread_id} -q "..."')
     err_console.print(f"\n[dim]{hint}[/]", markup=True, highlight=False)
 
 
