@@ -211,8 +211,18 @@ def _add_estimate(b: _Builder, p: Prediction) -> None:
                   p2=percent(p2), c3=display_name(c3, b.lang), p3=percent(p3)), "P")
 
 
-def triage_reasons(t: Triage, lang: Language) -> str:
-    """The tier's reasons in words, in the order the rule applied them."""
+def _image_alone(value: float, shown: Prediction | None, what: str, lang: Language) -> str:
+    """" from the image alone (12% with the age, sex or site given)" when ``value`` (what the triage rule read) is
+    the image-only probability and the estimate shows another; "" otherwise."""
+    if shown is None or shown.image_probs is None:
+        return ""
+    shown_value = shown.probs.get("mel", 0.0) if what == "mel" else sum(shown.probs.get(c, 0.0) for c in MALIGNANT_CODES)
+    return "" if abs(value - shown_value) < 0.005 else render("reason_image_alone", lang, shown=percent(shown_value))
+
+
+def triage_reasons(t: Triage, lang: Language, shown: Prediction | None = None) -> str:
+    """The tier's reasons in words, in the order the rule applied them. The rule reads the higher of the image-only
+    and with-metadata probabilities; when that is not the one ``shown`` in the estimate, the reason says so."""
     from knowledge.patient import SIGN_NAMES
 
     out = []
@@ -223,10 +233,12 @@ def triage_reasons(t: Triage, lang: Language) -> str:
             out.append(render(key, lang, p_mel=percent(t.p_mel), p_mal=percent(t.p_malignant)))
         elif reason == "mel_threshold":
             p_mel, t_mel = percents_apart(t.p_mel, t.mel_threshold)
-            out.append(render("reason_mel_threshold", lang, p_mel=p_mel, t_mel=t_mel, sens=percent(t.target_sensitivity)))
+            out.append(render("reason_mel_threshold", lang, p_mel=p_mel + _image_alone(t.p_mel, shown, "mel", lang), t_mel=t_mel,
+                              sens=percent(t.target_sensitivity)))
         elif reason == "malignant_threshold":
             p_mal, t_mal = percents_apart(t.p_malignant, t.malignant_threshold)
-            out.append(render("reason_malignant_threshold", lang, p_mal=p_mal, t_mal=t_mal))
+            out.append(render("reason_malignant_threshold", lang, p_mal=p_mal + _image_alone(t.p_malignant, shown, "malignant", lang),
+                              t_mal=t_mal))
         elif reason == "checklist":
             criteria = _checklist_criteria(t, lang)
             out.append(render("reason_checklist", lang, criteria=criteria, score=t.checklist_score, cut=t.checklist_cutoff))
@@ -242,7 +254,7 @@ def triage_reasons(t: Triage, lang: Language) -> str:
 
 def _add_risk(b: _Builder, p: Prediction, tier: RiskTier, t: Triage | None = None) -> None:
     t = t if t is not None else triage_rule(p)
-    b.fact(render("risk", b.lang, tier=tier_name(tier, b.lang), reasons=triage_reasons(t, b.lang)), "P")
+    b.fact(render("risk", b.lang, tier=tier_name(tier, b.lang), reasons=triage_reasons(t, b.lang, shown=p)), "P")
 
 
 def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> None:
@@ -250,7 +262,8 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
     p, t = inp.prediction, inp.current_triage()
     assert p is not None
     if t is not None and t.melanoma_not_excluded:
-        b.fact(MELANOMA_NOT_EXCLUDED[b.lang].format(p=percent(t.p_mel), sens=percent(t.target_sensitivity)), "P")
+        b.fact(MELANOMA_NOT_EXCLUDED[b.lang].format(p=percent(t.p_mel) + _image_alone(t.p_mel, p, "mel", b.lang),
+                                                    sens=percent(t.target_sensitivity)), "P")
     _add_estimate(b, p)
     if inp.risk is not None:
         _add_risk(b, p, inp.risk, t)

@@ -38,6 +38,8 @@ T: dict[str, dict[str, str]] = {
         "en": "the probability of a malignant or pre-malignant class (actinic keratosis/intraepithelial carcinoma, basal cell carcinoma or melanoma), {p_mal}, is at or above its cut-off ({t_mal})",
         "zh": "恶性或癌前病变类别（光化性角化病/上皮内癌、基底细胞癌或黑色素瘤）的合计概率{p_mal}达到或超过其阈值（{t_mal}）",
     },
+    "reason_image_alone": {"en": " from the image alone ({shown} with the age, sex or site given)",
+                           "zh": "（仅根据图像；结合所提供的年龄、性别或部位为{shown}）"},
     "reason_abstained": {"en": "the estimate is uncertain, and uncertainty must not reassure", "zh": "估计不确定，而不确定不能作为放心的理由"},
     "reason_checklist": {
         "en": "the measured features ({criteria}) score {score} on a checklist-style score (not validated), at or above its cut-off of {cut}",

@@ -288,3 +288,23 @@ def test_a_chinese_answer_names_its_sources_in_chinese(corpus, dataset):
     assert title == "分类器输出（单一编码器，已校准）" and "backend" not in title
     english = assess_input(corpus, dataset)
     assert "encoder backend" in next(c.title for c in review(compose(english), english).citations if c.id == "P")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_reason_quoting_the_image_only_probability_says_so_beside_the_shown_one(corpus, dataset, lang):
+    """Metadata lowered the shown melanoma probability (12%) but the rule reads the image alone (20%): the reason
+    names both, so the estimate and the reason do not seem to disagree; without metadata nothing is added."""
+    from agents.risk import triage
+
+    fused = Prediction.from_probs([0.02, 0.03, 0.08, 0.01, 0.12, 0.73, 0.01], backend="ensemble", abstain_below=0.4)
+    image = dict(zip(CODES, [0.02, 0.03, 0.08, 0.01, 0.20, 0.65, 0.01]))
+    pred = fused.model_copy(update={"image_probs": image})
+    inp = assess_input(corpus, dataset, question="这是什么？" if lang == "zh" else "what is this?", lang=lang)
+    t = triage(pred)
+    inp.prediction, inp.risk = pred, t.tier
+    answer = review(compose(inp), inp)
+    said = "20% from the image alone (12% with the age" if lang == "en" else "20%（仅根据图像；结合所提供的年龄、性别或部位为12%）"
+    assert said in answer.text and answer.review["ok"], answer.text
+    plain = Prediction.from_probs([0.02, 0.03, 0.08, 0.01, 0.20, 0.65, 0.01], backend="ensemble", abstain_below=0.4)
+    inp.prediction, inp.risk = plain, triage(plain).tier
+    assert "image alone" not in review(compose(inp), inp).text and "仅根据图像" not in review(compose(inp), inp).text
