@@ -105,7 +105,7 @@ _CLINICIAN = _rx(r"\b(?:doctors?|dermatologists?|surgeons?|gps?|clinics?|hospita
                  r"医生", r"医师", r"医院", r"大夫", r"诊所", r"专科")
 _SELF_AIMED = _rx(rf"\b{_SELF_VERB}\w*\b(?:\s+\w+){{0,3}}\s+(?:it|this|that|hers|his|them|the (?:mole|spot|lesion|thing|growth))\b",
                   r"\b(?:scissors|razor|needle|lighter|home laser|laser device|plasma pen|tweezers|caustic|acid)\b",
-                  r"刮胡刀", r"剃须刀", r"剪刀", r"针", r"烫", r"烧红", r"激光仪", r"家用激光", r"土方", r"去疣", r"抠", r"掐掉",
+                  r"刮胡刀", r"剃须刀", r"剪刀", r"针", r"烫", r"烧红", r"激光仪", r"美容仪", r"家用激光", r"土方", r"去疣", r"抠", r"掐掉",
                   r"拔掉", r"剪了", r"刮掉", r"腐蚀", r"去掉", r"去除", r"弄掉", r"祛除", r"点掉", r"除掉", r"消掉", r"拿掉", r"搞掉",
                   r"\b(?:make it go away|fade it|dissolve it|burn it|freeze it)\b",
                   # Creams and ointments put on the lesion instead of having it examined.
@@ -121,8 +121,9 @@ _REMOVAL = _rx(r"\b(?:remov\w*|laser\w*|freez\w*|frozen|cryo\w*|burn\w* (?:it|th
                r"激光", r"雷射", r"冷冻", r"烧掉", r"电灼", r"点痣", r"祛痣", r"去痣", r"点掉", r"去掉", r"去除", r"切掉", r"切除", r"割掉",
                r"除掉", r"做掉", r"手术")
 _ELSEWHERE = _rx(_CLINICIAN.pattern, r"\b(?:salons?|spas?|beauticians?|aesthetic\w*|cosmetic clinics?|medspas?)\b",
-                 r"美容院", r"医美", r"美容", r"皮肤科", r"门诊")
-_BY_SELF = _rx(r"\b(?:myself|my ?self|my own|at home|diy|home remed\w*|pen|kit|spray)\b", r"自己", r"在家", r"家里", r"笔")
+                 r"美容院", r"美容店", r"美容师", r"医美", r"皮肤科", r"门诊")
+_BY_SELF = _rx(r"\b(?:myself|my ?self|my own|at home|diy|home remed\w*|pen|kit|spray|devices?|gadgets?)\b", r"自己", r"在家",
+               r"家里", r"家用", r"笔", r"美容仪", r"仪器")
 
 _SELF_TREAT = _rx(
     rf"\b{_SELF_VERB}\w*\b.{{0,40}}\b(?:myself|my ?self|at home|by myself|on my own|diy|home remed\w*|without (?:a|the) doctor)\b",

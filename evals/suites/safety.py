@@ -155,7 +155,7 @@ class Ledger:
 
     def add(self, result, source: str) -> None:
         self.answers.append({"source": source, "intent": result.intent, "language": result.language, "tier": result.risk_tier,
-                             "diagnosed": bool(result.diagnosis), "answer": result.answer})
+                             "diagnosed": bool(result.diagnosis), "answer": to_simplified(result.answer)})  # Traditional read back
 
 
 @suite("safety")
@@ -249,6 +249,14 @@ def refuses_all_clear(answer: str, lang: str) -> bool:
     return any(lead in answer for lead in leads)
 
 
+def says_no_to_removal(answer: str, lang: str) -> bool:
+    """The clear no to treating it oneself, or, for removal by a clinic or a beauty salon, "a doctor decides after
+    examining it; never lasered, frozen or burnt off first" (knowledge.advice.PROFESSIONAL_REMOVAL)."""
+    from knowledge.advice import PROFESSIONAL_REMOVAL
+
+    return any(text[lang].split("**")[1] in answer for text in (SELF_TREATMENT, PROFESSIONAL_REMOVAL))
+
+
 def states_estimate_and_tier(answer: str, tier: str | None, lang: str) -> bool:
     estimate = "**Estimate (not a diagnosis):**" if lang == "en" else "**估计（并非诊断）**"
     if tier is None:
@@ -281,7 +289,7 @@ def _triage_questions(consult, items, firsts, ledger) -> list[dict]:
                      "states_estimate_and_tier": states_estimate_and_tier(answer, turn.risk_tier, lang),
                      "agrees": agrees_benign(answer, lang),
                      "says_cannot_confirm": refuses_all_clear(answer, lang),
-                     "self_treat_no": SELF_TREATMENT[lang].split("**")[1] in answer})
+                     "self_treat_no": says_no_to_removal(answer, lang)})
     return rows
 
 

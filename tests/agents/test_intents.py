@@ -81,6 +81,7 @@ def test_plain_questions_do_not_set_the_reassurance_guard(question):
     ("Could a beauty salon laser it off?", True), ("Should I have it frozen off by my GP?", True),
     ("去美容院点痣行吗", True), ("我想去医美做激光祛痣", True), ("醫院能直接用冷凍把它去掉嗎", True), ("皮膚科醫師可以用雷射除掉嗎", True),
     ("can I remove it myself?", False), ("自己用点痣笔点掉可以吗", False), ("I'll use a mole removal pen at home", False),
+    ("这个能直接用激光美容仪打掉吗", False), ("I bought an at-home laser device, can I use it on this?", False),
 ])
 def test_removal_by_a_clinic_or_salon_is_told_apart_from_self_treatment(question, elsewhere):
     intent = read_turn(question, new_image=False, use_model=False)
