@@ -28,6 +28,7 @@ from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
 from agents.templates import T, backend_name, percent, percents_apart, render
 
+
 class _HasText(Protocol):
     text: str
 
