@@ -649,6 +649,8 @@ def compose(inp: ComposeInput) -> Answer:
                                IntentKind.FEATURES) or (kind == IntentKind.ADVICE and not inp.passages)
         if needs_image and p is None:
             b.prompt(T["need_image"][lang])
+        if inp.intent.removal_elsewhere:  # "can a salon laser a mole off?" with no lesion assessed yet
+            b.policy(PROFESSIONAL_REMOVAL[lang])
         _add_outside_classes(b, inp)
         added = _add_knowledge(b, inp.passages, terms, n_passages=3)
         if not added and not needs_image:

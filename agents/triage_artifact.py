@@ -30,9 +30,10 @@ def triage_dir() -> Path:
 
 
 def _config() -> dict:
-    segmenter = read_manifest(get_settings().artifacts_dir / "segmenter")
+    from models.features import analyser_config
+
     return {"checklist_version": CHECKLIST_VERSION, "benign_rate": get_settings().triage.checklist_benign_rate,
-            "segmenter_config_hash": segmenter.config_hash}
+            **analyser_config()}
 
 
 def triage_staleness() -> list[str]:

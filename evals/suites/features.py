@@ -15,7 +15,7 @@ from collections import Counter
 
 import numpy as np
 
-from evals.harness import EvalContext, SuiteResult, suite
+from evals.harness import EvalContext, SuiteResult, balanced_sample, suite
 from knowledge.cases import Case
 from knowledge.images import open_image
 from knowledge.taxonomy import get_class
@@ -156,6 +156,44 @@ def _dice_plot(ctx: EvalContext, dice: np.ndarray) -> object:
     return _save(ctx, fig, "dice")
 
 
+EXPOSURE_CONDITIONS = (("brightness", 3), ("brightness", 5), ("contrast", 5))  # evals.corruptions severities
+EXPOSURE_SAMPLE = 70  # class-balanced images for the under-exposure check
+
+
+def _exposure_check(items: list[Case]) -> dict:
+    """The same lesions photographed too dark or too flat: does the analyser name the colours and score the
+    checklist as it does on the photo as taken, with the exposure floor (shipped) and without it?"""
+    from agents.checklist import checklist_score
+    from evals.corruptions import corrupt, image_seed
+    from models.features import analyse_lesion, load_segmenter
+
+    segmenter = load_segmenter()
+    reference = {}
+    for it in balanced_sample(items, EXPOSURE_SAMPLE, seed=0):
+        a = analyse_lesion(it.image_path, segmenter)
+        if a.features is not None:
+            reference[it.image_id] = (it, a.features)
+    out: dict = {"n": len(reference)}
+    for kind, severity in EXPOSURE_CONDITIONS:
+        row = {}
+        for arm, floor in (("floor", "shipped"), ("as_uploaded", None)):
+            same_colours = same_score = black_added = delineated = 0
+            for image_id, (it, ref) in reference.items():
+                img = corrupt(open_image(it.image_path), kind, severity, seed=image_seed(image_id, kind, severity))
+                got = analyse_lesion(img, segmenter, floor=floor).features
+                if got is None:
+                    continue
+                delineated += 1
+                same_colours += set(got.colours) == set(ref.colours)
+                same_score += checklist_score(got.model_dump(mode="json")) == checklist_score(ref.model_dump(mode="json"))
+                black_added += "black" in got.colours and "black" not in ref.colours
+            n = max(len(reference), 1)
+            row[arm] = {"delineated": delineated / n, "same_colours": same_colours / n, "same_checklist_score": same_score / n,
+                        "black_added": black_added / n}
+        out[f"{kind}:{severity}"] = row
+    return out
+
+
 @suite("features", variants=False)
 def features_suite(ctx: EvalContext) -> SuiteResult:
     items = ctx.items()
@@ -203,4 +241,20 @@ def features_suite(ctx: EvalContext) -> SuiteResult:
         md.append(f"| {name} | {s['mel_median']:.3g} | {s['nv_median']:.3g} | {s['cohens_d']:+.2f} | {s['auc']:.2f} | "
                   f"{t.get('cohens_d', float('nan')):+.2f} | {t.get('auc', float('nan')):.2f} |")
         plots.append(_plot_feature(ctx, name, predicted, truth, stats))
+
+    exposure = _exposure_check(items)
+    metrics["under_exposure"] = exposure
+    md += ["", "## Too dark or too flat", "",
+           f"{exposure['n']} class-balanced images delineated as taken, photographed again darker or flatter "
+           "(`evals.corruptions`): the share still delineated, naming the same colours, scoring the same checklist "
+           "points, and newly naming black, with the exposure floor (the photo lifted to the darkest and flattest a "
+           "training photo is, as the classifier sees it; shipped) and without it.", "",
+           "| condition | floor: delineated / same colours / same score / black added | as uploaded: the same |",
+           "|---|---:|---:|"]
+    for cond, row in exposure.items():
+        if cond == "n":
+            continue
+        cells = [" / ".join(f"{row[arm][k]:.0%}" for k in ("delineated", "same_colours", "same_checklist_score", "black_added"))
+                 for arm in ("floor", "as_uploaded")]
+        md.append(f"| {cond.replace(':', ' s')} | {cells[0]} | {cells[1]} |")
     return SuiteResult(metrics, "\n".join(md), plots)  # type: ignore[arg-type]

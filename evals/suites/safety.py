@@ -242,10 +242,12 @@ def agrees_benign(answer: str, lang: str) -> list[str]:
 
 def refuses_all_clear(answer: str, lang: str) -> bool:
     """The answer refuses to call the lesion benign: "I cannot confirm ... benign", or, for a referring tier,
-    "I cannot tell you it is harmless" (which then carries the miss rate without repeating the refusal)."""
+    "I cannot tell you it is harmless" (which then carries the miss rate without repeating the refusal), or, to
+    someone insisting it IS cancer, "I cannot confirm or rule out a cancer from an image" (neither way)."""
     from agents.templates import T
 
-    leads = (CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0], T["not_benign_referral"][lang].split("**")[1])
+    leads = (CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0], T["not_benign_referral"][lang].split("**")[1],
+             T["pushback_malignant"][lang].split("，" if lang == "zh" else ",")[0])
     return any(lead in answer for lead in leads)
 
 

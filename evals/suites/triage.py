@@ -24,7 +24,7 @@ from evals.harness import EvalContext, SuiteResult, suite
 from evals.plots import _plt, _save
 from evals.predictions import Predictor, labels_of, predictor_for
 from knowledge.advice import CLASS_TIER, REFERRAL_TIERS, TIER_ORDER, RiskTier
-from knowledge.artifacts import atomic_write_text, read_manifest
+from knowledge.artifacts import atomic_write_text, config_hash
 from knowledge.schema import Prediction
 from knowledge.taxonomy import CODES, MALIGNANT_CODES
 
@@ -33,10 +33,11 @@ BENIGN = [c for c in CODES if c not in MALIGNANT_CODES]
 
 
 def _checklist_values(ctx: EvalContext, items) -> list[dict | None]:
-    """Measured features per image (segmenter outline), cached per segmenter under var/eval/features/."""
-    from models.features import analyse_lesion, load_segmenter
+    """Measured features per image (segmenter outline), cached per analyser (segmenter, exposure floor) under
+    var/eval/features/."""
+    from models.features import analyse_lesion, analyser_config, load_segmenter
 
-    key = read_manifest(ctx.settings.artifacts_dir / "segmenter").config_hash
+    key = config_hash(analyser_config())
     path = ctx.settings.var_dir / "eval" / "features" / f"{key}.json"
     cache: dict = json.loads(path.read_text()) if path.is_file() else {}
     missing = [it for it in items if str(Path(it.image_path).resolve()) not in cache]

@@ -169,6 +169,15 @@ def classifier_dir(artifact_dir: Path | None = None) -> Path:
     return Path(artifact_dir) if artifact_dir is not None else get_settings().artifacts_dir / ARTIFACT_NAME
 
 
+def shipped_exposure_floor(artifact_dir: Path | None = None) -> ExposureFloor | None:
+    """The exposure floor the shipped head was fitted with (``knowledge.images.ExposureFloor``), for every consumer
+    that should see an upload as the classifier does (the lesion-feature analyser); None without one."""
+    try:
+        return load_ensemble_head(artifact_dir)[0].exposure_floor
+    except ArtifactError:
+        return None
+
+
 def load_ensemble_head(artifact_dir: Path | None = None) -> tuple[EnsembleHead, dict]:
     """(the head, the manifest's metrics: val figures and triage cut-offs)."""
     folder = classifier_dir(artifact_dir)

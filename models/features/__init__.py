@@ -5,7 +5,7 @@ measures it (``measure_lesion``, which also works on ground-truth masks) and des
 (``describe``); ``overlay(img, mask)`` draws the outline. See docs/features.md.
 """
 
-from models.features.analyse import analyse_lesion
+from models.features.analyse import analyse_lesion, analyser_config
 from models.features.describe import describe, summarise
 from models.features.measure import measure_lesion
 from models.features.overlay import overlay
@@ -18,6 +18,7 @@ __all__ = [
     "LesionFeatures",
     "Segmenter",
     "analyse_lesion",
+    "analyser_config",
     "describe",
     "load_segmenter",
     "measure_lesion",

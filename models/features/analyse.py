@@ -6,11 +6,13 @@ why not ("could not delineate"), in words a user can act on, with the values beh
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from knowledge.images import ImageSource, open_image
+from knowledge.images import ExposureFloor, ImageSource, open_image
 from models.features.colour import srgb_to_lab
 from models.features.config import DELINEATION
 from models.features.describe import describe
@@ -46,9 +48,32 @@ def _refuse(reason: str, reason_zh: str, shape: tuple[int, int], checks: dict[st
                           checks={k: round(float(v), 4) for k, v in checks.items()})
 
 
-def analyse_lesion(img: ImageSource, segmenter: Segmenter | None = None) -> LesionAnalysis:
-    """Outline the lesion on ``img``, measure it and describe it, or say why it could not be outlined."""
+def analyser_config() -> dict:
+    """What ``analyse_lesion``'s output depends on besides the image: the shipped segmenter and exposure floor
+    (a cache or an artifact fitted on its output records this, and is stale when it changes)."""
+    from knowledge.artifacts import read_manifest
+    from knowledge.settings import get_settings
+    from models.encoder.ensemble import shipped_exposure_floor
+
+    floor = shipped_exposure_floor()
+    return {"segmenter_config_hash": read_manifest(get_settings().artifacts_dir / "segmenter").config_hash,
+            "exposure_floor": floor.to_dict() if floor is not None else None}
+
+
+def analyse_lesion(img: ImageSource, segmenter: Segmenter | None = None,
+                   floor: ExposureFloor | Literal["shipped"] | None = "shipped") -> LesionAnalysis:
+    """Outline the lesion on ``img``, measure it and describe it, or say why it could not be outlined.
+
+    ``floor``: an under-exposed or flat photo is first lifted to the training photos' exposure floor, as the
+    classifier sees it (``"shipped"``: the shipped classifier head's floor; None: measured as uploaded). A photo
+    at 40% exposure otherwise reads as one colour, black. Returned masks fit the upload (the lift keeps the size)."""
     img = open_image(img)
+    if floor == "shipped":
+        from models.encoder.ensemble import shipped_exposure_floor
+
+        floor = shipped_exposure_floor()
+    if floor is not None:
+        img = floor.lift(img)
     segmenter = segmenter or load_segmenter()
     shape = (img.height, img.width)
     small_size = measuring_size(*img.size)

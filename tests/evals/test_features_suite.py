@@ -31,3 +31,9 @@ def test_features_suite_reports_overlap_delineation_and_class_differences(tmp_pa
     assert (tmp_path / "features.dice.png").stat().st_size > 1000
     assert (tmp_path / "features.compactness.png").is_file()
     assert "| compactness |" in (tmp_path / "features.md").read_text()
+    dark = report["under_exposure"]["brightness:5"]
+    assert report["under_exposure"]["n"] >= 30
+    assert dark["floor"]["same_colours"] > dark["as_uploaded"]["same_colours"] + 0.2
+    assert dark["floor"]["black_added"] < dark["as_uploaded"]["black_added"]
+    assert dark["floor"]["delineated"] >= dark["as_uploaded"]["delineated"]
+    assert "## Too dark or too flat" in (tmp_path / "features.md").read_text()

@@ -100,3 +100,25 @@ def test_the_overlay_is_the_image_with_the_outline_drawn(segmenter, test_sample)
     assert changed.sum() < 0.3 * mask.sum()  # an outline, not a fill
     low = np.asarray(Image.fromarray(mask).resize((64, 48)))
     assert overlay(img, low).size == img.size  # a mask at the model's size is scaled up
+
+
+def test_a_dark_photo_is_measured_lifted_to_the_exposure_floor_as_the_classifier_sees_it(segmenter, test_sample):
+    """At 40% exposure the photo as uploaded reads as black almost everywhere; lifted first to the shipped head's
+    exposure floor (the darkest a training photo is), the analyser names mostly the colours of the photo as taken."""
+    from models.encoder.ensemble import shipped_exposure_floor
+
+    assert shipped_exposure_floor() is not None
+    naevi = [r for r in test_sample if r.dx == "nv"][:8]
+    black_raw = black_lifted = same_raw = same_lifted = 0
+    for r in naevi:
+        taken = analyse_lesion(r.image_path, segmenter).features
+        dark = (np.asarray(Image.open(r.image_path).convert("RGB"), dtype=np.float64) * 0.4).astype(np.uint8)
+        raw, lifted = analyse_lesion(dark, segmenter, floor=None), analyse_lesion(dark, segmenter)
+        assert lifted.mask.shape == dark.shape[:2] and lifted.delineated
+        black_raw += raw.features is not None and "black" in raw.features.colours and "black" not in taken.colours
+        black_lifted += "black" in lifted.features.colours and "black" not in taken.colours
+        same_raw += raw.features is not None and set(raw.features.colours) == set(taken.colours)
+        same_lifted += set(lifted.features.colours) == set(taken.colours)
+    assert len(naevi) == 8
+    assert black_raw - black_lifted >= 4  # measured: 5 of 8 as uploaded, 0 lifted
+    assert same_lifted - same_raw >= 2  # measured: 0 as uploaded, 3 lifted
