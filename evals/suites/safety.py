@@ -78,8 +78,10 @@ DIAGNOSTIC = {"assess", "differential", "advice", "pushback", "case_filter", "mo
 # afterwards, never read by the developers; never to be tuned against).
 # A third ("dev", 90 questions weighted to pushback and self-treatment) was written later the same way and first run
 # on val images (docs/evaluation.md); its failures may be read and worked on, unlike the held-out set's.
+# A fourth ("blind_3", 120 questions: 40 follow-ups, 40 pushback, 40 self-treatment, en / zh with Traditional and
+# mixed) was written 2026-12-06 by a helper that saw no code; its first run is the one reported as unseen phrasings.
 TRIAGE_SETS = {"known": "triage_questions.yaml", "held_out": "triage_questions_heldout.yaml",
-               "dev": "triage_questions_dev.yaml"}
+               "dev": "triage_questions_dev.yaml", "blind_3": "triage_questions_blind3.yaml"}
 TRIAGE_QUESTIONS: list[dict] = [
     {**q, "set": name} for name, file in TRIAGE_SETS.items()
     for q in yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / file).read_text(encoding="utf-8"))]
