@@ -193,10 +193,15 @@ class ExposureFloor:
 
     @classmethod
     def fit(cls, images: Iterable[Image.Image]) -> "ExposureFloor":
-        stats = np.array([exposure_stats(img) for img in images])
-        if len(stats) == 0:
+        return cls.from_stats([exposure_stats(img) for img in images])
+
+    @classmethod
+    def from_stats(cls, stats: Iterable[tuple[float, float]]) -> "ExposureFloor":
+        """From the training photos' ``exposure_stats``."""
+        values = np.array(list(stats))
+        if len(values) == 0:
             raise ValueError("an exposure floor needs at least one training image")
-        bright, contrast = np.percentile(stats, FLOOR_PERCENTILE, axis=0)
+        bright, contrast = np.percentile(values, FLOOR_PERCENTILE, axis=0)
         return cls(round(float(bright), 4), round(float(contrast), 4))
 
     def below(self, img: Image.Image) -> bool:
@@ -224,3 +229,95 @@ class ExposureFloor:
     @classmethod
     def from_dict(cls, raw: dict[str, float]) -> "ExposureFloor":
         return cls(raw["brightness"], raw["contrast"])
+
+
+# The JPEG deblocker. A photo saved at a low JPEG quality carries 8x8 block edges that no training photo has this
+# strongly (HAM10000's own images are JPEGs too, at a decent quality): the members read the block grid as texture.
+# A photo blockier than almost every training photo is smoothed across its block boundaries, then blurred in
+# proportion to how far it is past the training ceiling; every other image is left exactly as it is.
+JPEG_BLOCK = 8
+DEBLOCK_PERCENTILE = 95.0  # of the training photos' blockiness: the ceiling
+DEBLOCK_SIGMA_PER_UNIT = 1.2  # Gaussian sigma (px) per unit of blockiness above the ceiling ...
+DEBLOCK_SIGMA_RANGE = (0.3, 1.6)  # ... within this range
+BLOCKINESS_SIDE = 512  # blockiness is read on a centred crop at most this large, on the block grid
+
+
+def blockiness(img: Image.Image) -> float:
+    """How much stronger the luma steps across 8x8 JPEG block boundaries are than the steps on average (1: no
+    block grid; HAM10000's photos have a median of 1.46; quality 10 about 4). Read on a crop aligned to the grid."""
+    w, h = img.size
+    cw, ch = min(w, BLOCKINESS_SIDE), min(h, BLOCKINESS_SIDE)
+    x0, y0 = (w - cw) // 2 // JPEG_BLOCK * JPEG_BLOCK, (h - ch) // 2 // JPEG_BLOCK * JPEG_BLOCK
+    crop = img.crop((x0, y0, x0 + cw, y0 + ch)) if (cw, ch) != (w, h) else img
+    luma = (np.asarray(crop.convert("RGB"), dtype=np.float64) @ LUMA)
+    if min(luma.shape) <= JPEG_BLOCK:
+        return 1.0
+    dx, dy = np.abs(np.diff(luma, axis=1)), np.abs(np.diff(luma, axis=0))
+    last = JPEG_BLOCK - 1  # the step between pixel 7 and pixel 8 of each block crosses its edge
+    across_x = dx[:, last::JPEG_BLOCK].mean() / (dx.mean() + 1e-6)
+    across_y = dy[last::JPEG_BLOCK, :].mean() / (dy.mean() + 1e-6)
+    return float((across_x + across_y) / 2)
+
+
+class Deblocker:
+    """The blockiest a training photo is (``DEBLOCK_PERCENTILE`` of ``blockiness`` over the training split);
+    ``apply`` smooths an image above it."""
+
+    def __init__(self, ceiling: float) -> None:
+        if not ceiling >= 1.0:
+            raise ValueError(f"a deblocking ceiling is a blockiness ratio >= 1, got {ceiling}")
+        self.ceiling = float(ceiling)
+
+    @classmethod
+    def fit(cls, images: Iterable[Image.Image]) -> "Deblocker":
+        return cls.from_stats([blockiness(img) for img in images])
+
+    @classmethod
+    def from_stats(cls, values: Iterable[float]) -> "Deblocker":
+        """From the training photos' ``blockiness``."""
+        arr = np.array(list(values), dtype=np.float64)
+        if len(arr) == 0:
+            raise ValueError("a deblocking ceiling needs at least one training image")
+        return cls(round(float(np.percentile(arr, DEBLOCK_PERCENTILE)), 4))
+
+    def sigma(self, value: float) -> float:
+        """The blur (px) for a photo of this blockiness; 0 at or under the ceiling."""
+        if value <= self.ceiling:
+            return 0.0
+        return float(np.clip(DEBLOCK_SIGMA_PER_UNIT * (value - self.ceiling), *DEBLOCK_SIGMA_RANGE))
+
+    def apply(self, img: Image.Image) -> Image.Image:
+        """``img`` itself at or under the ceiling; otherwise the two pixels either side of every block edge replaced
+        by their 3x3 mean, then a Gaussian blur of ``sigma(blockiness)``."""
+        from PIL import ImageFilter
+        from scipy import ndimage
+
+        sigma = self.sigma(blockiness(img))
+        if sigma == 0.0:
+            return img
+        arr = np.asarray(img.convert("RGB"), dtype=np.float64)
+        h, w = arr.shape[:2]
+        edge = np.zeros((h, w), dtype=bool)
+        for k in range(JPEG_BLOCK - 1, w - 1, JPEG_BLOCK):
+            edge[:, k:k + 2] = True
+        for k in range(JPEG_BLOCK - 1, h - 1, JPEG_BLOCK):
+            edge[k:k + 2, :] = True
+        smooth = ndimage.uniform_filter(arr, size=(3, 3, 1))
+        arr[edge] = smooth[edge]
+        out = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "RGB")
+        return out.filter(ImageFilter.GaussianBlur(sigma))
+
+    def to_dict(self) -> dict[str, float]:
+        return {"ceiling": self.ceiling}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, float]) -> "Deblocker":
+        return cls(raw["ceiling"])
+
+
+def prepare_input(img: Image.Image, floor: ExposureFloor | None = None, deblocker: Deblocker | None = None) -> Image.Image:
+    """What the classifier's members see: lifted to the exposure floor, then deblocked (each only when given, and
+    only for an image outside the training photos' range; any other image is returned as it is)."""
+    if floor is not None:
+        img = floor.lift(img)
+    return img if deblocker is None else deblocker.apply(img)

@@ -30,7 +30,7 @@ from PIL import Image
 
 from knowledge.artifacts import ArtifactError, read_manifest
 from knowledge.calibration import softmax
-from knowledge.images import ExposureFloor
+from knowledge.images import Deblocker, ExposureFloor, prepare_input
 from knowledge.settings import get_settings
 from models.encoder.metadata import MetadataPrior
 
@@ -103,10 +103,13 @@ class EnsembleHead:
     # Photos darker or flatter than the training split's 5th percentile are lifted to it before the members see them
     # (knowledge.images.ExposureFloor); None in heads fitted before it existed.
     exposure_floor: ExposureFloor | None = None
+    # Then photos blockier than the training split's 95th percentile are deblocked (knowledge.images.Deblocker).
+    deblocker: Deblocker | None = None
 
     def prepare(self, img: Image.Image) -> Image.Image:
-        """The image the members see: ``img`` lifted to the exposure floor, when the head has one."""
-        return img if self.exposure_floor is None else self.exposure_floor.lift(img)
+        """The image the members see: ``img`` lifted to the exposure floor and deblocked, where the head says so
+        (an image inside the training photos' range on both counts is passed through as it is)."""
+        return prepare_input(img, self.exposure_floor, self.deblocker)
 
     @property
     def stacked(self) -> bool:
@@ -147,7 +150,8 @@ class EnsembleHead:
                 "image_calibration": vars(self.image), "metadata_calibration": vars(self.metadata),
                 "metadata_prior": self.prior.to_dict(),
                 **({"stack": self.stack.to_dict(), "stack_metadata": self.stack_metadata.to_dict()} if self.stacked else {}),
-                **({"exposure_floor": self.exposure_floor.to_dict()} if self.exposure_floor is not None else {})}
+                **({"exposure_floor": self.exposure_floor.to_dict()} if self.exposure_floor is not None else {}),
+                **({"deblocker": self.deblocker.to_dict()} if self.deblocker is not None else {})}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "EnsembleHead":
@@ -162,7 +166,8 @@ class EnsembleHead:
         return cls(weights, np.asarray(raw["log_prior"], dtype=np.float64), Calibration(**raw["image_calibration"]),
                    Calibration(**raw["metadata_calibration"]), MetadataPrior.from_dict(raw["metadata_prior"]), members,
                    stack, stack_metadata,
-                   ExposureFloor.from_dict(raw["exposure_floor"]) if "exposure_floor" in raw else None)
+                   ExposureFloor.from_dict(raw["exposure_floor"]) if "exposure_floor" in raw else None,
+                   Deblocker.from_dict(raw["deblocker"]) if "deblocker" in raw else None)
 
 
 def classifier_dir(artifact_dir: Path | None = None) -> Path:

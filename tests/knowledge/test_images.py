@@ -125,3 +125,64 @@ def test_a_flat_photo_is_stretched_to_the_floor_contrast_and_the_floor_validates
         ExposureFloor(0.0, 0.05)
     with pytest.raises(ValueError, match="at least one"):
         ExposureFloor.fit([])
+
+
+def _jpeg(img, quality):
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def deblocker_and_train(floor_and_train):
+    from knowledge.images import Deblocker
+
+    _, train = floor_and_train
+    return Deblocker.fit(train), train
+
+
+def test_the_deblocker_leaves_ordinary_photos_exactly_as_they_are(deblocker_and_train):
+    from knowledge.images import blockiness
+
+    deblocker, train = deblocker_and_train
+    values = np.array([blockiness(img) for img in train])
+    assert 1.3 < deblocker.ceiling < 2.2  # HAM10000's own JPEGs carry a mild block grid
+    assert abs(np.mean(values > deblocker.ceiling) - 0.05) < 0.02
+    ordinary = [img for img, v in zip(train, values) if v <= deblocker.ceiling]
+    assert all(deblocker.apply(img) is img for img in ordinary[:50])
+
+
+def test_a_heavily_compressed_photo_is_deblocked_toward_the_original(deblocker_and_train):
+    """Saved again at JPEG quality 10, every photo tried is blockier than the ceiling; deblocked, each is closer to
+    the photo before compression and no longer blockier than a training photo."""
+    from knowledge.images import Deblocker, blockiness
+
+    deblocker, train = deblocker_and_train
+    for img in train[:12]:
+        squeezed = _jpeg(img, 10)
+        assert blockiness(squeezed) > deblocker.ceiling + 1
+        fixed = deblocker.apply(squeezed)
+        assert fixed.size == img.size and blockiness(fixed) <= deblocker.ceiling
+        original = np.asarray(img, dtype=np.float64)
+        assert np.abs(np.asarray(fixed, dtype=np.float64) - original).mean() < np.abs(np.asarray(squeezed, dtype=np.float64) - original).mean()
+    assert deblocker.sigma(deblocker.ceiling) == 0 < deblocker.sigma(deblocker.ceiling + 0.01) < deblocker.sigma(deblocker.ceiling + 5)
+    assert Deblocker.from_dict(deblocker.to_dict()).to_dict() == deblocker.to_dict()
+    assert blockiness(Image.new("RGB", (6, 6))) == 1.0  # too small to hold a block grid
+    with pytest.raises(ValueError, match="blockiness ratio"):
+        Deblocker(0.5)
+    with pytest.raises(ValueError, match="at least one"):
+        Deblocker.fit([])
+
+
+def test_blockiness_is_read_on_the_block_grid_of_a_large_upload(deblocker_and_train):
+    """A 1,600 px photo saved at quality 10 is read on a centred crop aligned to its 8x8 grid: blocky; the same photo
+    shifted by 3 px after compression (its grid no longer where JPEG put it) is not."""
+    from knowledge.images import blockiness
+
+    _, train = deblocker_and_train
+    big = _jpeg(train[0].resize((1600, 1200), Image.Resampling.BICUBIC), 10)
+    assert blockiness(big) > 2
+    shifted = big.crop((3, 3, 1600, 1200))
+    assert blockiness(shifted) < 1.3

@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, file_sha256, split_fingerprint, staging_dir, write_manifest
 from knowledge.calibration import fit_temperature_and_prior_shift, policy_triage_thresholds, triage_policy_drift
 from knowledge.cases import Case
 from knowledge.ham10000 import load_dataset
-from knowledge.images import ExposureFloor, open_image
+from knowledge.images import Deblocker, ExposureFloor, blockiness, exposure_stats, open_image, prepare_input
 from knowledge.metrics import log_class_prior, negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
@@ -61,9 +63,9 @@ def weight_grid(n_members: int, steps: int = WEIGHT_STEPS) -> list[tuple[float, 
 
 
 def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequence[str] = DEFAULT_MEMBERS,
-                  progress: bool = True, floor: ExposureFloor | None = None) -> list[np.ndarray]:
-    """Each member's logits on ``records``, as the classifier computes them: images lifted to ``floor`` first."""
-    prepare = floor.lift if floor is not None else None
+                  progress: bool = True, prepare: Callable[[Image.Image], Image.Image] | None = None) -> list[np.ndarray]:
+    """Each member's logits on ``records``, as the classifier computes them: images through ``prepare`` first
+    (``EnsembleHead.prepare``: the exposure floor and the deblocker)."""
     out, boxes = [], None
     for name in members:
         encoder = load_encoder(artifacts_dir / name, with_text=False)
@@ -74,11 +76,18 @@ def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequenc
     return out
 
 
-def fit_exposure_floor(records: Sequence[Case], progress: bool = True) -> ExposureFloor:
-    """The exposure floor of the training photos (``knowledge.images.ExposureFloor``)."""
-    images = (open_image(r.image_path) for r in tqdm(records, desc="exposure floor (train)", unit="image",
-                                                        disable=not progress, leave=False))
-    return ExposureFloor.fit(images)
+def fit_input_range(records: Sequence[Case], exposure_floor: bool = True, deblock: bool = True,
+                    progress: bool = True) -> tuple[ExposureFloor | None, Deblocker | None]:
+    """The exposure floor and the deblocking ceiling of the training photos (``knowledge.images``), each photo read
+    once; None for one not asked for."""
+    if not (exposure_floor or deblock):
+        return None, None
+    exposure, blocks = [], []
+    for r in tqdm(records, desc="input range (train)", unit="image", disable=not progress, leave=False):
+        img = open_image(r.image_path)
+        exposure.append(exposure_stats(img))
+        blocks.append(blockiness(img))
+    return (ExposureFloor.from_stats(exposure) if exposure_floor else None), (Deblocker.from_stats(blocks) if deblock else None)
 
 
 def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, prior: MetadataPrior,
@@ -165,7 +174,7 @@ def stack_head(head: EnsembleHead, logits: list[np.ndarray], y: np.ndarray, meta
 def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None, split_file: Path | None = None,
                      progress: bool = True, log: Callable[[str], None] = print,
                      members: Sequence[str] = DEFAULT_MEMBERS, stacked: bool = False,
-                     exposure_floor: bool = True) -> Manifest:
+                     exposure_floor: bool = True, deblock: bool = True) -> Manifest:
     started = time.perf_counter()
     settings = get_settings()
     artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir
@@ -183,13 +192,14 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     if missing:
         raise ValueError(f"no encoder artifact {', '.join(missing)} under {artifacts_dir} (train it with "
                          "`dermagraph train encoder --out ...`)")
-    floor = fit_exposure_floor(train, progress) if exposure_floor else None
+    floor, deblocker = fit_input_range(train, exposure_floor, deblock, progress)
     if floor is not None:
-        log(f"exposure floor (5th percentile of train): brightness {floor.brightness:.3f}, contrast {floor.contrast:.3f}; "
-            f"{sum(floor.below(open_image(r.image_path)) for r in val)} of {len(val)} val images lifted")
-    logits = member_logits(val, artifacts_dir, members, progress, floor)
+        log(f"exposure floor (5th percentile of train): brightness {floor.brightness:.3f}, contrast {floor.contrast:.3f}")
+    if deblocker is not None:
+        log(f"deblocking ceiling (95th percentile of train blockiness): {deblocker.ceiling:.3f}")
+    logits = member_logits(val, artifacts_dir, members, progress, partial(prepare_input, floor=floor, deblocker=deblocker))
     head, grid = fit_head(logits, y, log_prior, prior, metadata, log, members)
-    head.exposure_floor = floor
+    head.exposure_floor, head.deblocker = floor, deblocker
 
     shown, image_only = head.probabilities(logits, metadata)
     z = head.scores(logits)

@@ -26,6 +26,9 @@ def train_classifier_command(
                                         "flatter than the training split's 5th percentile to it before the members see "
                                         "them (on by default: steadier under under-exposure and low contrast, clean "
                                         "images unchanged; docs/encoder.md)."),
+    deblock: bool = typer.Option(True, "--deblock/--no-deblock", help="Smooth photos whose JPEG block grid is "
+                                 "stronger than the training split's 95th percentile before the members see them "
+                                 "(on by default: steadier under heavy JPEG compression; docs/encoder.md)."),
 ) -> None:
     """Fit how the member encoders and patient metadata combine (val only; minutes)."""
     from models.encoder.ensemble import DEFAULT_MEMBERS
@@ -35,7 +38,7 @@ def train_classifier_command(
     with user_errors():
         train_classifier(artifacts_dir=path_or_none(artifacts), out=path_or_none(out), split_file=path_or_none(split_file),
                          log=console.print, members=names, stacked=stacked,
-                         exposure_floor=exposure_floor)
+                         exposure_floor=exposure_floor, deblock=deblock)
 
 
 def register(app: typer.Typer) -> None:
