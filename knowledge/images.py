@@ -240,6 +240,9 @@ DEBLOCK_PERCENTILE = 95.0  # of the training photos' blockiness: the ceiling
 DEBLOCK_SIGMA_PER_UNIT = 1.2  # Gaussian sigma (px) per unit of blockiness above the ceiling ...
 DEBLOCK_SIGMA_RANGE = (0.3, 1.6)  # ... within this range
 BLOCKINESS_SIDE = 512  # blockiness is read on a centred crop at most this large, on the block grid
+# A photo longer than this is left as it is: the members see it reduced at least 5x (192 px), which averages its
+# 8-px blocks away, and smoothing 12 megapixels would cost seconds on the hot path.
+DEBLOCK_MAX_SIDE = 1024
 
 
 def blockiness(img: Image.Image) -> float:
@@ -287,11 +290,13 @@ class Deblocker:
         return float(np.clip(DEBLOCK_SIGMA_PER_UNIT * (value - self.ceiling), *DEBLOCK_SIGMA_RANGE))
 
     def apply(self, img: Image.Image) -> Image.Image:
-        """``img`` itself at or under the ceiling; otherwise the two pixels either side of every block edge replaced
-        by their 3x3 mean, then a Gaussian blur of ``sigma(blockiness)``."""
+        """``img`` itself at or under the ceiling (or longer than ``DEBLOCK_MAX_SIDE``); otherwise the two pixels
+        either side of every block edge replaced by their 3x3 mean, then a Gaussian blur of ``sigma(blockiness)``."""
         from PIL import ImageFilter
         from scipy import ndimage
 
+        if max(img.size) > DEBLOCK_MAX_SIDE:
+            return img
         sigma = self.sigma(blockiness(img))
         if sigma == 0.0:
             return img

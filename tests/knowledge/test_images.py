@@ -186,3 +186,7 @@ def test_blockiness_is_read_on_the_block_grid_of_a_large_upload(deblocker_and_tr
     assert blockiness(big) > 2
     shifted = big.crop((3, 3, 1600, 1200))
     assert blockiness(shifted) < 1.3
+    deblocker, _ = deblocker_and_train
+    assert deblocker.apply(big) is big  # reduced >= 5x for the members, its blocks average away: left as it is
+    medium = _jpeg(train[0].resize((800, 600), Image.Resampling.BICUBIC), 10)
+    assert blockiness(deblocker.apply(medium)) < blockiness(medium) - 1
