@@ -212,12 +212,13 @@ def _add_estimate(b: _Builder, p: Prediction) -> None:
                   p2=percent(p2), c3=display_name(c3, b.lang), p3=percent(p3)), "P")
 
 
-def _image_alone(value: float, shown: Prediction | None, what: str, lang: Language) -> str:
-    """" from the image alone (12% with the age, sex or site given)" when ``value`` (what the triage rule read) is
-    the image-only probability and the estimate shows another; "" otherwise."""
+def _image_alone(value: float, shown: Prediction | None, codes: tuple[str, ...], lang: Language) -> str:
+    """" from the image alone (12% with the age, sex or site given)" when ``value`` (what the triage rule read for
+    ``codes``: melanoma, or every malignant class) is the image-only probability and the estimate shows another;
+    "" otherwise."""
     if shown is None or shown.image_probs is None:
         return ""
-    shown_value = shown.probs.get("mel", 0.0) if what == "mel" else sum(shown.probs.get(c, 0.0) for c in MALIGNANT_CODES)
+    shown_value = sum(shown.probs.get(c, 0.0) for c in codes)
     return "" if abs(value - shown_value) < 0.005 else render("reason_image_alone", lang, shown=percent(shown_value))
 
 
@@ -234,11 +235,11 @@ def triage_reasons(t: Triage, lang: Language, shown: Prediction | None = None) -
             out.append(render(key, lang, p_mel=percent(t.p_mel), p_mal=percent(t.p_malignant)))
         elif reason == "mel_threshold":
             p_mel, t_mel = percents_apart(t.p_mel, t.mel_threshold)
-            out.append(render("reason_mel_threshold", lang, p_mel=p_mel + _image_alone(t.p_mel, shown, "mel", lang), t_mel=t_mel,
+            out.append(render("reason_mel_threshold", lang, p_mel=p_mel + _image_alone(t.p_mel, shown, ("mel",), lang), t_mel=t_mel,
                               sens=percent(t.target_sensitivity)))
         elif reason == "malignant_threshold":
             p_mal, t_mal = percents_apart(t.p_malignant, t.malignant_threshold)
-            out.append(render("reason_malignant_threshold", lang, p_mal=p_mal + _image_alone(t.p_malignant, shown, "malignant", lang),
+            out.append(render("reason_malignant_threshold", lang, p_mal=p_mal + _image_alone(t.p_malignant, shown, tuple(MALIGNANT_CODES), lang),
                               t_mal=t_mal))
         elif reason == "checklist":
             criteria = _checklist_criteria(t, lang)
@@ -263,7 +264,7 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
     p, t = inp.prediction, inp.current_triage()
     assert p is not None
     if t is not None and t.melanoma_not_excluded:
-        b.fact(MELANOMA_NOT_EXCLUDED[b.lang].format(p=percent(t.p_mel) + _image_alone(t.p_mel, p, "mel", b.lang),
+        b.fact(MELANOMA_NOT_EXCLUDED[b.lang].format(p=percent(t.p_mel) + _image_alone(t.p_mel, p, ("mel",), b.lang),
                                                     sens=percent(t.target_sensitivity)), "P")
     _add_estimate(b, p)
     if inp.risk is not None:
