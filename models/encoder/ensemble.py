@@ -30,7 +30,7 @@ from PIL import Image
 
 from knowledge.artifacts import ArtifactError, read_manifest
 from knowledge.calibration import softmax
-from knowledge.images import Deblocker, ExposureFloor, prepare_input
+from knowledge.input_range import Deblocker, ExposureFloor, prepare_input
 from knowledge.settings import get_settings
 from models.encoder.metadata import MetadataPrior
 
@@ -101,9 +101,9 @@ class EnsembleHead:
     stack: Stacker | None = None  # image only
     stack_metadata: Stacker | None = None  # with the metadata log-likelihoods (weight 1) as 7 more features
     # Photos darker or flatter than the training split's 5th percentile are lifted to it before the members see them
-    # (knowledge.images.ExposureFloor); None in heads fitted before it existed.
+    # (knowledge.input_range.ExposureFloor); None in heads fitted before it existed.
     exposure_floor: ExposureFloor | None = None
-    # Then photos blockier than the training split's 95th percentile are deblocked (knowledge.images.Deblocker).
+    # Then photos blockier than the training split's 95th percentile are deblocked (knowledge.input_range.Deblocker).
     deblocker: Deblocker | None = None
 
     def prepare(self, img: Image.Image) -> Image.Image:
@@ -175,7 +175,7 @@ def classifier_dir(artifact_dir: Path | None = None) -> Path:
 
 
 def shipped_exposure_floor(artifact_dir: Path | None = None) -> ExposureFloor | None:
-    """The exposure floor the shipped head was fitted with (``knowledge.images.ExposureFloor``), for every consumer
+    """The exposure floor the shipped head was fitted with (``knowledge.input_range.ExposureFloor``), for every consumer
     that should see an upload as the classifier does (the lesion-feature analyser); None without one."""
     try:
         return load_ensemble_head(artifact_dir)[0].exposure_floor

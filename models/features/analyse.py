@@ -12,7 +12,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from knowledge.images import ExposureFloor, ImageSource, open_image
+from knowledge.images import ImageSource, open_image
+from knowledge.input_range import ExposureFloor
 from models.features.colour import srgb_to_lab
 from models.features.config import DELINEATION
 from models.features.describe import describe

@@ -74,7 +74,7 @@ def test_arrays_and_pil_images_are_accepted_and_hash_is_content_based():
 
 @pytest.fixture(scope="module")
 def floor_and_train(dataset, split):
-    from knowledge.images import ExposureFloor
+    from knowledge.input_range import ExposureFloor
     from knowledge.splits import records_in
 
     train = [open_image(r.image_path) for r in records_in(dataset, split, "train")[:400]]
@@ -86,7 +86,7 @@ def _darker(img, factor):
 
 
 def test_the_exposure_floor_leaves_ordinary_photos_exactly_as_they_are(floor_and_train):
-    from knowledge.images import exposure_stats
+    from knowledge.input_range import exposure_stats
 
     floor, train = floor_and_train
     above = [img for img in train if not floor.below(img)]
@@ -97,7 +97,7 @@ def test_the_exposure_floor_leaves_ordinary_photos_exactly_as_they_are(floor_and
 
 
 def test_an_under_exposed_photo_is_lifted_to_the_floor_and_back_toward_the_original(floor_and_train):
-    from knowledge.images import exposure_stats
+    from knowledge.input_range import exposure_stats
 
     floor, train = floor_and_train
     img = next(im for im in train if exposure_stats(im)[0] > floor.brightness * 1.1 and exposure_stats(im)[1] > floor.contrast * 1.5)
@@ -111,7 +111,7 @@ def test_an_under_exposed_photo_is_lifted_to_the_floor_and_back_toward_the_origi
 
 
 def test_a_flat_photo_is_stretched_to_the_floor_contrast_and_the_floor_validates(floor_and_train):
-    from knowledge.images import ExposureFloor, exposure_stats
+    from knowledge.input_range import ExposureFloor, exposure_stats
 
     floor, train = floor_and_train
     arr = np.asarray(train[0], dtype=np.float64)
@@ -137,14 +137,14 @@ def _jpeg(img, quality):
 
 @pytest.fixture(scope="module")
 def deblocker_and_train(floor_and_train):
-    from knowledge.images import Deblocker
+    from knowledge.input_range import Deblocker
 
     _, train = floor_and_train
     return Deblocker.fit(train), train
 
 
 def test_the_deblocker_leaves_ordinary_photos_exactly_as_they_are(deblocker_and_train):
-    from knowledge.images import blockiness
+    from knowledge.input_range import blockiness
 
     deblocker, train = deblocker_and_train
     values = np.array([blockiness(img) for img in train])
@@ -157,7 +157,7 @@ def test_the_deblocker_leaves_ordinary_photos_exactly_as_they_are(deblocker_and_
 def test_a_heavily_compressed_photo_is_deblocked_toward_the_original(deblocker_and_train):
     """Saved again at JPEG quality 10, every photo tried is blockier than the ceiling; deblocked, each is closer to
     the photo before compression and no longer blockier than a training photo."""
-    from knowledge.images import Deblocker, blockiness
+    from knowledge.input_range import Deblocker, blockiness
 
     deblocker, train = deblocker_and_train
     for img in train[:12]:
@@ -179,7 +179,7 @@ def test_a_heavily_compressed_photo_is_deblocked_toward_the_original(deblocker_a
 def test_blockiness_is_read_on_the_block_grid_of_a_large_upload(deblocker_and_train):
     """A 1,600 px photo saved at quality 10 is read on a centred crop aligned to its 8x8 grid: blocky; the same photo
     shifted by 3 px after compression (its grid no longer where JPEG put it) is not."""
-    from knowledge.images import blockiness
+    from knowledge.input_range import blockiness
 
     _, train = deblocker_and_train
     big = _jpeg(train[0].resize((1600, 1200), Image.Resampling.BICUBIC), 10)

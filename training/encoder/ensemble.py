@@ -31,7 +31,8 @@ from knowledge.artifacts import Manifest, atomic_replace_dir, file_sha256, split
 from knowledge.calibration import fit_temperature_and_prior_shift, policy_triage_thresholds, triage_policy_drift
 from knowledge.cases import Case
 from knowledge.ham10000 import load_dataset
-from knowledge.images import Deblocker, ExposureFloor, blockiness, exposure_stats, open_image, prepare_input
+from knowledge.images import open_image
+from knowledge.input_range import Deblocker, ExposureFloor, blockiness, exposure_stats, prepare_input
 from knowledge.metrics import log_class_prior, negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
