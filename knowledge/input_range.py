@@ -5,7 +5,8 @@ Each check is a statistic of the training photos (a low or high percentile over 
 and every photo inside it is passed through as it is (the same object, byte for byte):
 
 - ``ExposureFloor``: darker or flatter than almost every training photo -> lifted to the floor;
-- ``Deblocker``: a JPEG block grid stronger than almost every training photo's -> smoothed across block edges.
+- ``Deblocker``: a JPEG block grid stronger than almost every training photo's -> smoothed across block edges;
+- ``HairRemover``: more thin dark strands than almost every training photo -> the strands filled from around them.
 
 ``prepare_input`` applies them in the one order the classifier, its training and its heat maps share.
 """
@@ -179,9 +180,101 @@ class Deblocker:
         return cls(raw["ceiling"])
 
 
-def prepare_input(img: Image.Image, floor: ExposureFloor | None = None, deblocker: Deblocker | None = None) -> Image.Image:
-    """What the classifier's members see: lifted to the exposure floor, then deblocked (each only when given, and
-    only for an image outside the training photos' range; any other image is returned as it is)."""
+
+# Hair removal. Body hair lies across many dermoscopy photos (and many training photos), so a photo is only changed
+# when it carries more thin dark strands than 90% of the training photos. Strands are found as in DullRazor (Lee et
+# al., Comput Biol Med 1997) by a morphological black-hat (a 7x7 grey closing minus the image), kept where they are
+# thin (gone after a 3x3 opening) and long (a connected piece at least 25 px across), and filled with the closing.
+# All of it happens at HAM10000's scale (short side 150 px): a larger photo is measured on a reduced copy and gets
+# the fill where the reduced mask says, so hairs are judged at the size the classifier sees them.
+HAIR_PERCENTILE = 90.0  # of the training photos' hair share: the ceiling
+HAIR_BLACKHAT = 0.06  # luma (0..1) darker than the 7x7 closing by this much ...
+HAIR_CLOSING = 7  # ... px, at the working scale
+HAIR_MIN_EXTENT = 25  # px across, at the working scale: shorter dark marks (dots, globules) are not hairs
+HAIR_SCALE_SIDE = 150  # the working scale: short side in px (HAM10000's)
+
+
+def _working_copy(img: Image.Image) -> Image.Image:
+    rgb = img.convert("RGB")
+    if min(rgb.size) <= HAIR_SCALE_SIDE:
+        return rgb
+    scale = HAIR_SCALE_SIDE / min(rgb.size)
+    return rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.BOX)
+
+
+def hair_mask(img: Image.Image) -> np.ndarray:
+    """(H, W) bool at the working scale: the thin, long, dark strands of ``img``."""
+    from scipy import ndimage
+
+    luma = (np.asarray(_working_copy(img), dtype=np.float64) / 255.0) @ LUMA
+    dark = ndimage.grey_closing(luma, size=(HAIR_CLOSING, HAIR_CLOSING)) - luma > HAIR_BLACKHAT
+    thin = dark & ~ndimage.binary_opening(dark, structure=np.ones((3, 3), dtype=bool))
+    labels, n = ndimage.label(thin, structure=np.ones((3, 3), dtype=bool))
+    out = np.zeros_like(thin)
+    for k, box in enumerate(ndimage.find_objects(labels), 1):
+        if box is not None and max(box[0].stop - box[0].start, box[1].stop - box[1].start) >= HAIR_MIN_EXTENT:
+            out[box] |= labels[box] == k
+    return out
+
+
+def hair_share(img: Image.Image) -> float:
+    """The share of the photo (at the working scale) covered by hair strands."""
+    return float(hair_mask(img).mean())
+
+
+class HairRemover:
+    """The hairiest 10% of training photos begin at ``ceiling`` (``HAIR_PERCENTILE`` of ``hair_share``); ``apply``
+    fills the strands of a photo above it."""
+
+    def __init__(self, ceiling: float) -> None:
+        if not 0 <= ceiling < 1:
+            raise ValueError(f"a hair ceiling is a share of the image in [0, 1), got {ceiling}")
+        self.ceiling = float(ceiling)
+
+    @classmethod
+    def fit(cls, images: Iterable[Image.Image]) -> "HairRemover":
+        return cls.from_stats([hair_share(img) for img in images])
+
+    @classmethod
+    def from_stats(cls, values: Iterable[float]) -> "HairRemover":
+        """From the training photos' ``hair_share``."""
+        arr = np.array(list(values), dtype=np.float64)
+        if len(arr) == 0:
+            raise ValueError("a hair ceiling needs at least one training image")
+        return cls(round(float(np.percentile(arr, HAIR_PERCENTILE)), 5))
+
+    def apply(self, img: Image.Image) -> Image.Image:
+        """``img`` itself at or under the ceiling; otherwise its strands (grown by a pixel) replaced by the 7x7
+        grey closing of the working copy, brought to the photo's size."""
+        from scipy import ndimage
+
+        mask = hair_mask(img)
+        if mask.mean() <= self.ceiling:
+            return img
+        small = np.asarray(_working_copy(img), dtype=np.float64)
+        closed = np.stack([ndimage.grey_closing(small[..., c], size=(HAIR_CLOSING, HAIR_CLOSING)) for c in range(3)], -1)
+        mask = ndimage.binary_dilation(mask, iterations=1)
+        arr = np.asarray(img.convert("RGB"), dtype=np.float64)
+        if arr.shape[:2] != mask.shape:  # a larger photo: the fill and the mask brought up to its size
+            size = (arr.shape[1], arr.shape[0])
+            closed = np.asarray(Image.fromarray(np.clip(closed + 0.5, 0, 255).astype(np.uint8)).resize(size, Image.Resampling.BILINEAR), dtype=np.float64)
+            mask = np.asarray(Image.fromarray(mask).resize(size, Image.Resampling.NEAREST))
+        out = np.where(mask[..., None], closed, arr)
+        return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+    def to_dict(self) -> dict[str, float]:
+        return {"ceiling": self.ceiling}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, float]) -> "HairRemover":
+        return cls(raw["ceiling"])
+
+def prepare_input(img: Image.Image, floor: ExposureFloor | None = None, deblocker: Deblocker | None = None,
+                  hair: HairRemover | None = None) -> Image.Image:
+    """What the classifier's members see: lifted to the exposure floor, deblocked, then its hair filled (each only
+    when given, and only for an image outside the training photos' range; any other image is returned as it is)."""
     if floor is not None:
         img = floor.lift(img)
-    return img if deblocker is None else deblocker.apply(img)
+    if deblocker is not None:
+        img = deblocker.apply(img)
+    return img if hair is None else hair.apply(img)

@@ -30,7 +30,7 @@ from PIL import Image
 
 from knowledge.artifacts import ArtifactError, read_manifest
 from knowledge.calibration import softmax
-from knowledge.input_range import Deblocker, ExposureFloor, prepare_input
+from knowledge.input_range import Deblocker, ExposureFloor, HairRemover, prepare_input
 from knowledge.settings import get_settings
 from models.encoder.metadata import MetadataPrior
 
@@ -105,11 +105,14 @@ class EnsembleHead:
     exposure_floor: ExposureFloor | None = None
     # Then photos blockier than the training split's 95th percentile are deblocked (knowledge.input_range.Deblocker).
     deblocker: Deblocker | None = None
+    # Then photos hairier than 90% of the training photos get their strands filled (knowledge.input_range.HairRemover;
+    # opt-in, ``train classifier --hair-removal``: it failed its val rule, docs/encoder.md).
+    hair: HairRemover | None = None
 
     def prepare(self, img: Image.Image) -> Image.Image:
-        """The image the members see: ``img`` lifted to the exposure floor and deblocked, where the head says so
+        """The image the members see: ``img`` lifted to the exposure floor, deblocked and its hair filled, where the head says so
         (an image inside the training photos' range on both counts is passed through as it is)."""
-        return prepare_input(img, self.exposure_floor, self.deblocker)
+        return prepare_input(img, self.exposure_floor, self.deblocker, self.hair)
 
     @property
     def stacked(self) -> bool:
@@ -151,7 +154,8 @@ class EnsembleHead:
                 "metadata_prior": self.prior.to_dict(),
                 **({"stack": self.stack.to_dict(), "stack_metadata": self.stack_metadata.to_dict()} if self.stacked else {}),
                 **({"exposure_floor": self.exposure_floor.to_dict()} if self.exposure_floor is not None else {}),
-                **({"deblocker": self.deblocker.to_dict()} if self.deblocker is not None else {})}
+                **({"deblocker": self.deblocker.to_dict()} if self.deblocker is not None else {}),
+                **({"hair": self.hair.to_dict()} if self.hair is not None else {})}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "EnsembleHead":
@@ -167,7 +171,8 @@ class EnsembleHead:
                    Calibration(**raw["metadata_calibration"]), MetadataPrior.from_dict(raw["metadata_prior"]), members,
                    stack, stack_metadata,
                    ExposureFloor.from_dict(raw["exposure_floor"]) if "exposure_floor" in raw else None,
-                   Deblocker.from_dict(raw["deblocker"]) if "deblocker" in raw else None)
+                   Deblocker.from_dict(raw["deblocker"]) if "deblocker" in raw else None,
+                   HairRemover.from_dict(raw["hair"]) if "hair" in raw else None)
 
 
 def classifier_dir(artifact_dir: Path | None = None) -> Path:

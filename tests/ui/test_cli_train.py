@@ -152,7 +152,7 @@ def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, t
     head, metrics = manifest["config"]["head"], manifest["metrics"]
     assert metrics["n_val"] == 28 and abs(sum(head["weights"]) - 1) < 1e-9
     assert 0.3 < head["exposure_floor"]["brightness"] < 0.8 and 0.01 < head["exposure_floor"]["contrast"] < 0.2  # on by default
-    assert 1.3 < head["deblocker"]["ceiling"] < 2.2  # on by default
+    assert 1.3 < head["deblocker"]["ceiling"] < 2.2 and "hair" not in head  # on by default; hair removal opt-in
     assert set(manifest["config"]["member_weights_sha256"]) == {"encoder", "encoder_lesion", "encoder_lite2"}
     assert metrics["triage"]["n_val_mel"] == 4 and metrics["triage"]["val_mel_sensitivity"] >= 0.95
     pool = metrics["val_linear_pool"]  # the linear pool's in-sample figures, kept beside the stacked head's
@@ -204,10 +204,12 @@ def test_train_classifier_takes_any_members_and_the_backend_loads_them(tmp_path,
               "--members", "encoder,encoder_c", var=tmp_path / "var")
     assert bad.returncode == 2 and "no encoder artifact encoder_c" in bad.stderr and not out.exists()
     done = run("train", "classifier", "--split-file", str(tiny_split), "--out", str(out), "--artifacts", str(members),
-               "--members", "encoder,encoder_lesion,encoder_b", "--no-exposure-floor", "--no-deblock", var=tmp_path / "var")
+               "--members", "encoder,encoder_lesion,encoder_b", "--no-exposure-floor", "--no-deblock", "--hair-removal",
+               var=tmp_path / "var")
     assert done.returncode == 0, done.stderr[-2000:]
     head = json.loads((out / "manifest.json").read_text())["config"]["head"]
     assert "stack" not in head and "exposure_floor" not in head and "deblocker" not in head  # the opt-outs
+    assert 0 < head["hair"]["ceiling"] < 0.05  # the opt-in
     assert head["members"] == ["encoder", "encoder_lesion", "encoder_b"] and len(head["weights"]) == 3
     assert abs(sum(head["weights"]) - 1) < 1e-9
 

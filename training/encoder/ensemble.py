@@ -32,7 +32,7 @@ from knowledge.calibration import fit_temperature_and_prior_shift, policy_triage
 from knowledge.cases import Case
 from knowledge.ham10000 import load_dataset
 from knowledge.images import open_image
-from knowledge.input_range import Deblocker, ExposureFloor, blockiness, exposure_stats, prepare_input
+from knowledge.input_range import Deblocker, ExposureFloor, HairRemover, blockiness, exposure_stats, hair_share, prepare_input
 from knowledge.metrics import log_class_prior, negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
@@ -77,18 +77,21 @@ def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequenc
     return out
 
 
-def fit_input_range(records: Sequence[Case], exposure_floor: bool = True, deblock: bool = True,
-                    progress: bool = True) -> tuple[ExposureFloor | None, Deblocker | None]:
-    """The exposure floor and the deblocking ceiling of the training photos (``knowledge.images``), each photo read
-    once; None for one not asked for."""
-    if not (exposure_floor or deblock):
-        return None, None
-    exposure, blocks = [], []
+def fit_input_range(records: Sequence[Case], exposure_floor: bool = True, deblock: bool = True, hair: bool = False,
+                    progress: bool = True) -> tuple[ExposureFloor | None, Deblocker | None, HairRemover | None]:
+    """The exposure floor, the deblocking ceiling and the hair ceiling of the training photos
+    (``knowledge.input_range``), each photo read once; None for one not asked for."""
+    if not (exposure_floor or deblock or hair):
+        return None, None, None
+    exposure, blocks, hairs = [], [], []
     for r in tqdm(records, desc="input range (train)", unit="image", disable=not progress, leave=False):
         img = open_image(r.image_path)
         exposure.append(exposure_stats(img))
         blocks.append(blockiness(img))
-    return (ExposureFloor.from_stats(exposure) if exposure_floor else None), (Deblocker.from_stats(blocks) if deblock else None)
+        if hair:
+            hairs.append(hair_share(img))
+    return (ExposureFloor.from_stats(exposure) if exposure_floor else None, Deblocker.from_stats(blocks) if deblock else None,
+            HairRemover.from_stats(hairs) if hair else None)
 
 
 def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, prior: MetadataPrior,
@@ -175,7 +178,7 @@ def stack_head(head: EnsembleHead, logits: list[np.ndarray], y: np.ndarray, meta
 def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None, split_file: Path | None = None,
                      progress: bool = True, log: Callable[[str], None] = print,
                      members: Sequence[str] = DEFAULT_MEMBERS, stacked: bool = False,
-                     exposure_floor: bool = True, deblock: bool = True) -> Manifest:
+                     exposure_floor: bool = True, deblock: bool = True, hair: bool = False) -> Manifest:
     started = time.perf_counter()
     settings = get_settings()
     artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir
@@ -193,14 +196,17 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     if missing:
         raise ValueError(f"no encoder artifact {', '.join(missing)} under {artifacts_dir} (train it with "
                          "`dermagraph train encoder --out ...`)")
-    floor, deblocker = fit_input_range(train, exposure_floor, deblock, progress)
+    floor, deblocker, hair_remover = fit_input_range(train, exposure_floor, deblock, hair, progress)
     if floor is not None:
         log(f"exposure floor (5th percentile of train): brightness {floor.brightness:.3f}, contrast {floor.contrast:.3f}")
     if deblocker is not None:
         log(f"deblocking ceiling (95th percentile of train blockiness): {deblocker.ceiling:.3f}")
-    logits = member_logits(val, artifacts_dir, members, progress, partial(prepare_input, floor=floor, deblocker=deblocker))
+    if hair_remover is not None:
+        log(f"hair ceiling (90th percentile of train hair share): {hair_remover.ceiling:.4f}")
+    logits = member_logits(val, artifacts_dir, members, progress,
+                           partial(prepare_input, floor=floor, deblocker=deblocker, hair=hair_remover))
     head, grid = fit_head(logits, y, log_prior, prior, metadata, log, members)
-    head.exposure_floor, head.deblocker = floor, deblocker
+    head.exposure_floor, head.deblocker, head.hair = floor, deblocker, hair_remover
 
     shown, image_only = head.probabilities(logits, metadata)
     z = head.scores(logits)

@@ -1,0 +1,171 @@
+"""The training photos' range (knowledge.input_range): the exposure floor, the deblocker and hair removal each leave
+ordinary photos exactly as they are and bring a degraded one back toward the original."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from knowledge.images import open_image
+
+
+@pytest.fixture(scope="module")
+def floor_and_train(dataset, split):
+    from knowledge.input_range import ExposureFloor
+    from knowledge.splits import records_in
+
+    train = [open_image(r.image_path) for r in records_in(dataset, split, "train")[:400]]
+    return ExposureFloor.fit(train), train
+
+
+def _darker(img, factor):
+    return Image.fromarray((np.asarray(img, dtype=np.float64) * factor + 0.5).astype(np.uint8))
+
+
+def test_the_exposure_floor_leaves_ordinary_photos_exactly_as_they_are(floor_and_train):
+    from knowledge.input_range import exposure_stats
+
+    floor, train = floor_and_train
+    above = [img for img in train if not floor.below(img)]
+    assert 0.85 * len(train) <= len(above) < len(train)  # the 5th percentiles: most are untouched, a few are not
+    assert all(floor.lift(img) is img for img in above[:50])
+    b, c = zip(*(exposure_stats(img) for img in train))
+    assert abs(np.mean(np.array(b) < floor.brightness) - 0.05) < 0.02 and abs(np.mean(np.array(c) < floor.contrast) - 0.05) < 0.02
+
+
+def test_an_under_exposed_photo_is_lifted_to_the_floor_and_back_toward_the_original(floor_and_train):
+    from knowledge.input_range import exposure_stats
+
+    floor, train = floor_and_train
+    img = next(im for im in train if exposure_stats(im)[0] > floor.brightness * 1.1 and exposure_stats(im)[1] > floor.contrast * 1.5)
+    dark = _darker(img, 0.3)
+    assert floor.below(dark)
+    lifted = floor.lift(dark)
+    assert exposure_stats(lifted)[0] == pytest.approx(floor.brightness, abs=0.01)  # up to the floor, not beyond
+    original = np.asarray(img, dtype=np.float64)
+    assert np.abs(np.asarray(lifted, dtype=np.float64) - original).mean() < 0.5 * np.abs(np.asarray(dark, dtype=np.float64) - original).mean()
+    assert lifted.size == img.size and lifted.mode == "RGB"
+
+
+def test_a_flat_photo_is_stretched_to_the_floor_contrast_and_the_floor_validates(floor_and_train):
+    from knowledge.input_range import ExposureFloor, exposure_stats
+
+    floor, train = floor_and_train
+    arr = np.asarray(train[0], dtype=np.float64)
+    flat = Image.fromarray((arr.mean() + (arr - arr.mean()) * 0.2 + 0.5).astype(np.uint8))
+    assert exposure_stats(flat)[1] < floor.contrast
+    assert exposure_stats(floor.lift(flat))[1] == pytest.approx(floor.contrast, abs=0.005)
+    assert ExposureFloor.from_dict(floor.to_dict()).to_dict() == floor.to_dict()
+    black = Image.new("RGB", (40, 30))  # nothing to lift: the caps keep it from blowing up, it stays black
+    assert np.asarray(floor.lift(black)).max() == 0
+    with pytest.raises(ValueError, match="brightness and contrast"):
+        ExposureFloor(0.0, 0.05)
+    with pytest.raises(ValueError, match="at least one"):
+        ExposureFloor.fit([])
+
+
+def _jpeg(img, quality):
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def deblocker_and_train(floor_and_train):
+    from knowledge.input_range import Deblocker
+
+    _, train = floor_and_train
+    return Deblocker.fit(train), train
+
+
+def test_the_deblocker_leaves_ordinary_photos_exactly_as_they_are(deblocker_and_train):
+    from knowledge.input_range import blockiness
+
+    deblocker, train = deblocker_and_train
+    values = np.array([blockiness(img) for img in train])
+    assert 1.3 < deblocker.ceiling < 2.2  # HAM10000's own JPEGs carry a mild block grid
+    assert abs(np.mean(values > deblocker.ceiling) - 0.05) < 0.02
+    ordinary = [img for img, v in zip(train, values) if v <= deblocker.ceiling]
+    assert all(deblocker.apply(img) is img for img in ordinary[:50])
+
+
+def test_a_heavily_compressed_photo_is_deblocked_toward_the_original(deblocker_and_train):
+    """Saved again at JPEG quality 10, every photo tried is blockier than the ceiling; deblocked, each is closer to
+    the photo before compression and no longer blockier than a training photo."""
+    from knowledge.input_range import Deblocker, blockiness
+
+    deblocker, train = deblocker_and_train
+    for img in train[:12]:
+        squeezed = _jpeg(img, 10)
+        assert blockiness(squeezed) > deblocker.ceiling + 1
+        fixed = deblocker.apply(squeezed)
+        assert fixed.size == img.size and blockiness(fixed) <= deblocker.ceiling
+        original = np.asarray(img, dtype=np.float64)
+        assert np.abs(np.asarray(fixed, dtype=np.float64) - original).mean() < np.abs(np.asarray(squeezed, dtype=np.float64) - original).mean()
+    assert deblocker.sigma(deblocker.ceiling) == 0 < deblocker.sigma(deblocker.ceiling + 0.01) < deblocker.sigma(deblocker.ceiling + 5)
+    assert Deblocker.from_dict(deblocker.to_dict()).to_dict() == deblocker.to_dict()
+    assert blockiness(Image.new("RGB", (6, 6))) == 1.0  # too small to hold a block grid
+    with pytest.raises(ValueError, match="blockiness ratio"):
+        Deblocker(0.5)
+    with pytest.raises(ValueError, match="at least one"):
+        Deblocker.fit([])
+
+
+def test_blockiness_is_read_on_the_block_grid_of_a_large_upload(deblocker_and_train):
+    """A 1,600 px photo saved at quality 10 is read on a centred crop aligned to its 8x8 grid: blocky; the same photo
+    shifted by 3 px after compression (its grid no longer where JPEG put it) is not."""
+    from knowledge.input_range import blockiness
+
+    _, train = deblocker_and_train
+    big = _jpeg(train[0].resize((1600, 1200), Image.Resampling.BICUBIC), 10)
+    assert blockiness(big) > 2
+    shifted = big.crop((3, 3, 1600, 1200))
+    assert blockiness(shifted) < 1.3
+    deblocker, _ = deblocker_and_train
+    assert deblocker.apply(big) is big  # reduced >= 5x for the members, its blocks average away: left as it is
+    medium = _jpeg(train[0].resize((800, 600), Image.Resampling.BICUBIC), 10)
+    assert blockiness(deblocker.apply(medium)) < blockiness(medium) - 1
+
+
+@pytest.fixture(scope="module")
+def hair_and_train(floor_and_train):
+    from knowledge.input_range import HairRemover
+
+    _, train = floor_and_train
+    return HairRemover.fit(train), train
+
+
+def test_hair_removal_leaves_most_photos_exactly_as_they_are(hair_and_train):
+    from knowledge.input_range import hair_share
+
+    remover, train = hair_and_train
+    shares = np.array([hair_share(img) for img in train])
+    assert 0 < remover.ceiling < 0.05
+    assert abs(np.mean(shares > remover.ceiling) - 0.10) < 0.03  # the 90th percentile: real hair on a tenth
+    assert all(remover.apply(img) is img for img, v in list(zip(train, shares))[:80] if v <= remover.ceiling)
+
+
+def test_synthetic_hairs_are_found_and_filled_toward_the_photo_without_them(hair_and_train):
+    """Dark strands drawn across a photo (the robustness suite's corruption) put it over the ceiling; filled, the
+    photo is closer to the one without hairs, and the strands are mostly gone from the detector's view."""
+    from evals.corruptions import corrupt
+    from knowledge.input_range import HairRemover, hair_share
+
+    remover, train = hair_and_train
+    photos = [img for img in train[:40] if hair_share(img) <= remover.ceiling][:10]
+    for k, img in enumerate(photos):
+        hairy = corrupt(img, "hair", 4, seed=k)
+        assert hair_share(hairy) > remover.ceiling
+        fixed = remover.apply(hairy)
+        original = np.asarray(img, dtype=np.float64)
+        assert np.abs(np.asarray(fixed, dtype=np.float64) - original).mean() < 0.6 * np.abs(np.asarray(hairy, dtype=np.float64) - original).mean()
+        assert hair_share(fixed) < 0.5 * hair_share(hairy)
+    big = corrupt(photos[0].resize((800, 600), Image.Resampling.BICUBIC), "hair", 4, seed=0)  # judged at HAM's scale
+    fixed = remover.apply(big)
+    assert fixed.size == big.size and hair_share(fixed) < 0.5 * hair_share(big)
+    assert HairRemover.from_dict(remover.to_dict()).to_dict() == remover.to_dict()
+    with pytest.raises(ValueError, match="share of the image"):
+        HairRemover(1.5)
+    with pytest.raises(ValueError, match="at least one"):
+        HairRemover.fit([])
