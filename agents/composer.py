@@ -521,7 +521,8 @@ _BENIGN_CLAIM = re.compile(r"benign|harmless|fine|nothing|\bok\b|okay|normal|ord
                            r"\b(?:don'?t|doesn'?t|do not|does not|never|won'?t|wouldn'?t|isn'?t|aren'?t|rarely)\b.{0,25}"
                            r"\b(?:get|have|be|cancer\w*|melanoma|malignant|serious)\b|young|"
                            r"不会得|不会是|很少|年轻|"
-                           r"can'?t be|cannot be|too young|just a mole|良性|没事|不是癌|不会|不可能|怎么可能|怎么会|正常|好好的|没问题|不用担心", re.I)
+                           r"can'?t be|cannot be|too young|just a mole|no way|if it (?:was|were|is) (?:cancer|melanoma|malignant)|"
+                           r"良性|没事|不是癌|不会|不可能|怎么可能|怎么会|正常|好好的|没问题|不用担心|夸张|没什么风险|没风险|风险(?:很|不)?(?:低|小)", re.I)
 _MALIGNANT_CLAIM = re.compile(r"malignant|cancer|melanoma|恶性|癌|黑色素瘤", re.I)
 
 

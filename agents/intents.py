@@ -125,11 +125,13 @@ _ELSEWHERE = _rx(_CLINICIAN.pattern, r"\b(?:salons?|spas?|beauticians?|aesthetic
 _BY_SELF = _rx(r"\b(?:myself|my ?self|my own|at home|diy|home remed\w*|pen|kit|spray|devices?|gadgets?)\b", r"自己", r"在家",
                r"家里", r"家用", r"笔", r"美容仪", r"仪器")
 
-# Vaguer verbs that mean treating it only beside "myself" / "at home" ("deal with it at home this weekend").
-_HANDLE_VERB = rf"(?:{_SELF_VERB[3:-1]}|deal|dealing|handle|sort|take care of|fix|get it done)"
+# Vaguer verbs that mean treating it only with the lesion as their object and "myself" / "at home" after them
+# ("dealing with it at home this weekend"; not "handle the stitches at home", "sort out the referral myself").
+_HANDLE_LESION = (r"(?:deal(?:ing)?\s+with|handl(?:e|ing)|sort(?:ing)?|tak(?:e|ing)\s+care\s+of)\s+"
+                  r"(?:it|this|that|this one|the (?:mole|spot|lesion|thing|growth))\b(?:\s+out)?")
 _SELF_TREAT = _rx(
-    rf"\b{_HANDLE_VERB}\w*\b.{{0,40}}\b(?:myself|my ?self|at home|by myself|on my own|diy|home remed\w*|without (?:a|the) doctor)\b",
-    rf"\b(?:myself|at home|on my own|diy)\b.{{0,30}}\b{_HANDLE_VERB}\w*",
+    rf"\b(?:{_SELF_VERB}\w*|{_HANDLE_LESION}).{{0,40}}\b(?:myself|my ?self|at home|by myself|on my own|diy|home remed\w*|without (?:a|the) doctor)\b",
+    rf"\b(?:myself|at home|on my own|diy)\b.{{0,30}}\b{_SELF_VERB}\w*",
     rf"\bcan i (?:just |simply )?{_SELF_VERB}\w*\b.{{0,15}}\b(?:it|this|that|them|the (?:mole|spot|lesion|thing))\b",
     r"\b(?:wart|mole|skin tag)s? (?:remov\w*|freez\w*|spray|pen|cream|kit|patch\w*|plaster|acid)\b",
     r"\b(?:freeze spray|freezing spray|compound w|scholl|wartner|plasma pen|laser pen|mole pen|black salve|bloodroot|"

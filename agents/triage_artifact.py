@@ -3,8 +3,8 @@
 The measured-feature checklist score (``agents.checklist``) escalates the tier one step at or above
 a cut-off. The cut-off is the lowest score that escalates at most ``settings.triage.checklist_benign_rate``
 of val's benign lesions, so the score adds referrals where the measurements are most unusual. Built
-by ``dermagraph build`` (step "triage"; about a minute) and rebuilt when the segmenter, the data,
-the split or the policy changes. The test split never tunes it.
+by ``dermagraph build`` (step "triage"; about a minute) and rebuilt when the segmenter, the exposure
+floor the analyser lifts photos to (the classifier head's), the data, the split or the policy changes. The test split never tunes it.
 """
 
 from __future__ import annotations

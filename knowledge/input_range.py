@@ -141,7 +141,8 @@ class Deblocker:
         arr = np.array(list(values), dtype=np.float64)
         if len(arr) == 0:
             raise ValueError("a deblocking ceiling needs at least one training image")
-        return cls(round(float(np.percentile(arr, DEBLOCK_PERCENTILE)), 4))
+        # Photos that never were JPEGs have no block grid (blockiness about 1, a little under for smooth ones).
+        return cls(max(1.0, round(float(np.percentile(arr, DEBLOCK_PERCENTILE)), 4)))
 
     def sigma(self, value: float) -> float:
         """The blur (px) for a photo of this blockiness; 0 at or under the ceiling."""

@@ -185,6 +185,17 @@ def _negated(before: str) -> bool:
     return any(tail.endswith(n) or (n in tail and len(tail) - tail.rfind(n) <= 3) for n in NEGATION_ZH)
 
 
+# A counterfactual ("if it were cancer it would have spread by now", "要是癌早就扩散了") imagines a sign, it does not
+# report one. Only the perfect "would have" and a conditional clause's 早就 count: "it would bleed when I shaved" and
+# "if I scratch it it bleeds" are reports.
+_COUNTERFACTUAL_EN = re.compile(r"\bwould(?:'ve|\s+have)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
+_CONDITIONAL_ZH = re.compile(r"(?:如果|要是|假如|若是|若).{0,15}(?:早就|早该|早已)(?:已经|会|该)?$")
+
+
+def _counterfactual(before: str) -> bool:
+    return bool(_COUNTERFACTUAL_EN.search(before[-40:]) or _CONDITIONAL_ZH.search(before[-20:]))
+
+
 _CLAUSE = re.compile(r"[^.!?。！？;；,，\n]+[.!?。！？;；,，\n]?")
 _QUESTION_START = re.compile(r"^\s*(?:and |but |so )?(?:can|could|will|would|should|shall|does|do|did|is|are|was|were|how|what|why|"
                              r"when|where|which|may|might|must|has|have)\b", re.IGNORECASE)
@@ -214,7 +225,7 @@ def _clause_signs(text: str) -> list[str]:
         hit = False
         for pattern in en:
             for m in re.finditer(rf"\b(?:{pattern})\b", text, re.IGNORECASE):
-                if sign == "not_healing" or not _negated(text[: m.start()]):
+                if sign == "not_healing" or not (_negated(text[: m.start()]) or _counterfactual(text[: m.start()])):
                     hit = True
                     break
             if hit:
@@ -222,7 +233,7 @@ def _clause_signs(text: str) -> list[str]:
         if not hit:
             for word in zh:
                 for m in re.finditer(re.escape(word), text):
-                    if sign == "not_healing" or not _negated(text[: m.start()]):
+                    if sign == "not_healing" or not (_negated(text[: m.start()]) or _counterfactual(text[: m.start()])):
                         hit = True
                         break
                 if hit:

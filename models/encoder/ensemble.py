@@ -111,7 +111,7 @@ class EnsembleHead:
 
     def prepare(self, img: Image.Image) -> Image.Image:
         """The image the members see: ``img`` lifted to the exposure floor, deblocked and its hair filled, where the head says so
-        (an image inside the training photos' range on both counts is passed through as it is)."""
+        (an image inside the training photos' range on every check the head has is passed through as it is)."""
         return prepare_input(img, self.exposure_floor, self.deblocker, self.hair)
 
     @property
@@ -183,8 +183,9 @@ def shipped_exposure_floor(artifact_dir: Path | None = None) -> ExposureFloor | 
     """The exposure floor the shipped head was fitted with (``knowledge.input_range.ExposureFloor``), for every consumer
     that should see an upload as the classifier does (the lesion-feature analyser); None without one."""
     try:
-        return load_ensemble_head(artifact_dir)[0].exposure_floor
-    except ArtifactError:
+        raw = read_manifest(classifier_dir(artifact_dir)).config.get("head", {}).get("exposure_floor")
+        return ExposureFloor.from_dict(raw) if raw is not None else None
+    except (ArtifactError, KeyError, TypeError, ValueError):  # no head, or not one this version reads: measured as is
         return None
 
 

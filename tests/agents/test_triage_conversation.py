@@ -66,7 +66,9 @@ def test_follow_ups_restate_this_lesions_estimate_and_tier(consult, low_tier_nae
 
 
 @pytest.mark.parametrize("lang, text", [("en", "It's benign, right? My friend said so."), ("en", "my doctor said it's fine"),
-                                        ("zh", "我妈说这就是颗普通的痣，没事吧"), ("zh", "医生说不用管它")])
+                                        ("en", "If this were a cancer it would have spread by now, no way it is one"),
+                                        ("zh", "我妈说这就是颗普通的痣，没事吧"), ("zh", "医生说不用管它"),
+                                        ("zh", "你们有点夸张了吧，这种痣癌变风险很低的")])
 def test_pushback_never_agrees_and_gives_the_miss_rate_and_warning_signs(consult, low_tier_naevus, lang, text):
     thread = f"pb-{lang}-{zlib.crc32(text.encode())}"
     first = consult.ask(thread, "What is this?", image=low_tier_naevus.image_path)
@@ -351,7 +353,8 @@ def test_insisting_it_is_cancer_gets_neither_confirmation_nor_an_all_clear(consu
     turn = consult.ask(f"is-cancer-{lang}", question)
     assert turn.risk_tier == first.risk_tier and _estimate_and_tier(turn)
     assert T["pushback_malignant"][lang] in turn.answer
-    assert refuses_all_clear(turn.answer, lang)
+    assert refuses_all_clear(turn.answer, lang, claims_cancer=True)
+    assert not refuses_all_clear(turn.answer, lang)  # the same refusal given to "it's benign" would not count
     assert T["pushback_malignant"][lang] not in first.answer  # said to the insistence, not to every question
 
 
@@ -411,7 +414,7 @@ def test_traditional_chinese_history_is_read_like_simplified(text, signs):
 @pytest.mark.parametrize("text, flag", [("切片檢查要多少錢？健保有給付嗎？", "cost"), ("过完年再去医院看行不行？", "delay"),
                                         ("His appointment is in 4 months, is that ok?", "delay"),
                                         ("I'm travelling for 3 months, can it wait till I'm back?", "delay"),
-                                        ("thinking of just dealing with it at home this weekend", "self_treatment"),
+                                        ("planning on dealing with this mole at home over the holidays", "self_treatment"),
                                         ("I'll take care of it myself, no need for a clinic", "self_treatment")])
 def test_side_questions_in_other_wordings_are_read(text, flag):
     from agents.intents import read_turn
@@ -420,7 +423,13 @@ def test_side_questions_in_other_wordings_are_read(text, flag):
 
 
 @pytest.mark.parametrize("text", ["can I deal with this later?", "my dermatologist will deal with it next month",
-                                  "how do I handle the worry while I wait?"])
+                                  "how do I handle the worry while I wait?",
+                                  "How do I take care of the wound at home after the biopsy?",
+                                  "How should I handle the stitches at home after the excision?",
+                                  "I found it myself, how do dermatologists handle these?",
+                                  "I live on my own, who will take care of me after the biopsy?",
+                                  "Should I sort out the referral myself or will my GP do it?",
+                                  "Do I need to fix anything myself before the appointment, like not shaving?"])
 def test_vaguer_verbs_mean_self_treatment_only_beside_myself_or_at_home(text):
     from agents.intents import read_turn
 

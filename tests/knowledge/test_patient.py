@@ -26,6 +26,17 @@ def test_negated_signs_and_questions_are_not_history(text):
     assert history_signs(text) == []
 
 
+@pytest.mark.parametrize("text, signs", [
+    ("If this were a cancer it would have spread by now", []), ("if it was melanoma it would've grown by now", []),
+    ("要是癌的话早就扩散了", []), ("如果是恶性的早就长大了", []),
+    ("it would bleed whenever I shaved", ["bleeding"]), ("if I scratch it it bleeds", ["bleeding"]),
+])
+def test_a_counterfactual_imagines_a_sign_but_a_habit_or_a_condition_reports_one(text, signs):
+    """"It would have spread by now" (said to argue it is harmless) reported no spreading; "it would bleed whenever I
+    shaved" and "if I scratch it it bleeds" did report bleeding."""
+    assert history_signs(text) == signs
+
+
 def test_age_sex_and_site_from_the_message_but_durations_are_not_ages():
     p = read_patient("I'm 62, a man, and it's new, on my back")
     assert (p.age, p.sex, p.site, p.history) == (62, "male", "back", ["new"])

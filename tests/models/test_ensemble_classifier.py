@@ -122,3 +122,20 @@ def test_a_heavily_compressed_photo_is_deblocked_before_the_members_see_it(ensem
     raw = ensemble.head.probabilities(ensemble.member_logits([ensemble.head.exposure_floor.lift(im) for im in squeezed]))[0]
     tv = lambda a, b: 0.5 * np.abs(a - b).sum(axis=1).mean()  # noqa: E731
     assert tv(clean_p, fixed_p) < 0.8 * tv(clean_p, raw), (tv(clean_p, fixed_p), tv(clean_p, raw))
+
+
+def test_the_head_round_trips_its_input_checks_and_an_older_head_loads_without_them():
+    from knowledge.input_range import HairRemover
+    from models.encoder.ensemble import EnsembleHead, load_ensemble_head
+
+    head, _ = load_ensemble_head()
+    raw = head.to_dict()
+    assert {"exposure_floor", "deblocker"} <= set(raw) and "hair" not in raw  # the shipped defaults
+    assert EnsembleHead.from_dict(raw).to_dict() == raw
+    with_hair = {**raw, "hair": HairRemover(0.0123).to_dict()}
+    assert EnsembleHead.from_dict(with_hair).hair.ceiling == 0.0123
+    older = {k: v for k, v in raw.items() if k not in ("exposure_floor", "deblocker", "hair")}
+    loaded = EnsembleHead.from_dict(older)
+    assert loaded.exposure_floor is None and loaded.deblocker is None and loaded.hair is None
+    img = Image.new("RGB", (40, 30), (20, 10, 5))
+    assert loaded.prepare(img) is img  # a head fitted before the checks passes every photo through

@@ -210,6 +210,9 @@ def test_train_classifier_takes_any_members_and_the_backend_loads_them(tmp_path,
     head = json.loads((out / "manifest.json").read_text())["config"]["head"]
     assert "stack" not in head and "exposure_floor" not in head and "deblocker" not in head  # the opt-outs
     assert 0 < head["hair"]["ceiling"] < 0.05  # the opt-in
+    from training.encoder.ensemble import classifier_staleness
+
+    assert "input checks hair differ from the default exposure_floor, deblocker" in classifier_staleness(tmp_path)
     assert head["members"] == ["encoder", "encoder_lesion", "encoder_b"] and len(head["weights"]) == 3
     assert abs(sum(head["weights"]) - 1) < 1e-9
 

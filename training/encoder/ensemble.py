@@ -77,6 +77,11 @@ def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequenc
     return out
 
 
+# The head's input-range checks (``EnsembleHead`` keys) and which of them `train classifier` fits by default.
+INPUT_RANGE_KEYS = ("exposure_floor", "deblocker", "hair")
+DEFAULT_INPUT_RANGE = ("exposure_floor", "deblocker")
+
+
 def fit_input_range(records: Sequence[Case], exposure_floor: bool = True, deblock: bool = True, hair: bool = False,
                     progress: bool = True) -> tuple[ExposureFloor | None, Deblocker | None, HairRemover | None]:
     """The exposure floor, the deblocking ceiling and the hair ceiling of the training photos
@@ -86,8 +91,10 @@ def fit_input_range(records: Sequence[Case], exposure_floor: bool = True, debloc
     exposure, blocks, hairs = [], [], []
     for r in tqdm(records, desc="input range (train)", unit="image", disable=not progress, leave=False):
         img = open_image(r.image_path)
-        exposure.append(exposure_stats(img))
-        blocks.append(blockiness(img))
+        if exposure_floor:
+            exposure.append(exposure_stats(img))
+        if deblock:
+            blocks.append(blockiness(img))
         if hair:
             hairs.append(hair_share(img))
     return (ExposureFloor.from_stats(exposure) if exposure_floor else None, Deblocker.from_stats(blocks) if deblock else None,
@@ -260,9 +267,13 @@ def classifier_staleness(artifacts_dir: Path | None = None) -> list[str]:
     except ArtifactError as exc:
         return [str(exc)]
     reasons = []
-    members = tuple(manifest.config.get("head", {}).get("members", DEFAULT_MEMBERS))
+    head = manifest.config.get("head", {})
+    members = tuple(head.get("members", DEFAULT_MEMBERS))
     if members != DEFAULT_MEMBERS:
         reasons.append(f"members {', '.join(members)} differ from the default {', '.join(DEFAULT_MEMBERS)}")
+    checks = [key for key in INPUT_RANGE_KEYS if key in head]
+    if checks != list(DEFAULT_INPUT_RANGE):
+        reasons.append(f"input checks {', '.join(checks) or 'none'} differ from the default {', '.join(DEFAULT_INPUT_RANGE)}")
     for name in members:
         weights = artifacts_dir / name / WEIGHTS_NAME
         if not weights.is_file():
