@@ -13,7 +13,7 @@ and every photo inside it is passed through as it is (the same object, byte for 
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Self
 
 import numpy as np
 from PIL import Image
@@ -122,27 +122,69 @@ def blockiness(img: Image.Image) -> float:
     return float((across_x + across_y) / 2)
 
 
-class Deblocker:
+class _TrainingCeiling:
+    """A ceiling on one statistic of the training photos (``PERCENTILE`` of ``statistic`` over the training split):
+    ``apply`` corrects a photo above it and returns any other photo as it is."""
+
+    PERCENTILE: float = 95.0
+    DIGITS = 4
+    WHAT = "ceiling"
+
+    def __init__(self, ceiling: float) -> None:
+        if not self.valid(float(ceiling)):
+            raise ValueError(f"{self.WHAT}: got {ceiling}")
+        self.ceiling = float(ceiling)
+
+    @staticmethod
+    def valid(ceiling: float) -> bool:
+        return True
+
+    @staticmethod
+    def statistic(img: Image.Image) -> float:
+        raise NotImplementedError
+
+    @classmethod
+    def fit(cls, images: Iterable[Image.Image]) -> Self:
+        return cls.from_stats([cls.statistic(img) for img in images])
+
+    @classmethod
+    def from_stats(cls, values: Iterable[float]) -> Self:
+        """From the training photos' ``statistic``."""
+        arr = np.array(list(values), dtype=np.float64)
+        if len(arr) == 0:
+            raise ValueError(f"{cls.WHAT} needs at least one training image")
+        return cls(cls.clamp(round(float(np.percentile(arr, cls.PERCENTILE)), cls.DIGITS)))
+
+    @staticmethod
+    def clamp(ceiling: float) -> float:
+        return ceiling
+
+    def to_dict(self) -> dict[str, float]:
+        return {"ceiling": self.ceiling}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, float]) -> Self:
+        return cls(raw["ceiling"])
+
+
+class Deblocker(_TrainingCeiling):
     """The blockiest a training photo is (``DEBLOCK_PERCENTILE`` of ``blockiness`` over the training split);
     ``apply`` smooths an image above it."""
 
-    def __init__(self, ceiling: float) -> None:
-        if not ceiling >= 1.0:
-            raise ValueError(f"a deblocking ceiling is a blockiness ratio >= 1, got {ceiling}")
-        self.ceiling = float(ceiling)
+    PERCENTILE = DEBLOCK_PERCENTILE
+    WHAT = "a deblocking ceiling (a blockiness ratio >= 1)"
 
-    @classmethod
-    def fit(cls, images: Iterable[Image.Image]) -> "Deblocker":
-        return cls.from_stats([blockiness(img) for img in images])
+    @staticmethod
+    def valid(ceiling: float) -> bool:
+        return ceiling >= 1.0
 
-    @classmethod
-    def from_stats(cls, values: Iterable[float]) -> "Deblocker":
-        """From the training photos' ``blockiness``."""
-        arr = np.array(list(values), dtype=np.float64)
-        if len(arr) == 0:
-            raise ValueError("a deblocking ceiling needs at least one training image")
-        # Photos that never were JPEGs have no block grid (blockiness about 1, a little under for smooth ones).
-        return cls(max(1.0, round(float(np.percentile(arr, DEBLOCK_PERCENTILE)), 4)))
+    @staticmethod
+    def statistic(img: Image.Image) -> float:
+        return blockiness(img)
+
+    @staticmethod
+    def clamp(ceiling: float) -> float:
+        return max(1.0, ceiling)  # photos that never were JPEGs have no grid: about 1, a little under for smooth ones
 
     def sigma(self, value: float) -> float:
         """The blur (px) for a photo of this blockiness; 0 at or under the ceiling."""
@@ -173,12 +215,6 @@ class Deblocker:
         out = Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "RGB")
         return out.filter(ImageFilter.GaussianBlur(sigma))
 
-    def to_dict(self) -> dict[str, float]:
-        return {"ceiling": self.ceiling}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, float]) -> "Deblocker":
-        return cls(raw["ceiling"])
 
 
 
@@ -223,26 +259,21 @@ def hair_share(img: Image.Image) -> float:
     return float(hair_mask(img).mean())
 
 
-class HairRemover:
+class HairRemover(_TrainingCeiling):
     """The hairiest 10% of training photos begin at ``ceiling`` (``HAIR_PERCENTILE`` of ``hair_share``); ``apply``
     fills the strands of a photo above it."""
 
-    def __init__(self, ceiling: float) -> None:
-        if not 0 <= ceiling < 1:
-            raise ValueError(f"a hair ceiling is a share of the image in [0, 1), got {ceiling}")
-        self.ceiling = float(ceiling)
+    PERCENTILE = HAIR_PERCENTILE
+    DIGITS = 5
+    WHAT = "a hair ceiling (a share of the image in [0, 1))"
 
-    @classmethod
-    def fit(cls, images: Iterable[Image.Image]) -> "HairRemover":
-        return cls.from_stats([hair_share(img) for img in images])
+    @staticmethod
+    def valid(ceiling: float) -> bool:
+        return 0 <= ceiling < 1
 
-    @classmethod
-    def from_stats(cls, values: Iterable[float]) -> "HairRemover":
-        """From the training photos' ``hair_share``."""
-        arr = np.array(list(values), dtype=np.float64)
-        if len(arr) == 0:
-            raise ValueError("a hair ceiling needs at least one training image")
-        return cls(round(float(np.percentile(arr, HAIR_PERCENTILE)), 5))
+    @staticmethod
+    def statistic(img: Image.Image) -> float:
+        return hair_share(img)
 
     def apply(self, img: Image.Image) -> Image.Image:
         """``img`` itself at or under the ceiling; otherwise its strands (grown by a pixel) replaced by the 7x7
@@ -263,12 +294,6 @@ class HairRemover:
         out = np.where(mask[..., None], closed, arr)
         return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
 
-    def to_dict(self) -> dict[str, float]:
-        return {"ceiling": self.ceiling}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, float]) -> "HairRemover":
-        return cls(raw["ceiling"])
 
 def prepare_input(img: Image.Image, floor: ExposureFloor | None = None, deblocker: Deblocker | None = None,
                   hair: HairRemover | None = None) -> Image.Image:

@@ -79,15 +79,18 @@ def deblocker_and_train(floor_and_train):
     return Deblocker.fit(train), train
 
 
-def test_the_deblocker_leaves_ordinary_photos_exactly_as_they_are(deblocker_and_train):
-    from knowledge.input_range import blockiness
+@pytest.mark.parametrize("name, share_above, low, high", [("Deblocker", 0.05, 1.3, 2.2),  # HAM's JPEGs: a mild grid
+                                                        ("HairRemover", 0.10, 0.0, 0.05)])  # real hair on a tenth
+def test_a_training_ceiling_leaves_ordinary_photos_exactly_as_they_are(floor_and_train, name, share_above, low, high):
+    import knowledge.input_range as input_range
 
-    deblocker, train = deblocker_and_train
-    values = np.array([blockiness(img) for img in train])
-    assert 1.3 < deblocker.ceiling < 2.2  # HAM10000's own JPEGs carry a mild block grid
-    assert abs(np.mean(values > deblocker.ceiling) - 0.05) < 0.02
-    ordinary = [img for img, v in zip(train, values) if v <= deblocker.ceiling]
-    assert all(deblocker.apply(img) is img for img in ordinary[:50])
+    cls = getattr(input_range, name)
+    _, train = floor_and_train
+    check = cls.fit(train)
+    values = np.array([cls.statistic(img) for img in train])
+    assert low < check.ceiling < high
+    assert abs(np.mean(values > check.ceiling) - share_above) < 0.03
+    assert all(check.apply(img) is img for img, v in list(zip(train, values))[:80] if v <= check.ceiling)
 
 
 def test_a_heavily_compressed_photo_is_deblocked_toward_the_original(deblocker_and_train):
@@ -134,16 +137,6 @@ def hair_and_train(floor_and_train):
 
     _, train = floor_and_train
     return HairRemover.fit(train), train
-
-
-def test_hair_removal_leaves_most_photos_exactly_as_they_are(hair_and_train):
-    from knowledge.input_range import hair_share
-
-    remover, train = hair_and_train
-    shares = np.array([hair_share(img) for img in train])
-    assert 0 < remover.ceiling < 0.05
-    assert abs(np.mean(shares > remover.ceiling) - 0.10) < 0.03  # the 90th percentile: real hair on a tenth
-    assert all(remover.apply(img) is img for img, v in list(zip(train, shares))[:80] if v <= remover.ceiling)
 
 
 def test_synthetic_hairs_are_found_and_filled_toward_the_photo_without_them(hair_and_train):
