@@ -83,3 +83,16 @@ def test_real_dermoscopy_passes_the_new_checks(gate, dataset, split):
     jpeg = as_upload(open_image(test[0].image_path), "JPEG")  # recompressed: still a photograph
     stats = image_statistics(jpeg)
     assert stats["neighbour_correlation"] >= limits["neighbour_correlation"] and stats["graphic"] <= limits["graphic"]
+
+
+def test_a_photo_squeezed_to_jpeg_blocks_is_told_so_not_called_a_drawing(gate, dataset, split):
+    """Saved at JPEG quality 8 (as some chat apps forward photos) a real dermoscopy photo fails the graphics check;
+    the refusal names the compression and asks for the original, in both languages. A PNG drawing is still a drawing."""
+    squeezed = open_image(dataset.get("ISIC_0024313").image_path)  # the app's example melanoma (flat areas once squeezed)
+    buf = io.BytesIO()
+    squeezed.save(buf, "JPEG", quality=8)
+    result = gate.check(open_image(buf.getvalue()))
+    assert not result.accepted and "too heavily JPEG-compressed" in result.reason and GRAPHIC not in result.reason
+    assert "压缩得太厉害" in result.reason_zh and "原始照片" in result.reason_zh
+    drawing = gate.check(as_upload(graphic_images()["flat drawing"]))
+    assert GRAPHIC in drawing.reason and "compressed" not in drawing.reason
