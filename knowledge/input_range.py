@@ -289,10 +289,17 @@ class HairRemover(_TrainingCeiling):
         arr = np.asarray(img.convert("RGB"), dtype=np.float64)
         if arr.shape[:2] != mask.shape:  # a larger photo: the fill and the mask brought up to its size
             size = (arr.shape[1], arr.shape[0])
-            closed = np.asarray(Image.fromarray(np.clip(closed + 0.5, 0, 255).astype(np.uint8)).resize(size, Image.Resampling.BILINEAR), dtype=np.float64)
+            fill = Image.fromarray(np.clip(closed + 0.5, 0, 255).astype(np.uint8)).resize(size, Image.Resampling.BILINEAR)
+            closed = np.asarray(fill, dtype=np.float64)
             mask = np.asarray(Image.fromarray(mask).resize(size, Image.Resampling.NEAREST))
         out = np.where(mask[..., None], closed, arr)
         return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
+
+
+# The checks a classifier head can carry (its keys, in ``prepare_input`` order) and the ones `dermagraph train
+# classifier` fits by default (hair removal failed its val rule: opt-in).
+INPUT_RANGE_KEYS = ("exposure_floor", "deblocker", "hair")
+DEFAULT_INPUT_RANGE = ("exposure_floor", "deblocker")
 
 
 def prepare_input(img: Image.Image, floor: ExposureFloor | None = None, deblocker: Deblocker | None = None,

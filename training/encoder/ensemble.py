@@ -32,7 +32,8 @@ from knowledge.calibration import fit_temperature_and_prior_shift, policy_triage
 from knowledge.cases import Case
 from knowledge.ham10000 import load_dataset
 from knowledge.images import open_image
-from knowledge.input_range import Deblocker, ExposureFloor, HairRemover, blockiness, exposure_stats, hair_share, prepare_input
+from knowledge.input_range import (DEFAULT_INPUT_RANGE, INPUT_RANGE_KEYS, Deblocker, ExposureFloor, HairRemover, blockiness,
+                                   exposure_stats, hair_share, prepare_input)
 from knowledge.metrics import log_class_prior, negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
@@ -77,12 +78,8 @@ def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequenc
     return out
 
 
-# The head's input-range checks (``EnsembleHead`` keys) and which of them `train classifier` fits by default.
-INPUT_RANGE_KEYS = ("exposure_floor", "deblocker", "hair")
-DEFAULT_INPUT_RANGE = ("exposure_floor", "deblocker")
-
-
-def fit_input_range(records: Sequence[Case], exposure_floor: bool = True, deblock: bool = True, hair: bool = False,
+def fit_input_range(records: Sequence[Case], exposure_floor: bool = "exposure_floor" in DEFAULT_INPUT_RANGE,
+                    deblock: bool = "deblocker" in DEFAULT_INPUT_RANGE, hair: bool = "hair" in DEFAULT_INPUT_RANGE,
                     progress: bool = True) -> tuple[ExposureFloor | None, Deblocker | None, HairRemover | None]:
     """The exposure floor, the deblocking ceiling and the hair ceiling of the training photos
     (``knowledge.input_range``), each photo read once; None for one not asked for."""
@@ -185,7 +182,8 @@ def stack_head(head: EnsembleHead, logits: list[np.ndarray], y: np.ndarray, meta
 def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None, split_file: Path | None = None,
                      progress: bool = True, log: Callable[[str], None] = print,
                      members: Sequence[str] = DEFAULT_MEMBERS, stacked: bool = False,
-                     exposure_floor: bool = True, deblock: bool = True, hair: bool = False) -> Manifest:
+                     exposure_floor: bool = "exposure_floor" in DEFAULT_INPUT_RANGE,
+                     deblock: bool = "deblocker" in DEFAULT_INPUT_RANGE, hair: bool = "hair" in DEFAULT_INPUT_RANGE) -> Manifest:
     started = time.perf_counter()
     settings = get_settings()
     artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir

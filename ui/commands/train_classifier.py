@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from knowledge.input_range import DEFAULT_INPUT_RANGE
 from ui.commands._common import SplitFileOption, console, path_or_none, user_errors
 from ui.commands.train import train_app
 
@@ -22,16 +23,18 @@ def train_classifier_command(
     stacked: bool = typer.Option(False, "--stacked", help="Also fit the stacked head (a logistic regression over the "
                                  "members' log-softmax) and let it make the probabilities. Off by default: on val it "
                                  "gained on clean images but lost under corruptions (docs/encoder.md)."),
-    exposure_floor: bool = typer.Option(True, "--exposure-floor/--no-exposure-floor", help="Lift photos darker or "
-                                        "flatter than the training split's 5th percentile to it before the members see "
-                                        "them (on by default: steadier under under-exposure and low contrast, clean "
-                                        "images unchanged; docs/encoder.md)."),
-    deblock: bool = typer.Option(True, "--deblock/--no-deblock", help="Smooth photos whose JPEG block grid is "
-                                 "stronger than the training split's 95th percentile before the members see them "
-                                 "(on by default: steadier under heavy JPEG compression; docs/encoder.md)."),
-    hair: bool = typer.Option(False, "--hair-removal/--no-hair-removal", help="Fill the hair strands of photos hairier "
-                              "than 90% of the training split before the members see them. Off by default: on val it "
-                              "lowered NLL under synthetic hair but not the named class's accuracy (docs/encoder.md)."),
+    exposure_floor: bool = typer.Option(
+        "exposure_floor" in DEFAULT_INPUT_RANGE, "--exposure-floor/--no-exposure-floor",
+        help="Lift photos darker or flatter than the training split's 5th percentile to it before the members see them "
+             "(on by default: steadier under under-exposure and low contrast, clean images unchanged; docs/encoder.md)."),
+    deblock: bool = typer.Option(
+        "deblocker" in DEFAULT_INPUT_RANGE, "--deblock/--no-deblock",
+        help="Smooth photos whose JPEG block grid is stronger than the training split's 95th percentile before the "
+             "members see them (on by default: steadier under heavy JPEG compression; docs/encoder.md)."),
+    hair: bool = typer.Option(
+        "hair" in DEFAULT_INPUT_RANGE, "--hair-removal/--no-hair-removal",
+        help="Fill the hair strands of photos hairier than 90% of the training split before the members see them. Off "
+             "by default: on val it lowered NLL under synthetic hair but not the named class's accuracy (docs/encoder.md)."),
 ) -> None:
     """Fit how the member encoders and patient metadata combine (val only; minutes)."""
     from models.encoder.ensemble import DEFAULT_MEMBERS
