@@ -6,14 +6,18 @@ and every photo inside it is passed through as it is (the same object, byte for 
 
 - ``ExposureFloor``: darker or flatter than almost every training photo -> lifted to the floor;
 - ``Deblocker``: a JPEG block grid stronger than almost every training photo's -> smoothed across block edges;
+- ``Denoiser``: noisier than every training photo -> blurred in proportion to the noise;
+- ``Sharpener``: less sharp than every training photo -> unsharp-masked, harder the blurrier it is;
 - ``HairRemover``: more thin dark strands than almost every training photo -> the strands filled from around them.
 
-``prepare_input`` applies them in the one order the classifier, its training and its heat maps share.
+``InputRange`` holds the ones a classifier head carries and applies them in the one order the classifier, its
+training and its heat maps share.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Self
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Self
 
 import numpy as np
 from PIL import Image
@@ -51,6 +55,8 @@ class ExposureFloor:
             raise ValueError(f"an exposure floor needs brightness and contrast in (0, 1], got {brightness}, {contrast}")
         self.brightness, self.contrast = float(brightness), float(contrast)
 
+    statistic = staticmethod(exposure_stats)
+
     @classmethod
     def fit(cls, images: Iterable[Image.Image]) -> "ExposureFloor":
         return cls.from_stats([exposure_stats(img) for img in images])
@@ -82,6 +88,8 @@ class ExposureFloor:
             mean = arr.mean()
             arr = mean + (arr - mean) * min(self.contrast / max(contrast, 1e-3), MAX_CONTRAST_STRETCH)
         return Image.fromarray((np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), "RGB")
+
+    apply = lift  # the name every input check shares
 
     def to_dict(self) -> dict[str, float]:
         return {"brightness": self.brightness, "contrast": self.contrast}
@@ -137,7 +145,7 @@ class _TrainingCeiling:
 
     @staticmethod
     def valid(ceiling: float) -> bool:
-        return True
+        return 0 < ceiling < 1  # a share or a level on 0..1 values, unless a check says otherwise
 
     @staticmethod
     def statistic(img: Image.Image) -> float:
@@ -217,6 +225,127 @@ class Deblocker(_TrainingCeiling):
 
 
 
+# The denoiser. Sensor noise (a phone in dim light, a cheap dermatoscope camera) is read by the members as texture:
+# the network's pigment-network and vessel detectors fire on it. A photo noisier than every training photo is blurred
+# in proportion to its noise; every other image is left exactly as it is. The gate sits above the noisiest training
+# photo (HAM10000: 0.042) and below what moderate added noise gives (std 0.08 of the range: about 0.06 at 200x150).
+DENOISE_PERCENTILE = 100.0  # of the training photos' noise estimate: the ceiling is the noisiest training photo ...
+DENOISE_MIN_GATE = 0.05  # ... and never lower than this (chosen on a val tuning sample, docs/encoder.md)
+DENOISE_SIGMA_PER_UNIT = 8.0  # Gaussian sigma (px) per unit of noise estimate (luma std, 0..1) ...
+DENOISE_SIGMA_RANGE = (0.3, 1.5)  # ... within this range
+# The 3x3 mask of Immerkaer (Comput Vis Image Underst 1996): the difference of two Laplacians, blind to planes and
+# to most of a photo's structure, so its mean absolute response measures the noise.
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+# A photo longer than this is left as it is (and not measured): the members see it reduced at least 5x, which
+# averages pixel noise away.
+RESTORE_MAX_SIDE = DEBLOCK_MAX_SIDE
+
+
+def noise_level(img: Image.Image) -> float:
+    """Immerkaer's fast estimate of the standard deviation of additive noise in luma (0..1): HAM10000's photos have
+    a median of 0.002; Gaussian noise of std 0.08 added to a 200x150 photo reads about 0.06. Read on a centred crop
+    at most ``BLOCKINESS_SIDE`` across."""
+    from scipy import ndimage
+
+    w, h = img.size
+    cw, ch = min(w, BLOCKINESS_SIDE), min(h, BLOCKINESS_SIDE)
+    if (cw, ch) != (w, h):
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        img = img.crop((x0, y0, x0 + cw, y0 + ch))
+    luma = (np.asarray(img.convert("RGB"), dtype=np.float64) / 255.0) @ LUMA
+    if min(luma.shape) < 3:
+        return 0.0
+    response = ndimage.correlate(luma, _IMMERKAER, mode="nearest")[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) * np.abs(response).mean() / 6)
+
+
+class Denoiser(_TrainingCeiling):
+    """The noisiest a training photo is (``noise_level``, at least ``DENOISE_MIN_GATE``); ``apply`` blurs an image
+    above it by ``sigma(noise_level)``."""
+
+    PERCENTILE = DENOISE_PERCENTILE
+    WHAT = "a denoising gate (a noise level in (0, 1))"
+    statistic = staticmethod(noise_level)
+
+    @staticmethod
+    def clamp(ceiling: float) -> float:
+        return max(DENOISE_MIN_GATE, ceiling)
+
+    def sigma(self, value: float) -> float:
+        """The blur (px) for a photo of this noise level; 0 at or under the gate."""
+        if value <= self.ceiling:
+            return 0.0
+        return float(np.clip(DENOISE_SIGMA_PER_UNIT * value, *DENOISE_SIGMA_RANGE))
+
+    def apply(self, img: Image.Image) -> Image.Image:
+        """``img`` itself at or under the gate (or longer than ``RESTORE_MAX_SIDE``); otherwise a Gaussian blur of
+        ``sigma(noise_level)``."""
+        from PIL import ImageFilter
+
+        if max(img.size) > RESTORE_MAX_SIDE:
+            return img
+        sigma = self.sigma(noise_level(img))
+        return img if sigma == 0.0 else img.convert("RGB").filter(ImageFilter.GaussianBlur(sigma))
+
+
+# Sharpness and hair are judged at HAM10000's scale, the size the classifier sees detail at: a larger photo is read on
+# a copy reduced to this short side.
+WORKING_SCALE_SIDE = 150  # px, short side (HAM10000's)
+
+
+def _working_copy(img: Image.Image) -> Image.Image:
+    rgb = img.convert("RGB")
+    if min(rgb.size) <= WORKING_SCALE_SIDE:
+        return rgb
+    scale = WORKING_SCALE_SIDE / min(rgb.size)
+    return rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.BOX)
+
+
+# The sharpener. An out-of-focus photo (or one that was enlarged from a small copy) loses the fine structure the members
+# read: pigment network, dots, vessels. A photo less sharp than every training photo is unsharp-masked, harder the
+# blurrier it is.
+SHARPEN_PERCENTILE = 0.0  # of the training photos' sharpness: the gate is the least sharp training photo
+SHARPEN_AMOUNT = 150  # unsharp-mask strength, percent
+SHARPEN_RADIUS_PER_UNIT = 3.0  # radius (px at HAM's scale) = this x gate / sharpness ...
+SHARPEN_RADIUS_RANGE = (2.0, 5.0)  # ... within this range
+
+
+def sharpness(img: Image.Image) -> float:
+    """The mean absolute 4-neighbour Laplacian of luma (0..1) at HAM10000's scale (short side 150 px): HAM10000's
+    photos have a median of 0.017 and a minimum of 0.0056; a Gaussian blur of 1.6 px at that scale leaves about 0.005."""
+    from scipy import ndimage
+
+    luma = (np.asarray(_working_copy(img), dtype=np.float64) / 255.0) @ LUMA
+    if min(luma.shape) < 3:
+        return float("inf")  # too small to measure: never sharpened
+    return float(np.abs(ndimage.laplace(luma))[1:-1, 1:-1].mean())
+
+
+class Sharpener(_TrainingCeiling):
+    """The least sharp a training photo is (``sharpness``); ``apply`` unsharp-masks an image below it."""
+
+    PERCENTILE = SHARPEN_PERCENTILE
+    DIGITS = 5
+    WHAT = "a sharpening gate (a sharpness in (0, 1))"
+    statistic = staticmethod(sharpness)
+
+    def radius(self, value: float) -> float:
+        """The unsharp-mask radius (px at HAM's scale) for a photo of this sharpness; 0 at or above the gate."""
+        if value >= self.ceiling:
+            return 0.0
+        return float(np.clip(SHARPEN_RADIUS_PER_UNIT * self.ceiling / max(value, 1e-9), *SHARPEN_RADIUS_RANGE))
+
+    def apply(self, img: Image.Image) -> Image.Image:
+        """``img`` itself at or above the gate; otherwise unsharp-masked (``SHARPEN_AMOUNT``) with ``radius``,
+        scaled to the photo's size."""
+        from PIL import ImageFilter
+
+        radius = self.radius(sharpness(img))
+        if radius == 0.0:
+            return img
+        scale = max(1.0, min(img.size) / WORKING_SCALE_SIDE)
+        return img.convert("RGB").filter(ImageFilter.UnsharpMask(radius * scale, SHARPEN_AMOUNT, 0))
+
 
 # Hair removal. Body hair lies across many dermoscopy photos (and many training photos), so a photo is only changed
 # when it carries more thin dark strands than 90% of the training photos. Strands are found as in DullRazor (Lee et
@@ -228,15 +357,6 @@ HAIR_PERCENTILE = 90.0  # of the training photos' hair share: the ceiling
 HAIR_BLACKHAT = 0.06  # luma (0..1) darker than the 7x7 closing by this much ...
 HAIR_CLOSING = 7  # ... px, at the working scale
 HAIR_MIN_EXTENT = 25  # px across, at the working scale: shorter dark marks (dots, globules) are not hairs
-HAIR_SCALE_SIDE = 150  # the working scale: short side in px (HAM10000's)
-
-
-def _working_copy(img: Image.Image) -> Image.Image:
-    rgb = img.convert("RGB")
-    if min(rgb.size) <= HAIR_SCALE_SIDE:
-        return rgb
-    scale = HAIR_SCALE_SIDE / min(rgb.size)
-    return rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.BOX)
 
 
 def hair_mask(img: Image.Image) -> np.ndarray:
@@ -296,18 +416,55 @@ class HairRemover(_TrainingCeiling):
         return Image.fromarray(np.clip(out + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
-# The checks a classifier head can carry (its keys, in ``prepare_input`` order) and the ones `dermagraph train
+# The checks a classifier head can carry, in the order ``InputRange.apply`` runs them, and the ones `dermagraph train
 # classifier` fits by default (hair removal failed its val rule: opt-in).
-INPUT_RANGE_KEYS = ("exposure_floor", "deblocker", "hair")
-DEFAULT_INPUT_RANGE = ("exposure_floor", "deblocker")
+CHECKS: dict[str, Any] = {"exposure_floor": ExposureFloor, "deblocker": Deblocker, "denoiser": Denoiser,
+                          "sharpener": Sharpener, "hair": HairRemover}
+INPUT_RANGE_KEYS = tuple(CHECKS)
+DEFAULT_INPUT_RANGE = ("exposure_floor", "deblocker", "denoiser")
 
 
-def prepare_input(img: Image.Image, floor: ExposureFloor | None = None, deblocker: Deblocker | None = None,
-                  hair: HairRemover | None = None) -> Image.Image:
-    """What the classifier's members see: lifted to the exposure floor, deblocked, then its hair filled (each only
-    when given, and only for an image outside the training photos' range; any other image is returned as it is)."""
-    if floor is not None:
-        img = floor.lift(img)
-    if deblocker is not None:
-        img = deblocker.apply(img)
-    return img if hair is None else hair.apply(img)
+@dataclass(frozen=True)
+class InputRange:
+    """The input checks one classifier head carries (None: not fitted). ``apply`` gives what the members see: lifted to
+    the exposure floor, deblocked, denoised, sharpened, then its hair filled, each only for an image outside the training
+    photos' range on that check; an image inside it on every check is returned as it is (the same object)."""
+
+    exposure_floor: ExposureFloor | None = None
+    deblocker: Deblocker | None = None
+    denoiser: Denoiser | None = None
+    sharpener: Sharpener | None = None
+    hair: HairRemover | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The checks carried, in ``INPUT_RANGE_KEYS`` order."""
+        return tuple(key for key in INPUT_RANGE_KEYS if getattr(self, key) is not None)
+
+    def apply(self, img: Image.Image) -> Image.Image:
+        for key in self.keys:
+            img = getattr(self, key).apply(img)
+        return img
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        return {key: getattr(self, key).to_dict() for key in self.keys}
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "InputRange":
+        """From ``to_dict`` (or any mapping holding some of its keys: a classifier head's, which has more)."""
+        return cls(**{key: CHECKS[key].from_dict(raw[key]) for key in INPUT_RANGE_KEYS if key in raw})
+
+    @classmethod
+    def fit(cls, images: Iterable[Image.Image], keys: Iterable[str] = DEFAULT_INPUT_RANGE) -> "InputRange":
+        """The named checks fitted on the training photos, each photo read once (none read when no check is named)."""
+        keys = tuple(keys)
+        if unknown := [key for key in keys if key not in CHECKS]:
+            raise ValueError(f"unknown input checks {', '.join(unknown)}; known: {', '.join(INPUT_RANGE_KEYS)}")
+        if not keys:
+            return cls()
+        stats: dict[str, list] = {key: [] for key in keys}
+        for img in images:
+            for key in keys:
+                stats[key].append(CHECKS[key].statistic(img))
+        return cls(**{key: CHECKS[key].from_stats(values) for key, values in stats.items()})
+

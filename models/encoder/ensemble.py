@@ -30,7 +30,7 @@ from PIL import Image
 
 from knowledge.artifacts import ArtifactError, read_manifest
 from knowledge.calibration import softmax
-from knowledge.input_range import Deblocker, ExposureFloor, HairRemover, prepare_input
+from knowledge.input_range import ExposureFloor, InputRange
 from knowledge.settings import get_settings
 from models.encoder.metadata import MetadataPrior
 
@@ -100,19 +100,14 @@ class EnsembleHead:
     # The stacked head (``--stacked``): when set, probabilities come from these, not from the linear pool above.
     stack: Stacker | None = None  # image only
     stack_metadata: Stacker | None = None  # with the metadata log-likelihoods (weight 1) as 7 more features
-    # Photos darker or flatter than the training split's 5th percentile are lifted to it before the members see them
-    # (knowledge.input_range.ExposureFloor); None in heads fitted before it existed.
-    exposure_floor: ExposureFloor | None = None
-    # Then photos blockier than the training split's 95th percentile are deblocked (knowledge.input_range.Deblocker).
-    deblocker: Deblocker | None = None
-    # Then photos hairier than 90% of the training photos get their strands filled (knowledge.input_range.HairRemover;
-    # opt-in, ``train classifier --hair-removal``: it failed its val rule, docs/encoder.md).
-    hair: HairRemover | None = None
+    # The training photos' range (knowledge.input_range): a photo darker or flatter, blockier or noisier than it (and,
+    # opt-in, hairier) is brought back inside before the members see it; empty in heads fitted before it existed.
+    input_range: InputRange = field(default_factory=InputRange)
 
     def prepare(self, img: Image.Image) -> Image.Image:
-        """The image the members see: ``img`` lifted to the exposure floor, deblocked and its hair filled, where the head says so
-        (an image inside the training photos' range on every check the head has is passed through as it is)."""
-        return prepare_input(img, self.exposure_floor, self.deblocker, self.hair)
+        """The image the members see: ``img`` through the head's input checks (an image inside the training photos'
+        range on every check the head has is passed through as it is)."""
+        return self.input_range.apply(img)
 
     @property
     def stacked(self) -> bool:
@@ -153,9 +148,7 @@ class EnsembleHead:
                 "image_calibration": vars(self.image), "metadata_calibration": vars(self.metadata),
                 "metadata_prior": self.prior.to_dict(),
                 **({"stack": self.stack.to_dict(), "stack_metadata": self.stack_metadata.to_dict()} if self.stacked else {}),
-                **({"exposure_floor": self.exposure_floor.to_dict()} if self.exposure_floor is not None else {}),
-                **({"deblocker": self.deblocker.to_dict()} if self.deblocker is not None else {}),
-                **({"hair": self.hair.to_dict()} if self.hair is not None else {})}
+                **self.input_range.to_dict()}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> "EnsembleHead":
@@ -169,10 +162,7 @@ class EnsembleHead:
             raise ArtifactError(f"classifier artifact: the stacker does not fit {len(members)} members")
         return cls(weights, np.asarray(raw["log_prior"], dtype=np.float64), Calibration(**raw["image_calibration"]),
                    Calibration(**raw["metadata_calibration"]), MetadataPrior.from_dict(raw["metadata_prior"]), members,
-                   stack, stack_metadata,
-                   ExposureFloor.from_dict(raw["exposure_floor"]) if "exposure_floor" in raw else None,
-                   Deblocker.from_dict(raw["deblocker"]) if "deblocker" in raw else None,
-                   HairRemover.from_dict(raw["hair"]) if "hair" in raw else None)
+                   stack, stack_metadata, InputRange.from_dict(raw))
 
 
 def classifier_dir(artifact_dir: Path | None = None) -> Path:

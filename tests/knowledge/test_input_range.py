@@ -1,4 +1,4 @@
-"""The training photos' range (knowledge.input_range): the exposure floor, the deblocker and hair removal each leave
+"""The training photos' range (knowledge.input_range): the exposure floor, the deblocker, the denoiser and hair removal each leave
 ordinary photos exactly as they are and bring a degraded one back toward the original."""
 
 import numpy as np
@@ -80,6 +80,7 @@ def deblocker_and_train(floor_and_train):
 
 
 @pytest.mark.parametrize("name, share_above, low, high", [("Deblocker", 0.05, 1.3, 2.2),  # HAM's JPEGs: a mild grid
+                                                        ("Denoiser", 0.0, 0.0499, 0.1),  # above every training photo
                                                         ("HairRemover", 0.10, 0.0, 0.05)])  # real hair on a tenth
 def test_a_training_ceiling_leaves_ordinary_photos_exactly_as_they_are(floor_and_train, name, share_above, low, high):
     import knowledge.input_range as input_range
@@ -162,3 +163,84 @@ def test_synthetic_hairs_are_found_and_filled_toward_the_photo_without_them(hair
         HairRemover(1.5)
     with pytest.raises(ValueError, match="at least one"):
         HairRemover.fit([])
+
+
+def test_a_noisy_photo_is_denoised_toward_the_original_and_mild_noise_is_left_alone(floor_and_train):
+    """Gaussian noise of std 0.08-0.15 (the robustness suite's severities 3-5) puts a photo above the gate; denoised,
+    it is closer to the photo without noise and far less noisy. Std 0.03 (severity 1) stays under the gate: the
+    photo passes through as it is."""
+    from evals.corruptions import corrupt
+    from knowledge.input_range import Denoiser, noise_level
+
+    _, train = floor_and_train
+    denoiser = Denoiser.fit(train)
+    for k, img in enumerate(train[:8]):
+        original = np.asarray(img, dtype=np.float64)
+        mild = corrupt(img, "gaussian_noise", 1, seed=k)
+        assert noise_level(mild) < denoiser.ceiling and denoiser.apply(mild) is mild
+        for severity in (3, 5):
+            noisy = corrupt(img, "gaussian_noise", severity, seed=k)
+            assert noise_level(noisy) > denoiser.ceiling
+            fixed = denoiser.apply(noisy)
+            assert fixed.size == img.size and noise_level(fixed) < 0.5 * noise_level(noisy)
+            assert np.abs(np.asarray(fixed, dtype=np.float64) - original).mean() < 0.7 * np.abs(np.asarray(noisy, dtype=np.float64) - original).mean()
+    assert denoiser.sigma(denoiser.ceiling) == 0 < denoiser.sigma(denoiser.ceiling + 0.001) <= denoiser.sigma(0.5) == 1.5
+    assert Denoiser.from_dict(denoiser.to_dict()).to_dict() == denoiser.to_dict()
+    assert noise_level(Image.new("RGB", (2, 2))) == 0.0 and noise_level(Image.new("RGB", (60, 40), (90, 60, 40))) == 0.0
+    big = corrupt(train[0].resize((1600, 1200), Image.Resampling.BICUBIC), "gaussian_noise", 5, seed=0)
+    assert noise_level(big) > denoiser.ceiling and denoiser.apply(big) is big  # reduced >= 5x for the members
+    with pytest.raises(ValueError, match="noise level"):
+        Denoiser(1.5)
+
+
+def test_the_input_range_fits_the_named_checks_in_one_pass_and_applies_them_in_order(floor_and_train):
+    """``InputRange`` is the one home of which checks a head carries: fitted together from one read of each photo,
+    equal to the checks fitted one by one, round-tripped through its dict, and applied floor -> deblocker ->
+    denoiser -> hair. An unknown check is refused; no check reads no photo."""
+    from knowledge.input_range import DEFAULT_INPUT_RANGE, Deblocker, Denoiser, ExposureFloor, InputRange
+
+    floor, train = floor_and_train
+    photos = train[:120]
+    checks = InputRange.fit(photos)
+    assert checks.keys == DEFAULT_INPUT_RANGE and checks.hair is None
+    assert checks.deblocker.ceiling == Deblocker.fit(photos).ceiling and checks.denoiser.ceiling == Denoiser.fit(photos).ceiling
+    assert checks.exposure_floor.to_dict() == ExposureFloor.fit(photos).to_dict()
+    assert InputRange.from_dict({**checks.to_dict(), "weights": [1.0]}).to_dict() == checks.to_dict()  # from a head's wider dict
+    inside = next(img for img in photos if all(getattr(checks, k).apply(img) is img for k in checks.keys))
+    assert checks.apply(inside) is inside
+    dark_noisy = Image.fromarray(np.clip(np.asarray(inside, dtype=np.float64) * 0.3
+                                         + np.random.default_rng(0).normal(0, 30, np.asarray(inside).shape), 0, 255).astype(np.uint8))
+    by_hand = checks.denoiser.apply(checks.deblocker.apply(checks.exposure_floor.lift(dark_noisy)))
+    assert np.array_equal(np.asarray(checks.apply(dark_noisy)), np.asarray(by_hand))
+    assert not np.array_equal(np.asarray(by_hand), np.asarray(checks.exposure_floor.lift(dark_noisy)))  # denoised too
+    assert InputRange.fit(iter(()), ()) == InputRange() and InputRange().apply(inside) is inside
+    with pytest.raises(ValueError, match="unknown input checks sharpen"):
+        InputRange.fit(photos, ("exposure_floor", "sharpen"))
+
+
+def test_a_blurred_photo_is_sharpened_back_into_the_training_range_and_sharp_ones_are_left_alone(floor_and_train):
+    """A Gaussian blur of 1.6-3.5 px (the robustness suite's severities 3-5) leaves a photo less sharp than every
+    training photo; unsharp-masked, it is at least twice as sharp, about as sharp as the least sharp training photo or
+    more, and nearer the original's sharpness; its pixels are no further from the original's. Training photos, and a sharp photo enlarged to 1,600 px (judged at
+    HAM10000's scale), pass through as they are."""
+    from evals.corruptions import corrupt
+    from knowledge.input_range import Sharpener, sharpness
+
+    _, train = floor_and_train
+    sharpener = Sharpener.fit(train)
+    assert 0.004 < sharpener.ceiling < 0.012 and all(sharpener.apply(img) is img for img in train[:80])
+    for k, img in enumerate(train[:8]):
+        for severity in (3, 5):
+            blurred = corrupt(img, "gaussian_blur", severity, seed=k)
+            assert sharpness(blurred) < sharpener.ceiling
+            fixed = sharpener.apply(blurred)
+            assert fixed.size == img.size and sharpness(fixed) > max(2 * sharpness(blurred), 0.9 * sharpener.ceiling)
+            assert abs(sharpness(fixed) - sharpness(img)) < abs(sharpness(blurred) - sharpness(img))
+        original = np.asarray(img, dtype=np.float64)
+        assert np.abs(np.asarray(fixed, dtype=np.float64) - original).mean() < np.abs(np.asarray(blurred, dtype=np.float64) - original).mean() + 0.1
+    assert sharpener.radius(sharpener.ceiling) == 0 < sharpener.radius(sharpener.ceiling * 0.99) <= sharpener.radius(1e-4) == 5.0
+    big = train[0].resize((1600, 1200), Image.Resampling.BICUBIC)
+    assert abs(sharpness(big) - sharpness(train[0])) < 0.3 * sharpness(train[0]) and sharpener.apply(big) is big
+    assert Sharpener.from_dict(sharpener.to_dict()).to_dict() == sharpener.to_dict()
+    with pytest.raises(ValueError, match="sharpening gate"):
+        Sharpener(0.0)

@@ -87,7 +87,7 @@ def test_the_shipped_head_is_the_linear_pool(ensemble):
 def test_an_under_exposed_photo_is_lifted_to_the_exposure_floor_before_the_members_see_it(ensemble, dataset, split):
     """The shipped head carries the training photos' exposure floor; a photo at 30% exposure is classified much as
     the original is, and far closer than the same members and head without the floor; ordinary photos are as before."""
-    floor = ensemble.head.exposure_floor
+    floor = ensemble.head.input_range.exposure_floor
     assert floor is not None and 0.3 < floor.brightness < 0.8 and 0.01 < floor.contrast < 0.2
     test = records_in(dataset, split, "test")
     picks = [open_image(r.image_path) for c in CODES for r in [x for x in test if x.dx == c][:2]]
@@ -106,7 +106,7 @@ def test_a_heavily_compressed_photo_is_deblocked_before_the_members_see_it(ensem
     classified closer to the originals than the same members and head give without the deblocker."""
     import io
 
-    deblocker = ensemble.head.deblocker
+    deblocker = ensemble.head.input_range.deblocker
     assert deblocker is not None and 1.3 < deblocker.ceiling < 2.2
     test = records_in(dataset, split, "test")
     picks = [open_image(r.image_path) for c in CODES for r in [x for x in test if x.dx == c][:3]]
@@ -119,23 +119,47 @@ def test_a_heavily_compressed_photo_is_deblocked_before_the_members_see_it(ensem
     squeezed = [squeeze(img) for img in picks]
     clean_p = np.array([[p.probs[c] for c in CODES] for p in ensemble.classify_batch(picks)])
     fixed_p = np.array([[p.probs[c] for c in CODES] for p in ensemble.classify_batch(squeezed)])
-    raw = ensemble.head.probabilities(ensemble.member_logits([ensemble.head.exposure_floor.lift(im) for im in squeezed]))[0]
+    raw = ensemble.head.probabilities(ensemble.member_logits([ensemble.head.input_range.exposure_floor.lift(im) for im in squeezed]))[0]
     tv = lambda a, b: 0.5 * np.abs(a - b).sum(axis=1).mean()  # noqa: E731
     assert tv(clean_p, fixed_p) < 0.8 * tv(clean_p, raw), (tv(clean_p, fixed_p), tv(clean_p, raw))
 
 
+
+def test_a_noisy_photo_is_denoised_before_the_members_see_it(ensemble, dataset, split):
+    """The shipped head carries a denoising gate above the noisiest training photo; with Gaussian noise of std 0.11
+    and 0.15 (the robustness suite's severities 4 and 5) the true class gets more probability (lower NLL) and the
+    probabilities sit nearer the clean photos' than the same members and head give without the denoiser; the same
+    photos with std 0.03 are not touched."""
+    from evals.corruptions import corrupt
+
+    checks = ensemble.head.input_range
+    assert checks.denoiser is not None and 0.05 <= checks.denoiser.ceiling < 0.1
+    test = records_in(dataset, split, "test")
+    records = [r for c in CODES for r in [x for x in test if x.dx == c][:3]]
+    picks, y = [open_image(r.image_path) for r in records], np.array([CODES.index(r.dx) for r in records])
+    assert all(checks.denoiser.apply(im) is im for im in (corrupt(img, "gaussian_noise", 1, seed=k) for k, img in enumerate(picks)))
+    clean_p = np.array([[p.probs[c] for c in CODES] for p in ensemble.classify_batch(picks)])
+    tv = lambda a, b: 0.5 * np.abs(a - b).sum(axis=1).mean()  # noqa: E731
+    nll = lambda p: float(-np.log(p[np.arange(len(y)), y]).mean())  # noqa: E731
+    for severity in (4, 5):
+        noisy = [corrupt(img, "gaussian_noise", severity, seed=k) for k, img in enumerate(picks)]
+        fixed_p = np.array([[p.probs[c] for c in CODES] for p in ensemble.classify_batch(noisy)])
+        raw = ensemble.head.probabilities(ensemble.member_logits([checks.deblocker.apply(checks.exposure_floor.lift(im))
+                                                                  for im in noisy]))[0]
+        assert nll(fixed_p) < 0.95 * nll(raw) and tv(clean_p, fixed_p) < tv(clean_p, raw), (severity, nll(fixed_p), nll(raw))
+
 def test_the_head_round_trips_its_input_checks_and_an_older_head_loads_without_them():
-    from knowledge.input_range import HairRemover
+    from knowledge.input_range import DEFAULT_INPUT_RANGE, INPUT_RANGE_KEYS, HairRemover
     from models.encoder.ensemble import EnsembleHead, load_ensemble_head
 
     head, _ = load_ensemble_head()
     raw = head.to_dict()
-    assert {"exposure_floor", "deblocker"} <= set(raw) and "hair" not in raw  # the shipped defaults
+    assert head.input_range.keys == DEFAULT_INPUT_RANGE and set(DEFAULT_INPUT_RANGE) <= set(raw)  # the shipped defaults
     assert EnsembleHead.from_dict(raw).to_dict() == raw
     with_hair = {**raw, "hair": HairRemover(0.0123).to_dict()}
-    assert EnsembleHead.from_dict(with_hair).hair.ceiling == 0.0123
-    older = {k: v for k, v in raw.items() if k not in ("exposure_floor", "deblocker", "hair")}
+    assert EnsembleHead.from_dict(with_hair).input_range.hair.ceiling == 0.0123
+    older = {k: v for k, v in raw.items() if k not in INPUT_RANGE_KEYS}
     loaded = EnsembleHead.from_dict(older)
-    assert loaded.exposure_floor is None and loaded.deblocker is None and loaded.hair is None
+    assert loaded.input_range.keys == () and loaded.input_range.to_dict() == {}
     img = Image.new("RGB", (40, 30), (20, 10, 5))
     assert loaded.prepare(img) is img  # a head fitted before the checks passes every photo through

@@ -153,6 +153,7 @@ def test_train_classifier_fits_the_ensemble_head_on_a_tiny_val_split(tmp_path, t
     assert metrics["n_val"] == 28 and abs(sum(head["weights"]) - 1) < 1e-9
     assert 0.3 < head["exposure_floor"]["brightness"] < 0.8 and 0.01 < head["exposure_floor"]["contrast"] < 0.2  # on by default
     assert 1.3 < head["deblocker"]["ceiling"] < 2.2 and "hair" not in head  # on by default; hair removal opt-in
+    assert 0.05 <= head["denoiser"]["ceiling"] < 0.1  # above the noisiest training photo
     assert set(manifest["config"]["member_weights_sha256"]) == {"encoder", "encoder_lesion", "encoder_lite2"}
     assert metrics["triage"]["n_val_mel"] == 4 and metrics["triage"]["val_mel_sensitivity"] >= 0.95
     pool = metrics["val_linear_pool"]  # the linear pool's in-sample figures, kept beside the stacked head's
@@ -204,15 +205,16 @@ def test_train_classifier_takes_any_members_and_the_backend_loads_them(tmp_path,
               "--members", "encoder,encoder_c", var=tmp_path / "var")
     assert bad.returncode == 2 and "no encoder artifact encoder_c" in bad.stderr and not out.exists()
     done = run("train", "classifier", "--split-file", str(tiny_split), "--out", str(out), "--artifacts", str(members),
-               "--members", "encoder,encoder_lesion,encoder_b", "--no-exposure-floor", "--no-deblock", "--hair-removal",
+               "--members", "encoder,encoder_lesion,encoder_b", "--no-exposure-floor", "--no-deblock", "--no-denoise",
+               "--sharpen", "--hair-removal",
                var=tmp_path / "var")
     assert done.returncode == 0, done.stderr[-2000:]
     head = json.loads((out / "manifest.json").read_text())["config"]["head"]
-    assert "stack" not in head and "exposure_floor" not in head and "deblocker" not in head  # the opt-outs
-    assert 0 < head["hair"]["ceiling"] < 0.05  # the opt-in
+    assert not {"stack", "exposure_floor", "deblocker", "denoiser"} & set(head)  # the opt-outs
+    assert 0 < head["hair"]["ceiling"] < 0.05 and 0.003 < head["sharpener"]["ceiling"] < 0.015  # the opt-ins
     from training.encoder.ensemble import classifier_staleness
 
-    assert "input checks hair differ from the default exposure_floor, deblocker" in classifier_staleness(tmp_path)
+    assert "input checks sharpener, hair differ from the default exposure_floor, deblocker, denoiser" in classifier_staleness(tmp_path)
     assert head["members"] == ["encoder", "encoder_lesion", "encoder_b"] and len(head["weights"]) == 3
     assert abs(sum(head["weights"]) - 1) < 1e-9
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,8 +31,7 @@ from knowledge.calibration import fit_temperature_and_prior_shift, policy_triage
 from knowledge.cases import Case
 from knowledge.ham10000 import load_dataset
 from knowledge.images import open_image
-from knowledge.input_range import (DEFAULT_INPUT_RANGE, INPUT_RANGE_KEYS, Deblocker, ExposureFloor, HairRemover, blockiness,
-                                   exposure_stats, hair_share, prepare_input)
+from knowledge.input_range import DEFAULT_INPUT_RANGE, INPUT_RANGE_KEYS, InputRange
 from knowledge.metrics import log_class_prior, negative_log_likelihood
 from knowledge.settings import get_settings
 from knowledge.splits import load_split, records_in
@@ -67,7 +65,7 @@ def weight_grid(n_members: int, steps: int = WEIGHT_STEPS) -> list[tuple[float, 
 def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequence[str] = DEFAULT_MEMBERS,
                   progress: bool = True, prepare: Callable[[Image.Image], Image.Image] | None = None) -> list[np.ndarray]:
     """Each member's logits on ``records``, as the classifier computes them: images through ``prepare`` first
-    (``EnsembleHead.prepare``: the exposure floor and the deblocker)."""
+    (``EnsembleHead.prepare``: the head's input checks)."""
     out, boxes = [], None
     for name in members:
         encoder = load_encoder(artifacts_dir / name, with_text=False)
@@ -78,24 +76,28 @@ def member_logits(records: Sequence[Case], artifacts_dir: Path, members: Sequenc
     return out
 
 
-def fit_input_range(records: Sequence[Case], exposure_floor: bool = "exposure_floor" in DEFAULT_INPUT_RANGE,
-                    deblock: bool = "deblocker" in DEFAULT_INPUT_RANGE, hair: bool = "hair" in DEFAULT_INPUT_RANGE,
-                    progress: bool = True) -> tuple[ExposureFloor | None, Deblocker | None, HairRemover | None]:
-    """The exposure floor, the deblocking ceiling and the hair ceiling of the training photos
-    (``knowledge.input_range``), each photo read once; None for one not asked for."""
-    if not (exposure_floor or deblock or hair):
-        return None, None, None
-    exposure, blocks, hairs = [], [], []
-    for r in tqdm(records, desc="input range (train)", unit="image", disable=not progress, leave=False):
-        img = open_image(r.image_path)
-        if exposure_floor:
-            exposure.append(exposure_stats(img))
-        if deblock:
-            blocks.append(blockiness(img))
-        if hair:
-            hairs.append(hair_share(img))
-    return (ExposureFloor.from_stats(exposure) if exposure_floor else None, Deblocker.from_stats(blocks) if deblock else None,
-            HairRemover.from_stats(hairs) if hair else None)
+def fit_input_range(records: Sequence[Case], keys: Sequence[str] = DEFAULT_INPUT_RANGE, progress: bool = True) -> InputRange:
+    """The named input checks (``knowledge.input_range``: the exposure floor, the deblocking, denoising and sharpening
+    gates, the hair ceiling) fitted on the training photos, each photo read once."""
+    images = (open_image(r.image_path) for r in tqdm(records, desc="input range (train)", unit="image",
+                                                     disable=not progress or not keys, leave=False))
+    return InputRange.fit(images if keys else (), keys)
+
+
+def describe_input_range(checks: InputRange) -> list[str]:
+    """One line per fitted check, for the training log."""
+    lines = []
+    if (floor := checks.exposure_floor) is not None:
+        lines.append(f"exposure floor (5th percentile of train): brightness {floor.brightness:.3f}, contrast {floor.contrast:.3f}")
+    if checks.deblocker is not None:
+        lines.append(f"deblocking ceiling (95th percentile of train blockiness): {checks.deblocker.ceiling:.3f}")
+    if checks.denoiser is not None:
+        lines.append(f"denoising gate (the noisiest train photo, at least 0.05): noise level {checks.denoiser.ceiling:.4f}")
+    if checks.sharpener is not None:
+        lines.append(f"sharpening gate (the least sharp train photo): sharpness {checks.sharpener.ceiling:.5f}")
+    if checks.hair is not None:
+        lines.append(f"hair ceiling (90th percentile of train hair share): {checks.hair.ceiling:.4f}")
+    return lines
 
 
 def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, prior: MetadataPrior,
@@ -182,8 +184,7 @@ def stack_head(head: EnsembleHead, logits: list[np.ndarray], y: np.ndarray, meta
 def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None, split_file: Path | None = None,
                      progress: bool = True, log: Callable[[str], None] = print,
                      members: Sequence[str] = DEFAULT_MEMBERS, stacked: bool = False,
-                     exposure_floor: bool = "exposure_floor" in DEFAULT_INPUT_RANGE,
-                     deblock: bool = "deblocker" in DEFAULT_INPUT_RANGE, hair: bool = "hair" in DEFAULT_INPUT_RANGE) -> Manifest:
+                     input_checks: Sequence[str] = DEFAULT_INPUT_RANGE) -> Manifest:
     started = time.perf_counter()
     settings = get_settings()
     artifacts_dir = Path(artifacts_dir) if artifacts_dir is not None else settings.artifacts_dir
@@ -201,17 +202,12 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
     if missing:
         raise ValueError(f"no encoder artifact {', '.join(missing)} under {artifacts_dir} (train it with "
                          "`dermagraph train encoder --out ...`)")
-    floor, deblocker, hair_remover = fit_input_range(train, exposure_floor, deblock, hair, progress)
-    if floor is not None:
-        log(f"exposure floor (5th percentile of train): brightness {floor.brightness:.3f}, contrast {floor.contrast:.3f}")
-    if deblocker is not None:
-        log(f"deblocking ceiling (95th percentile of train blockiness): {deblocker.ceiling:.3f}")
-    if hair_remover is not None:
-        log(f"hair ceiling (90th percentile of train hair share): {hair_remover.ceiling:.4f}")
-    logits = member_logits(val, artifacts_dir, members, progress,
-                           partial(prepare_input, floor=floor, deblocker=deblocker, hair=hair_remover))
+    checks = fit_input_range(train, tuple(input_checks), progress)
+    for line in describe_input_range(checks):
+        log(line)
+    logits = member_logits(val, artifacts_dir, members, progress, checks.apply)
     head, grid = fit_head(logits, y, log_prior, prior, metadata, log, members)
-    head.exposure_floor, head.deblocker, head.hair = floor, deblocker, hair_remover
+    head.input_range = checks
 
     shown, image_only = head.probabilities(logits, metadata)
     z = head.scores(logits)

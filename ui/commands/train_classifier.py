@@ -31,6 +31,14 @@ def train_classifier_command(
         "deblocker" in DEFAULT_INPUT_RANGE, "--deblock/--no-deblock",
         help="Smooth photos whose JPEG block grid is stronger than the training split's 95th percentile before the "
              "members see them (on by default: steadier under heavy JPEG compression; docs/encoder.md)."),
+    denoise: bool = typer.Option(
+        "denoiser" in DEFAULT_INPUT_RANGE, "--denoise/--no-denoise",
+        help="Blur photos noisier than every training photo (noise level above 0.05 at least) in proportion to their "
+             "noise before the members see them (on by default: steadier under sensor noise; docs/encoder.md)."),
+    sharpen: bool = typer.Option(
+        "sharpener" in DEFAULT_INPUT_RANGE, "--sharpen/--no-sharpen",
+        help="Unsharp-mask photos less sharp than every training photo before the members see them, harder the "
+             "blurrier they are (docs/encoder.md)."),
     hair: bool = typer.Option(
         "hair" in DEFAULT_INPUT_RANGE, "--hair-removal/--no-hair-removal",
         help="Fill the hair strands of photos hairier than 90% of the training split before the members see them. Off "
@@ -44,7 +52,9 @@ def train_classifier_command(
     with user_errors():
         train_classifier(artifacts_dir=path_or_none(artifacts), out=path_or_none(out), split_file=path_or_none(split_file),
                          log=console.print, members=names, stacked=stacked,
-                         exposure_floor=exposure_floor, deblock=deblock, hair=hair)
+                         input_checks=[key for key, on in (("exposure_floor", exposure_floor), ("deblocker", deblock),
+                                                           ("denoiser", denoise), ("sharpener", sharpen),
+                                                           ("hair", hair)) if on])
 
 
 def register(app: typer.Typer) -> None:
