@@ -303,7 +303,8 @@ def _working_copy(img: Image.Image) -> Image.Image:
 
 # The sharpener. An out-of-focus photo (or one that was enlarged from a small copy) loses the fine structure the members
 # read: pigment network, dots, vessels. A photo less sharp than every training photo is unsharp-masked, harder the
-# blurrier it is.
+# blurrier it is. Opt-in (``train classifier --sharpen``): it failed its val rule, sharpening deblocked JPEGs and
+# enlarged photos again (docs/encoder.md).
 SHARPEN_PERCENTILE = 0.0  # of the training photos' sharpness: the gate is the least sharp training photo
 SHARPEN_AMOUNT = 150  # unsharp-mask strength, percent
 SHARPEN_RADIUS_PER_UNIT = 3.0  # radius (px at HAM's scale) = this x gate / sharpness ...
@@ -417,7 +418,7 @@ class HairRemover(_TrainingCeiling):
 
 
 # The checks a classifier head can carry, in the order ``InputRange.apply`` runs them, and the ones `dermagraph train
-# classifier` fits by default (hair removal failed its val rule: opt-in).
+# classifier` fits by default (sharpening and hair removal failed their val rules: opt-in).
 CHECKS: dict[str, Any] = {"exposure_floor": ExposureFloor, "deblocker": Deblocker, "denoiser": Denoiser,
                           "sharpener": Sharpener, "hair": HairRemover}
 INPUT_RANGE_KEYS = tuple(CHECKS)

@@ -1,6 +1,8 @@
 """`dermagraph train classifier`: fit the ensemble head (models/encoder/ensemble.py) on val, in minutes.
 
-1. Val logits of each member encoder (whole image; lesion-centred crop from the shipped segmenter), with TTA.
+1. The input checks (``knowledge.input_range``: exposure floor, deblocker, denoiser by default) fitted on the training
+   photos; val logits of each member encoder on val photos through them (whole image; lesion-centred crop from the
+   shipped segmenter), with TTA.
 2. Member weights: the point of a grid over the simplex (steps of 0.1) minimising val negative log-likelihood
    after temperature + prior-shift calibration (likelihood, because the probabilities are what the app shows and the triage reads).
 3. Metadata: the training split's age/sex/site likelihoods (``MetadataPrior.fit``); its weight chosen the
@@ -11,7 +13,7 @@
    head and its triage cut-offs come from **cross-fitted** probabilities (each val image scored by a stacker
    that did not see it), never from the final fit's in-sample ones, which would flatter it.
 5. Triage cut-offs at the policy's val sensitivity, for the image-only and the metadata probabilities.
-5. Write ``artifacts/classifier`` (a manifest: the head, the members' weight hashes, val metrics).
+6. Write ``artifacts/classifier`` (a manifest: the head, the members' weight hashes, val metrics).
 Test images are never read.
 """
 
