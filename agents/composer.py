@@ -23,7 +23,8 @@ from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
 from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
-                              MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, WARNING_SIGNS, reads_as_routine_care)
+                              MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, WARNING_SIGNS, photo_corrected,
+                              reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
 from agents.templates import T, backend_name, percent, percents_apart, render
@@ -272,6 +273,8 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
     _add_outside_classes(b, inp)
     if first:
         b.policy(CALIBRATION_POPULATION[b.lang])
+        if (quality := photo_corrected(p.input_corrections, b.lang)) is not None:
+            b.policy(quality)
     if inp.patient is not None and not inp.patient.is_empty():
         sep = "；" if b.lang == "zh" else "; "
         b.policy(HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang))))

@@ -99,6 +99,32 @@ CALIBRATION_POPULATION: dict[str, str] = {
     "zh": "这些百分比是在皮肤专科门诊的皮肤镜图像（HAM10000）上校准的，其中皮肤癌的比例远高于一般人群的痣；它们并不是您个人的患病风险。",
 }
 
+# Said once, with the first estimate for a photo that an input check (knowledge.input_range) had to correct.
+PHOTO_CORRECTED: dict[str, str] = {
+    "en": "**Photo quality:** this photo is {what} than almost all the photos the classifier learned from. It was corrected before being classified, but the estimate and the colour measurements are less certain than for a clear photo: a well-lit, sharp, uncompressed photo of the lesion would help.",
+    "zh": "**照片质量**：与分类器学习过的几乎所有照片相比，这张照片{what}。分类前已做了校正，但估计结果和颜色测量不如清晰的照片可靠：重新拍一张光线充足、清晰、未经压缩的病变照片会更有帮助。",
+}
+PHOTO_CORRECTION_NAMES: dict[str, dict[str, str]] = {
+    "exposure_floor": {"en": "darker or flatter", "zh": "更暗或对比度更低"},
+    "deblocker": {"en": "more heavily JPEG-compressed", "zh": "JPEG 压缩痕迹更重"},
+    "denoiser": {"en": "noisier", "zh": "噪点更多"},
+    "sharpener": {"en": "less sharp", "zh": "更模糊"},
+    "hair": {"en": "more covered by hair", "zh": "被毛发遮挡更多"},
+}
+
+
+def photo_corrected(corrections: tuple[str, ...], lang: str) -> str | None:
+    """The photo-quality sentence for these input corrections, in ``lang``; None when there are none."""
+    names = [PHOTO_CORRECTION_NAMES[key][lang] for key in corrections if key in PHOTO_CORRECTION_NAMES]
+    if not names:
+        return None
+    if lang == "zh":
+        what = "、".join(names)
+    else:
+        what = names[0] if len(names) == 1 else ", ".join(names[:-1]) + (", and " if len(names) > 2 else " and ") + names[-1]
+    return PHOTO_CORRECTED[lang].format(what=what)
+
+
 PROFESSIONAL_REMOVAL: dict[str, str] = {
     "en": "**Whether and how to remove it is for a doctor to decide after examining it; please do not have it lasered, frozen or burnt off first**, at a clinic or a beauty salon alike. These methods destroy the lesion and leave no tissue, so no one can later check whether it was a skin cancer, and they are used only once a doctor is confident that a lesion is benign. A lesion with any doubt about it is cut out whole and sent for histopathology (the management documents cited here).",
     "zh": "**是否去除、怎样去除，应由医生检查后决定；请不要先用激光、冷冻或烧灼的方法把它去掉**，无论在医院还是美容院。这些方法会破坏病变、不留组织，之后就无法再检查它是不是皮肤癌，只有在医生确信病变是良性时才会使用。只要有任何疑问，就应把病变完整切除并送病理检查（参见本知识库引用的诊疗文件）。",
@@ -106,7 +132,7 @@ PROFESSIONAL_REMOVAL: dict[str, str] = {
 
 # Fixed sentences with no source to cite (what the evals count as policy rather than fact).
 POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, HISTORY_UNDERSTOOD,
-                                            CALIBRATION_POPULATION,
+                                            CALIBRATION_POPULATION, PHOTO_CORRECTED,
                                             {lang: text.split("。" if lang == "zh" else ". ")[0] + ("。" if lang == "zh" else ".")
                                              for lang, text in CANNOT_CONFIRM_BENIGN.items()})
 

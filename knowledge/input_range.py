@@ -443,9 +443,17 @@ class InputRange:
         return tuple(key for key in INPUT_RANGE_KEYS if getattr(self, key) is not None)
 
     def apply(self, img: Image.Image) -> Image.Image:
+        return self.apply_noting(img)[0]
+
+    def apply_noting(self, img: Image.Image) -> tuple[Image.Image, tuple[str, ...]]:
+        """(what the members see, the checks that changed the photo: empty for a photo inside the range on all)."""
+        changed = []
         for key in self.keys:
-            img = getattr(self, key).apply(img)
-        return img
+            out = getattr(self, key).apply(img)
+            if out is not img:
+                changed.append(key)
+            img = out
+        return img, tuple(changed)
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         return {key: getattr(self, key).to_dict() for key in self.keys}

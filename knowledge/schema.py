@@ -29,6 +29,9 @@ class Prediction(BaseModel):
     # The image-only probabilities, when patient metadata (age, sex, site) moved the shown ones: the triage rule
     # reads whichever of the two is higher, so metadata can raise a tier but never lower it.
     image_probs: dict[str, float] | None = None
+    # The input checks (knowledge.input_range keys) that changed the photo before the classifier saw it: it was
+    # darker, blockier, noisier ... than almost every training photo. Empty for a photo inside their range.
+    input_corrections: tuple[str, ...] = ()
 
     @field_validator("probs")
     @classmethod

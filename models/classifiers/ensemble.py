@@ -83,7 +83,7 @@ class EnsembleClassifier:
 
     def classify_batch(self, images: Sequence[Image.Image], metadata: Sequence[Mapping | None] | None = None
                        ) -> list[Prediction]:
-        rgb = [self.head.prepare(open_image(img)) for img in images]
+        rgb, corrections = zip(*(self.head.input_range.apply_noting(open_image(img)) for img in images)) if images else ((), ())
         fields = None if metadata is None else [dict(m or {}) for m in metadata]
         shown, image_only = self.head.probabilities(self.member_logits(rgb), fields)
         out = []
@@ -92,6 +92,8 @@ class EnsembleClassifier:
                                          temperature=self.temperature)
             if fields is not None and fields[i]:
                 pred = pred.model_copy(update={"image_probs": {c: float(v) for c, v in zip(pred.probs, image_only[i] / image_only[i].sum())}})
+            if corrections[i]:
+                pred = pred.model_copy(update={"input_corrections": corrections[i]})
             out.append(pred)
         return out
 

@@ -165,3 +165,30 @@ def test_what_a_dermatologist_looks_for_covers_every_likely_class_of_this_lesion
         looks = next(p for p in turn.answer.split("\n\n") if p.startswith("**What a dermatologist looks for:**"))
         for code in likely:
             assert f"for {display_name(code)}," in looks, (code, looks)
+
+
+def test_a_photo_the_classifier_had_to_correct_is_named_in_the_answer_in_both_languages(consult, dataset, split, tmp_path):
+    """A test photo with added noise (std 0.08: noisier than every training photo) that the intake gate accepts is
+    denoised before it is classified, and the first answer says so, with the advice to retake it, in English and
+    Chinese; the same photo as taken gets no such sentence."""
+    from evals.corruptions import corrupt
+    from knowledge.images import open_image
+
+    gate = consult.resources.intake_gate
+    for record in _test_records(dataset, split, "nv", n=12, gate=gate):
+        noisy = corrupt(open_image(record.image_path), "gaussian_noise", 3, seed=1)
+        if gate.check(noisy).accepted:
+            break
+    else:
+        pytest.fail("no noisy naevus accepted by the intake gate")
+    path = tmp_path / "noisy.png"
+    noisy.save(path)
+    en = consult.ask("t-noisy-en", "What is this?", image=path)
+    zh = consult.ask("t-noisy-zh", "这是什么？", image=path)
+    clean = consult.ask("t-clean", "What is this?", image=record.image_path)
+    assert "**Photo quality:** this photo is noisier than almost all the photos" in en.answer
+    assert "well-lit, sharp, uncompressed photo" in en.answer
+    assert "**照片质量**：与分类器学习过的几乎所有照片相比，这张照片噪点更多" in zh.answer and "Photo quality" not in zh.answer
+    assert "Photo quality" not in clean.answer and en.risk_tier and zh.risk_tier
+    follow = consult.ask("t-noisy-en", "Should I worry?")
+    assert "Photo quality" not in follow.answer  # said once, with the first estimate

@@ -213,6 +213,9 @@ def test_the_input_range_fits_the_named_checks_in_one_pass_and_applies_them_in_o
     by_hand = checks.denoiser.apply(checks.deblocker.apply(checks.exposure_floor.lift(dark_noisy)))
     assert np.array_equal(np.asarray(checks.apply(dark_noisy)), np.asarray(by_hand))
     assert not np.array_equal(np.asarray(by_hand), np.asarray(checks.exposure_floor.lift(dark_noisy)))  # denoised too
+    fixed, notes = checks.apply_noting(dark_noisy)  # which checks changed it: what the answer tells the user
+    assert np.array_equal(np.asarray(fixed), np.asarray(by_hand)) and {"exposure_floor", "denoiser"} <= set(notes)
+    assert checks.apply_noting(inside) == (inside, ())
     assert InputRange.fit(iter(()), ()) == InputRange() and InputRange().apply(inside) is inside
     with pytest.raises(ValueError, match="unknown input checks sharpen"):
         InputRange.fit(photos, ("exposure_floor", "sharpen"))
