@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from knowledge.taxonomy import BODY_SITES
 from knowledge.tokenize import to_simplified
 
-# sign -> (English patterns, Chinese patterns). English patterns are matched on word boundaries.
+# sign -> (English patterns, Chinese patterns), both regular expressions. English ones are matched on word boundaries.
 HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "grew": (
         (r"gr[eo]w(?:n|s|ing)?", r"getting (?:bigger|larger)", r"got (?:bigger|larger)", r"(?:bigger|larger) than (?:before|it was)",
@@ -47,7 +47,9 @@ HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         # "new" alone also reads "a new image", "new policy": only new said of the lesion counts.
         (r"(?:is|it'?s|was|looks|seems|quite|brand|fairly|pretty|totally|completely|relatively) new",
          r"new (?:mole|spot|lesion|growth|bump|lump|mark|freckle|one|patch|dark spot|pigmented)", r"appeared", r"came up", r"popped up", r"wasn'?t there", r"recent(?:ly)? (?:appeared|noticed)", r"just noticed"),
-        ("新长", "新出现", "新发", "最近长", "最近出现", "以前没有", "突然长"),
+        # "最近长大了" (it recently grew bigger) is growth, not a new lesion: 长 followed by 大 / 得 / 高 / 宽 / 了不少 is not.
+        ("新长", "新出现", "新发", r"(?:最近|近来|这几天|前不久)(?:才|刚)?长(?!大|得|高|宽|胖|了不少|了很多|了一些|了点)",
+         r"(?:最近|近来|前不久)(?:才|刚)?(?:出现|冒出)", "以前没有", r"突然(?:长(?!大|得|高|宽)|冒出)", "刚长出", "冒出来"),
     ),
     "elevated": (
         (r"raised", r"elevated", r"bump\w*", r"lump\w*", r"nodul\w*", r"sticks? out", r"dome\w*"),
@@ -232,7 +234,7 @@ def _clause_signs(text: str) -> list[str]:
                 break
         if not hit:
             for word in zh:
-                for m in re.finditer(re.escape(word), text):
+                for m in re.finditer(word, text):
                     if sign == "not_healing" or not (_negated(text[: m.start()]) or _counterfactual(text[: m.start()])):
                         hit = True
                         break

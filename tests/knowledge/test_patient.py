@@ -13,6 +13,8 @@ from knowledge.patient import PatientInfo, history_signs, patient_from_fields, r
     ("这个痣最近变大了，还出血", ["grew", "bleeding"]),
     ("最近有点痒，颜色变深了", ["changed", "itching"]),
     ("是新长出来的，摸起来硬硬的，凸起", ["new", "elevated", "firm"]),
+    ("最近长大了，还出血", ["grew", "bleeding"]),  # grew bigger recently: growth, not a new lesion
+    ("最近长得很快", ["grew"]), ("最近才长出来的", ["new"]), ("最近长了一颗痣", ["new"]), ("突然冒出来一颗黑点", ["new"]),
 ])
 def test_warning_signs_are_read_in_both_languages(text, signs):
     assert history_signs(text) == signs
