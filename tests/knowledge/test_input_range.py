@@ -184,7 +184,7 @@ def test_a_noisy_photo_is_denoised_toward_the_original_and_mild_noise_is_left_al
             fixed = denoiser.apply(noisy)
             assert fixed.size == img.size and noise_level(fixed) < 0.5 * noise_level(noisy)
             assert np.abs(np.asarray(fixed, dtype=np.float64) - original).mean() < 0.7 * np.abs(np.asarray(noisy, dtype=np.float64) - original).mean()
-    assert denoiser.sigma(denoiser.ceiling) == 0 < denoiser.sigma(denoiser.ceiling + 0.001) <= denoiser.sigma(0.5) == 1.5
+    assert denoiser.noise_power(denoiser.ceiling) == 0 < denoiser.noise_power(denoiser.ceiling + 0.001) < denoiser.noise_power(0.5)
     assert Denoiser.from_dict(denoiser.to_dict()).to_dict() == denoiser.to_dict()
     assert noise_level(Image.new("RGB", (2, 2))) == 0.0 and noise_level(Image.new("RGB", (60, 40), (90, 60, 40))) == 0.0
     big = corrupt(train[0].resize((1600, 1200), Image.Resampling.BICUBIC), "gaussian_noise", 5, seed=0)

@@ -33,8 +33,8 @@ def train_classifier_command(
              "members see them (on by default: steadier under heavy JPEG compression; docs/encoder.md)."),
     denoise: bool = typer.Option(
         "denoiser" in DEFAULT_INPUT_RANGE, "--denoise/--no-denoise",
-        help="Blur photos noisier than every training photo (noise level above 0.05 at least) in proportion to their "
-             "noise before the members see them (on by default: steadier under sensor noise; docs/encoder.md)."),
+        help="Wiener-filter photos noisier than every training photo (noise level above 0.05 at least) before the "
+             "members see them (on by default: steadier under sensor noise; docs/encoder.md)."),
     sharpen: bool = typer.Option(
         "sharpener" in DEFAULT_INPUT_RANGE, "--sharpen/--no-sharpen",
         help="Unsharp-mask photos less sharp than every training photo before the members see them, harder the "
