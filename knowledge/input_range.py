@@ -70,6 +70,10 @@ class ExposureFloor:
         bright, contrast = np.percentile(values, FLOOR_PERCENTILE, axis=0)
         return cls(round(float(bright), 4), round(float(contrast), 4))
 
+    def describe(self) -> str:
+        return (f"exposure floor ({FLOOR_PERCENTILE:g}th percentile of train): brightness {self.brightness:.3f}, "
+                f"contrast {self.contrast:.3f}")
+
     def below(self, img: Image.Image) -> bool:
         bright, contrast = exposure_stats(img)
         return bright < self.brightness or contrast < self.contrast
@@ -137,6 +141,8 @@ class _TrainingCeiling:
     PERCENTILE: float = 95.0
     DIGITS = 4
     WHAT = "ceiling"
+    LABEL = "ceiling"  # for ``describe``: what the fitted value is, and of which statistic
+    STATISTIC = "statistic"
 
     def __init__(self, ceiling: float) -> None:
         if not self.valid(float(ceiling)):
@@ -167,6 +173,14 @@ class _TrainingCeiling:
     def clamp(ceiling: float) -> float:
         return ceiling
 
+    @classmethod
+    def fitted_as(cls) -> str:
+        """How the value comes from the training photos, in words."""
+        return f"{cls.PERCENTILE:g}th percentile of train {cls.STATISTIC}"
+
+    def describe(self) -> str:
+        return f"{self.LABEL} ({self.fitted_as()}): {self.STATISTIC} {self.ceiling:.{self.DIGITS}f}"
+
     def to_dict(self) -> dict[str, float]:
         return {"ceiling": self.ceiling}
 
@@ -181,6 +195,7 @@ class Deblocker(_TrainingCeiling):
 
     PERCENTILE = DEBLOCK_PERCENTILE
     WHAT = "a deblocking ceiling (a blockiness ratio >= 1)"
+    LABEL, STATISTIC = "deblocking ceiling", "blockiness"
 
     @staticmethod
     def valid(ceiling: float) -> bool:
@@ -269,7 +284,12 @@ class Denoiser(_TrainingCeiling):
 
     PERCENTILE = DENOISE_PERCENTILE
     WHAT = "a denoising gate (a noise level in (0, 1))"
+    LABEL, STATISTIC = "denoising gate", "noise level"
     statistic = staticmethod(noise_level)
+
+    @classmethod
+    def fitted_as(cls) -> str:
+        return f"the noisiest train photo, at least {DENOISE_MIN_GATE:g}"
 
     @staticmethod
     def clamp(ceiling: float) -> float:
@@ -336,7 +356,12 @@ class Sharpener(_TrainingCeiling):
     PERCENTILE = SHARPEN_PERCENTILE
     DIGITS = 5
     WHAT = "a sharpening gate (a sharpness in (0, 1))"
+    LABEL, STATISTIC = "sharpening gate", "sharpness"
     statistic = staticmethod(sharpness)
+
+    @classmethod
+    def fitted_as(cls) -> str:
+        return "the least sharp train photo"
 
     def radius(self, value: float) -> float:
         """The unsharp-mask radius (px at HAM's scale) for a photo of this sharpness; 0 at or above the gate."""
@@ -395,6 +420,7 @@ class HairRemover(_TrainingCeiling):
     PERCENTILE = HAIR_PERCENTILE
     DIGITS = 5
     WHAT = "a hair ceiling (a share of the image in [0, 1))"
+    LABEL, STATISTIC = "hair ceiling", "hair share"
 
     @staticmethod
     def valid(ceiling: float) -> bool:
@@ -462,6 +488,10 @@ class InputRange:
                 changed.append(key)
             img = out
         return img, tuple(changed)
+
+    def describe(self) -> list[str]:
+        """One line per check carried (the training log's)."""
+        return [getattr(self, key).describe() for key in self.keys]
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         return {key: getattr(self, key).to_dict() for key in self.keys}

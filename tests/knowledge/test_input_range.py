@@ -200,7 +200,7 @@ def test_the_input_range_fits_the_named_checks_in_one_pass_and_applies_them_in_o
     """``InputRange`` is the one home of which checks a head carries: fitted together from one read of each photo,
     equal to the checks fitted one by one, round-tripped through its dict, and applied floor -> deblocker ->
     denoiser -> hair. An unknown check is refused; no check reads no photo."""
-    from knowledge.input_range import DEFAULT_INPUT_RANGE, Deblocker, Denoiser, ExposureFloor, InputRange
+    from knowledge.input_range import DEFAULT_INPUT_RANGE, DENOISE_MIN_GATE, Deblocker, Denoiser, ExposureFloor, InputRange
 
     floor, train = floor_and_train
     photos = train[:120]
@@ -220,6 +220,9 @@ def test_the_input_range_fits_the_named_checks_in_one_pass_and_applies_them_in_o
     assert np.array_equal(np.asarray(fixed), np.asarray(by_hand)) and {"exposure_floor", "denoiser"} <= set(notes)
     assert checks.apply_noting(inside) == (inside, ())
     assert InputRange.fit(iter(()), ()) == InputRange() and InputRange().apply(inside) is inside
+    lines = checks.describe()  # the training log: one line per check carried, with its fitted value
+    assert len(lines) == len(checks.keys) and InputRange().describe() == []
+    assert f"{checks.deblocker.ceiling:.4f}" in lines[1] and f"at least {DENOISE_MIN_GATE:g}" in lines[2]
     with pytest.raises(ValueError, match="unknown input checks sharpen"):
         InputRange.fit(photos, ("exposure_floor", "sharpen"))
 

@@ -83,23 +83,7 @@ def fit_input_range(records: Sequence[Case], keys: Sequence[str] = DEFAULT_INPUT
     gates, the hair ceiling) fitted on the training photos, each photo read once."""
     images = (open_image(r.image_path) for r in tqdm(records, desc="input range (train)", unit="image",
                                                      disable=not progress or not keys, leave=False))
-    return InputRange.fit(images if keys else (), keys)
-
-
-def describe_input_range(checks: InputRange) -> list[str]:
-    """One line per fitted check, for the training log."""
-    lines = []
-    if (floor := checks.exposure_floor) is not None:
-        lines.append(f"exposure floor (5th percentile of train): brightness {floor.brightness:.3f}, contrast {floor.contrast:.3f}")
-    if checks.deblocker is not None:
-        lines.append(f"deblocking ceiling (95th percentile of train blockiness): {checks.deblocker.ceiling:.3f}")
-    if checks.denoiser is not None:
-        lines.append(f"denoising gate (the noisiest train photo, at least 0.05): noise level {checks.denoiser.ceiling:.4f}")
-    if checks.sharpener is not None:
-        lines.append(f"sharpening gate (the least sharp train photo): sharpness {checks.sharpener.ceiling:.5f}")
-    if checks.hair is not None:
-        lines.append(f"hair ceiling (90th percentile of train hair share): {checks.hair.ceiling:.4f}")
-    return lines
+    return InputRange.fit(images, keys)
 
 
 def fit_head(logits: list[np.ndarray], y: np.ndarray, log_prior: np.ndarray, prior: MetadataPrior,
@@ -205,7 +189,7 @@ def train_classifier(artifacts_dir: Path | None = None, out: Path | None = None,
         raise ValueError(f"no encoder artifact {', '.join(missing)} under {artifacts_dir} (train it with "
                          "`dermagraph train encoder --out ...`)")
     checks = fit_input_range(train, tuple(input_checks), progress)
-    for line in describe_input_range(checks):
+    for line in checks.describe():
         log(line)
     logits = member_logits(val, artifacts_dir, members, progress, checks.apply)
     head, grid = fit_head(logits, y, log_prior, prior, metadata, log, members)
