@@ -23,7 +23,7 @@ from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
 from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
-                              MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, WARNING_SIGNS, photo_corrected,
+                              MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SUN_PROTECTION_ONLY, WARNING_SIGNS, photo_corrected,
                               reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
@@ -314,7 +314,9 @@ def _add_side_questions(b: _Builder, inp: ComposeInput) -> None:
             b.policy(SELF_TREATMENT[b.lang])
         elif inp.intent.removal_elsewhere:
             b.policy(PROFESSIONAL_REMOVAL[b.lang])
-    if inp.intent.delay and inp.risk is not None:
+    if inp.intent.sun_only and inp.prediction is not None:
+        b.policy(SUN_PROTECTION_ONLY[b.lang])
+    if (inp.intent.delay or inp.intent.sun_only) and inp.risk is not None:  # "sunscreen and leave it" puts it off too
         b.policy(T["delay_low" if inp.risk == RiskTier.LOW else "delay_referral"][b.lang])
     if inp.intent.cost:
         b.policy(T["cost"][b.lang])
@@ -521,9 +523,10 @@ def _render_text(sentences: list[Sentence]) -> str:
 
 
 _BENIGN_CLAIM = re.compile(r"benign|harmless|fine|nothing|\bok\b|okay|normal|ordinary|not (?:cancer|melanoma|malignant)|"
-                           r"\b(?:don'?t|doesn'?t|do not|does not|never|won'?t|wouldn'?t|isn'?t|aren'?t|rarely)\b.{0,25}"
-                           r"\b(?:get|have|be|cancer\w*|melanoma|malignant|serious)\b|young|"
-                           r"不会得|不会是|很少|年轻|"
+                           r"\b(?:don'?t|doesn'?t|do not|does not|never|won'?t|wouldn'?t|isn'?t|aren'?t|rarely|nobody|no one|no-one|"
+                           r"none of)\b.{0,25}"
+                           r"\b(?:get|got|have|has|had|be|cancer\w*|melanoma|malignant|serious)\b|young|"
+                           r"不会得|不会是|很少|年轻|没(?:见|有|听说|听过)?(?:谁|人|一个人?).{0,6}(?:得|患|长)|"
                            r"can'?t be|cannot be|too young|just a mole|no way|if it (?:was|were|is) (?:cancer|melanoma|malignant)|"
                            r"良性|没事|不是癌|不会|不可能|怎么可能|怎么会|正常|好好的|没问题|不用担心|夸张|没什么风险|没风险|风险(?:很|不)?(?:低|小)", re.I)
 _MALIGNANT_CLAIM = re.compile(r"malignant|cancer|melanoma|恶性|癌|黑色素瘤", re.I)
@@ -596,6 +599,8 @@ def compose(inp: ComposeInput) -> Answer:
             _add_case_summary(b, inp.cases, p.label, inp.case_filters)
             for c in inp.cases[1:max_lines]:
                 b.fact(_case_line(c, lang), c.ref)
+        if inp.risk in REFERRAL_TIERS:  # a tier that refers is never stated without its advice, cases or not
+            _add_advice(b, inp)
     elif kind == IntentKind.DIFFERENTIAL and p is not None and inp.intent.classes:
         diagnostic = True
         _add_lesion_header(b, inp)

@@ -56,6 +56,7 @@ class TurnIntent(BaseModel):
     self_treatment: bool = False  # treating or removing it themselves, creams and home remedies included
     removal_elsewhere: bool = False  # having it removed by a clinic or a beauty salon (laser, freezing, excision)
     delay: bool = False  # skipping or putting off the examination
+    sun_only: bool = False  # sun protection offered instead of the examination
     cost: bool = False  # what an examination or biopsy costs
     other_conditions: list[str] = Field(default_factory=list)  # conditions outside the seven classes it names ("eczema")
     traditional: bool = False  # written in Traditional Chinese (the thread's earlier turns count): answered in it
@@ -99,6 +100,8 @@ _FEATURES = _rx(
     r"\b(?:asymmetr\w*|symmetr\w*|border|edge|colou?rs?|shape|size|diameter|abcd\w*|features?|structures?|describe)\b",
     r"不对称", r"对称", r"边界", r"边缘", r"颜色", r"形状", r"大小", r"直径", r"特征", r"描述",
 )
+_ZH_REMEDY = (r"(?:精油|茶树油|药膏|软膏|乳膏|膏药|药水|药粉|草药|中药|大蒜|蒜泥|醋|柠檬汁?|芦荟|祛斑霜|淡斑霜|美白霜|"
+              r"艾草|艾条|土方|秘方)")
 _SELF_VERB = (r"(?:remove|get rid of|take (?:it |this |that )?off|cut|chop|snip|slice|shave|burn|freeze|scrape|scratch|"
               r"pick|pop|squeeze|lance|dig|tie|clip|zap|laser|dissolve|treat)")
 _CLINICIAN = _rx(r"\b(?:doctors?|dermatologists?|surgeons?|gps?|clinics?|hospitals?|nurses?|professionals?|specialists?)\b",
@@ -114,6 +117,13 @@ _SELF_AIMED = _rx(rf"\b{_SELF_VERB}\w*\b(?:\s+\w+){{0,3}}\s+(?:it|this|that|hers
                   r"\b(?:put|apply|applying|rub|use|using|try|trying)\b.{0,20}\b(?:ointment|cream|salve|lotion|balm|antibiotic|steroid|"
                   r"hydrocortisone|antifungal)s?\b",
                   r"(?:擦|涂|抹|敷|搽|用).{0,4}(?:药膏|软膏|乳膏|药水|霜|红霉素|激素)", r"(?:药膏|软膏|乳膏).{0,8}(?:好|治|消|去|管用)",
+                  # Oils, herbs and kitchen remedies put on it, or anything put on it to make it fade.
+                  r"\b(?:(?:essential |castor |oregano |coconut )?oils?|lemon juice|aloe(?: vera)?|honey|baking soda|bleach\w*|"
+                  r"herbs?|herbal \w+)\b.{0,40}\b(?:fade|lighten|shrink|dry (?:it )?(?:out|up)|get rid|go away|disappear|remove|"
+                  r"on (?:it|this|that|the (?:mole|spot|lesion)))",
+                  _ZH_REMEDY + r".{0,8}(?:涂|抹|擦|搽|敷|贴|点|灸|熏|泡|变淡|淡化|消失|消掉|褪)",
+                  r"(?:擦|涂|抹|敷|搽|贴)(?:点|些|一下|上)?.{0,4}" + _ZH_REMEDY, r"艾灸",
+                  r"(?:涂|抹|擦|搽|敷).{0,10}(?:变淡|淡化|消失|消掉|褪掉|变小)",
 )
 # Having it removed by someone else: the answer is "a doctor decides after examining it; never destroyed first".
 _REMOVAL = _rx(r"\b(?:remov\w*|laser\w*|freez\w*|frozen|cryo\w*|burn\w* (?:it|this|that)|cauteri\w*|excis\w*|zap\w*|"
@@ -145,6 +155,7 @@ _SELF_TREAT = _rx(
 # Asking whether the examination can be skipped or put off ("I don't want to see a doctor", "能等到明年再看吗").
 _DELAY = _rx(
     r"\b(?:don'?t|do not|rather not|not) (?:really )?(?:want|wish|like|have time|need) to (?:see|go|visit|book|bother)\b",
+    r"\b(?:rather not|not going to|won'?t|will not|refuse to) (?:go|see|visit|book)\b",
     r"\b(?:skip|postpone|delay|put off|hold off|avoid)\w*\b.{0,25}\b(?:doctor|dermatologist|gp|appointment|visit|clinic|"
     r"hospital|it|check|going|seeing|biopsy)",
     r"\bcan (?:i|it|this|we) (?:just )?wait\b", r"\bwait (?:\w+ ){0,3}(?:months?|years?|weeks?|a while|until|till)\b",
@@ -156,6 +167,15 @@ _DELAY = _rx(
     r"(?:几|两|三|四|五|六|\d+)个月(?:以?后)?再", r"(?:几|两|三|四|五|六|\d+)个月(?:以?后)?(?:才|去|看)",
     r"\bin (?:\d+|a few|several|two|three|four|five|six) (?:months?|years?)\b",
     r"\b(?:till|until|when) (?:i'?m|i am|we'?re|we are|i get|i come) back\b", r"\bafter (?:the )?(?:holidays?|summer|trip)\b",
+)
+# Sun protection offered as all it needs ("I'll wear sunscreen and leave it", "每天涂防晒不管它，行吗").
+_SUN_ONLY = _rx(
+    r"\b(?:sun ?screen|sun ?block|spf|sun ?cream|sun protection|sun ?hat)\b.{0,60}\b(?:enough|instead|leave (?:it|this|that)|"
+    r"(?:is|would|will) (?:that|it|this) (?:be )?(?:ok|okay|fine|enough|alright)|rather than|do the (?:job|trick)|suffice\w*|"
+    r"skip|ignore|no need|don'?t need|forget)",
+    r"\b(?:just|only|simply)\b.{0,20}\b(?:sun ?screen|sun ?block|spf|sun ?cream|sun protection)\b",
+    r"防晒.{0,15}(?:不管|不理|就行|就可以|就够|够了|够吗|够不够|行吗|行不行|可以吗|可不可以|代替|不用去|不去|算了|就好|没事)",
+    r"(?:只|光|就)(?:涂|擦|抹|用|做好?)?(?:点)?防晒",
 )
 # Asking what an examination or biopsy costs: the tool cannot say, and says so.
 _COST = _rx(r"\b(?:cost|costs|price|how much|expensive|afford|insurance|pay for)\b",
@@ -279,6 +299,9 @@ _REASSURANCE = _rx(
     r"\b(?:disclaimer|liability|overkill|unnecessary|needless|over-?cautious|waste of (?:time|money)|cover(?:ing)? "
     r"(?:yourself|your\s+\w+)|(?:no ?one|nobody) (?:\w+ )?needs?|(?:don'?t|do not|doesn'?t|does not) (?:\w+ )?need)\b",
     r"良性", r"没事", r"没问题", r"正常", r"安全", r"担心", r"害怕", r"癌", r"恶性", r"严重", r"危险", r"吓", r"要紧", r"无所谓",
+    # Doubting that a photo or a machine can tell: the same guard ("what can an AI know from a photo").
+    r"\b(?:trust|believe|machine|computer|algorithm|ai|robot|bot|app|software|program)\b",
+    r"不信", r"不相信", r"机器", r"人工智能", r"(?<![a-z])ai(?![a-z])", r"算法", r"电脑", r"程序", r"软件", r"靠谱", r"准不准", r"不准",
     r"不管", r"年轻", r"多年", r"痣", r"不疼", r"不痛", r"放心", r"夸张", r"保证", r"确定", r"肯定", r"普通",
     r"没啥事", r"没什么事", r"大碍", r"碍事", r"问题不大", r"还好吧", r"免责", r"没必要", r"不需要", r"不用去", r"小题大做", r"多此一举", r"浪费", r"套话", r"过度", r"太谨慎",
 )
@@ -296,7 +319,7 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
     def intent(kind: IntentKind, **kw: object) -> TurnIntent:
         return TurnIntent(kind=kind, language=lang, classes=classes, question=text, reassurance=reassurance,  # type: ignore[arg-type]
                           self_treatment=self_treatment, removal_elsewhere=elsewhere, delay=bool(_DELAY.search(text)),
-                          cost=bool(_COST.search(text)), other_conditions=outside_conditions(text, lang), **kw)
+                          sun_only=bool(_SUN_ONLY.search(text)), cost=bool(_COST.search(text)), other_conditions=outside_conditions(text, lang), **kw)
 
     if new_image:
         # Filters only when the words are about the cases ("show me women's cases"), never "I'm 45".
@@ -325,7 +348,8 @@ def _is_removal_elsewhere(text: str) -> bool:
 
 
 def _is_self_treatment(text: str) -> bool:
-    return bool(_SELF_TREAT.search(text) or (_SELF_AIMED.search(text) and not _CLINICIAN.search(text)))
+    """A clinician named is someone else treating it, unless the words are about avoiding one ("不想去医院，有没有药膏")."""
+    return bool(_SELF_TREAT.search(text) or (_SELF_AIMED.search(text) and (not _CLINICIAN.search(text) or _DELAY.search(text))))
 
 
 def _intent_model():

@@ -89,6 +89,13 @@ SELF_TREATMENT: dict[str, str] = {
     "zh": "**不可以：请不要自己切、刮、烧、冷冻、用线结扎，或在这个病变上涂抹药膏、酸性药水或偏方。** 这样可能出血、感染和留疤，而且破坏病变会毁掉病理医生判断是否为皮肤癌所需的组织，残留部分还可能在看不见的情况下继续生长。如果想去除，请由医生规范切除并送病理检查（参见本知识库引用的诊疗文件：可疑病变需通过切除和组织病理学检查来诊断）。",
 }
 
+# Sun protection offered as all the lesion needs: worth doing, no treatment, no test (the naevus management document's
+# prevention section: sun protection lowers the risk of melanoma; an existing lesion is judged by examination).
+SUN_PROTECTION_ONLY: dict[str, str] = {
+    "en": "**Sun protection alone is not enough for this lesion.** Sunscreen and avoiding sunburn and sunbeds lower the risk of new skin cancers and are worth keeping up, but they do not treat or remove a lesion that is already there, and they cannot show whether it is a skin cancer: that still needs the check described here.",
+    "zh": "**只靠防晒对这个病变是不够的。** 涂防晒霜、避免晒伤和日光浴床可以降低今后患皮肤癌的风险，值得坚持；但防晒不能治疗或去除已经存在的病变，也无法说明它是不是皮肤癌：仍需要按这里说的去检查。",
+}
+
 HISTORY_UNDERSTOOD: dict[str, str] = {
     "en": "**What you told me:** {items}.",
     "zh": "**您提供的信息**：{items}。",
@@ -131,7 +138,7 @@ PROFESSIONAL_REMOVAL: dict[str, str] = {
 }
 
 # Fixed sentences with no source to cite (what the evals count as policy rather than fact).
-POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, HISTORY_UNDERSTOOD,
+POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, HISTORY_UNDERSTOOD,
                                             CALIBRATION_POPULATION, PHOTO_CORRECTED,
                                             {lang: text.split("。" if lang == "zh" else ". ")[0] + ("。" if lang == "zh" else ".")
                                              for lang, text in CANNOT_CONFIRM_BENIGN.items()})

@@ -341,6 +341,22 @@ def test_pushback_that_a_referred_lesion_is_harmless_is_answered_plainly(consult
     assert T["pushback_no_change"][lang] not in turn.answer
 
 
+@pytest.mark.parametrize("lang, first, asks", [("en", "What is this?", ["only histology-confirmed cases", "show me more similar cases"]),
+                                               ("zh", "这是什么？", ["只看病理确诊的病例", "再给我看一些相似病例"])])
+def test_case_lists_about_a_referred_lesion_keep_the_referral_advice(consult, referred_bcc, lang, first, asks):
+    """Every answer that states a referring tier carries that tier's advice (or the one earlier timeframe that replaces
+    it), case lists included: listing cases never reads as if the referral had lapsed."""
+    from agents.templates import T
+
+    turn = consult.ask(f"cases-{lang}", first, image=referred_bcc.image_path)
+    tier = RiskTier(turn.risk_tier)
+    advice = (TIER_ADVICE[tier][lang], T["bcc_sooner_advice"][lang])
+    for text in asks:
+        listed = consult.ask(f"cases-{lang}", text)
+        assert listed.intent in ("case_filter", "more_cases") and listed.similar_cases and listed.risk_tier == tier.value
+        assert _estimate_and_tier(listed) and any(a in listed.answer for a in advice)
+
+
 @pytest.mark.parametrize("lang, question", [("en", "I know it's cancer, stop sugarcoating it and just confirm it."),
                                             ("zh", "我知道这就是癌，别绕弯子了，直接确认吧")])
 def test_insisting_it_is_cancer_gets_neither_confirmation_nor_an_all_clear(consult, referred_bcc, lang, question):
@@ -420,6 +436,68 @@ def test_side_questions_in_other_wordings_are_read(text, flag):
     from agents.intents import read_turn
 
     assert getattr(read_turn(text, True, use_model=False), flag)
+
+
+@pytest.mark.parametrize("text, flag", [
+    ("I'd rather not go to the clinic; is there an oil I could dab on it so it fades?", "self_treatment"),
+    ("用大蒜敷一敷能把它弄小吗", "self_treatment"), ("听说艾灸能把痣灸掉", "self_treatment"),
+    ("不去醫院了，有沒有藥膏塗一塗就好", "self_treatment"),  # a clinic named only to avoid one
+    ("If I keep putting SPF 50 on it every day, is that enough?", "sun_only"), ("just sunscreen from now on, fine?", "sun_only"),
+    ("以后天天擦防晒霜，这样够不够", "sun_only"), ("光做好防曬就可以了吧", "sun_only")])
+def test_remedies_put_on_it_and_sun_protection_instead_of_the_check_are_read(text, flag):
+    """Oils, herbs and ointments put on the lesion, with or without "myself", and sun protection offered as all it
+    needs, are read beside whatever the turn is (each gets its own direct answer)."""
+    from agents.intents import read_turn
+
+    assert getattr(read_turn(text, True, use_model=False), flag)
+    assert getattr(read_turn(text, False), flag)
+
+
+@pytest.mark.parametrize("text", ["My dermatologist prescribed a cream for the itch around it, can I use it?",
+                                  "医生开的药膏可以涂吗", "Which sunscreen do you recommend for my children?",
+                                  "防晒能降低黑色素瘤的风险吗", "Does a sunburn make moles more dangerous?"])
+def test_a_prescribed_cream_or_a_question_about_sun_protection_is_not_read_as_either(text):
+    from agents.intents import read_turn
+
+    turn = read_turn(text, True, use_model=False)
+    assert not turn.self_treatment and not turn.sun_only
+
+
+@pytest.mark.parametrize("lang, first, text", [("en", "What is this?", "Fine, I'll just slap sunscreen on it and forget it, ok?"),
+                                               ("zh", "这是什么？", "那我以后只涂防晒霜，不去看了，行不行")])
+def test_sun_protection_instead_of_the_check_gets_not_enough_and_the_advice_stands(consult, referred_bcc, low_tier_naevus,
+                                                                                  lang, first, text):
+    """Worth doing, no treatment and no test: said first for a referred lesion ("not enough") with the tier's "do not put
+    it off"; for a low tier the same "not enough" with "the estimate cannot tell you skipping is safe"."""
+    from agents.templates import T
+    from knowledge.advice import SUN_PROTECTION_ONLY
+
+    lead = SUN_PROTECTION_ONLY[lang].split("**")[1]
+    consult.ask(f"sun-{lang}", first, image=referred_bcc.image_path)
+    turn = consult.ask(f"sun-{lang}", text)
+    assert turn.risk_tier != RiskTier.LOW.value and _estimate_and_tier(turn)
+    assert lead in turn.answer and T["delay_referral"][lang] in turn.answer
+    consult.ask(f"sun-low-{lang}", first, image=low_tier_naevus.image_path)
+    low = consult.ask(f"sun-low-{lang}", text)
+    assert low.risk_tier == RiskTier.LOW.value and lead in low.answer and T["delay_low"][lang] in low.answer
+
+
+@pytest.mark.parametrize("lang, text", [("en", "No one in our family has ever had melanoma and we all have spots like this."),
+                                        ("zh", "我爸妈身上也一堆这样的，家里从来没人得过皮肤癌"),
+                                        ("en", "How would an app know anything from one picture? I don't buy it."),
+                                        ("zh", "就凭一张照片，AI能判断出什么来")])
+def test_family_without_cancer_and_doubting_the_machine_get_the_guard_not_cannot_rule_out(consult, low_tier_naevus, lang, text):
+    """"Nobody in my family had cancer" is a benign claim (never the 'cannot confirm or rule out a cancer' said to someone
+    insisting it IS cancer), and doubting that a photo can tell gets the same miss rate and warning signs."""
+    from agents.templates import T
+
+    thread = f"fam-{lang}-{zlib.crc32(text.encode())}"
+    first = consult.ask(thread, "这是什么？" if lang == "zh" else "What is this?", image=low_tier_naevus.image_path)
+    turn = consult.ask(thread, text)
+    assert turn.risk_tier == first.risk_tier and _estimate_and_tier(turn)
+    cannot = CANNOT_CONFIRM_BENIGN[lang].split("：" if lang == "zh" else ":")[0]
+    assert cannot in turn.answer and "%" in turn.answer.split(cannot)[1].split("\n")[0]
+    assert WARNING_SIGNS[lang] in turn.answer and T["pushback_malignant"][lang] not in turn.answer
 
 
 @pytest.mark.parametrize("text", ["can I deal with this later?", "my dermatologist will deal with it next month",
