@@ -18,42 +18,61 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from knowledge.taxonomy import BODY_SITES
 from knowledge.tokenize import to_simplified
 
-# sign -> (English patterns, Chinese patterns), both regular expressions. English ones are matched on word boundaries.
+# sign -> (English patterns, Chinese patterns), both regular expressions. English ones are matched between non-letters (so inside Chinese text too).
 HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "grew": (
-        (r"gr[eo]w(?:n|s|ing)?", r"getting (?:bigger|larger)", r"got (?:bigger|larger)", r"(?:bigger|larger) than (?:before|it was)",
-         r"increas\w* in size", r"enlarg\w*", r"spread(?:ing|s)?"),
-        ("变大", "长大", "增大", "越来越大", "变宽", "扩大", "长得很快"),
+        (r"gr[eo]w(?:n|s|ing)?", r"(?:getting|got|gotten|gone|become|became|grown|is|it'?s|looks?|seems?|much|lot|bit|def(?:initely)?) "
+         r"(?:\w+ )?(?:bigger|larger|wider)(?! than (?:my|the|all|any|most|other|others)\b)",
+         r"(?:bigger|larger|wider) than (?:before|it was|last|a|in|when)",
+         r"increas\w* in size", r"enlarg\w*", r"spread(?:ing|s)?", r"more (?:big|large|wide)", r"bigger(?=了)"),
+        ("变大", "长大", "增大", "越来越大", "越长越大", "变宽", "扩大", "扩散", "长得(?:特别|很|非常|挺|好)?快", r"(?<!年纪)(?<!岁数)(?<!年龄)大了",
+         r"比(?!别的|其他|其它|一般|旁边|周围).{0,6}大", r"从.{0,10}长到", r"范围.{0,4}大"),  # 比: than before, not the others
     ),
     "changed": (
-        (r"chang\w*", r"different (?:shape|colou?r)", r"(?:darker|lighter) than", r"(?:got|getting|gone|become|became) (?:\w+ and )?(?:darker|lighter|blacker)",
-         r"(?:bigger|larger|wider) and (?:darker|lighter|blacker)", r"turn\w* (?:black|dark)",
-         r"new colou?rs?", r"evolv\w*"),
-        ("变化", "改变", "变了", "变黑", "变深", "颜色变", "形状变", "不一样了"),
+        (r"chang\w*", r"(?:different|irregular|uneven|ragged) (?:shape|colou?r|edges?|border)", r"(?:darker|lighter) than",
+         r"(?:got|getting|gotten|gone|become|became|turned|turning|looks?|looking|seems?|is|it'?s|much|bit|lot) "
+         r"(?:\w+ )?(?:and )?(?:darker|lighter|blacker|patchy|blotchy|ragged|irregular|uneven|different)",
+         r"(?:bigger|larger|wider) and (?:darker|lighter|blacker)", r"turn\w* (?:black|dark|blue|grey|gray|red|white)",
+         r"new colou?rs?", r"new (?:bit|part|patch|area|spot|streak|dot)s? of (?:black|blue|grey|gray|red|white|dark|brown)",
+         r"(?:tinge|colou?r|shade|patch)\w*(?: \w+){0,3} (?:that|which) (?:wasn'?t|was not) there", r"evolv\w*",
+         r"more (?:dark|black|ragged|irregular|uneven|blotchy|patchy)", r"darker", r"blacker"),
+        ("变化", "改变", "变了", "变黑", "变深", "颜色变", "形状变", "不一样了", r"(?:深|黑|浅|紫|蓝)了", r"颜色.{0,8}(?:深|浅|黑|不均|不一样|杂)",
+         "不均匀", "不规则了", "不对称了", r"发(?:蓝|紫|灰|黑)", r"(?:边|边缘|边界).{0,6}(?:模糊|不规则|不整齐)了"),
     ),
     "bleeding": (
-        (r"bl(?:ed|eed|eeds|eeding)", r"blood\w*", r"ooz\w*", r"weep\w*", r"crust\w*", r"scab\w*"),
-        ("出血", "流血", "渗血", "带血", "渗液", "流水", "结痂"),
+        (r"bl(?:ed|eed|eeds|eeding)", r"blood(?:y|ied)?(?! thinners?| pressure| tests?| sugar| type| work| donor)", r"ooz\w*",
+         r"weep\w*", r"crust\w*", r"scab\w*"),
+        ("出血", "流血", "渗血", "带血", "渗液", "流水", "结痂", r"结了.{0,3}痂", r"流.{0,2}黄?水", r"流(?:过|了)?.{0,4}血", "出过血", "渗"),
     ),
     "itching": (
-        (r"itch\w*", r"sore", r"tender", r"hurts?", r"painful", r"tingl\w*"),
-        ("痒", "疼", "痛", "刺痛"),
+        (r"itch\w*", r"(?:is|it'?s|feels?|felt|gets?|getting|got|gone|become|became|been|was|are|bit|quite|very|really|so|slightly|kinda) sore",
+         r"tender", r"hurts?", r"painful", r"tingl\w*", r"burn(?:s|ing)(?! (?:it|off|them))", r"sting(?:s|ing|y)?"),
+        ("痒", "疼", "痛", "刺痛", "发麻", "麻麻", "刺刺"),
     ),
     "not_healing": (
-        (r"(?:won'?t|doesn'?t|not|never|isn'?t) heal\w*", r"non[- ]?healing", r"keeps? (?:coming back|reopening)", r"ulcer\w*"),
-        ("不愈合", "反复破", "溃烂", "溃疡", "好不了"),
+        (r"(?:won'?t|doesn'?t|does not|not|never|isn'?t|hasn'?t|has not|haven'?t|didn'?t) (?:\w+ ){0,2}heal\w*", r"non[- ]?healing",
+         r"keeps? (?:coming back|reopening|re-opening|opening|breaking|bleeding|scabbing|crusting)", r"ulcer\w*",
+         r"(?:bleeds|scabs|opens|breaks) (?:\w+ ){0,2}again", r"(?:scab|crust)\w* (?:\w+ ){0,4}(?:falls?|comes?) off"),
+        ("不愈合", "反复破", "溃烂", "溃疡", "好不了", "没长好", "长不好", "没好", r"好了又破", r"破了又好", r"掉了又结", r"反反复复", r"反复.{0,4}(?:破|结痂|出血|流血)"),
     ),
     "new": (
         # "new" alone also reads "a new image", "new policy": only new said of the lesion counts.
-        (r"(?:is|it'?s|was|looks|seems|quite|brand|fairly|pretty|totally|completely|relatively) new",
-         r"new (?:mole|spot|lesion|growth|bump|lump|mark|freckle|one|patch|dark spot|pigmented)", r"appeared", r"came up", r"popped up", r"wasn'?t there", r"recent(?:ly)? (?:appeared|noticed)", r"just noticed"),
+        (r"(?:is|it'?s|was|looks|seems|quite|brand|fairly|pretty|totally|completely|relatively|come|came|comes) new",
+         r"new (?:mole|spot|lesion|growth|bump|lump|mark|freckle|one|patch|dark spot|pigmented|black spot|brown spot)", r"appeared",
+         r"came up", r"popped up", r"(?<!that )(?<!which )wasn'?t there",
+         r"(?:spot|mole|mark|one|lump|bump|it)(?: \w+){0,2} (?:that |which )wasn'?t there", r"recent(?:ly)? (?:appeared|noticed)", r"just noticed",
+         r"never (?:seen|noticed|had) (?:it |this |that )?before",
+         r"(?:only |first )?noticed (?:it |this )?(?:(?:last|this) (?:week|month|year|morning|summer|spring|winter|autumn|fall)|"
+         r"(?:a few|two|three|\d+) (?:days|weeks|months) ago)",
+         r"new(?=[的了])"),
         # "最近长大了" (it recently grew bigger) is growth, not a new lesion: 长 followed by 大 / 得 / 高 / 宽 / 了不少 is not.
         ("新长", "新出现", "新发", r"(?:最近|近来|这几天|前不久)(?:才|刚)?长(?!大|得|高|宽|胖|了不少|了很多|了一些|了点)",
-         r"(?:最近|近来|前不久)(?:才|刚)?(?:出现|冒出)", "以前没有", r"突然(?:长(?!大|得|高|宽)|冒出)", "刚长出", "冒出来"),
+         r"(?:最近|近来|前不久)(?:才|刚)?(?:出现|冒出)", r"以前.{0,4}没有", r"突然(?:长(?!大|得|高|宽)|冒出)", "刚长出", "冒出来",
+         r"长了(?:一|个|一个)?新", r"新的(?:黑斑|斑|痣|点|黑点|包|疙瘩)", r"(?:才|刚)(?:发现|注意到|看到)"),
     ),
     "elevated": (
-        (r"raised", r"elevated", r"bump\w*", r"lump\w*", r"nodul\w*", r"sticks? out", r"dome\w*"),
-        ("凸起", "隆起", "鼓起", "突起", "高出", "结节", "疙瘩"),
+        (r"raised", r"elevated", r"bump\w*", r"lump\w*", r"nodul\w*", r"sticks? (?:out|up)", r"dome\w*", r"(?:can|could) feel it"),
+        ("凸", "隆起", "鼓起", "鼓出", "突起", "突出来", "高出", "结节", "疙瘩"),
     ),
     "firm": ((r"firm", r"hard"), ("硬",)),
 }
@@ -61,6 +80,18 @@ HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 NEGATION_EN = re.compile(r"\b(?:no|not|never|hasn'?t|haven'?t|didn'?t|doesn'?t|don'?t|isn'?t|wasn'?t|without|nor|neither)\b"
                          r"(?:\W+\w+){0,3}\W*$", re.IGNORECASE)
 NEGATION_ZH = ("没有", "没", "不", "未", "无", "别")
+# Not knowing is not reporting: "idk if the colour changed", "not sure whether it grew".
+UNCERTAIN_EN = re.compile(r"\b(?:idk|not sure|unsure|don'?t know|do not know|no idea|wonder(?:ing)?|can'?t tell)\b(?:\W+\w+){0,4}\W*$",
+                          re.IGNORECASE)
+# A clause about someone else's lesion ("my sister's mole bled", "我老公背上那颗一直在变大") reports nothing about this one;
+# someone reporting on this lesion ("my wife says it looks darker") does.
+_RELATIVE_EN = (r"(?:sister|brother|mum|mom|mother|dad|father|son|daughter|wife|husband|partner|friend|aunt|uncle|"
+                r"grand\w+|cousin|boyfriend|girlfriend|kid|child|baby|colleague|neighbou?r)")
+_RELATIVE_ZH = (r"(?:老公|老婆|丈夫|妻子|爸爸|妈妈|爸|妈|父亲|母亲|儿子|女儿|哥哥|姐姐|弟弟|妹妹|哥|姐|弟|妹|姨|舅|叔|姑|朋友|奶奶|爷爷|"
+                r"外婆|姥姥|外公|同事|孩子|家人)")
+OTHER_PERSON = re.compile(rf"\b(?:my|our) {_RELATIVE_EN}(?:'s|s')|\b(?:my|our) {_RELATIVE_EN} (?:has|had|got|have)\b|"
+                          rf"\b(?:his|her|their) (?:mole|spot|one|lesion|birthmark|mark)\b|"
+                          rf"{_RELATIVE_ZH}(?:的|[^，。,]{{0,3}}上那?[颗个]|那[颗个])", re.IGNORECASE)
 
 SIGN_NAMES: dict[str, dict[str, str]] = {
     "grew": {"en": "it has grown", "zh": "它在长大"},
@@ -181,7 +212,7 @@ def normalise_site(text: str) -> str | None:
 
 
 def _negated(before: str) -> bool:
-    if NEGATION_EN.search(before[-40:]):
+    if NEGATION_EN.search(before[-40:]) or UNCERTAIN_EN.search(before[-50:]):
         return True
     tail = before[-4:]
     return any(tail.endswith(n) or (n in tail and len(tail) - tail.rfind(n) <= 3) for n in NEGATION_ZH)
@@ -191,7 +222,7 @@ def _negated(before: str) -> bool:
 # report one. Only the perfect "would have" and a conditional clause's 早就 count: "it would bleed when I shaved" and
 # "if I scratch it it bleeds" are reports.
 _COUNTERFACTUAL_EN = re.compile(r"\bwould(?:'ve|\s+have)\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
-_CONDITIONAL_ZH = re.compile(r"(?:如果|要是|假如|若是|若).{0,15}(?:早就|早该|早已)(?:已经|会|该)?$")
+_CONDITIONAL_ZH = re.compile(r"(?:如果|要是|假如|若是|若).{0,15}(?:早就|早该|早已)(?:已经|会|该)?.{0,2}$")
 
 
 def _counterfactual(before: str) -> bool:
@@ -204,20 +235,29 @@ _QUESTION_START = re.compile(r"^\s*(?:and |but |so )?(?:can|could|will|would|sho
 
 
 def _is_question(clause: str) -> bool:
-    """A question asks rather than tells ("will it hurt?", "要去掉吗？"): its words are not history."""
+    """A question asks rather than tells ("will it hurt?", "要去掉吗？", "会不会溃烂？"): its words are not history. A
+    Chinese clause with 了 tells ("它变黑了，是不是癌？" keeps its first clause; "它变黑了吗" is read as telling too)."""
     c = clause.strip()
     if c.endswith(("?", "？")) and _QUESTION_START.search(c):
         return True
-    return bool(re.search(r"(?:吗|么|呢)[?？]?$", c)) and not re.search(r"了", c)
+    asks = re.search(r"(?:吗|么|呢)[?？]?$", c) or (c.endswith("？") and re.search(r"是不是|会不会|要不要|能不能|怎么办|有没有", c))
+    return bool(asks) and not re.search(r"了", c)
+
+
+_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？\n]*")
+_HYPOTHETICAL = re.compile(r"^\s*(?:and |but |so |what )?(?:if|suppose|say|what if|如果|要是|假如|万一|若是)", re.IGNORECASE)
 
 
 def history_signs(text: str) -> list[str]:
     """The warning signs a message states (negated ones and questions left out), in ``HISTORY_SIGNS`` order."""
     found: list[str] = []
     text = to_simplified(text)  # Traditional Chinese reads with the same patterns
-    for clause in _CLAUSE.findall(text):
-        if not _is_question(clause):
-            found += [s for s in _clause_signs(clause) if s not in found]
+    for sentence in _SENTENCE.findall(text):
+        if _HYPOTHETICAL.search(sentence) and sentence.rstrip().endswith(("?", "？")):
+            continue  # "if a new spot shows up at my age, is that a problem?" imagines; "if I scratch it it bleeds." tells
+        for clause in _CLAUSE.findall(sentence):
+            if not _is_question(clause) and not OTHER_PERSON.search(clause):
+                found += [s for s in _clause_signs(clause) if s not in found]
     return [s for s in HISTORY_SIGNS if s in found]
 
 
@@ -226,7 +266,8 @@ def _clause_signs(text: str) -> list[str]:
     for sign, (en, zh) in HISTORY_SIGNS.items():
         hit = False
         for pattern in en:
-            for m in re.finditer(rf"\b(?:{pattern})\b", text, re.IGNORECASE):
+            # Letters either side end an English word, not Chinese characters: "明显bigger了" reads "bigger".
+            for m in re.finditer(rf"(?<![A-Za-z])(?:{pattern})(?![A-Za-z])", text, re.IGNORECASE):
                 if sign == "not_healing" or not (_negated(text[: m.start()]) or _counterfactual(text[: m.start()])):
                     hit = True
                     break

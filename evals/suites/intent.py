@@ -6,6 +6,13 @@ model, after the training sets existed; it is read only here, never for training
 per language (en, zh, mixed), recall per intent, the confusion matrix, the reassurance flag's recall
 and false-positive rate (the flag the answer's safety guard hangs on, with the rule-based reading
 unioned in as the graph does), and per-question latency. Goal: accuracy >= 0.95.
+
+Also the lesion-history reading (``knowledge.patient.history_signs``: the warning signs a message states, which raise
+the tier) on ``evals/data/history_statements_blind.yaml``: 160 EN/ZH messages written 2026-12-06 by a helper session
+that never saw the code, each labelled with the signs it states (negated signs, questions and other people's lesions
+labelled with none). Metrics: messages read exactly, each sign's recall and precision, the share of messages with a
+stated sign missed (the safety-relevant error: a missed sign cannot raise the tier) and with a sign read that was
+not stated.
 """
 
 from __future__ import annotations
@@ -15,9 +22,45 @@ from collections import Counter
 
 import numpy as np
 
+from pathlib import Path
+
 from evals.harness import EvalContext, SuiteResult, suite
 
 GOAL_ACCURACY = 0.95
+HISTORY_FILE = Path(__file__).resolve().parents[1] / "data" / "history_statements_blind.yaml"
+
+
+def history_reading(path: Path = HISTORY_FILE) -> dict:
+    """How ``history_signs`` reads labelled messages: exact, per sign, missed and spurious signs, failures."""
+    import yaml
+
+    from knowledge.patient import HISTORY_SIGNS, history_signs
+
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))
+    rows = [{"id": it["id"], "lang": it["lang"], "text": it["text"], "signs": sorted(it["signs"]),
+             "read": sorted(history_signs(it["text"]))} for it in items]
+    for r in rows:
+        r["missed"] = sorted(set(r["signs"]) - set(r["read"]))
+        r["spurious"] = sorted(set(r["read"]) - set(r["signs"]))
+
+    def rates(sub: list[dict]) -> dict:
+        return {"n": len(sub), "exact": float(np.mean([not r["missed"] and not r["spurious"] for r in sub])),
+                "with_sign_missed": float(np.mean([bool(r["missed"]) for r in sub])),
+                "with_sign_spurious": float(np.mean([bool(r["spurious"]) for r in sub]))}
+
+    per_sign = {}
+    for sign in HISTORY_SIGNS:
+        stated = [r for r in rows if sign in r["signs"]]
+        read = [r for r in rows if sign in r["read"]]
+        per_sign[sign] = {"stated": len(stated), "recall": float(np.mean([sign in r["read"] for r in stated])) if stated else None,
+                          "precision": float(np.mean([sign in r["signs"] for r in read])) if read else None}
+    return {**rates(rows), "by_language": {lang: rates([r for r in rows if r["lang"] == lang]) for lang in ("en", "zh")},
+            "per_sign": per_sign, "failures": [r for r in rows if r["missed"] or r["spurious"]]}
+
+
+def _sign_rows(history: dict) -> str:
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    return "\n".join(f"| {k} | {v['stated']} | {fmt(v['recall'])} | {fmt(v['precision'])} |" for k, v in history["per_sign"].items())
 
 
 def _plot(ctx: EvalContext, labels: tuple[str, ...], confusion: np.ndarray):
@@ -78,11 +121,12 @@ def intent_suite(ctx: EvalContext) -> SuiteResult:
     # What the graph routes on: the model, with the self-treatment override.
     graph_accuracy = float(np.mean([read_turn(q.text, new_image=False).kind.value == q.intent for q in questions]))
     confusions = Counter((labels[a], labels[b]) for a, b in zip(y, p) if a != b).most_common(8)
+    history = history_reading()
     metrics = {
         "n": len(questions), "accuracy": accuracy, "by_language": by_lang, "per_intent": per_intent,
         "reassurance_model": flag_rates(model_flag), "reassurance_graph": flag_rates(graph_flag),
         "latency_p50_ms": float(np.median(ms)), "rules_accuracy": rules_accuracy, "graph_accuracy": graph_accuracy, "top_confusions": [[a, b, n] for (a, b), n in confusions],
-        "goals": {"accuracy": GOAL_ACCURACY}, "met": {"accuracy": accuracy >= GOAL_ACCURACY},
+        "goals": {"accuracy": GOAL_ACCURACY}, "met": {"accuracy": accuracy >= GOAL_ACCURACY}, "history": history,
     }
     plot = _plot(ctx, labels, confusion)
     lang_rows = "\n".join(f"| {k} | {v['n']} | {v['accuracy']:.3f} |" for k, v in by_lang.items())
@@ -114,7 +158,18 @@ as the graph uses it (model or phrase rule): recall {rg['recall']:.3f}, false po
 As the graph routes (the model plus the self-treatment override): {graph_accuracy:.3f}. The phrase rules the model
 replaced (`agents.intents.rule_intent`, the fallback when the model artifact is missing; they have no look_for) reach
 {rules_accuracy:.3f} on the same questions.
+
+## Lesion history (the warning signs a message states; {HISTORY_FILE.name})
+
+{history['n']} messages written blind: read exactly **{history['exact']:.3f}** (en {history['by_language']['en']['exact']:.3f},
+zh {history['by_language']['zh']['exact']:.3f}); a stated sign missed in {history['with_sign_missed']:.1%} of messages, a sign
+read that was not stated in {history['with_sign_spurious']:.1%}.
+
+| sign | stated | recall | precision |
+|---|---:|---:|---:|
+{_sign_rows(history)}
 """
     summary = f"intent accuracy {accuracy:.3f} (en {by_lang.get('en', {}).get('accuracy', float('nan')):.3f}, " \
-              f"zh {by_lang.get('zh', {}).get('accuracy', float('nan')):.3f}); reassurance recall {rg['recall']:.3f}"
+              f"zh {by_lang.get('zh', {}).get('accuracy', float('nan')):.3f}); reassurance recall {rg['recall']:.3f}; " \
+              f"history read exactly {history['exact']:.3f}, a sign missed in {history['with_sign_missed']:.1%}"
     return SuiteResult(metrics=metrics, markdown=markdown, plots=[plot], summary=summary)

@@ -76,3 +76,29 @@ def test_new_said_of_something_else_is_not_a_new_lesion(text):
 @pytest.mark.parametrize("text", ["it is new", "a new mole on my back", "this spot is brand new", "it appeared in May"])
 def test_new_said_of_the_lesion_is_a_new_lesion(text):
     assert "new" in history_signs(text)
+
+
+@pytest.mark.parametrize("text, signs", [
+    ("it has gone a lot darker and looks more ragged", ["changed"]), ("it's def bigger than in my holiday photos", ["grew"]),
+    ("the scab comes off and it bleeds again", ["bleeding", "not_healing"]), ("it still hasn't fully healed", ["not_healing"]),
+    ("I only noticed it two weeks ago", ["new"]), ("it stings and you can feel it above the skin", ["itching", "elevated"]),
+    ("这颗痣比半年前大了一圈，颜色也深了", ["grew", "changed"]), ("破了又好，好了又破", ["not_healing"]),
+    ("偶尔渗点黄水，摸着有点凸", ["bleeding", "elevated"]), ("最近这个spot明显bigger了，还有点itchy", ["grew", "itching"]),
+])
+def test_signs_in_other_wordings_and_in_chinese_mixed_with_english(text, signs):
+    """Comparatives and aspect (gone darker, 大了一圈, 深了), recurrence (bleeds again, 破了又好), and English words inside
+    Chinese sentences, where there is no word boundary."""
+    assert history_signs(text) == signs
+
+
+@pytest.mark.parametrize("text, signs", [
+    ("My brother's mole bled and it was nothing. Mine is on my arm.", []), ("我妈妈脸上那颗会痒，我这颗想问问", []),
+    ("my husband says it has got darker", ["changed"]), ("我老公说它变黑了", ["changed"]),
+    ("If a spot like this started bleeding, would that be bad?", []), ("如果它出血了要怎么办？", []), ("这个会不会溃烂？", []),
+    ("idk if it has grown, it might have", []), ("I'm on blood thinners", []), ("it's bigger than my other moles", []),
+    ("年纪大了，痣也多了", []),
+])
+def test_other_peoples_lesions_hypotheticals_and_unsure_reports_are_not_history(text, signs):
+    """A sign of someone else's lesion, an imagined one, or one the person is unsure of is not recorded; a relative
+    reporting on this lesion is."""
+    assert history_signs(text) == signs
