@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from knowledge.cases import CaseFilters  # noqa: F401  (also imported from here by consultations saved before the move)
 from knowledge.tokenize import to_simplified
 from knowledge.glossary import class_mentions, outside_conditions
+from knowledge.patient import HISTORY_SIGNS, MAX_HISTORY_CHARS, PatientInfo, read_patient
 from knowledge.taxonomy import BODY_SITES, CONFIRMATIONS
 
 from agents.language import detect_language
@@ -350,6 +351,36 @@ def _is_removal_elsewhere(text: str) -> bool:
 def _is_self_treatment(text: str) -> bool:
     """A clinician named is someone else treating it, unless the words are about avoiding one ("不想去医院，有没有药膏")."""
     return bool(_SELF_TREAT.search(text) or (_SELF_AIMED.search(text) and (not _CLINICIAN.search(text) or _DELAY.search(text))))
+
+
+def history_reading(text: str | None, use_model: bool = True) -> PatientInfo:
+    """What a message tells about the person and the lesion: ``read_patient`` (age, sex, site and the phrase rules'
+    signs, which know negation, questions and other people's lesions) with the signs the learned reader finds added
+    (models/history.py: indirect wordings the rules miss). The rules alone when its artifact is missing."""
+    said = read_patient(text)
+    raw = (text or "")[:MAX_HISTORY_CHARS]
+    model = _history_model() if use_model and raw.strip() else None
+    if model is None:
+        return said
+    learned = model.predict([raw])[0]
+    signs = [s for s in HISTORY_SIGNS if s in said.history or s in learned]
+    if signs == said.history:
+        return said
+    return said.model_copy(update={"history": signs, "history_text": raw.strip()})
+
+
+def _history_model():
+    """The shipped history reader, or None (with a warning once) when its artifact is missing."""
+    from knowledge.artifacts import ArtifactError
+    from models.history import load_history_model
+
+    try:
+        return load_history_model()
+    except ArtifactError as exc:
+        import warnings
+
+        warnings.warn(f"history reader unavailable, using the phrase rules alone: {exc}", stacklevel=3)
+        return None
 
 
 def _intent_model():

@@ -20,11 +20,11 @@ from knowledge.criteria import STRUCTURES, expectations_for
 from knowledge.taxonomy import display_name
 
 from agents.composer import ComposeInput, with_most_terms
-from agents.intents import IntentKind, read_turn
+from agents.intents import IntentKind, history_reading, read_turn
 from agents.language import choose_language
 from agents.resources import Resources
 from agents.risk import RiskTier, triage
-from knowledge.patient import PatientInfo, read_patient
+from knowledge.patient import PatientInfo
 from agents.safety import review
 from agents.state import RESET_FLAGS, CaseRef, DermState, FeatureRef, PassageRef
 
@@ -70,7 +70,7 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
         patient = PatientInfo(age=before.age, sex=before.sex)
     if state.get("patient_input") is not None:
         patient = patient.merged(state["patient_input"])  # type: ignore[arg-type]
-    patient = patient.merged(read_patient(question))
+    patient = patient.merged(history_reading(question))
     if patient != before:
         update["patient"] = patient
         if not new_image and state.get("prediction") is not None:

@@ -73,6 +73,8 @@ STEPS: list[BuildStep] = [
               _lazy("agents.triage_artifact:triage_staleness"), _lazy("agents.triage_artifact:build_triage")),
     BuildStep("intent", "follow-up intent model (labelled questions, about 100 s)",
               _lazy("training.intent:intent_staleness"), _lazy("training.intent:train_intent")),
+    BuildStep("history", "lesion-history reader (labelled messages, a minute or two)",
+              _lazy("training.history:history_staleness"), _lazy("training.history:train_history")),
     BuildStep("knowledge", "knowledge text index (corpus sections in Chroma + BM25)",
               _lazy("retrieval.knowledge_index:knowledge_stale_reasons"),
               _lazy("retrieval.knowledge_index:build_default_knowledge_index"), index=True),

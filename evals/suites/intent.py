@@ -7,10 +7,11 @@ per language (en, zh, mixed), recall per intent, the confusion matrix, the reass
 and false-positive rate (the flag the answer's safety guard hangs on, with the rule-based reading
 unioned in as the graph does), and per-question latency. Goal: accuracy >= 0.95.
 
-Also the lesion-history reading (``knowledge.patient.history_signs``: the warning signs a message states, which raise
-the tier) on ``evals/data/history_statements_blind.yaml``: 160 EN/ZH messages written 2026-12-06 by a helper session
-that never saw the code, each labelled with the signs it states (negated signs, questions and other people's lesions
-labelled with none). Metrics: messages read exactly, each sign's recall and precision, the share of messages with a
+Also the lesion-history reading (the warning signs a message states, which raise the tier) on held-out EN/ZH messages
+(``history_statements_blind3.yaml``, 120, written 2026-12-06 by a helper session that saw no code and no other set),
+each labelled with the signs it states (negated signs, questions and other people's lesions labelled with none): the
+phrase rules alone (``knowledge.patient.history_signs``) and as the graph reads (``agents.intents.history_reading``:
+the rules plus the learned reader, models/history.py, trained on other sets, training/history.py). Metrics: messages read exactly, each sign's recall and precision, the share of messages with a
 stated sign missed (the safety-relevant error: a missed sign cannot raise the tier) and with a sign read that was
 not stated.
 """
@@ -27,18 +28,20 @@ from pathlib import Path
 from evals.harness import EvalContext, SuiteResult, suite
 
 GOAL_ACCURACY = 0.95
-HISTORY_FILE = Path(__file__).resolve().parents[1] / "data" / "history_statements_blind.yaml"
+HISTORY_HELD_OUT = Path(__file__).resolve().parents[1] / "data" / "history_statements_blind3.yaml"
 
 
-def history_reading(path: Path = HISTORY_FILE) -> dict:
-    """How ``history_signs`` reads labelled messages: exact, per sign, missed and spurious signs, failures."""
+def history_scores(path: Path = HISTORY_HELD_OUT, learned: bool = True) -> dict:
+    """How the graph (``learned``) or the phrase rules alone read labelled messages: exact, per sign, missed and
+    spurious signs, failures."""
     import yaml
 
-    from knowledge.patient import HISTORY_SIGNS, history_signs
+    from agents.intents import history_reading
+    from knowledge.patient import HISTORY_SIGNS
 
     items = yaml.safe_load(path.read_text(encoding="utf-8"))
     rows = [{"id": it["id"], "lang": it["lang"], "text": it["text"], "signs": sorted(it["signs"]),
-             "read": sorted(history_signs(it["text"]))} for it in items]
+             "read": sorted(history_reading(it["text"], use_model=learned).history)} for it in items]
     for r in rows:
         r["missed"] = sorted(set(r["signs"]) - set(r["read"]))
         r["spurious"] = sorted(set(r["read"]) - set(r["signs"]))
@@ -121,12 +124,13 @@ def intent_suite(ctx: EvalContext) -> SuiteResult:
     # What the graph routes on: the model, with the self-treatment override.
     graph_accuracy = float(np.mean([read_turn(q.text, new_image=False).kind.value == q.intent for q in questions]))
     confusions = Counter((labels[a], labels[b]) for a, b in zip(y, p) if a != b).most_common(8)
-    history = history_reading()
+    history, rules = history_scores(), history_scores(learned=False)
     metrics = {
         "n": len(questions), "accuracy": accuracy, "by_language": by_lang, "per_intent": per_intent,
         "reassurance_model": flag_rates(model_flag), "reassurance_graph": flag_rates(graph_flag),
         "latency_p50_ms": float(np.median(ms)), "rules_accuracy": rules_accuracy, "graph_accuracy": graph_accuracy, "top_confusions": [[a, b, n] for (a, b), n in confusions],
         "goals": {"accuracy": GOAL_ACCURACY}, "met": {"accuracy": accuracy >= GOAL_ACCURACY}, "history": history,
+        "history_rules_only": rules,
     }
     plot = _plot(ctx, labels, confusion)
     lang_rows = "\n".join(f"| {k} | {v['n']} | {v['accuracy']:.3f} |" for k, v in by_lang.items())
@@ -159,17 +163,19 @@ As the graph routes (the model plus the self-treatment override): {graph_accurac
 replaced (`agents.intents.rule_intent`, the fallback when the model artifact is missing; they have no look_for) reach
 {rules_accuracy:.3f} on the same questions.
 
-## Lesion history (the warning signs a message states; {HISTORY_FILE.name})
+## Lesion history (the warning signs a message states)
 
-{history['n']} messages written blind: read exactly **{history['exact']:.3f}** (en {history['by_language']['en']['exact']:.3f},
-zh {history['by_language']['zh']['exact']:.3f}); a stated sign missed in {history['with_sign_missed']:.1%} of messages, a sign
-read that was not stated in {history['with_sign_spurious']:.1%}.
+Held out ({HISTORY_HELD_OUT.name}, {history['n']} messages written blind, never trained or tuned on), as the graph
+reads (rules + learned reader): read exactly **{history['exact']:.3f}** (en {history['by_language']['en']['exact']:.3f},
+zh {history['by_language']['zh']['exact']:.3f}); a stated sign missed in **{history['with_sign_missed']:.1%}** of messages, a
+sign read that was not stated in {history['with_sign_spurious']:.1%}. The phrase rules alone: exact {rules['exact']:.3f}, missed
+{rules['with_sign_missed']:.1%}, spurious {rules['with_sign_spurious']:.1%}.
 
-| sign | stated | recall | precision |
+| sign (graph) | stated | recall | precision |
 |---|---:|---:|---:|
 {_sign_rows(history)}
 """
     summary = f"intent accuracy {accuracy:.3f} (en {by_lang.get('en', {}).get('accuracy', float('nan')):.3f}, " \
               f"zh {by_lang.get('zh', {}).get('accuracy', float('nan')):.3f}); reassurance recall {rg['recall']:.3f}; " \
-              f"history read exactly {history['exact']:.3f}, a sign missed in {history['with_sign_missed']:.1%}"
+              f"history (held out) read exactly {history['exact']:.3f}, a sign missed in {history['with_sign_missed']:.1%}"
     return SuiteResult(metrics=metrics, markdown=markdown, plots=[plot], summary=summary)

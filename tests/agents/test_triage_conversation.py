@@ -202,6 +202,44 @@ def test_reported_growth_and_bleeding_escalate_the_tier_and_are_not_an_age_filte
     assert consult.ask("hist-zh", "它最近变大了，有时候会痒").risk_tier != RiskTier.LOW.value
 
 
+@pytest.mark.parametrize("lang, first, text, sign", [
+    ("en", "What is this?", "It was about 3 mm across in the spring; I measured it again and it's 7 mm now.", "grew"),
+    ("zh", "这是什么？", "去年体检照片里它还只有芝麻大，现在都快赶上黄豆了", "grew"),
+    ("zh", "这是什么？", "衣领一蹭就会有一点血印子", "bleeding")])
+def test_a_sign_the_phrase_rules_miss_is_read_by_the_learned_reader_and_escalates(consult, low_tier_naevus, lang, first,
+                                                                                  text, sign):
+    """Indirect wordings (sizes then and now, blood marks on a collar) that no phrase rule reads: the graph's history
+    reading adds the learned reader's signs, so the tier rises and the sign is shown back."""
+    from agents.intents import history_reading
+    from knowledge.patient import SIGN_NAMES, history_signs
+
+    assert history_signs(text) == [] and sign in history_reading(text).history
+    thread = f"learned-{lang}-{sign}-{zlib.crc32(text.encode())}"
+    assert consult.ask(thread, first, image=low_tier_naevus.image_path).risk_tier == RiskTier.LOW.value
+    turn = consult.ask(thread, text)
+    assert sign in turn.patient["history"] and turn.risk_tier != RiskTier.LOW.value
+    assert SIGN_NAMES[sign][lang] in turn.answer
+
+
+def test_without_the_learned_reader_the_phrase_rules_still_read_history(tmp_path, monkeypatch):
+    """A missing history artifact is a warning and the rules' reading, never a failed turn."""
+    from agents.intents import history_reading
+    from models.history import _load
+
+    monkeypatch.setenv("DERMAGRAPH_ARTIFACTS", str(tmp_path / "none"))
+    from knowledge.settings import get_settings
+
+    get_settings.cache_clear()
+    _load.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="history reader unavailable"):
+            said = history_reading("it bled last week. It was 3 mm in spring and it's 7 mm now.")
+        assert said.history == ["bleeding"]  # the rules' sign; the sizes need the learned reader
+    finally:
+        get_settings.cache_clear()
+        _load.cache_clear()
+
+
 def test_patient_fields_reach_the_rule_and_are_shown_back(consult, low_tier_naevus):
     turn = consult.ask("fields", "What is this?", image=low_tier_naevus.image_path,
                        patient=PatientInfo(age=67, sex="male", site="back", history=["new"]))

@@ -266,3 +266,47 @@ def test_the_shipped_intent_model_was_trained_on_every_training_file_as_they_are
     manifest["data_fingerprint"] = "0" * 16  # as if a training file had changed since
     (copy / "manifest.json").write_text(json.dumps(manifest))
     assert intent_staleness(copy) != []
+
+
+def test_train_history_on_a_small_labelled_set_writes_a_reader_and_refuses_bad_labels(tmp_path):
+    """The learned history reader trains from labelled messages (one of the shipped training sets, cut down), writes
+    its thresholds and CV figures, reads messages back; a label that is no sign, or the held-out set, is refused."""
+    import yaml
+
+    from training.history import HELDOUT_FILE, TRAIN_FILES
+
+    items = yaml.safe_load(TRAIN_FILES[0].read_text(encoding="utf-8"))[:120]
+    data = tmp_path / "small.yaml"
+    data.write_text(yaml.safe_dump(items, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "history"
+    done = run("train", "history", "--data", str(data), "--out", str(out), var=tmp_path / "var")
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["metrics"]["n_train"] == 120 and 0 < manifest["metrics"]["cv"]["best"]["cv_mean_average_precision"] <= 1
+    assert set(manifest["metrics"]["per_sign"]) == {"grew", "changed", "bleeding", "itching", "not_healing", "new", "elevated", "firm"}
+    from models.history import HistoryModel
+
+    model = HistoryModel.load(out)
+    read = model.predict([it["text"] for it in items[:20]])
+    assert len(read) == 20 and all(set(r) <= set(model.labels) for r in read)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- text: it glows in the dark\n  lang: en\n  signs: [glowing]\n", encoding="utf-8")
+    refused = run("train", "history", "--data", str(bad), "--out", str(tmp_path / "x"), var=tmp_path / "var")
+    assert refused.returncode == 2 and "glowing" in refused.stderr and "Traceback" not in refused.stderr
+    held = run("train", "history", "--data", str(HELDOUT_FILE), "--out", str(tmp_path / "y"), var=tmp_path / "var")
+    assert held.returncode == 2 and "held-out" in held.stderr
+
+
+def test_the_shipped_history_reader_was_trained_on_every_training_file_as_they_are_now(tmp_path):
+    import shutil
+
+    from knowledge.settings import get_settings
+    from training.history import history_staleness
+
+    assert history_staleness() == [], "artifacts/history is stale: run `dermagraph build` (or `dermagraph train history`)"
+    copy = tmp_path / "history"
+    shutil.copytree(get_settings().artifacts_dir / "history", copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["data_fingerprint"] = "0" * 16  # as if a training file had changed since
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    assert history_staleness(copy) != []
