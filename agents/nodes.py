@@ -24,7 +24,7 @@ from agents.intents import IntentKind, history_reading, read_turn
 from agents.language import choose_language
 from agents.resources import Resources
 from agents.risk import RiskTier, triage
-from knowledge.patient import PatientInfo
+from knowledge.patient import HISTORY_SIGNS, PatientInfo
 from agents.safety import review
 from agents.state import RESET_FLAGS, CaseRef, DermState, FeatureRef, PassageRef
 
@@ -68,8 +68,11 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
     patient = before
     if new_image:  # the history and site were about the previous lesion; age and sex stay
         patient = PatientInfo(age=before.age, sex=before.sex)
-    if state.get("patient_input") is not None:
-        patient = patient.merged(state["patient_input"])  # type: ignore[arg-type]
+    if (given := state.get("patient_input")) is not None:
+        if given.history_text:  # the form's free text is read like a message: the learned reader's signs too
+            learned = history_reading(given.history_text).history
+            given = given.model_copy(update={"history": [s for s in HISTORY_SIGNS if s in given.history or s in learned]})
+        patient = patient.merged(given)  # type: ignore[arg-type]
     patient = patient.merged(history_reading(question))
     if patient != before:
         update["patient"] = patient

@@ -221,6 +221,16 @@ def test_a_sign_the_phrase_rules_miss_is_read_by_the_learned_reader_and_escalate
     assert SIGN_NAMES[sign][lang] in turn.answer
 
 
+def test_the_history_field_is_read_like_a_message(consult, low_tier_naevus):
+    """Free text in the "Patient details" history field (or `ask --history`) gets the learned reader too."""
+    from knowledge.patient import patient_from_fields
+
+    given = patient_from_fields(history="去年体检照片里它还只有芝麻大，现在都快赶上黄豆了")
+    assert given.history == []  # the rules alone read nothing here
+    turn = consult.ask("field-learned", "这是什么？", image=low_tier_naevus.image_path, patient=given)
+    assert "grew" in turn.patient["history"] and turn.risk_tier != RiskTier.LOW.value
+
+
 def test_without_the_learned_reader_the_phrase_rules_still_read_history(tmp_path, monkeypatch):
     """A missing history artifact is a warning and the rules' reading, never a failed turn."""
     from agents.intents import history_reading
