@@ -15,6 +15,7 @@ from typing import Iterable
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from knowledge.details import read_age_sex, read_site
 from knowledge.taxonomy import BODY_SITES
 from knowledge.tokenize import to_simplified
 
@@ -103,14 +104,6 @@ SIGN_NAMES: dict[str, dict[str, str]] = {
     "elevated": {"en": "it is raised", "zh": "它隆起"},
     "firm": {"en": "it is firm", "zh": "它质地坚硬"},
 }
-
-_AGE = re.compile(
-    r"\b(?:i'?m|i am|aged?|age:?)\s*(\d{1,3})\b(?!\s*(?:%|percent|months?|weeks?|days?|years? ago|mm|cm))"
-    r"|\b(\d{1,3})\s*(?:-|\s)?(?:years?|yrs?)[- ]old\b|\b(\d{1,3})\s*(?:yo|y/o)\b"
-    r"|(?:我|今年|年龄)\s*(\d{1,3})\s*岁|(\d{1,3})\s*岁(?:了|的(?:男|女))",
-    re.IGNORECASE)
-_FEMALE = re.compile(r"\b(?:i'?m|i am)\b[^.?!]{0,16}?\b(?:woman|female|girl|lady)\b|我是女|女，|女,", re.IGNORECASE)
-_MALE = re.compile(r"\b(?:i'?m|i am)\b[^.?!]{0,16}?\b(?:man|male|guy|boy)\b|我是男|男，|男,", re.IGNORECASE)
 
 SEXES = ("male", "female")
 MAX_HISTORY_CHARS = 1000
@@ -208,7 +201,7 @@ def normalise_site(text: str) -> str | None:
     for site, aliases in _SITE_ALIASES.items():
         if value in aliases:
             return site
-    return None
+    return read_site(text)  # "left forearm", "脚底": the most specific place the words name
 
 
 def _negated(before: str) -> bool:
@@ -292,18 +285,8 @@ def read_patient(text: str | None) -> PatientInfo:
     text = to_simplified(raw)  # Traditional Chinese reads with the same patterns; the person's words are kept as written
     if not text.strip():
         return PatientInfo()
-    age = None
-    if m := _AGE.search(text):
-        value = float(next(g for g in m.groups() if g))
-        age = value if 0 <= value <= 120 else None
-    sex = "female" if _FEMALE.search(text) else "male" if _MALE.search(text) else None
-    site = None
-    # "on the back of his hand" is the hand: the word after "of" names the site then.
-    if m := re.search(r"\b(?:on|at) (?:my|the|his|her) ((?:upper |lower )?\w+)(?: of (?:my|the|his|her|your) (\w+))?",
-                      text, re.IGNORECASE):
-        site = normalise_site(m.group(2) or m.group(1))
-    if site is None and (m := re.search(r"(?:长在|在我?的?)(\w{1,3}?)(?:上|部)", text)):
-        site = normalise_site(m.group(1))
+    age, sex = read_age_sex(text)
+    site = read_site(text)
     signs = history_signs(text)
     return PatientInfo(age=age, sex=sex, site=site, history=signs, history_text=raw.strip() if signs else "")
 
