@@ -73,7 +73,11 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
             learned = history_reading(given.history_text).history
             given = given.model_copy(update={"history": [s for s in HISTORY_SIGNS if s in given.history or s in learned]})
         patient = patient.merged(given)  # type: ignore[arg-type]
-    patient = patient.merged(history_reading(question))
+    said = history_reading(question)
+    if intent.kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES):
+        # "only women over 50 on the back" describes the cases wanted, not the person: their signs only
+        said = PatientInfo(history=said.history, history_text=said.history_text)
+    patient = patient.merged(said)
     if patient != before:
         update["patient"] = patient
         if not new_image and state.get("prediction") is not None:

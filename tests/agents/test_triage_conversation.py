@@ -221,6 +221,18 @@ def test_a_sign_the_phrase_rules_miss_is_read_by_the_learned_reader_and_escalate
     assert SIGN_NAMES[sign][lang] in turn.answer
 
 
+def test_case_filters_describe_the_cases_not_the_person(consult, low_tier_naevus):
+    """"Only female patients over 60 with lesions on the back" filters the cases; it does not make the person a woman of
+    60 with a lesion on the back. Said of themselves ("I'm 62, male"), the same words are the person's."""
+    consult.ask("filters-not-me", "What is this?", image=low_tier_naevus.image_path)
+    turn = consult.ask("filters-not-me", "show me only female cases over 60 on the back")
+    assert turn.intent == "case_filter" and turn.similar_cases
+    said = turn.patient or {}
+    assert said.get("sex") is None and said.get("age") is None and said.get("site") is None
+    me = consult.ask("filters-not-me", "I'm 62, male, and it's on my back")
+    assert (me.patient["age"], me.patient["sex"], me.patient["site"]) == (62, "male", "back")
+
+
 def test_the_history_field_is_read_like_a_message(consult, low_tier_naevus):
     """Free text in the "Patient details" history field (or `ask --history`) gets the learned reader too."""
     from knowledge.patient import patient_from_fields
