@@ -369,32 +369,30 @@ def history_reading(text: str | None, use_model: bool = True) -> PatientInfo:
     return said.model_copy(update={"history": signs, "history_text": raw.strip()})
 
 
-def _history_model():
-    """The shipped history reader, or None (with a warning once) when its artifact is missing."""
+def _optional(load, fallback: str):
+    """A shipped text model from ``load()``, or None (with a warning) when its artifact is missing: the phrase rules
+    then do its job (``fallback`` says so)."""
     from knowledge.artifacts import ArtifactError
-    from models.history import load_history_model
 
     try:
-        return load_history_model()
+        return load()
     except ArtifactError as exc:
         import warnings
 
-        warnings.warn(f"history reader unavailable, using the phrase rules alone: {exc}", stacklevel=3)
+        warnings.warn(f"{fallback}: {exc}", stacklevel=3)
         return None
+
+
+def _history_model():
+    from models.history import load_history_model
+
+    return _optional(load_history_model, "history reader unavailable, using the phrase rules alone")
 
 
 def _intent_model():
-    """The shipped intent model, or None (with a warning once) when its artifact is missing."""
-    from knowledge.artifacts import ArtifactError
     from models.intent import load_intent_model
 
-    try:
-        return load_intent_model()
-    except ArtifactError as exc:
-        import warnings
-
-        warnings.warn(f"intent model unavailable, using the phrase rules: {exc}", stacklevel=3)
-        return None
+    return _optional(load_intent_model, "intent model unavailable, using the phrase rules")
 
 
 def rule_intent(text: str) -> str:

@@ -1,4 +1,4 @@
-"""What every trainer shares: checkpoint files and the learning-rate schedule.
+"""What every trainer shares: checkpoint files, the learning-rate schedule, labelled text files.
 
 Checkpoints: a trainer keeps one dict of whatever it needs to resume (tensors, optimiser and
 scheduler states, progress, history) and writes it whole with ``write_checkpoint``, atomically,
@@ -16,9 +16,11 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from knowledge.artifacts import atomic_write_bytes
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import torch  # imported where used: the Qwen2-VL trainer imports this module before it needs torch
@@ -53,3 +55,28 @@ def set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], scale: float
     """Every parameter group's rate to ``scale`` times its base rate."""
     for group, lr in zip(optimizer.param_groups, base_lrs):
         group["lr"] = lr * scale
+
+
+def read_labelled(path: Path, what: str, parse: Callable[[dict], tuple[T | None, list[str]]]) -> list[T]:
+    """A YAML list of labelled items (the intent and history trainers' files): each item with a non-empty 'text' goes
+    through ``parse`` (the record, or None, and its problems); every problem is named with its item, all at once."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the labelled {what} ({exc})") from None
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"{path}: expected a non-empty YAML list of {what}")
+    out, problems = [], []
+    for i, item in enumerate(raw, start=1):
+        if not isinstance(item, dict) or not str(item.get("text", "")).strip():
+            problems.append(f"item {i}: needs a non-empty 'text'")
+            continue
+        record, found = parse(item)
+        problems += [f"item {i}: {p}" for p in found]
+        if record is not None:
+            out.append(record)
+    if problems:
+        raise ValueError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+    return out

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import yaml
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, staging_dir, write_manifest
 from knowledge.patient import history_signs
 from knowledge.settings import REPO_ROOT, get_settings
 from models.history import ARTIFACT_NAME, SIGNS, HistoryModel, prepared
 from models.intent import TextFeatures, sentence_vectors
+from training.common import read_labelled
 
 HISTORY_DATA = REPO_ROOT / "evals" / "data"
 TRAIN_FILES = tuple(HISTORY_DATA / name for name in ("history_train_a.yaml", "history_train_b.yaml",
@@ -58,27 +58,14 @@ class LabelledMessage:
 
 def read_messages(path: Path) -> list[LabelledMessage]:
     """A YAML list of {text, lang, signs}; every problem is named with its item."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the labelled messages ({exc})") from None
-    if not isinstance(raw, list) or not raw:
-        raise ValueError(f"{path}: expected a non-empty YAML list of messages")
-    out, problems = [], []
-    for i, item in enumerate(raw, start=1):
-        if not isinstance(item, dict) or not str(item.get("text", "")).strip():
-            problems.append(f"item {i}: needs a non-empty 'text'")
-            continue
+    def parse(item: dict) -> tuple[LabelledMessage | None, list[str]]:
         signs = item.get("signs")
-        if not isinstance(signs, list) or (unknown := [s for s in signs if s not in SIGNS]):
-            problems.append(f"item {i}: signs must be a list of {', '.join(SIGNS)}, got {signs!r}")
-            continue
-        if item.get("lang") not in LANGS:
-            problems.append(f"item {i}: lang {item.get('lang')!r} is not one of {', '.join(LANGS)}")
-        out.append(LabelledMessage(str(item["text"]), item.get("lang"), tuple(s for s in SIGNS if s in signs)))
-    if problems:
-        raise ValueError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
-    return out
+        if not isinstance(signs, list) or any(s not in SIGNS for s in signs):
+            return None, [f"signs must be a list of {', '.join(SIGNS)}, got {signs!r}"]
+        problems = [] if item.get("lang") in LANGS else [f"lang {item.get('lang')!r} is not one of {', '.join(LANGS)}"]
+        return LabelledMessage(str(item["text"]), item.get("lang"), tuple(s for s in SIGNS if s in signs)), problems
+
+    return read_labelled(path, "messages", parse)
 
 
 def _labels(messages: Sequence[LabelledMessage]) -> np.ndarray:

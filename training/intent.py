@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import yaml
 
 from knowledge.artifacts import Manifest, atomic_replace_dir, staging_dir, write_manifest
 from knowledge.calibration import sensitivity_threshold
 from knowledge.settings import REPO_ROOT, get_settings
+from training.common import read_labelled
 from models.intent import INTENTS, IntentModel, TextFeatures, sentence_vectors
 
 INTENT_DATA = REPO_ROOT / "evals" / "data" / "intents"
@@ -53,25 +53,15 @@ class LabelledQuestion:
 
 def read_questions(path: Path) -> list[LabelledQuestion]:
     """A YAML list of {text, intent, lang, reassurance}; every problem is named with its item."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the labelled questions ({exc})") from None
-    if not isinstance(raw, list) or not raw:
-        raise ValueError(f"{path}: expected a non-empty YAML list of questions")
-    out, problems = [], []
-    for i, item in enumerate(raw, start=1):
-        if not isinstance(item, dict) or not str(item.get("text", "")).strip():
-            problems.append(f"item {i}: needs a non-empty 'text'")
-            continue
+    def parse(item: dict) -> tuple[LabelledQuestion, list[str]]:
+        problems = []
         if item.get("intent") not in INTENTS:
-            problems.append(f"item {i}: intent {item.get('intent')!r} is not one of {', '.join(INTENTS)}")
+            problems.append(f"intent {item.get('intent')!r} is not one of {', '.join(INTENTS)}")
         if item.get("lang") not in LANGS:
-            problems.append(f"item {i}: lang {item.get('lang')!r} is not one of {', '.join(LANGS)}")
-        out.append(LabelledQuestion(str(item["text"]), item.get("intent"), item.get("lang"), bool(item.get("reassurance"))))
-    if problems:
-        raise ValueError(f"{path}: {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
-    return out
+            problems.append(f"lang {item.get('lang')!r} is not one of {', '.join(LANGS)}")
+        return LabelledQuestion(str(item["text"]), item.get("intent"), item.get("lang"), bool(item.get("reassurance"))), problems
+
+    return read_labelled(path, "questions", parse)
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray, c: float, seed: int, binary: bool = False):

@@ -253,21 +253,6 @@ def test_train_intent_on_a_small_labelled_set_writes_a_model_that_reads_question
     assert refused.returncode == 2 and "gossip" in refused.stderr and "Traceback" not in refused.stderr
 
 
-def test_the_shipped_intent_model_was_trained_on_every_training_file_as_they_are_now(tmp_path):
-    import shutil
-
-    from knowledge.settings import get_settings
-    from training.intent import intent_staleness
-
-    assert intent_staleness() == [], "artifacts/intent is stale: run `dermagraph build` (or `dermagraph train intent`)"
-    copy = tmp_path / "intent"
-    shutil.copytree(get_settings().artifacts_dir / "intent", copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    manifest["data_fingerprint"] = "0" * 16  # as if a training file had changed since
-    (copy / "manifest.json").write_text(json.dumps(manifest))
-    assert intent_staleness(copy) != []
-
-
 def test_train_history_on_a_small_labelled_set_writes_a_reader_and_refuses_bad_labels(tmp_path):
     """The learned history reader trains from labelled messages (one of the shipped training sets, cut down), writes
     its thresholds and CV figures, reads messages back; a label that is no sign, or the held-out set, is refused."""
@@ -297,16 +282,20 @@ def test_train_history_on_a_small_labelled_set_writes_a_reader_and_refuses_bad_l
     assert held.returncode == 2 and "held-out" in held.stderr
 
 
-def test_the_shipped_history_reader_was_trained_on_every_training_file_as_they_are_now(tmp_path):
+@pytest.mark.parametrize("name, module", [("intent", "training.intent:intent_staleness"),
+                                          ("history", "training.history:history_staleness")])
+def test_the_shipped_text_models_were_trained_on_every_training_file_as_they_are_now(tmp_path, name, module):
+    import importlib
     import shutil
 
     from knowledge.settings import get_settings
-    from training.history import history_staleness
 
-    assert history_staleness() == [], "artifacts/history is stale: run `dermagraph build` (or `dermagraph train history`)"
-    copy = tmp_path / "history"
-    shutil.copytree(get_settings().artifacts_dir / "history", copy)
+    path, fn = module.split(":")
+    staleness = getattr(importlib.import_module(path), fn)
+    assert staleness() == [], f"artifacts/{name} is stale: run `dermagraph build` (or `dermagraph train {name}`)"
+    copy = tmp_path / name
+    shutil.copytree(get_settings().artifacts_dir / name, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["data_fingerprint"] = "0" * 16  # as if a training file had changed since
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    assert history_staleness(copy) != []
+    assert staleness(copy) != []
