@@ -358,7 +358,7 @@ def history_reading(text: str | None, use_model: bool = True) -> PatientInfo:
     signs, which know negation, questions and other people's lesions) with the signs the learned reader finds added
     (models/history.py: indirect wordings the rules miss). The rules alone when its artifact is missing."""
     said = read_patient(text)
-    raw = (text or "")[:MAX_HISTORY_CHARS]
+    raw = (text or "")[:MAX_HISTORY_CHARS].strip()  # as the intent model reads it: one MiniLM vector serves both
     model = _history_model() if use_model and raw.strip() else None
     if model is None:
         return said
