@@ -142,6 +142,14 @@ def lite2_robust_bn_member_config() -> FinetuneConfig:
     return lite2_robust_member_config().with_model(adapt_trunk_bn=True)
 
 
+def lesion_lite2_member_config() -> FinetuneConfig:
+    """The lesion-centred member on ``lite2_robust``'s tower and recipe (Lite2, stem and first five blocks frozen at
+    ImageNet's, phone-photo degradations) instead of a second Lite0: a member that differs from the whole-image
+    Lite0 in its view, its architecture and its low-level features at once. 8 epochs (the Lite0 runs plateaued
+    from epoch 5-6)."""
+    return replace(lite2_robust_member_config().with_model(lesion_margin=0.25), epochs=8)
+
+
 def full_robust_config() -> FinetuneConfig:
     """The whole-image Lite0 encoder (``full``) trained also on phone-photo degradations, as ``lite2_robust`` was:
     the shipped ``full`` member loses the most under JPEG and exposure (val, docs/encoder.md)."""
@@ -156,7 +164,8 @@ def full_256_member_config() -> FinetuneConfig:
 
 
 RECIPES: dict[str, Callable[[], TrainConfig | FinetuneConfig]] = {
-    "fast": TrainConfig, "full": FinetuneConfig, "full_256": full_256_member_config, "full_robust": full_robust_config, "lesion": LesionViewConfig, "lite2": lite2_member_config,
+    "fast": TrainConfig, "full": FinetuneConfig, "full_256": full_256_member_config, "full_robust": full_robust_config, "lesion": LesionViewConfig,
+    "lesion_lite2": lesion_lite2_member_config, "lite2": lite2_member_config,
     "lite2_partial": lite2_partial_member_config, "lite2_robust": lite2_robust_member_config,
     "lite2_robust_bn": lite2_robust_bn_member_config}
 # The recipe `dermagraph train encoder` and `dermagraph build` use unless told otherwise: the shipped

@@ -21,7 +21,7 @@ def train_encoder_command(
     recipe: Optional[str] = typer.Option(None, "--recipe", help="full (whole network, ~2 h on 2 cores), lesion (the "
                                          "ensemble's lesion-view member), lite2_robust (its Lite2 member), fast "
                                          "(cached trunk, top blocks only, ~20 min), or an experimental recipe of "
-                                         "docs/encoder.md (full_robust, lite2, lite2_partial, lite2_robust_bn); "
+                                         "docs/encoder.md (full_robust, lesion_lite2, lite2, lite2_partial, lite2_robust_bn); "
                                          "default: the shipped artifact's."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or cuda:N (the full recipe)."),
     text_steps: Optional[int] = typer.Option(None, "--text-steps", help="CLIP steps of the text side (default: the "
