@@ -14,19 +14,16 @@ The artifact is plain arrays and JSON: nothing is unpickled.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from knowledge.artifacts import ArtifactError, read_manifest
+from knowledge.artifacts import ArtifactError
 from knowledge.patient import HISTORY_SIGNS
-from knowledge.settings import get_settings
 from knowledge.tokenize import to_simplified
-from models.intent import TextFeatures, sentence_vectors
+from models.text_features import TextFeatures, artifact_loader, read_text_model, save_text_model, sentence_vectors
 
 SIGNS: tuple[str, ...] = tuple(HISTORY_SIGNS)
 ARTIFACT_NAME = "history"
@@ -59,41 +56,18 @@ class HistoryModel:
         return [[s for s, p, t in zip(self.labels, row, self.thresholds) if p >= t] for row in self.scores(texts)]
 
     # --- artifact -----------------------------------------------------------------------------
-    WEIGHTS = "weights.npz"
-    VOCAB = "vocab.json"
-
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / self.WEIGHTS, idf=self.features.idf, coef=self.coef.astype(np.float32),
-                            intercept=self.intercept.astype(np.float32), thresholds=self.thresholds.astype(np.float32))
-        grams = [g for g, _ in sorted(self.features.vocab.items(), key=lambda kv: kv[1])]
-        (folder / self.VOCAB).write_text(json.dumps({"grams": grams, "labels": list(self.labels),
-                                                     "embed_weight": self.embed_weight}, ensure_ascii=False), encoding="utf-8")
+        save_text_model(folder, self.features, {"coef": self.coef, "intercept": self.intercept, "thresholds": self.thresholds},
+                        {"labels": list(self.labels), "embed_weight": self.embed_weight})
 
     @classmethod
     def load(cls, folder: Path) -> "HistoryModel":
-        weights, vocab_file = folder / cls.WEIGHTS, folder / cls.VOCAB
-        if not weights.is_file() or not vocab_file.is_file():
-            raise ArtifactError(f"{folder}: no history model; build it with `dermagraph train history`")
-        meta = json.loads(vocab_file.read_text(encoding="utf-8"))
+        features, arrays, meta = read_text_model(folder, "history model", "dermagraph train history")
         if tuple(meta["labels"]) != SIGNS:
             raise ArtifactError(f"{folder}: the history model reads {meta['labels']}, this code knows {list(SIGNS)}; "
                                 "retrain it with `dermagraph train history`")
-        arrays = np.load(weights, allow_pickle=False)
-        features = TextFeatures({g: i for i, g in enumerate(meta["grams"])}, arrays["idf"])
         return cls(features, float(meta["embed_weight"]), arrays["coef"], arrays["intercept"], arrays["thresholds"],
                    tuple(meta["labels"]))
 
 
-def default_artifact_dir() -> Path:
-    return get_settings().artifacts_dir / ARTIFACT_NAME
-
-
-@lru_cache(maxsize=2)
-def _load(folder: Path) -> HistoryModel:
-    read_manifest(folder)  # a clear error when the artifact is missing
-    return HistoryModel.load(folder)
-
-
-def load_history_model(folder: Path | None = None) -> HistoryModel:
-    return _load((Path(folder) if folder is not None else default_artifact_dir()).resolve())
+load_history_model = artifact_loader(ARTIFACT_NAME, HistoryModel.load)

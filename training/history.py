@@ -30,7 +30,7 @@ from knowledge.artifacts import Manifest, atomic_replace_dir, staging_dir, write
 from knowledge.patient import history_signs
 from knowledge.settings import REPO_ROOT, get_settings
 from models.history import ARTIFACT_NAME, SIGNS, HistoryModel, prepared
-from models.intent import TextFeatures, sentence_vectors
+from models.text_features import TextFeatures, sentence_vectors
 from training.common import read_labelled
 
 HISTORY_DATA = REPO_ROOT / "evals" / "data"

@@ -22,7 +22,8 @@ from knowledge.artifacts import Manifest, atomic_replace_dir, staging_dir, write
 from knowledge.calibration import sensitivity_threshold
 from knowledge.settings import REPO_ROOT, get_settings
 from training.common import read_labelled
-from models.intent import INTENTS, IntentModel, TextFeatures, sentence_vectors
+from models.intent import INTENTS, IntentModel
+from models.text_features import TextFeatures, sentence_vectors
 
 INTENT_DATA = REPO_ROOT / "evals" / "data" / "intents"
 # Three training sets by three writers (each blind to the others and to the model; the third fills the "next steps"

@@ -246,20 +246,20 @@ def test_the_history_field_is_read_like_a_message(consult, low_tier_naevus):
 def test_without_the_learned_reader_the_phrase_rules_still_read_history(tmp_path, monkeypatch):
     """A missing history artifact is a warning and the rules' reading, never a failed turn."""
     from agents.intents import history_reading
-    from models.history import _load
+    from models.history import load_history_model
 
     monkeypatch.setenv("DERMAGRAPH_ARTIFACTS", str(tmp_path / "none"))
     from knowledge.settings import get_settings
 
     get_settings.cache_clear()
-    _load.cache_clear()
+    load_history_model.cache_clear()
     try:
         with pytest.warns(UserWarning, match="history reader unavailable"):
             said = history_reading("it bled last week. It was 3 mm in spring and it's 7 mm now.")
         assert said.history == ["bleeding"]  # the rules' sign; the sizes need the learned reader
     finally:
         get_settings.cache_clear()
-        _load.cache_clear()
+        load_history_model.cache_clear()
 
 
 def test_patient_fields_reach_the_rule_and_are_shown_back(consult, low_tier_naevus):
