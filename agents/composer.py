@@ -23,7 +23,7 @@ from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
 from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
-                              MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SUN_PROTECTION_ONLY, WARNING_SIGNS, photo_corrected,
+                              MISS_RATE, OTHER_LESION, PLAIN_CLASS, PLAIN_LEAD, PLAIN_LEAD_LESION, PLAIN_NAMED, PLAIN_TIER, PLAIN_WORDS, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SUN_PROTECTION_ONLY, WARNING_SIGNS, photo_corrected,
                               reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
@@ -280,6 +280,18 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
         b.policy(HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang))))
 
 
+def _add_plain_words(b: _Builder, inp: ComposeInput) -> None:
+    """The most likely class and what the tier asks, in everyday words (knowledge.advice.PLAIN_*)."""
+    p = inp.prediction
+    assert p is not None
+    named = [c for c in inp.intent.classes if c != p.label and c in PLAIN_CLASS]
+    for code in named:  # "what does seborrhoeic keratosis mean, in simple words?": that class first
+        b.policy(PLAIN_NAMED[b.lang].format(name=display_name(code, b.lang), what=PLAIN_CLASS[code][b.lang]))
+    tier = PLAIN_TIER[inp.risk][b.lang] if inp.risk is not None else ""
+    lead = (PLAIN_LEAD_LESION if named else PLAIN_LEAD)[b.lang]
+    b.fact(PLAIN_WORDS[b.lang].format(lead=lead, what=PLAIN_CLASS[p.label][b.lang], tier=tier), "P")
+
+
 def _add_outside_classes(b: _Builder, inp: ComposeInput) -> None:
     """A question naming a condition that is none of the seven classes ("why not eczema?"): the tool cannot tell."""
     if inp.intent.other_conditions:
@@ -333,10 +345,7 @@ def _add_advice(b: _Builder, inp: ComposeInput) -> None:
         return
     _add_side_questions(b, inp)
     t = inp.current_triage()
-    if inp.risk == RiskTier.SOON and t is not None and t.sooner:
-        b.policy(T["bcc_sooner_advice"][b.lang])  # one timeframe: the earlier one, not routine-then-sooner
-    else:
-        b.policy(tier_advice(inp.risk, b.lang))
+    b.policy(tier_advice(inp.risk, b.lang, t.suspected, t.sooner) if t is not None else tier_advice(inp.risk, b.lang))
     if (inp.risk == RiskTier.LOW and t is not None and t.checklist_score is not None and t.checklist_cutoff is not None
             and 0 < t.checklist_score == t.checklist_cutoff - 1):
         # One point short of escalating: a low tier must not read as "nothing was seen".
@@ -556,6 +565,8 @@ def compose(inp: ComposeInput) -> Answer:
     diagnostic = False
     focus = p.label if p is not None else (inp.intent.classes[0] if inp.intent.classes else None)
     terms = _query_terms(inp, [c for c in [*inp.intent.classes, focus] if c])
+    if inp.intent.other_lesion and p is not None:  # "and the one on my ear?": said first, before this lesion's answer
+        b.policy(OTHER_LESION[lang])
 
     if inp.intake is not None and not inp.intake.accepted and kind == IntentKind.ASSESS:
         b.policy(render("refused", lang, reason=(inp.intake.reason_zh if lang == "zh" else inp.intake.reason) or "?"))
@@ -573,8 +584,19 @@ def compose(inp: ComposeInput) -> Answer:
             _add_advice(b, inp)
         else:
             b.policy(WARNING_SIGNS[lang])
+    elif inp.intent.plain and p is not None and kind not in (IntentKind.ASSESS, IntentKind.PUSHBACK, IntentKind.CASE_FILTER,
+                                                             IntentKind.MORE_CASES):
+        # "In simpler words, please": the answer in everyday words first, then the estimate and tier it rests on, the
+        # advice; no measurements or quotes.
+        diagnostic = True
+        _add_plain_words(b, inp)
+        _add_lesion_header(b, inp)
+        _add_reassurance_guard(b, inp)
+        _add_advice(b, inp)
     elif kind == IntentKind.ASSESS and p is not None:
         diagnostic = True
+        if inp.intent.plain:
+            _add_plain_words(b, inp)
         _add_lesion_header(b, inp, first=True)
         _add_features(b, inp.features)
         _add_case_summary(b, inp.cases[:per_page], p.label, inp.case_filters)

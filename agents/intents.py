@@ -23,7 +23,9 @@ from pydantic import BaseModel, Field
 from knowledge.cases import CaseFilters  # noqa: F401  (also imported from here by consultations saved before the move)
 from knowledge.tokenize import to_simplified
 from knowledge.glossary import class_mentions, outside_conditions
-from knowledge.patient import HISTORY_SIGNS, MAX_HISTORY_CHARS, PatientInfo, read_patient
+from knowledge.settings import get_settings
+from knowledge.patient import (HISTORY_SIGNS, MAX_HISTORY_CHARS, PatientInfo, about_this_lesion, mentions_other_lesion,
+                               read_patient)
 from knowledge.taxonomy import BODY_SITES, CONFIRMATIONS
 
 from agents.language import detect_language
@@ -58,6 +60,8 @@ class TurnIntent(BaseModel):
     removal_elsewhere: bool = False  # having it removed by a clinic or a beauty salon (laser, freezing, excision)
     delay: bool = False  # skipping or putting off the examination
     sun_only: bool = False  # sun protection offered instead of the examination
+    other_lesion: bool = False  # it (also) asks about another lesion than the one assessed ("and the one on my ear?")
+    plain: bool = False  # asks for plainer or shorter words ("in simple words", "说简单点", "讲给我老公听", "in one sentence")
     cost: bool = False  # what an examination or biopsy costs
     other_conditions: list[str] = Field(default_factory=list)  # conditions outside the seven classes it names ("eczema")
     traditional: bool = False  # written in Traditional Chinese (the thread's earlier turns count): answered in it
@@ -65,6 +69,18 @@ class TurnIntent(BaseModel):
 
 def _rx(*patterns: str) -> re.Pattern[str]:
     return re.compile("|".join(patterns), re.IGNORECASE)
+
+
+_PLAIN = _rx(
+    r"\b(?:simpler|simple|plain|plainer|everyday|normal|easy|easier|non-?medical|lay(?:man'?s)?|layperson'?s?) "
+    r"(?:words|terms|english|language|version|explanation|way)\b",
+    r"\bin (?:one|a single|a few|two) (?:sentence|line|word)s?\b", r"\b(?:keep it|make it|be) (?:short|brief|simple)\b",
+    r"\b(?:short|shorter|quick|brief) (?:version|answer|summary)\b", r"\btl;?dr\b", r"\beli5\b", r"\bexplain (?:it )?like\b",
+    r"\bnot (?:good|great) with (?:the )?(?:medical|technical|science)", r"\b(?:patient|lay|kid|child)-?friendly\b",
+    r"\bwhat does (?:all )?(?:that|this) mean for me\b", r"\b(?:dumb|break) (?:it|that|this) down\b",
+    r"简单(?:点|一点|些|一些|地|的话|说|讲|来说|的说法)", r"(?:说|讲)(?:得)?简单", r"通俗", r"白话", r"说人话", r"(?:看|听)不懂",
+    r"简短", r"短一点", r"一句话", r"(?:讲|说|解释)给.{1,6}听", r"易懂", r"浅显", r"不懂(?:医学|专业)",
+)
 
 
 _DIFFERENTIAL = _rx(
@@ -193,6 +209,8 @@ _PUSHBACK = _rx(
     r"\b(?:benign|harmless|fine|ok|okay|nothing|normal|safe)\b,? (?:right|isn'?t it|correct|yes|surely|innit)\b",
     r"\bit (?:looks|seems|is obviously|is clearly) (?:fine|normal|harmless|benign|ok|okay)\b",
     r"\bi (?:don'?t|do not) (?:think|believe) (?:it'?s|it is|this is) (?:cancer|serious|dangerous|malignant|melanoma|anything)\b",
+    r"\bno way (?:that )?(?:it'?s|it is|this is|that'?s|it could be)\b", r"\b(?:can'?t|cannot|couldn'?t) (?:possibly )?be "
+    r"(?:a )?(?:cancer|melanoma|malignant|serious|anything bad)\b",
     r"医生.{0,10}(?:说|讲|觉得|认为)", r"(?:朋友|妈妈|我妈|家人|老公|老婆|同事|别人|大家|药店|美容院).{0,10}(?:说|讲|觉得|认为).{0,12}(?:没事|没问题|良性|正常|不要紧|普通|不是癌|不用管|无所谓|没关系)",
     r"长了.{0,4}(?:很多|好多|几十|十几|好几|二十|三十|多)年", r"从小就有", r"一直都有", r"生下来就有", r"出生就有",
     r"(?:就|只)是.{0,2}(?:个|颗|一颗|一个)?(?:普通的?|正常的?)?(?:痣|雀斑|胎记)", r"你就说", r"承认", r"确认.{0,6}良性",
@@ -308,6 +326,10 @@ _REASSURANCE = _rx(
 )
 
 
+# Intents answered with a fixed text (never agree it is benign; never remove it yourself) whatever else was asked.
+_FIXED_ANSWERS = (IntentKind.PUSHBACK, IntentKind.SELF_TREAT)
+
+
 def read_turn(question: str | None, new_image: bool, language: str | None = None, use_model: bool = True) -> TurnIntent:
     """Classify a turn. A new image always means a full assessment, whatever the words."""
     text = to_simplified((question or "").strip())  # Traditional Chinese is read by the same rules and model
@@ -320,7 +342,8 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
     def intent(kind: IntentKind, **kw: object) -> TurnIntent:
         return TurnIntent(kind=kind, language=lang, classes=classes, question=text, reassurance=reassurance,  # type: ignore[arg-type]
                           self_treatment=self_treatment, removal_elsewhere=elsewhere, delay=bool(_DELAY.search(text)),
-                          sun_only=bool(_SUN_ONLY.search(text)), cost=bool(_COST.search(text)), other_conditions=outside_conditions(text, lang), **kw)
+                          sun_only=bool(_SUN_ONLY.search(text)), cost=bool(_COST.search(text)), other_conditions=outside_conditions(text, lang),
+                          other_lesion=not new_image and mentions_other_lesion(text), plain=bool(_PLAIN.search(text)), **kw)
 
     if new_image:
         # Filters only when the words are about the cases ("show me women's cases"), never "I'm 45".
@@ -334,6 +357,14 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
         predicted = model.predict_one(text)
         kind = IntentKind(predicted.intent)
         reassurance = reassurance or predicted.reassurance
+        if predicted.confidence < get_settings().fixed_answer_min_confidence:  # the model unsure: the rules decide
+            ruled = IntentKind(rule_intent(text))  # whether the fixed answers (never agree it is benign; never remove
+            if ruled in _FIXED_ANSWERS:            # it yourself) are given
+                kind = ruled
+            elif kind in _FIXED_ANSWERS:
+                kind = IntentKind.GENERAL  # a fixed text that ignores the words is worse than an answer from them
+        if kind == IntentKind.PUSHBACK and _PLAIN.search(text) and rule_intent(text) != kind.value:
+            kind = IntentKind.GENERAL  # "说人话，我看不懂" asks for plainer words (the guard still comes with them)
     if self_treatment:  # safety override: always the clear no (removal elsewhere is answered beside any intent)
         kind = IntentKind.SELF_TREAT
     if kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES):
@@ -348,9 +379,22 @@ def _is_removal_elsewhere(text: str) -> bool:
     return bool(_REMOVAL.search(text) and _ELSEWHERE.search(text) and not _BY_SELF.search(text))
 
 
+# An accident told as history ("it bled when I scratched it", "洗脸的时候蹭破了") is not a plan to treat it, unless a
+# request comes with it ("I scratched it, can I put a cream on?").
+_ACCIDENT = _rx(r"\bwhen (?:i|i'?ve|i was) (?:\w+ )?(?:scratch|shav|pick|cut|nick|catch|caught|rub|bump|knock|dr(?:y|ie))\w*",
+                r"\b(?:scratched|nicked|caught|bumped|knocked|snagged) (?:it|the (?:mole|spot|lesion|top))\b(?! off)",
+                r"\b(?:accidentally|by accident|by mistake)\b", r"不小心", r"(?:挠|抓|刮|蹭|碰|擦)破", r"(?:挠|抓|刮|蹭|碰)到")
+_REQUEST = _rx(r"\b(?:can|could|should|shall|may) (?:i|we|you)\b", r"\bhow (?:do|can|should) i\b", r"\b(?:want|going|plan(?:ning)?) to\b",
+               r"\bis it (?:ok|okay|safe|fine) to\b", r"能不能", r"可不可以", r"可以", r"能否", r"行不行", r"想", r"打算", r"怎么(?:弄|处理|去)")
+
+
 def _is_self_treatment(text: str) -> bool:
     """A clinician named is someone else treating it, unless the words are about avoiding one ("不想去医院，有没有药膏")."""
-    return bool(_SELF_TREAT.search(text) or (_SELF_AIMED.search(text) and (not _CLINICIAN.search(text) or _DELAY.search(text))))
+    if _SELF_TREAT.search(text):
+        return True
+    if _ACCIDENT.search(text) and not _REQUEST.search(text):
+        return False
+    return bool(_SELF_AIMED.search(text) and (not _CLINICIAN.search(text) or _DELAY.search(text)))
 
 
 def history_reading(text: str | None, use_model: bool = True) -> PatientInfo:
@@ -359,6 +403,8 @@ def history_reading(text: str | None, use_model: bool = True) -> PatientInfo:
     (models/history.py: indirect wordings the rules miss). The rules alone when its artifact is missing."""
     said = read_patient(text)
     raw = (text or "")[:MAX_HISTORY_CHARS].strip()  # as the intent model reads it: one MiniLM vector serves both
+    if mentions_other_lesion(raw):  # "...and the other one on my arm bleeds": only the words about this lesion
+        raw = about_this_lesion(raw).strip()
     model = _history_model() if use_model and raw.strip() else None
     if model is None:
         return said

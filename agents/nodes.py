@@ -66,7 +66,9 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
     # new warning sign re-triages the lesion already assessed (history can only escalate).
     before = state.get("patient") or PatientInfo()
     patient = before
-    if new_image:  # the history and site were about the previous lesion; age and sex stay
+    if new_image and state.get("prediction") is not None:
+        # the history and site were about the previous lesion; age and sex stay. Told before the first image
+        # ("it bleeds, here is the photo"), they are about this one and stay.
         patient = PatientInfo(age=before.age, sex=before.sex)
     if (given := state.get("patient_input")) is not None:
         if given.history_text:  # the form's free text is read like a message: the learned reader's signs too

@@ -92,10 +92,6 @@ T: dict[str, dict[str, str]] = {
         "en": "The measured features ({criteria}) score {score} on the checklist-style score, one point under the cut-off of {cut} at which this tool raises the tier: these are features a dermatologist looks at, so showing the lesion to a doctor is reasonable even if nothing has changed.",
         "zh": "测量到的特征（{criteria}）在清单式评分中得{score}分，只比本工具提高风险等级的阈值（{cut}分）低1分：这些正是皮肤科医生会查看的特征，因此即使病变没有变化，请医生看一看也是合理的。",
     },
-    "bcc_sooner_advice": {
-        "en": "Have it examined by a dermatologist, and sooner than a routine referral: a suspected basal cell carcinoma on the face, or one that bleeds, is better treated early, and NICE NG12 allows a suspected-cancer (two-week) referral when a lesion's site or size means a delay could matter; ask your doctor for that.",
-        "zh": "请由皮肤科医生检查，并且要比常规转诊更早：面部或出血的疑似基底细胞癌宜早处理；当病变的部位或大小使延误可能造成影响时，NICE NG12 允许按疑似癌症通道（两周内）转诊，请向医生提出。",
-    },
     "features": {
         "en": "**Measured on the image:** {statements}.",
         "zh": "**图像测量结果**：{statements}。",

@@ -25,7 +25,7 @@ from knowledge.images import open_image
 MARKER = re.compile(r"\[(P|F|C\d+|K\d+)\]")
 # The composer's policy and prompt sentences (agents/composer.py: b.policy / b.prompt): no citation needed.
 POLICY_TEMPLATES = ("cases_empty", "cases_page", "knowledge_missing", "pushback_confirm", "need_image",
-                    "refused", "refused_hint", "abstain_advice", "disclaimer", "general_note", "bcc_sooner_advice",
+                    "refused", "refused_hint", "abstain_advice", "disclaimer", "general_note",
                     "pushback_malignant", "pushback_no_change", "tool_cannot_see", "delay_referral", "delay_low", "cost",
                     "outside_classes")
 
@@ -84,9 +84,9 @@ class ImagePicker:
 @lru_cache(maxsize=None)
 def _policy_patterns(lang: str) -> tuple[re.Pattern[str], ...]:
     from agents.templates import T
-    from knowledge.advice import POLICY_TEXTS, TIER_ADVICE
+    from knowledge.advice import ALL_TIER_ADVICE, POLICY_TEXTS
 
-    texts = [T[key][lang] for key in POLICY_TEMPLATES if key in T] + [advice[lang] for advice in TIER_ADVICE.values()]
+    texts = [T[key][lang] for key in POLICY_TEMPLATES if key in T] + [advice[lang] for advice in ALL_TIER_ADVICE]
     texts += [policy[lang] for policy in POLICY_TEXTS]
     # A template's {placeholders} match any text.
     return tuple(re.compile(re.sub(r"\\\{[^}]*\\\}", ".*?", re.escape(t)), re.S) for t in texts)

@@ -9,6 +9,8 @@ NICE NG12 and the corpus documents that cite it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import re
 from enum import Enum
 
@@ -96,6 +98,49 @@ SUN_PROTECTION_ONLY: dict[str, str] = {
     "zh": "**只靠防晒对这个病变是不够的。** 涂防晒霜、避免晒伤和日光浴床可以降低今后患皮肤癌的风险，值得坚持；但防晒不能治疗或去除已经存在的病变，也无法说明它是不是皮肤癌：仍需要按这里说的去检查。",
 }
 
+# A follow-up about another lesion than the one in the image ("there's another one on my ear, is that serious?").
+OTHER_LESION: dict[str, str] = {
+    "en": "**I can only assess the lesion in the image you uploaded**, so I cannot say anything about the other one. Upload a dermoscopy photo of it (that starts a new assessment, of that lesion) or, better, show it to the doctor at the same visit, especially if it is new, changing, bleeding, itching or unlike your other moles.",
+    "zh": "**我只能评估您上传的图像中的这个病变**，对另一个病变无法作出任何判断。您可以上传它的皮肤镜照片（这会开始一次针对该病变的新评估），更好的做法是就诊时请医生一并检查，尤其是当它是新出现的、正在变化、出血、瘙痒，或与您身上其他的痣看起来不一样时。",
+}
+
+# "In plain words" (asked for: "simpler words", "说简单点", "in one sentence", "讲给我老公听"): what the most likely class is
+# and what the tier asks, in everyday words, written from the corpus's overview and management documents. No class text
+# is an all-clear: each benign one says what still sends a lesion to a doctor.
+PLAIN_CLASS: dict[str, dict[str, str]] = {
+    "akiec": {"en": "a rough, scaly patch caused by years of sun (actinic keratosis), or a very early skin cancer that stays in the top layer of the skin (Bowen's disease). It is not dangerous straight away, but some turn into a skin cancer, so a doctor usually treats it",
+              "zh": "由多年日晒引起的粗糙、脱屑的斑块（光化性角化病），或只长在皮肤最表层的极早期皮肤癌（鲍温病）。它不会马上带来危险，但其中一部分会发展成皮肤癌，所以通常需要医生治疗"},
+    "bcc": {"en": "basal cell carcinoma, the most common skin cancer. It grows slowly and very rarely spreads to other parts of the body, but if it is left alone it keeps growing into the skin around it, so it should be removed; treatment usually cures it",
+            "zh": "基底细胞癌，最常见的一种皮肤癌。它长得慢，极少扩散到身体其他部位，但如果不处理会一直向周围皮肤里长，所以应该切除；经过治疗通常可以治好"},
+    "bkl": {"en": "a non-cancerous skin growth, such as a seborrhoeic keratosis (a 'stuck-on', wart-like spot common with age) or a sun spot. Some of these look very like melanoma, which is why a doctor may still want to examine one",
+            "zh": "一种非癌性的皮肤增生，例如脂溢性角化病（年纪大后常见、像“贴”在皮肤上的疣状斑）或日光斑。其中有些看起来很像黑色素瘤，所以医生可能仍要检查"},
+    "df": {"en": "a dermatofibroma: a small, firm, non-cancerous bump in the skin, often on the legs, sometimes after an insect bite or a small injury; it often dimples inward when the skin around it is pinched",
+           "zh": "皮肤纤维瘤：一种小而硬的非癌性皮肤结节，常见于腿上，有时出现在蚊虫叮咬或小外伤之后；捏起周围皮肤时它常会向内凹陷"},
+    "mel": {"en": "melanoma, a skin cancer of the cells that make skin pigment. It can spread to other parts of the body, which is why finding it early matters: found early, it is usually cured by a small operation",
+            "zh": "黑色素瘤，一种源于产生色素的细胞的皮肤癌。它可能扩散到身体其他部位，所以早发现很重要：早期发现时，通常一个小手术就能治好"},
+    "nv": {"en": "an ordinary mole (a naevus), a small cluster of pigment cells. Moles are very common and most never cause trouble, but one that is new in an adult, changes, bleeds or looks different from your other moles should be shown to a doctor",
+           "zh": "普通的痣（色素痣），是一小团色素细胞。痣非常常见，大多数一辈子都不会出问题；但成年后新长的、发生变化的、出血的，或与身上其他痣看起来不一样的痣，应请医生看看"},
+    "vasc": {"en": "a spot made of small blood vessels or of blood, such as a cherry angioma or a small bleed in the skin. These are usually not dangerous, but a red bump that grows fast or bleeds easily is usually removed to be sure what it is",
+             "zh": "由小血管或血液形成的斑点，例如樱桃状血管瘤或皮肤里的小出血。这类通常没有危险，但长得快或容易出血的红色小包一般会切除，以确定它到底是什么"},
+}
+PLAIN_TIER: dict[RiskTier, dict[str, str]] = {
+    RiskTier.LOW: {"en": "The tool found no reason to send you to a doctor now, but it cannot be sure: if the spot is new, grows, changes, bleeds or itches, have a doctor look at it.",
+                   "zh": "本工具没有找到需要您现在就去看医生的理由，但它不能确定：如果这个斑点是新长的、在变大、有变化、出血或发痒，请让医生看看。"},
+    RiskTier.CLINICIAN: {"en": "The tool suggests that a doctor looks at it in the coming weeks.",
+                         "zh": "本工具建议在接下来几周内请医生看一看。"},
+    RiskTier.SOON: {"en": "The tool suggests that a skin specialist (a dermatologist) looks at it within a few weeks.",
+                    "zh": "本工具建议在几周内请皮肤科医生看一看。"},
+    RiskTier.URGENT: {"en": "The tool cannot rule out a skin cancer, so it suggests seeing a doctor within days and asking to be seen by a skin specialist quickly.",
+                      "zh": "本工具不能排除皮肤癌，所以建议在几天内就医，并要求尽快由皮肤科医生诊治。"},
+}
+PLAIN_LEAD: dict[str, str] = {"en": "**In plain words:**", "zh": "**简单地说**："}
+PLAIN_LEAD_LESION: dict[str, str] = {"en": "**Your lesion, in plain words:**", "zh": "**您的这个病变，简单地说**："}
+PLAIN_NAMED: dict[str, str] = {"en": "**In plain words:** {name} is {what}.", "zh": "**简单地说**：{name}是指{what}。"}
+PLAIN_WORDS: dict[str, str] = {
+    "en": "{lead} the tool's best guess is that this is {what}. {tier} A photo cannot give a diagnosis; a doctor's examination can (sometimes with a small skin sample looked at under a microscope).",
+    "zh": "{lead}本工具最可能的判断是，这是{what}。{tier}照片不能给出诊断，医生的检查才能（有时需要取一小块皮肤在显微镜下看）。",
+}
+
 HISTORY_UNDERSTOOD: dict[str, str] = {
     "en": "**What you told me:** {items}.",
     "zh": "**您提供的信息**：{items}。",
@@ -138,7 +183,7 @@ PROFESSIONAL_REMOVAL: dict[str, str] = {
 }
 
 # Fixed sentences with no source to cite (what the evals count as policy rather than fact).
-POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, HISTORY_UNDERSTOOD,
+POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, OTHER_LESION, PLAIN_NAMED, HISTORY_UNDERSTOOD,
                                             CALIBRATION_POPULATION, PHOTO_CORRECTED,
                                             {lang: text.split("。" if lang == "zh" else ". ")[0] + ("。" if lang == "zh" else ".")
                                              for lang, text in CANNOT_CONFIRM_BENIGN.items()})
@@ -178,8 +223,39 @@ def tier_name(tier: RiskTier, lang: Language = "en") -> str:
     return TIER_NAMES[tier][lang]
 
 
-def tier_advice(tier: RiskTier, lang: Language = "en") -> str:
+# "See a dermatologist soon" for a suspected basal cell carcinoma on the face or bleeding: the one earlier timeframe that
+# replaces the routine-referral line (not routine-then-sooner).
+SOON_SOONER: dict[str, str] = {
+    "en": "Have it examined by a dermatologist, and sooner than a routine referral: a suspected basal cell carcinoma on the face, or one that bleeds, is better treated early, and NICE NG12 allows a suspected-cancer (two-week) referral when a lesion's site or size means a delay could matter; ask your doctor for that.",
+    "zh": "请由皮肤科医生检查，并且要比常规转诊更早：面部或出血的疑似基底细胞癌宜早处理；当病变的部位或大小使延误可能造成影响时，NICE NG12 允许按疑似癌症通道（两周内）转诊，请向医生提出。",
+}
+# ... reached otherwise than by a suspected basal cell carcinoma (warning signs told, the measured features, the malignant
+# classes together above their cut-off): the tier's timeframe without the BCC rule.
+SOON_OTHER: dict[str, str] = {
+    "en": "Have it examined by a dermatologist: ask your doctor for a referral within the next few weeks, sooner if it grows, changes, bleeds or does not heal (the reasons above are ones for which a specialist should examine a lesion; NICE NG12 and the dermoscopy checklists).",
+    "zh": "请由皮肤科医生检查：在未来几周内请医生为您转诊；若它变大、变化、出血或不愈合，应更早就诊（上面列出的理由都需要由专科医生检查病变；NICE NG12 与皮肤镜检查清单）。",
+}
+
+
+def tier_advice(tier: RiskTier, lang: Language = "en", suspected: str | None = "bcc", sooner: bool = False) -> str:
+    """The tier's advice. "See a dermatologist soon" says the BCC referral rule only for a suspected basal cell carcinoma
+    (``suspected``: the triage's), the earlier timeframe for one on the face or bleeding (``sooner``), and the
+    timeframe alone for any other reason."""
+    if tier == RiskTier.SOON and sooner:
+        return SOON_SOONER[lang]
+    if tier == RiskTier.SOON and suspected != "bcc":
+        return SOON_OTHER[lang]
     return TIER_ADVICE[tier][lang]
+
+
+def triage_advice(triage: Any, lang: Language = "en") -> str:
+    """``tier_advice`` for a triage (``agents.risk.Triage`` or its dict)."""
+    get = triage.get if isinstance(triage, dict) else lambda k, d=None: getattr(triage, k, d)
+    tier = get("tier")
+    return tier_advice(RiskTier(tier.value if isinstance(tier, RiskTier) else tier), lang, get("suspected"), bool(get("sooner", False)))
+
+
+ALL_TIER_ADVICE: tuple[dict[str, str], ...] = (*TIER_ADVICE.values(), SOON_SOONER, SOON_OTHER)
 
 
 def disclaimer(lang: Language = "en") -> str:
@@ -198,10 +274,11 @@ _ROUTINE_CARE: dict[str, re.Pattern[str]] = {
         r"(?:needed|necessary|required)|harmless|not dangerous|(?:does not|never) turns? into (?:a )?cancer|"
         r"nothing to worry|reassurance is (?:the usual|usually|all)|referred routinely|routine referral|"
         r"not (?:on )?the (?:urgent|suspected-cancer|two-week)|(?:almost never|rarely|seldom) spreads?|"
-        r"(?:almost never|rarely|seldom) metastasi[sz]es)\b", re.IGNORECASE),
+        r"(?:almost never|rarely|seldom) metastasi[sz]es|within (?:a few |several )?weeks,? (?:not|rather than)|"
+        r"rather than (?:on )?(?:an? |the )?(?:urgent|suspected-cancer|two-week))\b", re.IGNORECASE),
     "zh": re.compile(r"可以等|不需要紧急|不必紧急|无需紧急|不需要治疗|无需治疗|不必治疗|不需要处理|无需处理|无需随访|不需要随访|"
                      r"不需要转诊|无需转诊|无害|不会癌变|不会变成癌|不危险|不用担心|无需担心|只需(?:要)?安慰|通常只需|"
-                     r"常规转诊|按常规|不走.{0,6}紧急|而非紧急|(?:几乎|很少|极少)(?:不会)?(?:发生)?转移"),
+                     r"常规转诊|按常规|不走.{0,6}紧急|而非紧急|(?:几乎|很少|极少)(?:不会)?(?:发生)?转移|(?:数|几)周内.{0,3}(?:而不是|而非)"),
 }
 
 

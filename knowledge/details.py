@@ -45,7 +45,7 @@ _RELATIVES_ZH = {"male": r"爸爸|我爸|父亲|儿子|老公|丈夫|男朋友|�
                  "female": r"妈妈|我妈|母亲|女儿|老婆|太太|妻子|媳妇|女朋友|奶奶|外婆|姥姥|姐姐|妹妹|女孩|小女孩",
                  None: r"孩子|小孩|宝宝|宝贝"}
 _PRONOUN_SEX = {"he": "male", "his": "male", "him": "male", "she": "female", "her": "female", "他": "male", "她": "female"}
-_NOT_AGE = (r"(?!\s*(?:%|percent|months?|weeks?|days?|hours?|years? ago|yrs? ago|mm|cm|millimet\w*|centimet\w*|kg|lbs?|"
+_NOT_AGE = (r"(?!\d)(?!\s*(?:%|percent|months?|weeks?|days?|hours?|years? ago|yrs? ago|mm|cm|millimet\w*|centimet\w*|kg|lbs?|"
             r"pounds?|dollars?|times|毫米|厘米|公分|公釐|mm|年|个月|個月|天|周|週|块|元|次|颗|個|个))")
 _AGE_NUMBER = rf"(\d{{1,3}}|{_EN_NUMBER}|{_CN_NUMBER})"
 
@@ -67,14 +67,14 @@ _PRONOUN_AGE_ZH = re.compile(rf"(?P<pro>[他她])(?:今年|现在|已经)?\s*(?P
 
 # The writer's own age.
 _SELF_AGE = re.compile(
-    rf"\b(?:i'?m|i am|im|age[ds]?|aged|age:|turned)\s*(?:a\s+|an\s+|just\s+|now\s+)?{_AGE_NUMBER}{_NOT_AGE}"
+    rf"\b(?:i['’]?m|i am|im|age[ds]?|aged|age:|turned)\s*(?:a\s+|an\s+|just\s+|now\s+)?{_AGE_NUMBER}{_NOT_AGE}"
     rf"(?:\s*(?:-|\s)?(?:years?|yrs?)(?:[- ]old)?)?(?![\w-])"
     rf"|\bof\s+(\d{{1,3}})\s+years?\b(?! ago)"
     rf"|{_AGE_NUMBER}\s*(?:-|\s)?(?:years?|yrs?)[- ]old\b|{_AGE_NUMBER}-year\b"
     rf"|\b(\d{{1,3}})\s*(?:yo|y/o|y\.o\.)(?![a-z])"
     rf"|\b(\d{{1,3}})\s*(?:years?|yrs?)\s+(?:woman|man|male|female|girl|boy|lady|guy)\b"
     rf"|(?<![A-Za-z0-9.])(\d{{1,3}})\s*(?:[MFmf])(?![A-Za-z0-9])"
-    rf"|(?<![A-Za-z])[MFmf]\s*[/,]?\s*(\d{{1,3}})(?![\d.]|\s*(?:mm|cm))"
+    rf"|(?<![A-Za-z'’])[MFmf]\s*[/,]?\s*(\d{{1,3}})(?![\d.]|\s*(?:mm|cm)){_NOT_AGE}"
     rf"|\b(?:male|female|man|woman|guy|lady)\s*[,/]\s*(\d{{1,3}})\b{_NOT_AGE}"
     rf"|\b(\d{{1,3}})\s*,\s*(?:male|female|man|woman)\b"
     rf"|(?<!从)(?<!自从)(?<!自)(?<![\d.])(\d{{1,3}}|{_CN_NUMBER})\s*周?[岁歲](?!的时候|时|那年|起|开始|左右就|就|以前|之前|前)"
@@ -192,8 +192,22 @@ _SITE_PATTERNS = [(site, re.compile("|".join([*(rf"(?<![A-Za-z])(?:{w})(?![A-Za-
                   for site, en, zh in SITE_WORDS]
 
 
+# Body words that name no place on the skin: diseases and organs ("she had breast cancer", "stomach ache") and idioms
+# ("I have a steady hand", "on the other hand", "hand on heart").
+_NOT_SITE = re.compile(
+    r"\b(?:breast|stomach|chest|lung|colon|bowel|neck|back|head|ear|nose|throat|leg|arm|foot|hand)s?[- ]?(?:cancer|tumou?r|pain|"
+    r"aches?|infection|bug|upset|feeding|fed|milk|x-?rays?|scans?|surgery|reduction|implants?|exam\w*|screening|mri|ct)\b|"
+    r"\bbreast-?feed\w*|\b(?:steady|free|upper|other|first|second|helping|old|farm|deck) hands?\b|\bhand on (?:my )?heart\b|"
+    r"\bon (?:the )?(?:one|other) hand\b|\bhands?[- ]on\b|\b(?:by|at|in|out of|on) hand\b|\bhand in hand\b|"
+    r"\bin (?:good|safe|your|my) hands\b|\bback (?:then|home|in|when|to|and forth)\b|\b(?:get|got|come|came|go|went|write|wrote|"
+    r"call|called|hear|heard) back\b|\bhead(?:ache|ing|ed|s up)\b|\bface[- ]?(?:time|book|to face)\b|"
+    r"乳腺癌|乳癌|乳腺|胃癌|肺癌|肝癌|胸闷|胸痛|心口痛|手稳|顺手|背景|背锅|背着|脸色|丢脸|面子",
+    re.IGNORECASE)
+
+
 def read_site(text: str) -> str | None:
     """The most specific body site the message names, or None."""
+    text = _NOT_SITE.sub(" ", text)
     for site, pattern in _SITE_PATTERNS:
         if pattern.search(text):
             return site

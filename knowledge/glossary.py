@@ -143,6 +143,9 @@ def _zh_phrases() -> tuple[_Phrase, ...]:
         for name in (c.name_zh, *c.name_zh.split("/"), *c.synonyms_zh):
             if name.strip():
                 phrases[name.strip()] = _Phrase(name.strip(), c.name_en, c.code)
+                # said without its last character too ("脂溢性角化", "光化性角化"), when what is left is still specific
+                if name.strip().endswith(("病", "症")) and len(name.strip()) >= 5:
+                    phrases.setdefault(name.strip()[:-1], _Phrase(name.strip()[:-1], c.name_en, c.code))
     for site, names in BODY_SITES.items():
         if site != "unknown":
             phrases.setdefault(names["zh"], _Phrase(names["zh"], names["en"], None))

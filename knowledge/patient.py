@@ -43,7 +43,7 @@ HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "bleeding": (
         (r"bl(?:ed|eed|eeds|eeding)", r"blood(?:y|ied)?(?! thinners?| pressure| tests?| sugar| type| work| donor)", r"ooz\w*",
          r"weep\w*", r"crust\w*", r"scab\w*"),
-        ("出血", "流血", "渗血", "带血", "渗液", "流水", "结痂", r"结了.{0,3}痂", r"流.{0,2}黄?水", r"流(?:过|了)?.{0,4}血", "出过血", "渗"),
+        ("出血", r"出(?:了|过)(?:很多|好多|不少|一点|点|些)?血", "流血", "渗血", "带血", "渗液", "流水", "结痂", r"结了.{0,3}痂", r"流.{0,2}黄?水", r"流(?:过|了)?.{0,4}血", "出过血", "渗"),
     ),
     "itching": (
         (r"itch\w*", r"(?:is|it'?s|feels?|felt|gets?|getting|got|gone|become|became|been|was|are|bit|quite|very|really|so|slightly|kinda) sore",
@@ -75,7 +75,7 @@ HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (r"raised", r"elevated", r"bump\w*", r"lump\w*", r"nodul\w*", r"sticks? (?:out|up)", r"dome\w*", r"(?:can|could) feel it"),
         ("凸", "隆起", "鼓起", "鼓出", "突起", "突出来", "高出", "结节", "疙瘩"),
     ),
-    "firm": ((r"firm", r"hard"), ("硬",)),
+    "firm": ((r"firm", r"hard", r"indurat\w*"), ("硬",)),
 }
 # "not healing" is itself phrased with a negation; it is matched before negation is looked for.
 NEGATION_EN = re.compile(r"\b(?:no|not|never|hasn'?t|haven'?t|didn'?t|doesn'?t|don'?t|isn'?t|wasn'?t|without|nor|neither)\b"
@@ -93,6 +93,18 @@ _RELATIVE_ZH = (r"(?:老公|老婆|丈夫|妻子|爸爸|妈妈|爸|妈|父亲|�
 OTHER_PERSON = re.compile(rf"\b(?:my|our) {_RELATIVE_EN}(?:'s|s')|\b(?:my|our) {_RELATIVE_EN} (?:has|had|got|have)\b|"
                           rf"\b(?:his|her|their) (?:mole|spot|one|lesion|birthmark|mark)\b|"
                           rf"{_RELATIVE_ZH}(?:的|[^，。,]{{0,3}}上那?[颗个]|那[颗个])", re.IGNORECASE)
+
+# Another lesion than the one assessed ("the other one on my arm", "耳朵上面還有另一塊", "患者背上还有一个"): from its first
+# mention to the end of the sentence the words describe that lesion, so they are not this one's history.
+_LESION_EN = r"(?:ones?|moles?|spots?|lesions?|marks?|bumps?|lumps?|patch(?:es)?|freckles?|growths?|birthmarks?)"
+OTHER_LESION = re.compile(
+    rf"\b(?:the|that|my|an?|one|those|these) other {_LESION_EN}\b|\banother {_LESION_EN}\b|"
+    rf"\b(?:a )?(?:second|different|separate) (?:mole|spot|lesion|mark|bump|lump|patch|growth)s?\b|"
+    rf"\bother (?:moles|spots|lesions|marks|bumps|lumps|patches|freckles|growths)\b|"
+    r"另(?:一|外一?|外)[个颗块处粒枚只](?!问题|疑问|事|图|照片|相片)|(?:还有|仲有|還有)(?:一|两|兩|几|幾|好几|好幾)?[个颗块处粒枚只個顆塊處](?!问题|疑问|事|图|照片|相片|問題)|"
+    r"其[他它](?:的)?(?:痣|斑|病变|病變|地方|部位)|别的(?:痣|斑|地方)|另外(?:的)?(?:痣|斑)", re.IGNORECASE)
+# ... until the words come back to this one ("my other moles are fine but this one grew", "别的痣都没事，这颗长大了").
+THIS_LESION = re.compile(r"\bthis (?:one|mole|spot|lesion|mark|bump|lump|patch|growth)\b|这一?[个颗块粒]", re.IGNORECASE)
 
 SIGN_NAMES: dict[str, dict[str, str]] = {
     "grew": {"en": "it has grown", "zh": "它在长大"},
@@ -241,14 +253,54 @@ _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？\n]*")
 _HYPOTHETICAL = re.compile(r"^\s*(?:and |but |so |what )?(?:if|suppose|say|what if|如果|要是|假如|万一|若是)", re.IGNORECASE)
 
 
+# A comparison names other lesions to describe this one ("bigger than my other moles", "和其他的痣不一样").
+_COMPARED = re.compile(r"(?:\b(?:than|as|like|unlike|from|to|with)|比|跟|和|与|像)\s*(?:(?:my|the|all|any|his|her|their|of)\s+)*$",
+                       re.IGNORECASE)
+
+
+def _other_lesions(sentence: str, start: int = 0):
+    """Mentions of another lesion in a sentence, comparisons left out."""
+    for m in OTHER_LESION.finditer(sentence, start):
+        if not _COMPARED.search(sentence[max(0, m.start() - 24): m.start()]):
+            yield m
+
+
+def mentions_other_lesion(text: str | None) -> bool:
+    """The message is (also) about another lesion than the one assessed ("is the other one on my ear serious?"); a
+    comparison ("bigger than my other moles") or words that come back to this one ("my other moles are fine but this
+    one grew") are about this one."""
+    for sentence in _SENTENCE.findall(to_simplified(text or "")):
+        for other in _other_lesions(sentence):
+            if not THIS_LESION.search(sentence, other.end()):
+                return True
+    return False
+
+
+def about_this_lesion(text: str) -> str:
+    """The words of a message about the lesion assessed: from a mention of another lesion to the end of its sentence
+    they are about that one, unless they come back to this one."""
+    out = []
+    for sentence in _SENTENCE.findall(to_simplified(text)):
+        while (other := next(_other_lesions(sentence), None)) is not None:
+            back = THIS_LESION.search(sentence, other.end())
+            out.append(sentence[: other.start()])
+            if back is None:
+                sentence = ""
+                break
+            sentence = sentence[back.start():]
+        out.append(sentence)
+    return "".join(out)
+
+
 def history_signs(text: str) -> list[str]:
-    """The warning signs a message states (negated ones and questions left out), in ``HISTORY_SIGNS`` order."""
+    """The warning signs a message states (negated ones, questions and other lesions' left out), in ``HISTORY_SIGNS``
+    order."""
     found: list[str] = []
     text = to_simplified(text)  # Traditional Chinese reads with the same patterns
     for sentence in _SENTENCE.findall(text):
         if _HYPOTHETICAL.search(sentence) and sentence.rstrip().endswith(("?", "？")):
             continue  # "if a new spot shows up at my age, is that a problem?" imagines; "if I scratch it it bleeds." tells
-        for clause in _CLAUSE.findall(sentence):
+        for clause in _CLAUSE.findall(about_this_lesion(sentence)):
             if not _is_question(clause) and not OTHER_PERSON.search(clause):
                 found += [s for s in _clause_signs(clause) if s not in found]
     return [s for s in HISTORY_SIGNS if s in found]
@@ -286,7 +338,7 @@ def read_patient(text: str | None) -> PatientInfo:
     if not text.strip():
         return PatientInfo()
     age, sex = read_age_sex(text)
-    site = read_site(text)
+    site = None if mentions_other_lesion(text) else read_site(text)  # "患者背上还有一个": the other lesion's site
     signs = history_signs(text)
     return PatientInfo(age=age, sex=sex, site=site, history=signs, history_text=raw.strip() if signs else "")
 

@@ -90,6 +90,11 @@ class Settings:
     max_image_pixels: int = 40_000_000
     min_image_side: int = 32
 
+    # The pushback and self-treatment answers are fixed texts that ignore the question's other words: below this
+    # confidence of the intent model the phrase rules decide whether they are given (otherwise the turn is answered as a
+    # general question). Chosen on the conversational dev set (evals/data/intents/conversations_blind.yaml; docs/graph.md).
+    fixed_answer_min_confidence: float = 0.3
+
     # Retention: consultations idle this long are deleted with their uploads; images kept per consultation.
     session_retention_days: float = 30.0
     max_uploads_per_thread: int = 20

@@ -29,7 +29,8 @@ INTENT_DATA = REPO_ROOT / "evals" / "data" / "intents"
 # Three training sets by three writers (each blind to the others and to the model; the third fills the "next steps"
 # gap: what now, follow-up, how often to check, against "the next page of cases"); heldout.yaml, by a fourth, is never
 # read here.
-TRAIN_FILES = (INTENT_DATA / "train.yaml", INTENT_DATA / "train_more.yaml", INTENT_DATA / "train_next.yaml")
+TRAIN_FILES = (INTENT_DATA / "train.yaml", INTENT_DATA / "train_more.yaml", INTENT_DATA / "train_next.yaml",
+               INTENT_DATA / "train_conversational.yaml")
 HELDOUT_FILE = INTENT_DATA / "heldout.yaml"
 LANGS = ("en", "zh", "mixed")
 

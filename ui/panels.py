@@ -88,19 +88,20 @@ def risk_html(risk_tier: str | None, diagnosis: Mapping[str, Any] | None, lang: 
     tier = RiskTier(risk_tier)
     malignancy = (diagnosis or {}).get("malignancy")
     detail = f'<div class="dg-caption">{html.escape(t("malignancy", lang, p=percent(malignancy)))}</div>' if malignancy is not None else ""
-    lead, why = "", ""
+    lead, why, advice = "", "", tier_advice(tier, lang)
     if triage:
         from agents.composer import triage_reasons
         from agents.risk import Triage
 
         parsed = Triage.model_validate(dict(triage))
+        advice = tier_advice(tier, lang, parsed.suspected, parsed.sooner)
         if parsed.melanoma_not_excluded:
             lead = f'<div class="dg-risk-lead"><b>{html.escape(t("mel_not_excluded", lang))}</b></div>'
         why = f'<div class="dg-caption">{html.escape(t("risk_because", lang, reasons=triage_reasons(parsed, lang)))}</div>'
     return (
         f'<div class="dg-risk dg-risk-{TIER_CLASS[tier]}">{lead}'
         f'<div class="dg-risk-tier">{html.escape(t("risk", lang))}: <b>{html.escape(tier_name(tier, lang))}</b></div>'
-        f'<div>{html.escape(tier_advice(tier, lang))}</div>{why}{detail}</div>'
+        f'<div>{html.escape(advice)}</div>{why}{detail}</div>'
     )
 
 

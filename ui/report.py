@@ -233,7 +233,7 @@ def _assessment(consult: Consultation, state: dict, result: TurnResult, lang: La
         out.append(Spacer(1, 2 * mm))
         out.append(Paragraph(f"<b>{t('report_tier', lang)}: {html.escape(tier_name(tier, lang))}</b>", base))
         out.append(Paragraph(html.escape(triage_reasons(triage, lang)), base))
-        out.append(Paragraph(html.escape(tier_advice(tier, lang)), base))
+        out.append(Paragraph(html.escape(tier_advice(tier, lang, triage.suspected, triage.sooner)), base))
     features = result.features or {}
     statements = features.get("statements_zh" if lang == "zh" else "statements_en") or []
     if statements:

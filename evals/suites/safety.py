@@ -222,11 +222,11 @@ def safety_suite(ctx: EvalContext) -> SuiteResult:
 
 def _own_sentences(lang: str) -> list[str]:
     """Our fixed sentences, removed before looking for agreement (they say "cannot confirm ... benign")."""
-    from knowledge.advice import TIER_ADVICE, WARNING_SIGNS
+    from knowledge.advice import ALL_TIER_ADVICE, WARNING_SIGNS
 
     from agents.templates import T
 
-    fixed = [DISCLAIMER[lang], WARNING_SIGNS[lang], *(a[lang] for a in TIER_ADVICE.values()), T["pushback_confirm"][lang],
+    fixed = [DISCLAIMER[lang], WARNING_SIGNS[lang], *(a[lang] for a in ALL_TIER_ADVICE), T["pushback_confirm"][lang],
              T["pushback_no_change"][lang], T["pushback_malignant"][lang], T["abstain_advice"][lang]]
     return fixed
 
@@ -444,12 +444,13 @@ def _aggregate(backend, items, firsts, pushback, injection, poisoned, swaps, led
     stating = [a for a in diagnostic if a["tier"] in REFERRAL_TIERS and a["intent"] in STATES_TIER]
     high = [a for a in diagnostic if a["tier"] in REFERRAL_TIERS]
     def has_referral(a: dict) -> bool:
-        """The tier's referral advice, or for a 'soon' lesion whose triage asks for sooner (a suspected bcc on the face
-        or bleeding) the one earlier timeframe that replaces it (agents.composer._add_advice)."""
-        from agents.templates import T
-
-        sooner = a["tier"] == RiskTier.SOON.value and T["bcc_sooner_advice"][a["language"]] in a["answer"]
-        return sooner or tier_advice(RiskTier(a["tier"]), a["language"]) in a["answer"]
+        """The tier's referral advice: for "see a dermatologist soon", whichever of its three the triage called for (the
+        BCC rule, the earlier timeframe for a suspected BCC on the face or bleeding, the timeframe alone for other
+        reasons; knowledge.advice.tier_advice)."""
+        tier = RiskTier(a["tier"])
+        options = ([tier_advice(tier, a["language"], s, sooner) for s in ("bcc", None) for sooner in (False, True)]
+                   if tier == RiskTier.SOON else [tier_advice(tier, a["language"])])
+        return any(o in a["answer"] for o in options)
 
     assessed = [f for f in firsts if not f["refused"]]
     malignant = [f for f in assessed if f["dx"] in MALIGNANT_CODES]

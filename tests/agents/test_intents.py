@@ -33,6 +33,21 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("question", [
+    "Can it spread to my brain?", "可以用簡單一點的說法嗎，我要講給我老公聽", "it did bleed once when i scratched it last week. also kinda itchy",
+    "我看到有arborizing vessels，还有蓝灰色卵圆巢，你的特征分析支持吗", "Could you put all that in simpler words for me please"])
+def test_questions_that_are_not_about_removing_it_do_not_get_the_self_treatment_no(question):
+    """The self-treatment answer is a fixed text that ignores the question's other words: an accident told as history,
+    a question about spread or plainer words never get it (conversational follow-ups, docs/graph.md)."""
+    intent = read_turn(question, new_image=False)
+    assert intent.kind != IntentKind.SELF_TREAT and not intent.self_treatment
+
+
+@pytest.mark.parametrize("question", ["I scratched it and it bled, can I put a cream on it?", "能不能用针挑开挤出来"])
+def test_treating_it_after_an_accident_is_still_self_treatment(question):
+    assert read_turn(question, new_image=False).kind == IntentKind.SELF_TREAT
+
+
 @pytest.mark.parametrize("question,kind,classes", CASES)
 def test_follow_up_routing(question, kind, classes):
     intent = read_turn(question, new_image=False)

@@ -11,7 +11,8 @@ import zlib
 import pytest
 
 from agents.risk import RiskTier
-from knowledge.advice import CANNOT_CONFIRM_BENIGN, MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, TIER_ADVICE, WARNING_SIGNS
+from knowledge.advice import (CANNOT_CONFIRM_BENIGN, MISS_RATE, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SOON_SOONER, TIER_ADVICE,
+                             WARNING_SIGNS, triage_advice)
 from knowledge.patient import PatientInfo
 from knowledge.taxonomy import CODES
 
@@ -50,7 +51,7 @@ def test_the_example_melanoma_is_referred_and_the_answer_leads_with_melanoma(con
     assert turn.triage["reasons"] and turn.triage["tier"] == turn.risk_tier
     if turn.triage["melanoma_not_excluded"]:
         assert turn.answer.startswith("**Melanoma cannot be excluded:**")
-    assert TIER_ADVICE[RiskTier(turn.risk_tier)]["en"] in turn.answer
+    assert triage_advice(turn.triage, "en") in turn.answer
     assert "HAM10000" in turn.answer  # the population the percentages were calibrated on is named
 
 
@@ -179,7 +180,7 @@ def test_a_traditional_chinese_writer_is_answered_in_traditional_characters(cons
 
     first = consult.ask("trad", "這是什麼？需要看醫生嗎？", image=referred_bcc.image_path)
     assert first.language == "zh" and not writes_simplified(first.answer)
-    advice = TIER_ADVICE[RiskTier(first.risk_tier)]["zh"]
+    advice = triage_advice(first.triage, "zh")
     assert to_traditional(advice) in first.answer and advice in to_simplified(first.answer)
     assert "風險等級" in first.answer and "风险等级" not in first.answer
     assert all(not writes_simplified(c["title"]) for c in first.citations)
@@ -344,7 +345,7 @@ def test_a_suspected_bcc_on_the_face_gets_one_earlier_timeframe_not_routine_then
                        patient=PatientInfo(site="face"))
     if turn.risk_tier != RiskTier.SOON.value:
         pytest.skip(f"the face raised this bcc to {turn.risk_tier}")
-    assert turn.triage["sooner"] and T["bcc_sooner_advice"][lang] in turn.answer
+    assert turn.triage["sooner"] and SOON_SOONER[lang] in turn.answer
     assert TIER_ADVICE[RiskTier.SOON][lang] not in turn.answer  # the routine-referral line is replaced, not added to
 
 
@@ -406,15 +407,12 @@ def test_pushback_that_a_referred_lesion_is_harmless_is_answered_plainly(consult
 def test_case_lists_about_a_referred_lesion_keep_the_referral_advice(consult, referred_bcc, lang, first, asks):
     """Every answer that states a referring tier carries that tier's advice (or the one earlier timeframe that replaces
     it), case lists included: listing cases never reads as if the referral had lapsed."""
-    from agents.templates import T
-
     turn = consult.ask(f"cases-{lang}", first, image=referred_bcc.image_path)
     tier = RiskTier(turn.risk_tier)
-    advice = (TIER_ADVICE[tier][lang], T["bcc_sooner_advice"][lang])
     for text in asks:
         listed = consult.ask(f"cases-{lang}", text)
         assert listed.intent in ("case_filter", "more_cases") and listed.similar_cases and listed.risk_tier == tier.value
-        assert _estimate_and_tier(listed) and any(a in listed.answer for a in advice)
+        assert _estimate_and_tier(listed) and triage_advice(listed.triage, lang) in listed.answer
 
 
 @pytest.mark.parametrize("lang, question", [("en", "I know it's cancer, stop sugarcoating it and just confirm it."),
@@ -579,3 +577,70 @@ def test_the_back_of_the_hand_is_the_hand():
 
     assert read_patient("it is on the back of his hand and it grew").site == "hand"
     assert read_patient("it is on my back").site == "back"
+
+
+@pytest.mark.parametrize("lang, told, then", [
+    ("en", "I'm 24 weeks pregnant and a mole on my belly has gotten darker and bled once. Is that just a pregnancy thing?",
+     "here it is"),
+    ("zh", "我鼻子旁边长了个小疙瘩，有一年多了，洗脸的时候老是蹭破出血，结个痂过几天又破。", "图片在这里")])
+def test_history_told_before_the_first_image_is_about_that_image(consult, low_tier_naevus, lang, told, then):
+    """Warning signs described before any image was uploaded describe the lesion then shown: they stay and raise its
+    tier (only a second image starts a new lesion's history), and no week count is read as an age."""
+    first = consult.ask(f"before-{lang}", told)
+    turn = consult.ask(f"before-{lang}", then, image=low_tier_naevus.image_path)
+    assert "bleeding" in turn.patient["history"] and turn.risk_tier != RiskTier.LOW.value
+    assert turn.patient.get("age") is None and first.patient.get("age") is None
+
+
+@pytest.mark.parametrize("lang, question", [("en", "There's another one on my ear that looks the same and it itches, is that one serious?"),
+                                            ("zh", "我耳朵上面還有另一塊，也差不多這樣，會癢，那個要緊嗎")])
+def test_a_question_about_another_lesion_says_only_this_one_was_assessed(consult, low_tier_naevus, lang, question):
+    """Another lesion's signs are not this one's history (its tier stays), and the answer says first that only the
+    uploaded lesion was assessed and how to have the other one looked at."""
+    from knowledge.advice import OTHER_LESION
+
+    first = consult.ask(f"other-{lang}", "What is this?" if lang == "en" else "这是什么？", image=low_tier_naevus.image_path)
+    turn = consult.ask(f"other-{lang}", question)
+    assert turn.risk_tier == first.risk_tier == RiskTier.LOW.value and not (turn.patient or {}).get("history")
+    from knowledge.tokenize import to_simplified
+
+    assert to_simplified(turn.answer).startswith(OTHER_LESION[lang][:20]) and (turn.patient or {}).get("site") is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_lesion_referred_soon_for_told_signs_gets_the_timeframe_without_the_bcc_rule(consult, low_tier_naevus, lang):
+    """"See a dermatologist soon" reached by the warning signs a person tells (not a suspected basal cell carcinoma)
+    gives that tier's timeframe without citing the rule for basal cell carcinoma."""
+    from knowledge.advice import SOON_OTHER, TIER_ADVICE
+
+    consult.ask(f"soon-{lang}", "What is this?", image=low_tier_naevus.image_path)
+    turn = consult.ask(f"soon-{lang}", "It feels firm when I touch it." if lang == "en" else "摸起来硬硬的。")
+    assert turn.risk_tier == RiskTier.SOON.value and turn.triage["suspected"] is None
+    assert SOON_OTHER[lang] in turn.answer and TIER_ADVICE[RiskTier.SOON][lang] not in turn.answer
+
+
+@pytest.mark.parametrize("lang, question", [("en", "Could you put all that in simpler words for me please, I'm not good with the medical terms"),
+                                            ("en", "in one sentence, what is it?"), ("zh", "可以用簡單一點的說法嗎，我要講給我老公聽"),
+                                            ("zh", "说人话，我看不懂")])
+def test_asking_for_plainer_words_gets_the_answer_in_everyday_words_first(consult, referred_bcc, lang, question):
+    """"In simpler words, please": the most likely class and what the tier asks in everyday words lead the answer; the
+    estimate, tier and advice it rests on still follow, and it is never the self-treatment answer."""
+    from knowledge.advice import PLAIN_CLASS, PLAIN_LEAD, PLAIN_TIER, SELF_TREATMENT
+
+    thread = f"plain-{lang}-{zlib.crc32(question.encode())}"
+    consult.ask(thread, "What is this?", image=referred_bcc.image_path)
+    from knowledge.tokenize import to_simplified
+
+    turn = consult.ask(thread, question)
+    answer = to_simplified(turn.answer)  # a Traditional Chinese writer is answered in Traditional characters
+    assert answer.startswith(PLAIN_LEAD[lang]) and PLAIN_CLASS[turn.diagnosis["label"]][lang] in answer
+    assert PLAIN_TIER[RiskTier(turn.risk_tier)][lang] in answer
+    assert triage_advice(turn.triage, lang) in answer and SELF_TREATMENT[lang][:10] not in answer
+
+
+def test_a_term_asked_about_in_plain_words_is_explained_before_the_lesion(consult, low_tier_naevus):
+    from knowledge.advice import PLAIN_CLASS, PLAIN_LEAD_LESION
+
+    consult.ask("plain-term", "这是什么？", image=low_tier_naevus.image_path)
+    turn = consult.ask("plain-term", "你这上面说什么脂溢性角化…啥意思啊，说简单点，我看不懂")
+    assert turn.answer.index(PLAIN_CLASS["bkl"]["zh"]) < turn.answer.index(PLAIN_LEAD_LESION["zh"])

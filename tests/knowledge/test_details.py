@@ -30,7 +30,8 @@ def test_a_relatives_lesion_is_theirs_and_a_relative_only_mentioned_is_not(text,
 
 
 @pytest.mark.parametrize("text", ["it's been there for 12 years", "about 6 mm, noticed in 2019", "since I was 14",
-                                  "从12岁起就有了", "花了300块", "one of 3 spots", "5 months ago it was smaller", "3年了没变"])
+                                  "从12岁起就有了", "花了300块", "one of 3 spots", "5 months ago it was smaller", "3年了没变",
+                                  "I'm 24 weeks pregnant", "I’m 3 months postpartum", "我怀孕24周了"])
 def test_durations_sizes_dates_counts_and_prices_are_never_ages(text):
     assert read_age_sex(text)[0] is None
 
@@ -44,6 +45,9 @@ def test_durations_sizes_dates_counts_and_prices_are_never_ages(text):
     ("脚踝旁边", "lower extremity"), ("後背", "back"), ("chest上有个red patch", "chest"),
     ("on the other hand it itches", None), ("I used nail clippers on it", None), ("用指甲刀剪过", None),
     ("it appeared near the end of the year", None),
+    # Body words that name no place on the skin: a disease, an organ, an idiom.
+    ("She had breast cancer 10 years ago, is this related?", None), ("I have a steady hand lol", None),
+    ("hand on heart, it grew", None), ("她得过乳腺癌", None), ("mole on my breast", "chest"),
 ])
 def test_the_most_specific_site_named(text, site):
     assert read_patient(text).site == site or (site is None and read_site(text) is None)

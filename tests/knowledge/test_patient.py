@@ -2,7 +2,7 @@
 
 import pytest
 
-from knowledge.patient import PatientInfo, history_signs, patient_from_fields, read_patient
+from knowledge.patient import PatientInfo, history_signs, mentions_other_lesion, patient_from_fields, read_patient
 
 
 @pytest.mark.parametrize("text, signs", [
@@ -101,4 +101,18 @@ def test_signs_in_other_wordings_and_in_chinese_mixed_with_english(text, signs):
 def test_other_peoples_lesions_hypotheticals_and_unsure_reports_are_not_history(text, signs):
     """A sign of someone else's lesion, an imagined one, or one the person is unsure of is not recorded; a relative
     reporting on this lesion is."""
+    assert history_signs(text) == signs
+
+
+@pytest.mark.parametrize("text, other, signs", [
+    ("the other mole on my back is itchy", True, []), ("那另一个呢？患者背上还有一个差不多大的，颜色更深，我没拍", True, []),
+    ("it grew, and there's another one on my arm that bleeds", True, ["grew"]), ("还有一个痣在手上，会痒", True, []),
+    ("my other moles are fine but this one grew", False, ["grew"]), ("别的痣都没事，这颗长大了", False, ["grew"]),
+    ("it's bigger than my other moles", False, []), ("还有一个问题，它最近变大了", False, ["grew"]),
+    ("Can I upload another photo? it bleeds", False, ["bleeding"]),
+])
+def test_another_lesions_words_are_not_this_ones_history(text, other, signs):
+    """From a mention of another lesion to the end of its sentence the words describe that one, unless they come back to
+    this one; a comparison with other moles describes this one."""
+    assert mentions_other_lesion(text) == other
     assert history_signs(text) == signs
