@@ -138,6 +138,9 @@ _SELF_AIMED = _rx(rf"\b{_SELF_VERB}\w*\b(?:\s+\w+){{0,3}}\s+(?:it|this|that|hers
                   r"\b(?:(?:essential |castor |oregano |coconut )?oils?|lemon juice|aloe(?: vera)?|honey|baking soda|bleach\w*|"
                   r"herbs?|herbal \w+)\b.{0,40}\b(?:fade|lighten|shrink|dry (?:it )?(?:out|up)|get rid|go away|disappear|remove|"
                   r"on (?:it|this|that|the (?:mole|spot|lesion)))",
+                  r"\b(?:put|puts|putting|apply|applying|rub|rubbing|use|using|try|trying|dab|dabbing)\b.{0,20}\b(?:lemons?|limes?|"
+                  r"salt|vinegar|garlic|toothpaste|turmeric|honey|baking soda|aloe|oils?|herbs?|potato|onion)\b.{0,30}\bon (?:it|this|that|them|"
+                  r"(?:spots?|moles?|lesions?|marks?)(?: like (?:this|it|that|mine))?|the (?:mole|spot|lesion|skin|growth)|my (?:mole|spot|skin))\b",
                   _ZH_REMEDY + r".{0,8}(?:涂|抹|擦|搽|敷|贴|点|灸|熏|泡|变淡|淡化|消失|消掉|褪)",
                   r"(?:擦|涂|抹|敷|搽|贴)(?:点|些|一下|上)?.{0,4}" + _ZH_REMEDY, r"艾灸",
                   r"(?:涂|抹|擦|搽|敷).{0,10}(?:变淡|淡化|消失|消掉|褪掉|变小)",
@@ -172,6 +175,7 @@ _SELF_TREAT = _rx(
 # Asking whether the examination can be skipped or put off ("I don't want to see a doctor", "能等到明年再看吗").
 _DELAY = _rx(
     r"\b(?:don'?t|do not|rather not|not) (?:really )?(?:want|wish|like|have time|need) to (?:see|go|visit|book|bother)\b",
+    r"\binstead of (?:going to |seeing |visiting |a visit to )?(?:a |the |my )?(?:doctor|dermatologist|gp|clinic|hospital|check)",
     r"\b(?:rather not|not going to|won'?t|will not|refuse to) (?:go|see|visit|book)\b",
     r"\b(?:skip|postpone|delay|put off|hold off|avoid)\w*\b.{0,25}\b(?:doctor|dermatologist|gp|appointment|visit|clinic|"
     r"hospital|it|check|going|seeing|biopsy)",

@@ -57,12 +57,12 @@ TIER_ADVICE: dict[RiskTier, dict[str, str]] = {
         "zh": "请在未来几周内预约医生（全科医生或皮肤科医生）进行常规检查；若它变大、变化、出血或瘙痒，应更早就诊。不要只是拍照等待（NICE NG12：是否转诊或随访观察由医生决定）。",
     },
     RiskTier.SOON: {
-        "en": "Have it examined by a dermatologist: ask your doctor for a referral within the next few weeks (NICE NG12: routine referral for a suspected basal cell carcinoma, sooner if it is on the face, large or bleeding).",
-        "zh": "请由皮肤科医生检查：在未来几周内请医生为您转诊（NICE NG12：疑似基底细胞癌应常规转诊；若位于面部、较大或出血，应更早）。",
+        "en": "Have it examined by a dermatologist within the next few weeks: ask your doctor for a referral, or book a dermatologist directly where your health system allows it (NICE NG12: routine referral for a suspected basal cell carcinoma, sooner if it is on the face, large or bleeding).",
+        "zh": "请在未来几周内由皮肤科医生检查：可直接到医院皮肤科挂号就诊，需要转诊的地方请医生为您转诊（NICE NG12：疑似基底细胞癌应常规转诊；若位于面部、较大或出血，应更早）。",
     },
     RiskTier.URGENT: {
-        "en": "See a doctor within days and ask for an urgent referral on the suspected-cancer pathway, to be seen by a dermatologist within about two weeks (NICE NG12: suspected melanoma); do not wait to see whether it changes.",
-        "zh": "请在几天内就医，并要求按疑似癌症通道紧急转诊，约两周内由皮肤科医生诊治（NICE NG12：疑似黑色素瘤）；不要等待观察它是否变化。",
+        "en": "See a doctor within days and ask for an urgent referral on the suspected-cancer pathway, to be seen by a dermatologist within about two weeks, or book a dermatologist directly within that time where your health system allows it (NICE NG12: suspected melanoma); do not wait to see whether it changes.",
+        "zh": "请在几天内到医院皮肤科就诊（可直接挂皮肤科号；需要转诊的地方，请要求按疑似癌症通道紧急转诊），最晚约两周内由皮肤科医生诊治（NICE NG12：疑似黑色素瘤）；不要等待观察它是否变化。",
     },
 }
 
@@ -226,14 +226,14 @@ def tier_name(tier: RiskTier, lang: Language = "en") -> str:
 # "See a dermatologist soon" for a suspected basal cell carcinoma on the face or bleeding: the one earlier timeframe that
 # replaces the routine-referral line (not routine-then-sooner).
 SOON_SOONER: dict[str, str] = {
-    "en": "Have it examined by a dermatologist, and sooner than a routine referral: a suspected basal cell carcinoma on the face, or one that bleeds, is better treated early, and NICE NG12 allows a suspected-cancer (two-week) referral when a lesion's site or size means a delay could matter; ask your doctor for that.",
-    "zh": "请由皮肤科医生检查，并且要比常规转诊更早：面部或出血的疑似基底细胞癌宜早处理；当病变的部位或大小使延误可能造成影响时，NICE NG12 允许按疑似癌症通道（两周内）转诊，请向医生提出。",
+    "en": "Have it examined by a dermatologist, and sooner than a routine referral: a suspected basal cell carcinoma on the face, or one that bleeds, is better treated early, and NICE NG12 allows a suspected-cancer (two-week) referral when a lesion's site or size means a delay could matter; ask your doctor for that, or book a dermatologist directly within about two weeks where your health system allows it.",
+    "zh": "请由皮肤科医生检查，并且要比常规转诊更早：面部或出血的疑似基底细胞癌宜早处理；当病变的部位或大小使延误可能造成影响时，NICE NG12 允许按疑似癌症通道（两周内）转诊，请向医生提出；可直接挂皮肤科号的地方，请在约两周内就诊。",
 }
 # ... reached otherwise than by a suspected basal cell carcinoma (warning signs told, the measured features, the malignant
 # classes together above their cut-off): the tier's timeframe without the BCC rule.
 SOON_OTHER: dict[str, str] = {
-    "en": "Have it examined by a dermatologist: ask your doctor for a referral within the next few weeks, sooner if it grows, changes, bleeds or does not heal (the reasons above are ones for which a specialist should examine a lesion; NICE NG12 and the dermoscopy checklists).",
-    "zh": "请由皮肤科医生检查：在未来几周内请医生为您转诊；若它变大、变化、出血或不愈合，应更早就诊（上面列出的理由都需要由专科医生检查病变；NICE NG12 与皮肤镜检查清单）。",
+    "en": "Have it examined by a dermatologist within the next few weeks (ask your doctor for a referral, or book a dermatologist directly where your health system allows it), sooner if it grows, changes, bleeds or does not heal (the reasons above are ones for which a specialist should examine a lesion; NICE NG12 and the dermoscopy checklists).",
+    "zh": "请在未来几周内由皮肤科医生检查（可直接到医院皮肤科挂号，需要转诊的地方请医生转诊）；若它变大、变化、出血或不愈合，应更早就诊（上面列出的理由都需要由专科医生检查病变；NICE NG12 与皮肤镜检查清单）。",
 }
 
 

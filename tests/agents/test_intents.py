@@ -111,3 +111,10 @@ def test_removal_by_a_clinic_or_salon_is_told_apart_from_self_treatment(question
 def test_conditions_outside_the_seven_classes_are_read_in_the_questions_language(question, lang, names):
     assert read_turn(question, new_image=False, use_model=False).other_conditions == names
     assert read_turn(question, new_image=True).other_conditions == names
+
+
+@pytest.mark.parametrize("question", ["In my country we put lemon and salt on spots like this. Is okay to do this instead of doctor?",
+                                      "I rub garlic on it every night, will that work?"])
+def test_kitchen_remedies_put_on_it_are_self_treatment(question):
+    intent = read_turn(question, new_image=False)
+    assert intent.kind == IntentKind.SELF_TREAT and intent.self_treatment
