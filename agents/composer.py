@@ -22,7 +22,7 @@ from agents.injection import steers_the_answer
 from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
-from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
+from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CHILD_AGE, CHILD_NOTE, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
                               MISS_RATE, OTHER_LESION, PLAIN_CLASS, PLAIN_LEAD, PLAIN_LEAD_LESION, PLAIN_NAMED, PLAIN_TIER, PLAIN_WORDS, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SUN_PROTECTION_ONLY, WARNING_SIGNS, photo_corrected,
                               reads_as_routine_care)
 from knowledge.patient import PatientInfo
@@ -278,6 +278,8 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
     if inp.patient is not None and not inp.patient.is_empty():
         sep = "；" if b.lang == "zh" else "; "
         b.policy(HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang))))
+        if inp.patient.age is not None and inp.patient.age < CHILD_AGE:
+            b.policy(CHILD_NOTE[b.lang])
 
 
 def _add_plain_words(b: _Builder, inp: ComposeInput) -> None:

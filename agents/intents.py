@@ -80,6 +80,10 @@ _PLAIN = _rx(
     r"\bwhat does (?:all )?(?:that|this) mean for me\b", r"\b(?:dumb|break) (?:it|that|this) down\b",
     r"简单(?:点|一点|些|一些|地|的话|说|讲|来说|的说法)", r"(?:说|讲)(?:得)?简单", r"通俗", r"白话", r"说人话", r"(?:看|听)不懂",
     r"简短", r"短一点", r"一句话", r"(?:讲|说|解释)给.{1,6}听", r"易懂", r"浅显", r"不懂(?:医学|专业)",
+    # Frightened ("am I going to die?", "我是不是没几年了"): the same everyday answer, which says how treatable it is.
+    r"\b(?:am i|is s?he|are they) (?:going to|gonna) die\b", r"\bwill (?:i|s?he|it kill)\b.{0,12}\bdie\b", r"\bhow long (?:do|does) (?:i|s?he) have\b",
+    r"\b(?:is it|is this) (?:fatal|deadly|terminal|a death sentence)\b", r"\b(?:terrified|petrified|freaking out|panick?ing)\b",
+    r"没几年", r"活不(?:了|长)", r"能活多久", r"还能活", r"会不会死", r"会死吗", r"要死了", r"致命", r"绝症", r"吓死", r"(?:好|很|特别|非常)害怕",
 )
 
 

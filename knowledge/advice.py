@@ -141,6 +141,13 @@ PLAIN_WORDS: dict[str, str] = {
     "zh": "{lead}本工具最可能的判断是，这是{what}。{tier}照片不能给出诊断，医生的检查才能（有时需要取一小块皮肤在显微镜下看）。",
 }
 
+# A child's lesion (an age under 18 given): HAM10000 holds few children (243 of 10,015 images, 223 of them naevi).
+CHILD_AGE = 18
+CHILD_NOTE: dict[str, str] = {
+    "en": "**A child's skin:** only about 2% of the HAM10000 images this classifier learned from are of people under 18, almost all of them moles, so its estimate is less certain for a child. Melanoma is rare in children, and moles that appear and grow as a child grows are normal; a doctor should still examine a mole that grows much faster than the others, bleeds, or looks different from them.",
+    "zh": "**儿童的皮肤**：本分类器学习所用的HAM10000图像中，来自18岁以下者的只占约2%，而且几乎都是痣，因此它对儿童病变的估计把握更小。儿童黑色素瘤很少见，随着孩子长大出现新痣、痣跟着长大都是正常的；但如果某颗痣比其他痣长得快得多、出血，或看起来和其他痣不一样，仍应请医生检查。",
+}
+
 HISTORY_UNDERSTOOD: dict[str, str] = {
     "en": "**What you told me:** {items}.",
     "zh": "**您提供的信息**：{items}。",
@@ -183,7 +190,7 @@ PROFESSIONAL_REMOVAL: dict[str, str] = {
 }
 
 # Fixed sentences with no source to cite (what the evals count as policy rather than fact).
-POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, OTHER_LESION, PLAIN_NAMED, HISTORY_UNDERSTOOD,
+POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, OTHER_LESION, PLAIN_NAMED, CHILD_NOTE, HISTORY_UNDERSTOOD,
                                             CALIBRATION_POPULATION, PHOTO_CORRECTED,
                                             {lang: text.split("。" if lang == "zh" else ". ")[0] + ("。" if lang == "zh" else ".")
                                              for lang, text in CANNOT_CONFIRM_BENIGN.items()})

@@ -644,3 +644,25 @@ def test_a_term_asked_about_in_plain_words_is_explained_before_the_lesion(consul
     consult.ask("plain-term", "这是什么？", image=low_tier_naevus.image_path)
     turn = consult.ask("plain-term", "你这上面说什么脂溢性角化…啥意思啊，说简单点，我看不懂")
     assert turn.answer.index(PLAIN_CLASS["bkl"]["zh"]) < turn.answer.index(PLAIN_LEAD_LESION["zh"])
+
+
+@pytest.mark.parametrize("lang, question", [("en", "Am I going to die from this?"), ("zh", "基底细胞癌？癌？？那我是不是没几年了")])
+def test_a_frightened_question_gets_the_everyday_answer_with_how_treatable_it_is(consult, referred_bcc, lang, question):
+    from knowledge.advice import PLAIN_CLASS, PLAIN_LEAD
+
+    thread = f"afraid-{lang}"
+    consult.ask(thread, "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
+    turn = consult.ask(thread, question)
+    assert turn.answer.startswith(PLAIN_LEAD[lang]) and PLAIN_CLASS[turn.diagnosis["label"]][lang] in turn.answer
+    assert _estimate_and_tier(turn) and triage_advice(turn.triage, lang) in turn.answer
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_childs_lesion_says_how_few_children_the_classifier_learned_from(consult, low_tier_naevus, lang):
+    from knowledge.advice import CHILD_NOTE
+
+    question = "What is this?" if lang == "en" else "这是什么？"
+    turn = consult.ask(f"child-{lang}", question, image=low_tier_naevus.image_path, patient=PatientInfo(age=6))
+    assert CHILD_NOTE[lang] in turn.answer
+    adult = consult.ask(f"adult-{lang}", question, image=low_tier_naevus.image_path, patient=PatientInfo(age=40))
+    assert CHILD_NOTE[lang] not in adult.answer
