@@ -569,6 +569,10 @@ def compose(inp: ComposeInput) -> Answer:
     terms = _query_terms(inp, [c for c in [*inp.intent.classes, focus] if c])
     if inp.intent.other_lesion and p is not None:  # "and the one on my ear?": said first, before this lesion's answer
         b.policy(OTHER_LESION[lang])
+    if (claimed := inp.intent.result_claim) is not None and p is not None and claimed != p.label and claimed in p.probs:
+        # "Model says akiec" when it said bcc: the reading is corrected before anything else
+        b.fact(render("result_correction", lang, c1=display_name(p.label, lang), p1=percent(p.probs[p.label]),
+                      cx=display_name(claimed, lang), px=percent(p.probs[claimed])), "P")
 
     if inp.intake is not None and not inp.intake.accepted and kind == IntentKind.ASSESS:
         b.policy(render("refused", lang, reason=(inp.intake.reason_zh if lang == "zh" else inp.intake.reason) or "?"))

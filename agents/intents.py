@@ -62,6 +62,7 @@ class TurnIntent(BaseModel):
     sun_only: bool = False  # sun protection offered instead of the examination
     other_lesion: bool = False  # it (also) asks about another lesion than the one assessed ("and the one on my ear?")
     plain: bool = False  # asks for plainer or shorter words ("in simple words", "说简单点", "讲给我老公听", "in one sentence")
+    result_claim: str | None = None  # a class the words say the result named ("the model says akiec", "结果显示是脂溢性角化")
     cost: bool = False  # what an examination or biopsy costs
     other_conditions: list[str] = Field(default_factory=list)  # conditions outside the seven classes it names ("eczema")
     traditional: bool = False  # written in Traditional Chinese (the thread's earlier turns count): answered in it
@@ -338,6 +339,25 @@ _REASSURANCE = _rx(
 _FIXED_ANSWERS = (IntentKind.PUSHBACK, IntentKind.SELF_TREAT)
 
 
+# What the words say the result was ("Model says akiec", "so the app thinks it's a seborrhoeic keratosis", "结果显示是..."):
+# a class named after such words is the user's reading of the estimate, which the answer corrects when it is not the
+# most likely class.
+_RESULT_CLAIM = _rx(
+    r"\b(?:model|app|tool|result|report|you|the ai|ai|the computer|classifier|estimate|it)\b(?:'s| is| was)?\s*"
+    r"(?:says?|said|shows?|showed|thinks?|thought|gave|gives|calls?|called|came back|reads?|reckons?|went with|labell?ed)\b",
+    r"结果.{0,4}(?:显示|是|写|说)", r"你(?:们)?(?:说|讲|判断|认为)(?:的)?", r"显示(?:的)?(?:是)?", r"(?:上面|这上面)(?:说|写)", r"判断(?:为|是)",
+)
+
+
+def result_claim(text: str) -> str | None:
+    """The class the words say the result named, if any (the first class named after the claim)."""
+    m = _RESULT_CLAIM.search(text)
+    if m is None:
+        return None
+    named = class_mentions(text[m.start():])
+    return named[0] if named else None
+
+
 def read_turn(question: str | None, new_image: bool, language: str | None = None, use_model: bool = True) -> TurnIntent:
     """Classify a turn. A new image always means a full assessment, whatever the words."""
     text = to_simplified((question or "").strip())  # Traditional Chinese is read by the same rules and model
@@ -351,7 +371,8 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
         return TurnIntent(kind=kind, language=lang, classes=classes, question=text, reassurance=reassurance,  # type: ignore[arg-type]
                           self_treatment=self_treatment, removal_elsewhere=elsewhere, delay=bool(_DELAY.search(text)),
                           sun_only=bool(_SUN_ONLY.search(text)), cost=bool(_COST.search(text)), other_conditions=outside_conditions(text, lang),
-                          other_lesion=not new_image and mentions_other_lesion(text), plain=bool(_PLAIN.search(text)), **kw)
+                          other_lesion=not new_image and mentions_other_lesion(text), plain=bool(_PLAIN.search(text)),
+                          result_claim=None if new_image else result_claim(text), **kw)
 
     if new_image:
         # Filters only when the words are about the cases ("show me women's cases"), never "I'm 45".

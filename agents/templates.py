@@ -120,6 +120,10 @@ T: dict[str, dict[str, str]] = {
         "en": "I could not find this in the knowledge base; please ask a dermatologist.",
         "zh": "知识库中没有找到相关内容；请咨询皮肤科医生。",
     },
+    "result_correction": {
+        "en": "**To be clear about the result:** the most likely class in this estimate is {c1} ({p1}), not {cx} ({px}).",
+        "zh": "**关于结果，需要说明**：本次估计中最可能的类别是{c1}（{p1}），而不是{cx}（{px}）。",
+    },
     "differential_compare": {
         "en": "**{cx} vs {c1}:** the classifier gives {cx} {px}, against {p1} for {c1}.",
         "zh": "**{cx}与{c1}的比较**：分类器给{cx}的概率为{px}，而{c1}为{p1}。",

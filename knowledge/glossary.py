@@ -160,7 +160,8 @@ def _en_class_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
         names |= {part.strip() for part in c.name_en.lower().split("/")}
         for name in sorted(filter(None, names), key=len, reverse=True):
             plural = rf"|{re.escape(name[:-2])}i" if name.endswith("us") else ""  # naevus -> naevi
-            patterns.append((re.compile(rf"\b(?:{re.escape(name)}(?:e?s)?{plural})\b", re.IGNORECASE), c.code))
+            # Between non-letters, so inside Chinese text too ("结果说mel", "这个bcc会扩散吗").
+            patterns.append((re.compile(rf"(?<![A-Za-z])(?:{re.escape(name)}(?:e?s)?{plural})(?![A-Za-z])", re.IGNORECASE), c.code))
     return tuple(patterns)
 
 

@@ -666,3 +666,18 @@ def test_a_childs_lesion_says_how_few_children_the_classifier_learned_from(consu
     assert CHILD_NOTE[lang] in turn.answer
     adult = consult.ask(f"adult-{lang}", question, image=low_tier_naevus.image_path, patient=PatientInfo(age=40))
     assert CHILD_NOTE[lang] not in adult.answer
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_misread_result_is_corrected_and_a_right_one_is_not(consult, referred_bcc, lang):
+    """"Model says df" when it did not: the answer first says which class the estimate made most likely."""
+    from agents.templates import T
+
+    first = consult.ask(f"claim-{lang}", "What is this?" if lang == "en" else "这是什么？", image=referred_bcc.image_path)
+    label = first.diagnosis["label"]
+    wrong = next(c for c in ("df", "vasc") if c != label)
+    lead = T["result_correction"][lang].split("**")[1]
+    said = consult.ask(f"claim-{lang}", f"Model says {wrong}. What does that mean?" if lang == "en" else f"结果显示是{wrong}，这是什么意思？")
+    assert said.answer.lstrip("*").startswith(lead)
+    right = consult.ask(f"claim-{lang}", f"Model says {label}. What does that mean?" if lang == "en" else f"结果显示是{label}，这是什么意思？")
+    assert lead not in right.answer
