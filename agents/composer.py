@@ -8,6 +8,7 @@ so they are supported by construction; the safety reviewer checks it all the sam
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,8 +23,8 @@ from agents.injection import steers_the_answer
 from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
-from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CHILD_AGE, CHILD_NOTE, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
-                              MISS_RATE, OTHER_LESION, PLAIN_CLASS, PLAIN_LEAD, PLAIN_LEAD_LESION, PLAIN_NAMED, PLAIN_TIER, PLAIN_WORDS, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SUN_PROTECTION_ONLY, WARNING_SIGNS, photo_corrected,
+from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CHILD_AGE, CHILD_NOTE, SIGNS_TOLD, STOP_BLEEDING, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
+                              MISS_RATE, OTHER_LESION, PLAIN_CLASS, PLAIN_LEAD, PLAIN_LEAD_LESION, PLAIN_NAMED, PLAIN_TIER, PLAIN_WORDS, PLAIN_WORDS_REFERRED, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SUN_PROTECTION_ONLY, WARNING_SIGNS, photo_corrected,
                               reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
@@ -71,6 +72,7 @@ class ComposeInput:
     image_path: str | None = None  # for a composer that looks at the image (the LLM composer)
     triage: Triage | None = None  # the tier's reasons (agents.risk); None: the prediction-only rule
     patient: PatientInfo | None = None  # what the person told us, shown back
+    audience: str | None = None  # "clinician": the advice is addressed to their patient
 
     def current_triage(self) -> Triage | None:
         if self.triage is not None:
@@ -256,8 +258,16 @@ def triage_reasons(t: Triage, lang: Language, shown: Prediction | None = None) -
 
 
 def _add_risk(b: _Builder, p: Prediction, tier: RiskTier, t: Triage | None = None) -> None:
+    """The tier with its reasons; once they have been given in the thread, the tier alone says they still hold (the
+    thread's record of what was said, ``quoted``, keeps a key of the reasons as written)."""
     t = t if t is not None else triage_rule(p)
-    b.fact(render("risk", b.lang, tier=tier_name(tier, b.lang), reasons=triage_reasons(t, b.lang, shown=p)), "P")
+    reasons = triage_reasons(t, b.lang, shown=p)
+    key = "tier-reasons:" + hashlib.sha1(f"{tier.value}|{reasons}".encode()).hexdigest()[:16]
+    if key in b.already_quoted:
+        b.fact(render("risk_again", b.lang, tier=tier_name(tier, b.lang)), "P")
+        return
+    b.fact(render("risk", b.lang, tier=tier_name(tier, b.lang), reasons=reasons), "P")
+    b.quoted.append(key)
 
 
 def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> None:
@@ -277,9 +287,13 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
             b.policy(quality)
     if inp.patient is not None and not inp.patient.is_empty():
         sep = "；" if b.lang == "zh" else "; "
-        b.policy(HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang))))
-        if inp.patient.age is not None and inp.patient.age < CHILD_AGE:
-            b.policy(CHILD_NOTE[b.lang])
+        told = HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang)))
+        key = "told:" + hashlib.sha1(told.encode()).hexdigest()[:16]
+        if key not in b.already_quoted:  # shown when it is new or has changed, not in every answer
+            b.policy(told)
+            b.quoted.append(key)
+            if inp.patient.age is not None and inp.patient.age < CHILD_AGE:
+                b.policy(CHILD_NOTE[b.lang])
 
 
 def _add_plain_words(b: _Builder, inp: ComposeInput) -> None:
@@ -291,7 +305,9 @@ def _add_plain_words(b: _Builder, inp: ComposeInput) -> None:
         b.policy(PLAIN_NAMED[b.lang].format(name=display_name(code, b.lang), what=PLAIN_CLASS[code][b.lang]))
     tier = PLAIN_TIER[inp.risk][b.lang] if inp.risk is not None else ""
     lead = (PLAIN_LEAD_LESION if named else PLAIN_LEAD)[b.lang]
-    b.fact(PLAIN_WORDS[b.lang].format(lead=lead, what=PLAIN_CLASS[p.label][b.lang], tier=tier), "P")
+    referred_benign = inp.risk in REFERRAL_TIERS and p.label not in MALIGNANT_CODES  # the tier first, then the guess
+    words = PLAIN_WORDS_REFERRED if referred_benign else PLAIN_WORDS
+    b.fact(words[b.lang].format(lead=lead, what=PLAIN_CLASS[p.label][b.lang], tier=tier), "P")
 
 
 def _add_outside_classes(b: _Builder, inp: ComposeInput) -> None:
@@ -347,7 +363,8 @@ def _add_advice(b: _Builder, inp: ComposeInput) -> None:
         return
     _add_side_questions(b, inp)
     t = inp.current_triage()
-    b.policy(tier_advice(inp.risk, b.lang, t.suspected, t.sooner) if t is not None else tier_advice(inp.risk, b.lang))
+    advice = tier_advice(inp.risk, b.lang, t.suspected, t.sooner) if t is not None else tier_advice(inp.risk, b.lang)
+    b.policy(T["for_the_patient"][b.lang] + advice if inp.audience == "clinician" else advice)
     if (inp.risk == RiskTier.LOW and t is not None and t.checklist_score is not None and t.checklist_cutoff is not None
             and 0 < t.checklist_score == t.checklist_cutoff - 1):
         # One point short of escalating: a low tier must not read as "nothing was seen".
@@ -569,6 +586,8 @@ def compose(inp: ComposeInput) -> Answer:
     terms = _query_terms(inp, [c for c in [*inp.intent.classes, focus] if c])
     if inp.intent.other_lesion and p is not None:  # "and the one on my ear?": said first, before this lesion's answer
         b.policy(OTHER_LESION[lang])
+    if inp.intent.stop_bleeding:  # first aid first, with or without an image
+        b.policy(STOP_BLEEDING[lang])
     if (claimed := inp.intent.result_claim) is not None and p is not None and claimed != p.label and claimed in p.probs:
         # "Model says akiec" when it said bcc: the reading is corrected before anything else
         b.fact(render("result_correction", lang, c1=display_name(p.label, lang), p1=percent(p.probs[p.label]),
@@ -689,8 +708,13 @@ def compose(inp: ComposeInput) -> Answer:
             b.prompt(T["need_image"][lang])
         if inp.intent.removal_elsewhere:  # "can a salon laser a mole off?" with no lesion assessed yet
             b.policy(PROFESSIONAL_REMOVAL[lang])
+        told = inp.patient.history if p is None and inp.patient is not None else []
+        if told:  # "it bleeds and won't heal, is it cancer?" before any image: examined, and no "it can wait" quoted
+            from knowledge.patient import SIGN_NAMES
+
+            b.policy(SIGNS_TOLD[lang].format(signs=("、" if lang == "zh" else ", ").join(SIGN_NAMES[s][lang] for s in told)))
         _add_outside_classes(b, inp)
-        added = _add_knowledge(b, inp.passages, terms, n_passages=3)
+        added = _add_knowledge(b, inp.passages, terms, n_passages=3, routine_care=not told)
         if not added and not needs_image:
             b.policy(T["knowledge_missing"][lang])
         if added:

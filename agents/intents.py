@@ -62,6 +62,8 @@ class TurnIntent(BaseModel):
     sun_only: bool = False  # sun protection offered instead of the examination
     other_lesion: bool = False  # it (also) asks about another lesion than the one assessed ("and the one on my ear?")
     plain: bool = False  # asks for plainer or shorter words ("in simple words", "说简单点", "讲给我老公听", "in one sentence")
+    clinician: bool = False  # the writer says they are a clinician or a student ("GP here", "我是全科医生", "my patient")
+    stop_bleeding: bool = False  # how to stop it bleeding ("how do I stop it bleeding next time", "出血了怎么止血")
     result_claim: str | None = None  # a class the words say the result named ("the model says akiec", "结果显示是脂溢性角化")
     cost: bool = False  # what an examination or biopsy costs
     other_conditions: list[str] = Field(default_factory=list)  # conditions outside the seven classes it names ("eczema")
@@ -339,6 +341,24 @@ _REASSURANCE = _rx(
 _FIXED_ANSWERS = (IntentKind.PUSHBACK, IntentKind.SELF_TREAT)
 
 
+_STOP_BLEEDING = _rx(r"\bstop (?:it |the |this )?(?:from )?bleed\w*", r"\bbleed\w* (?:won'?t|will not|doesn'?t|does not) stop\b",
+                     r"\b(?:keeps?|still) bleeding\b.{0,30}\b(?:what|how)\b", r"\bwhat (?:do|should) i do\b.{0,30}\bbleed",
+                     r"\bwhen it bleeds\b.{0,30}\b(?:what|how)\b",
+                     r"止血", r"(?:出血|流血)(?:了)?(?:怎么办|咋办|怎么弄|怎么处理|止不住|不止)", r"血止不住")
+
+
+_CLINICIAN_WRITER = _rx(
+    r"\b(?:gp|doctor|physician|dermatologist|nurse|registrar|resident|fellow|consultant|clinician|medical student|"
+    r"med student|trainee|intern)s? here\b",
+    r"\bi(?:'m| am) (?:a |an )?(?:gp|doctor|physician|dermatologist|nurse(?: practitioner)?|derm(?:atology)? (?:registrar|resident|"
+    r"trainee|fellow)|registrar|resident|medical student|med student|clinician|general practitioner|junior doctor)\b",
+    r"^\s*(?:gp|derm(?:atology)? (?:registrar|resident|trainee)|registrar|resident|medical student)\b", r"\bmy patient'?s?\b",
+    r"\b(?:our|my|a) teaching (?:file|image|set|case|collection)\b",
+    r"我是(?:一名|一个|个)?.{0,8}(?:医生|大夫|医师|护士|医学生|规培生|住院医)", r"规培", r"医学生", r"临床医学", r"(?:我的|这位|该)患者",
+    r"患者\d{1,3}岁", r"教学(?:资料|图片|病例|用)",
+)
+
+
 # What the words say the result was ("Model says akiec", "so the app thinks it's a seborrhoeic keratosis", "结果显示是..."):
 # a class named after such words is the user's reading of the estimate, which the answer corrects when it is not the
 # most likely class.
@@ -372,7 +392,8 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
                           self_treatment=self_treatment, removal_elsewhere=elsewhere, delay=bool(_DELAY.search(text)),
                           sun_only=bool(_SUN_ONLY.search(text)), cost=bool(_COST.search(text)), other_conditions=outside_conditions(text, lang),
                           other_lesion=not new_image and mentions_other_lesion(text), plain=bool(_PLAIN.search(text)),
-                          result_claim=None if new_image else result_claim(text), **kw)
+                          result_claim=None if new_image else result_claim(text), stop_bleeding=bool(_STOP_BLEEDING.search(text)),
+                          clinician=bool(_CLINICIAN_WRITER.search(text)), **kw)
 
     if new_image:
         # Filters only when the words are about the cases ("show me women's cases"), never "I'm 45".
@@ -403,9 +424,14 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
     return intent(kind)
 
 
+# Lasering (or having it lasered) needs a machine someone else has: said without a place it is still removal elsewhere.
+_LASER = _rx(r"\blas(?:er|ered|ering|ers)\b", r"激光", r"雷射", r"光子")
+
+
 def _is_removal_elsewhere(text: str) -> bool:
-    """Having it removed by a clinic or a salon ("can the clinic laser it off?", "去美容院点痣"), not by themselves."""
-    return bool(_REMOVAL.search(text) and _ELSEWHERE.search(text) and not _BY_SELF.search(text))
+    """Having it removed by a clinic or a salon ("can the clinic laser it off?", "去美容院点痣", "then laser is fine
+    right"), not by themselves."""
+    return bool(_REMOVAL.search(text) and (_ELSEWHERE.search(text) or _LASER.search(text)) and not _BY_SELF.search(text))
 
 
 # An accident told as history ("it bled when I scratched it", "洗脸的时候蹭破了") is not a plan to treat it, unless a

@@ -62,6 +62,8 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
         update["case_page"] = 0
     if intent.kind == IntentKind.PUSHBACK:
         update["flags"] = [RESET_FLAGS, "pushback_without_new_evidence"]
+    if intent.clinician:
+        update["audience"] = "clinician"
     # What the person tells us (form fields, then the message itself) accumulates over the thread, and a
     # new warning sign re-triages the lesion already assessed (history can only escalate).
     before = state.get("patient") or PatientInfo()
@@ -248,6 +250,7 @@ def _compose_input(state: DermState) -> ComposeInput:
         risk=RiskTier(tier) if tier else None,
         triage=state.get("triage"),
         patient=state.get("patient"),
+        audience="clinician" if intent.clinician else state.get("audience"),
         features=state.get("features"),
         cases=state.get("similar_cases") or [],
         case_filters=state.get("case_filters") or CaseFilters(),

@@ -22,6 +22,13 @@ T: dict[str, dict[str, str]] = {
         "en": "**Risk tier: {tier}**, because {reasons}.",
         "zh": "**风险等级：{tier}**，原因：{reasons}。",
     },
+    # The tier's advice, to a clinician or a student (they said so): addressed to their patient.
+    "for_the_patient": {"en": "**For the patient:** ", "zh": "**对患者的建议**："},
+    # A later answer in the thread whose tier and reasons are the ones already given: not repeated word for word.
+    "risk_again": {
+        "en": "**Risk tier: {tier}**, for the reasons given earlier in this conversation (unchanged).",
+        "zh": "**风险等级：{tier}**，原因同前面的回答（没有变化）。",
+    },
     "reason_class_mel": {"en": "melanoma is the most likely class", "zh": "最可能的类别是黑色素瘤"},
     "reason_class_bcc": {"en": "basal cell carcinoma is the most likely class", "zh": "最可能的类别是基底细胞癌"},
     "reason_class_akiec": {"en": "actinic keratosis / intraepithelial carcinoma is the most likely class",

@@ -87,6 +87,7 @@ def _policy_patterns(lang: str) -> tuple[re.Pattern[str], ...]:
     from knowledge.advice import ALL_TIER_ADVICE, POLICY_TEXTS
 
     texts = [T[key][lang] for key in POLICY_TEMPLATES if key in T] + [advice[lang] for advice in ALL_TIER_ADVICE]
+    texts += [T["for_the_patient"][lang] + advice[lang] for advice in ALL_TIER_ADVICE]  # addressed to a clinician
     texts += [policy[lang] for policy in POLICY_TEXTS]
     # A template's {placeholders} match any text.
     return tuple(re.compile(re.sub(r"\\\{[^}]*\\\}", ".*?", re.escape(t)), re.S) for t in texts)

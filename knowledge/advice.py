@@ -14,7 +14,7 @@ from typing import Any
 import re
 from enum import Enum
 
-from knowledge.taxonomy import CODES, Language, get_class
+from knowledge.taxonomy import CLASSES, CODES, Language, get_class
 
 
 class RiskTier(str, Enum):
@@ -107,22 +107,7 @@ OTHER_LESION: dict[str, str] = {
 # "In plain words" (asked for: "simpler words", "说简单点", "in one sentence", "讲给我老公听"): what the most likely class is
 # and what the tier asks, in everyday words, written from the corpus's overview and management documents. No class text
 # is an all-clear: each benign one says what still sends a lesion to a doctor.
-PLAIN_CLASS: dict[str, dict[str, str]] = {
-    "akiec": {"en": "a rough, scaly patch caused by years of sun (actinic keratosis), or a very early skin cancer that stays in the top layer of the skin (Bowen's disease). It is not dangerous straight away, but some turn into a skin cancer, so a doctor usually treats it",
-              "zh": "由多年日晒引起的粗糙、脱屑的斑块（光化性角化病），或只长在皮肤最表层的极早期皮肤癌（鲍温病）。它不会马上带来危险，但其中一部分会发展成皮肤癌，所以通常需要医生治疗"},
-    "bcc": {"en": "basal cell carcinoma, the most common skin cancer. It grows slowly and very rarely spreads to other parts of the body, but if it is left alone it keeps growing into the skin around it, so it should be removed; treatment usually cures it",
-            "zh": "基底细胞癌，最常见的一种皮肤癌。它长得慢，极少扩散到身体其他部位，但如果不处理会一直向周围皮肤里长，所以应该切除；经过治疗通常可以治好"},
-    "bkl": {"en": "a non-cancerous skin growth, such as a seborrhoeic keratosis (a 'stuck-on', wart-like spot common with age) or a sun spot. Some of these look very like melanoma, which is why a doctor may still want to examine one",
-            "zh": "一种非癌性的皮肤增生，例如脂溢性角化病（年纪大后常见、像“贴”在皮肤上的疣状斑）或日光斑。其中有些看起来很像黑色素瘤，所以医生可能仍要检查"},
-    "df": {"en": "a dermatofibroma: a small, firm, non-cancerous bump in the skin, often on the legs, sometimes after an insect bite or a small injury; it often dimples inward when the skin around it is pinched",
-           "zh": "皮肤纤维瘤：一种小而硬的非癌性皮肤结节，常见于腿上，有时出现在蚊虫叮咬或小外伤之后；捏起周围皮肤时它常会向内凹陷"},
-    "mel": {"en": "melanoma, a skin cancer of the cells that make skin pigment. It can spread to other parts of the body, which is why finding it early matters: found early, it is usually cured by a small operation",
-            "zh": "黑色素瘤，一种源于产生色素的细胞的皮肤癌。它可能扩散到身体其他部位，所以早发现很重要：早期发现时，通常一个小手术就能治好"},
-    "nv": {"en": "an ordinary mole (a naevus), a small cluster of pigment cells. Moles are very common and most never cause trouble, but one that is new in an adult, changes, bleeds or looks different from your other moles should be shown to a doctor",
-           "zh": "普通的痣（色素痣），是一小团色素细胞。痣非常常见，大多数一辈子都不会出问题；但成年后新长的、发生变化的、出血的，或与身上其他痣看起来不一样的痣，应请医生看看"},
-    "vasc": {"en": "a spot made of small blood vessels or of blood, such as a cherry angioma or a small bleed in the skin. These are usually not dangerous, but a red bump that grows fast or bleeds easily is usually removed to be sure what it is",
-             "zh": "由小血管或血液形成的斑点，例如樱桃状血管瘤或皮肤里的小出血。这类通常没有危险，但长得快或容易出血的红色小包一般会切除，以确定它到底是什么"},
-}
+PLAIN_CLASS: dict[str, dict[str, str]] = {c.code: {"en": c.plain_en, "zh": c.plain_zh} for c in CLASSES}
 PLAIN_TIER: dict[RiskTier, dict[str, str]] = {
     RiskTier.LOW: {"en": "The tool found no reason to send you to a doctor now, but it cannot be sure: if the spot is new, grows, changes, bleeds or itches, have a doctor look at it.",
                    "zh": "本工具没有找到需要您现在就去看医生的理由，但它不能确定：如果这个斑点是新长的、在变大、有变化、出血或发痒，请让医生看看。"},
@@ -136,9 +121,28 @@ PLAIN_TIER: dict[RiskTier, dict[str, str]] = {
 PLAIN_LEAD: dict[str, str] = {"en": "**In plain words:**", "zh": "**简单地说**："}
 PLAIN_LEAD_LESION: dict[str, str] = {"en": "**Your lesion, in plain words:**", "zh": "**您的这个病变，简单地说**："}
 PLAIN_NAMED: dict[str, str] = {"en": "**In plain words:** {name} is {what}.", "zh": "**简单地说**：{name}是指{what}。"}
+# ... for a lesion the tier refers although its most likely class is benign: what the tier asks comes first.
+PLAIN_WORDS_REFERRED: dict[str, str] = {
+    "en": "{lead} {tier} Its single best guess is that this is {what}; but that guess is not certain, which is why it asks for the examination. A photo cannot give a diagnosis; a doctor's examination can (sometimes with a small skin sample looked at under a microscope).",
+    "zh": "{lead}{tier}它最可能的单一判断是{what}；但这个判断并不确定，所以才建议检查。照片不能给出诊断，医生的检查才能（有时需要取一小块皮肤在显微镜下看）。",
+}
 PLAIN_WORDS: dict[str, str] = {
     "en": "{lead} the tool's best guess is that this is {what}. {tier} A photo cannot give a diagnosis; a doctor's examination can (sometimes with a small skin sample looked at under a microscope).",
     "zh": "{lead}本工具最可能的判断是，这是{what}。{tier}照片不能给出诊断，医生的检查才能（有时需要取一小块皮肤在显微镜下看）。",
+}
+
+# How to stop a lesion bleeding (first aid; the vasc management document: a lesion that bleeds easily is removed and
+# examined), and what it does not replace.
+STOP_BLEEDING: dict[str, str] = {
+    "en": "**If it bleeds:** press firmly on it with a clean cloth or gauze for 10 to 15 minutes without lifting to look, keeping it raised if you can. Do not burn, cut, tie or cauterise it yourself. If it is still bleeding after 20 minutes of firm pressure, or the bleeding is heavy, get urgent care (an urgent-care clinic or emergency department). A lesion that bleeds easily should be examined and is usually removed properly, which also lets a pathologist look at it.",
+    "zh": "**如果它出血**：用干净的布或纱布用力按压10到15分钟，中途不要松开查看，能抬高的部位尽量抬高。不要自己烧、剪、结扎或烫它。如果用力按压20分钟后仍在出血，或出血量很大，请去急诊。容易出血的病变应由医生检查，通常会规范地切除，这样病理医生也能看清它是什么。",
+}
+
+# Warning signs told before any image was assessed ("a sore on my forehead that won't heal, is it cancer?"): the answer
+# says at once that they call for an examination, whatever the knowledge quoted beside them says about the classes.
+SIGNS_TOLD: dict[str, str] = {
+    "en": "**What you describe ({signs}) is a reason to have it examined by a doctor**, whatever it turns out to be: a warning sign like this is not something to watch at home. Uploading a dermoscopy photo here gives an estimate, not that examination.",
+    "zh": "**您描述的情况（{signs}）本身就是需要请医生检查的理由**，不论最后查出来是什么：这样的警示征象不适合在家观察。在这里上传皮肤镜照片只能得到一个估计，不能代替医生的检查。",
 }
 
 # A child's lesion (an age under 18 given): HAM10000 holds few children (243 of 10,015 images, 223 of them naevi).
@@ -190,7 +194,7 @@ PROFESSIONAL_REMOVAL: dict[str, str] = {
 }
 
 # Fixed sentences with no source to cite (what the evals count as policy rather than fact).
-POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, OTHER_LESION, PLAIN_NAMED, CHILD_NOTE, HISTORY_UNDERSTOOD,
+POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, OTHER_LESION, PLAIN_NAMED, CHILD_NOTE, STOP_BLEEDING, SIGNS_TOLD, HISTORY_UNDERSTOOD,
                                             CALIBRATION_POPULATION, PHOTO_CORRECTED,
                                             {lang: text.split("。" if lang == "zh" else ". ")[0] + ("。" if lang == "zh" else ".")
                                              for lang, text in CANNOT_CONFIRM_BENIGN.items()})
@@ -282,10 +286,12 @@ _ROUTINE_CARE: dict[str, re.Pattern[str]] = {
         r"nothing to worry|reassurance is (?:the usual|usually|all)|referred routinely|routine referral|"
         r"not (?:on )?the (?:urgent|suspected-cancer|two-week)|(?:almost never|rarely|seldom) spreads?|"
         r"(?:almost never|rarely|seldom) metastasi[sz]es|within (?:a few |several )?weeks,? (?:not|rather than)|"
-        r"rather than (?:on )?(?:an? |the )?(?:urgent|suspected-cancer|two-week))\b", re.IGNORECASE),
+        r"rather than (?:on )?(?:an? |the )?(?:urgent|suspected-cancer|two-week)|(?:does not|doesn'?t|never|cannot|can'?t) "
+        r"(?:turn|become|change|progress) into (?:a )?(?:cancer|melanoma|malignan\w*)|"
+        r"photograph (?:it|the \w+)?.{0,40}\b(?:review|recheck|re-?examine|compare)\w*)\b", re.IGNORECASE),
     "zh": re.compile(r"可以等|不需要紧急|不必紧急|无需紧急|不需要治疗|无需治疗|不必治疗|不需要处理|无需处理|无需随访|不需要随访|"
                      r"不需要转诊|无需转诊|无害|不会癌变|不会变成癌|不危险|不用担心|无需担心|只需(?:要)?安慰|通常只需|"
-                     r"常规转诊|按常规|不走.{0,6}紧急|而非紧急|(?:几乎|很少|极少)(?:不会)?(?:发生)?转移|(?:数|几)周内.{0,3}(?:而不是|而非)"),
+                     r"常规转诊|按常规|不走.{0,6}紧急|而非紧急|(?:几乎|很少|极少)(?:不会)?(?:发生)?转移|(?:数|几)周内.{0,3}(?:而不是|而非)|不会(?:转变|转化|发展|演变)(?:为|成)?(?:癌|恶性)|不会恶变|拍照.{0,12}(?:复查|复诊|比较|对比)"),
 }
 
 

@@ -118,3 +118,9 @@ def test_conditions_outside_the_seven_classes_are_read_in_the_questions_language
 def test_kitchen_remedies_put_on_it_are_self_treatment(question):
     intent = read_turn(question, new_image=False)
     assert intent.kind == IntentKind.SELF_TREAT and intent.self_treatment
+
+
+@pytest.mark.parametrize("question", ["so its just a normal mole? then laser is fine right", "那我去做个激光就行了吧"])
+def test_a_laser_named_without_a_place_is_removal_by_someone_else(question):
+    intent = read_turn(question, new_image=False)
+    assert intent.removal_elsewhere and not intent.self_treatment

@@ -681,3 +681,37 @@ def test_a_misread_result_is_corrected_and_a_right_one_is_not(consult, referred_
     assert said.answer.lstrip("*").startswith(lead)
     right = consult.ask(f"claim-{lang}", f"Model says {label}. What does that mean?" if lang == "en" else f"结果显示是{label}，这是什么意思？")
     assert lead not in right.answer
+
+
+@pytest.mark.parametrize("lang, question", [("en", "it bleeds like crazy whenever I nick it, how do I stop it bleeding next time?"),
+                                            ("zh", "它老是出血，出血了怎么止血？")])
+def test_how_to_stop_it_bleeding_gets_first_aid_first(consult, low_tier_naevus, lang, question):
+    from knowledge.advice import STOP_BLEEDING
+
+    consult.ask(f"bleed-{lang}", "What is this?" if lang == "en" else "这是什么？", image=low_tier_naevus.image_path)
+    turn = consult.ask(f"bleed-{lang}", question)
+    assert turn.answer.startswith(STOP_BLEEDING[lang]) and "bleeding" in turn.patient["history"]
+    assert turn.risk_tier != RiskTier.LOW.value
+
+
+@pytest.mark.parametrize("lang, question", [("en", "Keep it short please. Sore on forehead, won't heal, 3 months. Is it cancer?"),
+                                            ("zh", "我额头上有个疮，三个月了一直不愈合，是癌吗？")])
+def test_warning_signs_told_before_any_image_are_a_reason_to_be_examined(consult, lang, question):
+    """Before any image, a message stating warning signs is told that they call for an examination, and no sentence
+    saying a lesion can wait is quoted beside them."""
+    from knowledge.advice import SIGNS_TOLD, reads_as_routine_care
+
+    turn = consult.ask(f"told-first-{lang}", question)
+    assert SIGNS_TOLD[lang].split("（" if lang == "zh" else "(")[0] in turn.answer
+    assert not any(reads_as_routine_care(p["text"], lang) for p in turn.passages if p["text"] in turn.answer)
+
+
+@pytest.mark.parametrize("lang, first", [("en", "GP here. 74M farmer, scaly plaque on the scalp. What does the model make of it?"),
+                                         ("zh", "我是社区医院全科医生。患者65岁男性，左侧颞部病变，请看看")])
+def test_a_clinician_gets_the_advice_addressed_to_their_patient_for_the_whole_thread(consult, referred_bcc, lang, first):
+    from agents.templates import T
+
+    turn = consult.ask(f"gp-{lang}", first, image=referred_bcc.image_path)
+    later = consult.ask(f"gp-{lang}", "What should I do?" if lang == "en" else "下一步怎么处理？")
+    for t in (turn, later):
+        assert T["for_the_patient"][lang] + triage_advice(t.triage, lang) in t.answer
