@@ -15,3 +15,6 @@ def test_the_intent_suite_reports_held_out_accuracy_per_language_and_intent(tmp_
     assert r["reassurance_graph"]["recall"] >= 0.95
     assert sum(v["n"] for v in r["per_intent"].values()) == r["n"]
     assert (tmp_path / "intent.confusion.png").stat().st_size > 1000
+    conv = r["conversational"]
+    assert conv["held_out"]["n"] == 200 and conv["dev"]["n"] == 95 and set(conv["held_out"]["by_language"]) == {"en", "zh", "mixed"}
+    assert len(conv["held_out"]["misroutes"]) == round((1 - conv["held_out"]["accuracy"]) * 200)
