@@ -44,6 +44,11 @@ def member_robustness(folders: Sequence[Path], sample: int = 140, corruptions: S
         bias = np.asarray(encoder.class_bias)
 
         def balanced(imgs: list) -> float:
+            margin = encoder.config.lesion_margin
+            if margin is not None:  # a lesion-view member sees its crop, the segmenter's box found on the image it gets
+                from models.encoder.lesion_view import lesion_view, segmenter_boxes
+
+                imgs = [lesion_view(img, box, margin) for img, box in zip(imgs, segmenter_boxes(imgs))]
             _, z = encoder.image_outputs(imgs)
             return M.balanced_accuracy(labels, (z / encoder.temperature + bias).argmax(1), len(CODES))
 
