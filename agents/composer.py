@@ -25,7 +25,7 @@ from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
 from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CHILD_AGE, CHILD_NOTE, SIGNS_TOLD, STOP_BLEEDING, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
                               MISS_RATE, OTHER_LESION, PLAIN_CLASS, PLAIN_LEAD, PLAIN_LEAD_LESION, PLAIN_NAMED, PLAIN_TIER, PLAIN_WORDS, PLAIN_WORDS_REFERRED, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SUN_PROTECTION_ONLY, WARNING_SIGNS, photo_corrected,
-                              reads_as_routine_care)
+                              reads_as_benign, reads_as_routine_care)
 from knowledge.patient import PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
 from agents.templates import T, backend_name, percent, percents_apart, render
@@ -152,7 +152,7 @@ def unit_key(passage: PassageRef, start: int, end: int) -> str:
 
 
 def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = frozenset(), n: int = 1,
-               routine_care: bool = True) -> list[tuple[str, str]]:
+               routine_care: bool = True, benign_words: bool = True) -> list[tuple[str, str]]:
     """The passage's most relevant quotable units, as (key, text), never one in ``skip``: overlap with the
     question, favouring the opening (topic) sentence and sentences that name their subject.
     ``routine_care=False``: no unit saying the lesion can wait or needs nothing (a lesion with a referral tier)."""
@@ -170,6 +170,8 @@ def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = froz
         if key in skip or any(unit_key(passage, a, b) in skip for a in range(start, end) for b in range(a + 1, end + 1)):
             continue
         if not routine_care and any(reads_as_routine_care(x, lang) for x in sentences[start:end]):
+            continue
+        if not benign_words and any(reads_as_benign(x, lang) for x in sentences[start:end]):
             continue
         score = len(_words(s) & query_terms) + (1.5 if start == 0 else 0.0) - 0.5 * (end - start - 1)
         scored.append((score, -i, key, joiner.join(sentences[start:end])))
@@ -423,14 +425,15 @@ def _add_case_summary(b: _Builder, cases: list[CaseRef], focus: str, filters: Ca
 
 
 def _add_knowledge(b: _Builder, passages: list[PassageRef], terms: set[str], n_passages: int = 2, lead: bool = True,
-                   routine_care: bool = True) -> int:
+                   routine_care: bool = True, benign_words: bool = True) -> int:
     """Quote up to ``n_passages`` passages, one unit each, none quoted before in this thread; with
     ``routine_care=False`` (see ``_no_routine_care``), nothing saying the lesion can wait or needs nothing."""
     added = 0
     for passage in passages:
         if added >= n_passages:
             break
-        picked = best_units(passage, terms, skip=b.already_quoted | set(b.quoted), routine_care=routine_care)
+        picked = best_units(passage, terms, skip=b.already_quoted | set(b.quoted), routine_care=routine_care,
+                            benign_words=benign_words)
         if not picked:
             continue
         unit, text = picked[0]
@@ -571,7 +574,11 @@ def _claim(question: str, lang: Language) -> str:
 
 def _close_lesion_answer(b: _Builder, inp: ComposeInput, terms: set[str], n_passages: int) -> None:
     """How an answer about the assessed lesion ends: background knowledge, the guard, the tier's advice."""
-    _add_knowledge(b, inp.passages, terms, n_passages=n_passages, routine_care=not _no_routine_care(inp))
+    no_routine = _no_routine_care(inp)
+    # "Can it wait?" / "it's nothing, right?" about a referred lesion: no quote calling it benign reads as the answer
+    hoping = inp.intent.delay or inp.intent.sun_only or inp.intent.reassurance
+    _add_knowledge(b, inp.passages, terms, n_passages=n_passages, routine_care=not no_routine,
+                   benign_words=not (no_routine and hoping))
     _add_reassurance_guard(b, inp)
     _add_advice(b, inp)
 

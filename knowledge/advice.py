@@ -295,6 +295,19 @@ _ROUTINE_CARE: dict[str, re.Pattern[str]] = {
 }
 
 
+# Knowledge sentences that call a lesion or a class benign ("a naevus is a benign collection of melanocytes", "良性聚集"):
+# true as definitions, but quoted beside "can I put it off?" or "it's nothing, right?" about a referred lesion they read
+# as the answer. Such a turn quotes none of them.
+_BENIGN_WORDS: dict[str, re.Pattern[str]] = {
+    "en": re.compile(r"\b(?:benign|harmless|non-?cancerous|not (?:a )?cancer)\b", re.IGNORECASE),
+    "zh": re.compile(r"良性|无害|非癌|不是癌"),
+}
+
+
+def reads_as_benign(sentence: str, lang: Language) -> bool:
+    return bool(_BENIGN_WORDS["zh" if lang == "zh" else "en"].search(sentence))
+
+
 def reads_as_routine_care(sentence: str, lang: Language) -> bool:
     """Does this sentence tell the reader the lesion can wait or needs nothing? (see ``_ROUTINE_CARE``)"""
     return bool(_ROUTINE_CARE["zh" if lang == "zh" else "en"].search(sentence))

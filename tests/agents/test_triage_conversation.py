@@ -4,6 +4,7 @@ never agrees, self-treatment gets a clear no, and reported history escalates (En
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zlib
@@ -715,3 +716,17 @@ def test_a_clinician_gets_the_advice_addressed_to_their_patient_for_the_whole_th
     later = consult.ask(f"gp-{lang}", "What should I do?" if lang == "en" else "下一步怎么处理？")
     for t in (turn, later):
         assert T["for_the_patient"][lang] + triage_advice(t.triage, lang) in t.answer
+
+
+@pytest.mark.parametrize("lang, question", [("zh", "能不能等过完年再去医院"), ("en", "Can it wait until after the holidays?")])
+def test_putting_off_a_referred_lesion_quotes_nothing_that_calls_it_benign(consult, dataset, lang, question):
+    """"Can it wait?" about a referred lesion: a quoted definition ("a naevus is a benign collection of melanocytes")
+    would read as the answer, so none is quoted; the do-not-put-it-off advice stands."""
+    from knowledge.advice import reads_as_benign
+
+    thread = f"wait-{lang}"
+    consult.ask(thread, "这是什么？" if lang == "zh" else "What is this?", image=dataset.get(MELANOMA_EXAMPLE).image_path)
+    turn = consult.ask(thread, question)
+    assert turn.risk_tier in (RiskTier.SOON.value, RiskTier.URGENT.value)
+    quoted = [para for para in turn.answer.split("\n\n") if re.search(r"\[K\d+\]", para)]
+    assert quoted and not any(reads_as_benign(para, lang) for para in quoted)
