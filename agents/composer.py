@@ -23,10 +23,10 @@ from agents.injection import steers_the_answer
 from knowledge.criteria import STRUCTURES, Expectation, expectations_for
 from agents.intents import IntentKind, TurnIntent
 from agents.risk import RiskTier, Triage, tier_advice, tier_name, triage as triage_rule
-from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CHILD_AGE, CHILD_NOTE, SIGNS_TOLD, STOP_BLEEDING, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, MELANOMA_NOT_EXCLUDED,
+from knowledge.advice import (REFERRAL_TIERS, CALIBRATION_POPULATION, CHILD_AGE, CHILD_NOTE, SIGNS_TOLD, STOP_BLEEDING, CANNOT_CONFIRM_BENIGN, HISTORY_UNDERSTOOD, HISTORY_WITHDRAWN, MELANOMA_NOT_EXCLUDED,
                               MISS_RATE, OTHER_LESION, PLAIN_CLASS, PLAIN_LEAD, PLAIN_LEAD_LESION, PLAIN_NAMED, PLAIN_TIER, PLAIN_WORDS, PLAIN_WORDS_REFERRED, PROFESSIONAL_REMOVAL, SELF_TREATMENT, SUN_PROTECTION_ONLY, WARNING_SIGNS, photo_corrected,
-                              reads_as_benign, reads_as_routine_care)
-from knowledge.patient import PatientInfo
+                              reads_as_permission, reads_as_routine_care)
+from knowledge.patient import SIGN_NAMES, PatientInfo
 from agents.state import Answer, CaseRef, Citation, FeatureRef, IntakeResult, PassageRef, Sentence
 from agents.templates import T, backend_name, percent, percents_apart, render
 
@@ -152,7 +152,7 @@ def unit_key(passage: PassageRef, start: int, end: int) -> str:
 
 
 def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = frozenset(), n: int = 1,
-               routine_care: bool = True, benign_words: bool = True) -> list[tuple[str, str]]:
+               routine_care: bool = True, permission: bool = True) -> list[tuple[str, str]]:
     """The passage's most relevant quotable units, as (key, text), never one in ``skip``: overlap with the
     question, favouring the opening (topic) sentence and sentences that name their subject.
     ``routine_care=False``: no unit saying the lesion can wait or needs nothing (a lesion with a referral tier)."""
@@ -171,7 +171,7 @@ def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = froz
             continue
         if not routine_care and any(reads_as_routine_care(x, lang) for x in sentences[start:end]):
             continue
-        if not benign_words and any(reads_as_benign(x, lang) for x in sentences[start:end]):
+        if not permission and any(reads_as_permission(x, lang) for x in sentences[start:end]):
             continue
         score = len(_words(s) & query_terms) + (1.5 if start == 0 else 0.0) - 0.5 * (end - start - 1)
         scored.append((score, -i, key, joiner.join(sentences[start:end])))
@@ -230,7 +230,6 @@ def _image_alone(value: float, shown: Prediction | None, codes: tuple[str, ...],
 def triage_reasons(t: Triage, lang: Language, shown: Prediction | None = None) -> str:
     """The tier's reasons in words, in the order the rule applied them. The rule reads the higher of the image-only
     and with-metadata probabilities; when that is not the one ``shown`` in the estimate, the reason says so."""
-    from knowledge.patient import SIGN_NAMES
 
     out = []
     for reason in t.reasons:
@@ -259,13 +258,14 @@ def triage_reasons(t: Triage, lang: Language, shown: Prediction | None = None) -
     return T["reason_sep"][lang].join(out)
 
 
-def _add_risk(b: _Builder, p: Prediction, tier: RiskTier, t: Triage | None = None) -> None:
+def _add_risk(b: _Builder, p: Prediction, tier: RiskTier, t: Triage | None = None, changed: bool = False) -> None:
     """The tier with its reasons; once they have been given in the thread, the tier alone says they still hold (the
-    thread's record of what was said, ``quoted``, keeps a key of the reasons as written)."""
+    thread's record of what was said, ``quoted``, keeps a key of the reasons as written). ``changed``: this turn may
+    have taken the tier back to reasons given before (a correction), so they are given again, never "unchanged"."""
     t = t if t is not None else triage_rule(p)
     reasons = triage_reasons(t, b.lang, shown=p)
     key = "tier-reasons:" + hashlib.sha1(f"{tier.value}|{reasons}".encode()).hexdigest()[:16]
-    if key in b.already_quoted:
+    if key in b.already_quoted and not changed:
         b.fact(render("risk_again", b.lang, tier=tier_name(tier, b.lang)), "P")
         return
     b.fact(render("risk", b.lang, tier=tier_name(tier, b.lang), reasons=reasons), "P")
@@ -276,19 +276,22 @@ def _add_lesion_header(b: _Builder, inp: ComposeInput, first: bool = False) -> N
     """This lesion's estimate, tier and the reason: what every answer about it starts from."""
     p, t = inp.prediction, inp.current_triage()
     assert p is not None
+    if inp.intent.withdrawn:  # the correction acknowledged first: the tier below is read without the sign
+        b.policy(HISTORY_WITHDRAWN[b.lang].format(items=("、" if b.lang == "zh" else " or ").join(
+            SIGN_NAMES[s][b.lang] for s in inp.intent.withdrawn)))
     if t is not None and t.melanoma_not_excluded:
         b.fact(MELANOMA_NOT_EXCLUDED[b.lang].format(p=percent(t.p_mel) + _image_alone(t.p_mel, p, ("mel",), b.lang),
                                                     sens=percent(t.target_sensitivity)), "P")
     _add_estimate(b, p)
     if inp.risk is not None:
-        _add_risk(b, p, inp.risk, t)
+        _add_risk(b, p, inp.risk, t, changed=bool(inp.intent.withdrawn))
     _add_outside_classes(b, inp)
     if first:
         b.policy(CALIBRATION_POPULATION[b.lang])
         if (quality := photo_corrected(p.input_corrections, b.lang)) is not None:
             b.policy(quality)
+    sep = "；" if b.lang == "zh" else "; "
     if inp.patient is not None and not inp.patient.is_empty():
-        sep = "；" if b.lang == "zh" else "; "
         told = HISTORY_UNDERSTOOD[b.lang].format(items=sep.join(inp.patient.summary(b.lang)))
         key = "told:" + hashlib.sha1(told.encode()).hexdigest()[:16]
         if key not in b.already_quoted:  # shown when it is new or has changed, not in every answer
@@ -425,7 +428,7 @@ def _add_case_summary(b: _Builder, cases: list[CaseRef], focus: str, filters: Ca
 
 
 def _add_knowledge(b: _Builder, passages: list[PassageRef], terms: set[str], n_passages: int = 2, lead: bool = True,
-                   routine_care: bool = True, benign_words: bool = True) -> int:
+                   routine_care: bool = True, permission: bool = True) -> int:
     """Quote up to ``n_passages`` passages, one unit each, none quoted before in this thread; with
     ``routine_care=False`` (see ``_no_routine_care``), nothing saying the lesion can wait or needs nothing."""
     added = 0
@@ -433,7 +436,7 @@ def _add_knowledge(b: _Builder, passages: list[PassageRef], terms: set[str], n_p
         if added >= n_passages:
             break
         picked = best_units(passage, terms, skip=b.already_quoted | set(b.quoted), routine_care=routine_care,
-                            benign_words=benign_words)
+                            permission=permission)
         if not picked:
             continue
         unit, text = picked[0]
@@ -575,10 +578,15 @@ def _claim(question: str, lang: Language) -> str:
 def _close_lesion_answer(b: _Builder, inp: ComposeInput, terms: set[str], n_passages: int) -> None:
     """How an answer about the assessed lesion ends: background knowledge, the guard, the tier's advice."""
     no_routine = _no_routine_care(inp)
-    # "Can it wait?" / "it's nothing, right?" about a referred lesion: no quote calling it benign reads as the answer
-    hoping = inp.intent.delay or inp.intent.sun_only or inp.intent.reassurance
-    _add_knowledge(b, inp.passages, terms, n_passages=n_passages, routine_care=not no_routine,
-                   benign_words=not (no_routine and hoping))
+    # "Can it wait?" / "sunscreen instead?" about a referred lesion: the tier's advice is the answer. Passages found by
+    # the question's words ("photograph it at home with a ruler", "re-imaged after three months") read as permission
+    # beside it, so a turn the phrase rules read as putting it off quotes no background; one only the (recall-tuned)
+    # model flags, or "is it dangerous?" / "it's nothing, right?", keeps background that calls nothing benign or
+    # low-risk and describes no watching over time.
+    putting_off = no_routine and (inp.intent.delay_phrase or inp.intent.sun_only)
+    hoping = no_routine and (inp.intent.delay or inp.intent.reassurance)
+    _add_knowledge(b, inp.passages, terms, n_passages=0 if putting_off else n_passages, routine_care=not no_routine,
+                   permission=not hoping)
     _add_reassurance_guard(b, inp)
     _add_advice(b, inp)
 

@@ -82,6 +82,8 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
         # "only women over 50 on the back" describes the cases wanted, not the person: their signs only
         said = PatientInfo(history=said.history, history_text=said.history_text)
     patient = patient.merged(said)
+    if intent.withdrawn:  # "I never said it bleeds" / "它不痒，我之前说错了": a sign misread earlier leaves the record
+        patient = patient.model_copy(update={"history": [s for s in patient.history if s not in intent.withdrawn]})
     if patient != before:
         update["patient"] = patient
         if not new_image and state.get("prediction") is not None:

@@ -76,8 +76,8 @@ T: dict[str, dict[str, str]] = {
         "zh": "在没有新图像或医生检查的情况下，对话中的任何说法都不会改变本次估计及其风险等级。",
     },
     "delay_referral": {
-        "en": "**Please do not skip or put off this examination.** For this tier the timeframe below is the advice; waiting to see whether it changes is no substitute, because a photograph cannot rule out a skin cancer.",
-        "zh": "**请不要放弃或推迟这次检查。** 对于这个风险等级，下面给出的时间就是建议；仅凭照片无法排除皮肤癌，等着看它会不会变化不能代替检查。",
+        "en": "**Please do not skip or put off this examination.** For this tier the timeframe below is the advice; waiting to see whether it changes is no substitute, because a photograph cannot rule out a skin cancer. If the timing is hard (travel, work, exams), be seen before you go, or book a dermatologist where you will be and take this report with you.",
+        "zh": "**请不要放弃或推迟这次检查。** 对于这个风险等级，下面给出的时间就是建议；仅凭照片无法排除皮肤癌，等着看它会不会变化不能代替检查。如果时间上有困难（出差、旅行、工作、考试），请在出发前就诊，或在您将要所在的地方预约皮肤科，并带上这份报告。",
     },
     "delay_low": {
         "en": "**This estimate does not on its own ask you to book an appointment, but it cannot tell you that skipping one is safe.**",

@@ -157,6 +157,12 @@ HISTORY_UNDERSTOOD: dict[str, str] = {
     "zh": "**您提供的信息**：{items}。",
 }
 
+# A correction ("I never said it bleeds", "它不痒，我之前说错了") takes a sign back: said before what is now understood.
+HISTORY_WITHDRAWN: dict[str, str] = {
+    "en": "**Corrected:** I have taken \"{items}\" out of what you told me, and the tier is read again without it.",
+    "zh": "**已更正**：不再把“{items}”算作您提供的信息，风险等级已据此重新判断。",
+}
+
 CALIBRATION_POPULATION: dict[str, str] = {
     "en": "Percentages are calibrated on dermoscopy images from specialist skin clinics (HAM10000), where skin cancers are far more common than among moles in general; they are not your personal risk.",
     "zh": "这些百分比是在皮肤专科门诊的皮肤镜图像（HAM10000）上校准的，其中皮肤癌的比例远高于一般人群的痣；它们并不是您个人的患病风险。",
@@ -194,7 +200,7 @@ PROFESSIONAL_REMOVAL: dict[str, str] = {
 }
 
 # Fixed sentences with no source to cite (what the evals count as policy rather than fact).
-POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, OTHER_LESION, PLAIN_NAMED, CHILD_NOTE, STOP_BLEEDING, SIGNS_TOLD, HISTORY_UNDERSTOOD,
+POLICY_TEXTS: tuple[dict[str, str], ...] = (WARNING_SIGNS, SELF_TREATMENT, PROFESSIONAL_REMOVAL, SUN_PROTECTION_ONLY, OTHER_LESION, PLAIN_NAMED, CHILD_NOTE, STOP_BLEEDING, SIGNS_TOLD, HISTORY_UNDERSTOOD, HISTORY_WITHDRAWN,
                                             CALIBRATION_POPULATION, PHOTO_CORRECTED,
                                             {lang: text.split("。" if lang == "zh" else ". ")[0] + ("。" if lang == "zh" else ".")
                                              for lang, text in CANNOT_CONFIRM_BENIGN.items()})
@@ -295,17 +301,25 @@ _ROUTINE_CARE: dict[str, re.Pattern[str]] = {
 }
 
 
-# Knowledge sentences that call a lesion or a class benign ("a naevus is a benign collection of melanocytes", "良性聚集"):
-# true as definitions, but quoted beside "can I put it off?" or "it's nothing, right?" about a referred lesion they read
-# as the answer. Such a turn quotes none of them.
-_BENIGN_WORDS: dict[str, re.Pattern[str]] = {
-    "en": re.compile(r"\b(?:benign|harmless|non-?cancerous|not (?:a )?cancer)\b", re.IGNORECASE),
-    "zh": re.compile(r"良性|无害|非癌|不是癌"),
+# Knowledge sentences that call a lesion or a class benign or low-risk ("a naevus is a benign collection of melanocytes",
+# "良性聚集", "每颗痣的风险都极小") or describe watching it over time ("re-images ... after about three months",
+# "每一到两个月检查一次皮肤"): true of what they describe, but quoted beside "it's nothing, right?" / "is it dangerous?"
+# about a referred lesion they read as the answer. Such a turn quotes none of them.
+_PERMISSION: dict[str, re.Pattern[str]] = {
+    "en": re.compile(
+        r"\b(?:benign|harmless|non-?cancerous|not (?:a )?cancer|low[- ]risk|(?:risk|chance) (?:\w+ ){0,5}(?:is|are) (?:\w+ )?"
+        r"(?:small|low|tiny|minimal|negligible)|(?:rarely|seldom|almost never) (?:becomes?|turns?|develops?)|"
+        r"monitor\w*|surveillance|re-?imag\w*|follow(?:ed)?[- ]up|keep an eye|watch(?:ed|ful|ing)?|review(?:ed)?|"
+        r"every (?:\w+ )?(?:to \w+ )?(?:weeks?|months?|years?)|after (?:about |roughly |some )?\w+ (?:weeks|months)|"
+        r"(?:weeks|months) later|sequential|serial)\b", re.IGNORECASE),
+    "zh": re.compile(r"良性|无害|非癌|不是癌|低风险|风险.{0,3}(?:极|很|非常|较)?(?:小|低|微)|(?:很少|极少|罕见)(?:会)?(?:变成|发展|癌变|恶变)|"
+                     r"监测|监控|随访|观察|复查|复诊|追踪|跟踪|留意|定期|每.{0,5}(?:周|个?月|年)|(?:周|个?月)后再"),
 }
 
 
-def reads_as_benign(sentence: str, lang: Language) -> bool:
-    return bool(_BENIGN_WORDS["zh" if lang == "zh" else "en"].search(sentence))
+def reads_as_permission(sentence: str, lang: Language) -> bool:
+    """Would this sentence, quoted beside "it's nothing, right?" about a referred lesion, read as the answer?"""
+    return bool(_PERMISSION["zh" if lang == "zh" else "en"].search(sentence))
 
 
 def reads_as_routine_care(sentence: str, lang: Language) -> bool:

@@ -37,7 +37,7 @@ HISTORY_SIGNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
          r"new colou?rs?", r"new (?:bit|part|patch|area|spot|streak|dot)s? of (?:black|blue|grey|gray|red|white|dark|brown)",
          r"(?:tinge|colou?r|shade|patch)\w*(?: \w+){0,3} (?:that|which) (?:wasn'?t|was not) there", r"evolv\w*",
          r"more (?:dark|black|ragged|irregular|uneven|blotchy|patchy)", r"darker", r"blacker"),
-        ("变化", "改变", "变了", "变黑", "变深", "颜色变", "形状变", "不一样了", r"(?:深|黑|浅|紫|蓝)了", r"颜色.{0,8}(?:深|浅|黑|不均|不一样|杂)",
+        ("变化", "改变", "变了", "变黑", "变深", "变色", "颜色变", "形状变", "不一样了", r"(?:深|黑|浅|紫|蓝)了", r"颜色.{0,8}(?:深|浅|黑|不均|不一样|杂)",
          "不均匀", "不规则了", "不对称了", r"发(?:蓝|紫|灰|黑)", r"(?:边|边缘|边界).{0,6}(?:模糊|不规则|不整齐)了"),
     ),
     "bleeding": (
@@ -217,7 +217,14 @@ def normalise_site(text: str) -> str | None:
 
 
 def _negated(before: str) -> bool:
-    if NEGATION_EN.search(before[-40:]) or UNCERTAIN_EN.search(before[-50:]):
+    """Negated or hedged ("not sure whether it grew"): not stated."""
+    return _plainly_negated(before) or bool(UNCERTAIN_EN.search(before[-50:]))
+
+
+def _plainly_negated(before: str) -> bool:
+    if UNCERTAIN_EN.search(before[-50:]):
+        return False
+    if NEGATION_EN.search(before[-40:]):
         return True
     tail = before[-4:]
     return any(tail.endswith(n) or (n in tail and len(tail) - tail.rfind(n) <= 3) for n in NEGATION_ZH)
@@ -295,40 +302,97 @@ def about_this_lesion(text: str) -> str:
 def history_signs(text: str) -> list[str]:
     """The warning signs a message states (negated ones, questions and other lesions' left out), in ``HISTORY_SIGNS``
     order."""
+    return _read_signs(text)[0]
+
+
+def denied_signs(text: str) -> list[str]:
+    """The warning signs a message says are absent ("it does not bleed", "不痒") and does not also state: the learned
+    reader may not add them, and a correction withdraws them (``withdrawn_signs``) from what was understood."""
+    return _read_signs(text)[1]
+
+
+# Correcting what was understood ("I never said it bleeds", "sorry, I meant my other mole itches", "I take back what I
+# said about it growing", "我没说它出血", "说错了，是另一颗在变大"): only then may a sign leave the record. "It doesn't
+# bleed any more" alone does not withdraw an earlier "it bled": a sign the lesion had stays a sign. An apology or another
+# mole named alone ("my other mole itches too") is no correction.
+_CORRECTION = re.compile(
+    r"\b(?:i )?(?:never|didn'?t|did not|don'?t think i) (?:say|said|mean|meant|write|wrote|mention(?:ed)?|type|typed)\b|"
+    r"\bi meant\b|\bmis(?:read|understood|understand|spoke|typed|heard)\b|\bmistake\b|\bwrong\b|\btypo\b|"
+    r"\btake (?:it|that|this) back\b|\btake back\b|\bscratch that\b|\bcorrect(?:ion|ing)?(?: myself| that| this| what)?\b|"
+    r"\bconfus(?:ed|ion|ing)\b|\bmix(?:ed)? (?:it |them |those )?up\b|\bwas (?:thinking of|talking about|describing)\b|"
+    r"\bnot (?:this|the same) one\b|\bmy bad\b|"
+    r"没说|没有说|并没说|说错|讲错|写错|打错|记错|搞错|弄错|看错|听错|理解错|搞混|弄混|混了|口误|收回|误会|误解|"
+    r"不是这个意思|不是(?:这颗|这个|这块|这里)|更正|纠正|不对不对|^\s*不对[，,！!]", re.IGNORECASE)
+# Inside a correction, clauses that explain the mistake ("I thought you asked if it hurts", "以为你问疼不疼") or name the
+# other lesion it was about ("是胳膊上那颗长大了", "the itchy one is on my leg") state nothing about this one.
+_EXPLAINING = re.compile(r"\bi (?:thought|was thinking)\b|\bthe (?:other|\w+) one\b|\b(?:my|the) other\b|以为|那(?:颗|个|块|粒)|另(?:一|外)",
+                         re.IGNORECASE)
+
+
+def withdrawn_signs(text: str | None) -> list[str]:
+    """The warning signs a correction takes back: named anywhere in it (denied, another mole's, or in the correcting
+    words themselves: "I answered yes to bleeding by mistake") and not stated of this lesion outside them. Not a
+    correction: none."""
+    text = to_simplified(text or "")
+    if not _CORRECTION.search(text):
+        return []
+    named: set[str] = set()
+    kept: set[str] = set()
+    for sentence in _SENTENCE.findall(text):
+        named |= set(_clause_signs(sentence)[2])
+        for clause in _CLAUSE.findall(about_this_lesion(sentence)):
+            if not (_CORRECTION.search(clause) or _EXPLAINING.search(clause) or _is_question(clause)
+                    or OTHER_PERSON.search(clause)):
+                kept |= set(_clause_signs(clause)[0])
+    return [s for s in HISTORY_SIGNS if s in named and s not in kept]
+
+
+def _read_signs(text: str) -> tuple[list[str], list[str]]:
+    """(stated, denied) warning signs of a message, each in ``HISTORY_SIGNS`` order."""
     found: list[str] = []
+    denied: list[str] = []
     text = to_simplified(text)  # Traditional Chinese reads with the same patterns
     for sentence in _SENTENCE.findall(text):
         if _HYPOTHETICAL.search(sentence) and sentence.rstrip().endswith(("?", "？")):
             continue  # "if a new spot shows up at my age, is that a problem?" imagines; "if I scratch it it bleeds." tells
         for clause in _CLAUSE.findall(about_this_lesion(sentence)):
             if not _is_question(clause) and not OTHER_PERSON.search(clause):
-                found += [s for s in _clause_signs(clause) if s not in found]
-    return [s for s in HISTORY_SIGNS if s in found]
+                stated, absent, _ = _clause_signs(clause)
+                found += [s for s in stated if s not in found]
+                denied += [s for s in absent if s not in denied]
+    return [s for s in HISTORY_SIGNS if s in found], [s for s in HISTORY_SIGNS if s in denied and s not in found]
 
 
-def _clause_signs(text: str) -> list[str]:
-    found = []
+# Chinese denials no sign pattern names ("颜色没变", "没变过", "这颗一直这么大"): denied (and named), never stated.
+_DENIED_ZH: dict[str, re.Pattern[str]] = {
+    "changed": re.compile(r"没(?:有)?变(?:过|化|色)?(?![大小])|一直(?:都)?是这个颜色|颜色(?:一样|没变|没有变)"),
+    "grew": re.compile(r"没(?:有)?(?:长大|变大|长过)|一直(?:都)?(?:是)?(?:这么|这样|那么)大|大小(?:没变|一样|没有变)"),
+}
+# A gapped pattern ("颜色.{0,8}深") may hold its own negation ("颜色没有变深"): negated, not stated.
+_NEGATED_INSIDE_ZH = re.compile(r"(?:没有?|未|无|不)(?:有|再|怎么|太)?(?:变|长|深|黑|出血|流血)")
+
+
+def _clause_signs(text: str) -> tuple[list[str], list[str], list[str]]:
+    """(stated, denied, named) signs of one clause: a match counts as stated unless negated, hedged or imagined; a plainly
+    negated match ("does not bleed", "没有出血") counts as denied; named: any match."""
+    found, denied, named = [], [], []
     for sign, (en, zh) in HISTORY_SIGNS.items():
-        hit = False
-        for pattern in en:
-            # Letters either side end an English word, not Chinese characters: "明显bigger了" reads "bigger".
-            for m in re.finditer(rf"(?<![A-Za-z])(?:{pattern})(?![A-Za-z])", text, re.IGNORECASE):
-                if sign == "not_healing" or not (_negated(text[: m.start()]) or _counterfactual(text[: m.start()])):
-                    hit = True
-                    break
-            if hit:
+        # Letters either side end an English word, not Chinese characters: "明显bigger了" reads "bigger".
+        matches = [m for pattern in en for m in re.finditer(rf"(?<![A-Za-z])(?:{pattern})(?![A-Za-z])", text, re.IGNORECASE)]
+        zh_matches = [m for word in zh for m in re.finditer(word, text)]
+        if matches or zh_matches or (sign in _DENIED_ZH and _DENIED_ZH[sign].search(text)):
+            named.append(sign)
+        if sign in _DENIED_ZH and _DENIED_ZH[sign].search(text):
+            denied.append(sign)
+        for m in matches + zh_matches:
+            before = text[: m.start()]
+            inside = m in zh_matches and bool(_NEGATED_INSIDE_ZH.search(m.group()))
+            if sign == "not_healing" or not (_negated(before) or _counterfactual(before) or inside):
+                found.append(sign)
                 break
-        if not hit:
-            for word in zh:
-                for m in re.finditer(word, text):
-                    if sign == "not_healing" or not (_negated(text[: m.start()]) or _counterfactual(text[: m.start()])):
-                        hit = True
-                        break
-                if hit:
-                    break
-        if hit:
-            found.append(sign)
-    return found
+            if (inside or _plainly_negated(before)) and not _counterfactual(before):
+                denied.append(sign)
+    return found, [s for s in denied if s not in found], named
 
 
 def read_patient(text: str | None) -> PatientInfo:

@@ -38,6 +38,11 @@ DETAILS_HELD_OUT = HISTORY_HELD_OUT.with_name("patient_details_blind_b.yaml")
 # first run was the blind figure) and held-out (written by another helper, never trained or tuned on).
 CONVERSATIONAL_DEV = HISTORY_HELD_OUT.parent / "intents" / "conversations_blind.yaml"
 CONVERSATIONAL_HELD_OUT = HISTORY_HELD_OUT.parent / "intents" / "heldout_conversational.yaml"
+# Follow-ups after a referral, written blind 2026-12-07 by two helpers (each saw no code and no other set): putting the
+# visit off, correcting a sign told earlier, controls sharing their words. Set A's first run was read (rules mended,
+# then it trained the intent model's delay head); set B is held out.
+FOLLOWUPS_DEV = HISTORY_HELD_OUT.with_name("followups_delay_correction_blind.yaml")
+FOLLOWUPS_DELAY_CORRECTION = HISTORY_HELD_OUT.with_name("followups_delay_correction_blind_b.yaml")
 
 
 def conversational_scores(path: Path = CONVERSATIONAL_HELD_OUT) -> dict:
@@ -57,6 +62,41 @@ def conversational_scores(path: Path = CONVERSATIONAL_HELD_OUT) -> dict:
             "by_language": {lang: float(np.mean([r["ok"] for r in rows if r["lang"] == lang])) for lang in langs},
             "misrouted_to": dict(Counter(r["routed"] for r in rows if not r["ok"]).most_common()),
             "misroutes": [{k: r[k] for k in ("text", "acceptable", "routed")} for r in rows if not r["ok"]]}
+
+
+def followup_flag_scores(path: Path = FOLLOWUPS_DELAY_CORRECTION) -> dict:
+    """Two side readings of a follow-up after a referral (``agents.intents.read_turn``): putting the examination off
+    (``delay`` or ``sun_only``: the do-not-put-it-off answer, no background quoted) and a correction taking back a sign
+    told earlier (``withdrawn``: the sign leaves the record and the tier is read again). Recall on each group; on the
+    controls (sharing their words: "how soon should I go?", "how do I monitor my other moles?", "it doesn't itch"), how
+    often either reading fires."""
+    import yaml
+
+    from agents.intents import read_turn
+
+    rows = []
+    for it in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]:
+        t, rules = read_turn(it["text"], new_image=False), read_turn(it["text"], new_image=False, use_model=False)
+        rows.append({**it, "delay": t.delay or t.sun_only, "rules_delay": rules.delay or rules.sun_only,
+                     "withdrawn": t.withdrawn})
+
+    def rate(sub: list[dict], ok) -> dict:
+        return {"n": len(sub), "rate": float(np.mean([ok(r) for r in sub])) if sub else None,
+                "by_language": {lang: float(np.mean([ok(r) for r in sub if r["lang"] == lang]))
+                                for lang in sorted({r["lang"] for r in sub})}}
+
+    group = {g: [r for r in rows if r["group"] == g] for g in ("delay", "correction", "control")}
+    return {"delay_recall": rate(group["delay"], lambda r: r["delay"]),
+            "delay_recall_rules_only": rate(group["delay"], lambda r: r["rules_delay"]),
+            "control_delay_rules_only": rate(group["control"], lambda r: r["rules_delay"]),
+            "correction_recall": rate(group["correction"], lambda r: r["sign"] in r["withdrawn"]),
+            "correction_other_sign": rate(group["correction"], lambda r: bool(set(r["withdrawn"]) - {r["sign"]})),
+            "control_delay": rate(group["control"], lambda r: r["delay"]),
+            "control_withdrawn": rate(group["control"], lambda r: bool(r["withdrawn"])),
+            "misread": [{k: r[k] for k in ("id", "text", "delay", "withdrawn")} | ({"sign": r["sign"]} if "sign" in r else {})
+                        for r in rows if (r["group"] == "delay" and not r["delay"])
+                        or (r["group"] == "correction" and r["sign"] not in r["withdrawn"])
+                        or (r["group"] == "control" and (r["delay"] or r["withdrawn"]))]}
 
 
 def details_scores(path: Path = DETAILS_HELD_OUT) -> dict:
@@ -121,6 +161,16 @@ def history_scores(path: Path = HISTORY_HELD_OUT, learned: bool = True) -> dict:
                           "precision": float(np.mean([sign in r["signs"] for r in read])) if read else None}
     return {**rates(rows), "by_language": {lang: rates([r for r in rows if r["lang"] == lang]) for lang in ("en", "zh")},
             "per_sign": per_sign, "failures": [r for r in rows if r["missed"] or r["spurious"]]}
+
+
+def _followup_rows(followups: dict) -> str:
+    rows = ["| set | delayers caught (graph / rules alone) | controls read as delaying (graph / rules) | corrections read "
+            "(the sign taken back) | controls read as a correction |", "|---|---:|---:|---:|---:|"]
+    for name, f in (("B, held out", followups["held_out"]), ("A, dev (trains the delay head)", followups["dev"])):
+        rows.append(f"| {name} | {f['delay_recall']['rate']:.3f} / {f['delay_recall_rules_only']['rate']:.3f} | "
+                    f"{f['control_delay']['rate']:.3f} / {f['control_delay_rules_only']['rate']:.3f} | "
+                    f"{f['correction_recall']['rate']:.3f} | {f['control_withdrawn']['rate']:.3f} |")
+    return "\n".join(rows)
 
 
 def _sign_rows(history: dict) -> str:
@@ -189,12 +239,14 @@ def intent_suite(ctx: EvalContext) -> SuiteResult:
     history, rules = history_scores(), history_scores(learned=False)
     details = details_scores()
     conversational = {"held_out": conversational_scores(), "dev": conversational_scores(CONVERSATIONAL_DEV)}
+    followups = {"held_out": followup_flag_scores(), "dev": followup_flag_scores(FOLLOWUPS_DEV)}
     metrics = {
         "n": len(questions), "accuracy": accuracy, "by_language": by_lang, "per_intent": per_intent,
         "reassurance_model": flag_rates(model_flag), "reassurance_graph": flag_rates(graph_flag),
         "latency_p50_ms": float(np.median(ms)), "rules_accuracy": rules_accuracy, "graph_accuracy": graph_accuracy, "top_confusions": [[a, b, n] for (a, b), n in confusions],
         "goals": {"accuracy": GOAL_ACCURACY}, "met": {"accuracy": accuracy >= GOAL_ACCURACY}, "history": history,
         "history_rules_only": rules, "details": details, "conversational": conversational,
+        "followups": followups,
     }
     plot = _plot(ctx, labels, confusion)
     lang_rows = "\n".join(f"| {k} | {v['n']} | {v['accuracy']:.3f} |" for k, v in by_lang.items())
@@ -252,6 +304,14 @@ Held out ({CONVERSATIONAL_HELD_OUT.name}, {conversational['held_out']['n']} mess
 tuned on): **{conversational['held_out']['accuracy']:.3f}** ({", ".join(f"{k} {v:.3f}" for k, v in conversational['held_out']['by_language'].items())});
 misrouted to: {conversational['held_out']['misrouted_to']}. Dev ({CONVERSATIONAL_DEV.name}, {conversational['dev']['n']}, the
 blind conversations' follow-ups; read to choose the fixed-answer confidence gate): {conversational['dev']['accuracy']:.3f}.
+
+## After a referral: putting the examination off, and taking back a sign told earlier
+
+{_followup_rows(followups)}
+
+Delay: the do-not-put-it-off answer (with what to do when the timing is hard) and no background quoted beside it; read by
+the phrase rules or the intent model's delay head. Correction: the sign leaves what was understood and the tier is read
+again. Set B ({FOLLOWUPS_DELAY_CORRECTION.name}) is held out; set A ({FOLLOWUPS_DEV.name}) was read and trains the delay head.
 """
     summary = f"intent accuracy {accuracy:.3f} (en {by_lang.get('en', {}).get('accuracy', float('nan')):.3f}, " \
               f"zh {by_lang.get('zh', {}).get('accuracy', float('nan')):.3f}); reassurance recall {rg['recall']:.3f}; " \

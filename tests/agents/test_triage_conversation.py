@@ -223,6 +223,53 @@ def test_a_sign_the_phrase_rules_miss_is_read_by_the_learned_reader_and_escalate
     assert SIGN_NAMES[sign][lang] in turn.answer
 
 
+@pytest.mark.parametrize("lang, told, correction", [
+    ("en", "It bleeds sometimes", "Sorry, I never said it bleeds. It does not bleed."),
+    ("zh", "它有时候会痒", "它不痒，我之前说错了")])
+def test_a_correction_takes_a_sign_back_and_the_tier_is_read_again(consult, low_tier_naevus, lang, told, correction):
+    """"I never said it bleeds": a sign taken back by a correction leaves what was understood, the tier is read again
+    without it (with its reasons, never "unchanged"), and the answer says what was corrected."""
+    from knowledge.advice import HISTORY_WITHDRAWN
+    from knowledge.patient import SIGN_NAMES
+
+    thread = f"correct-{lang}"
+    first = consult.ask(thread, "这是什么？" if lang == "zh" else "What is this?", image=low_tier_naevus.image_path)
+    assert first.risk_tier == RiskTier.LOW.value
+    escalated = consult.ask(thread, told)
+    sign = escalated.patient["history"][0]
+    assert escalated.risk_tier != RiskTier.LOW.value
+    corrected = consult.ask(thread, correction)
+    assert corrected.intent != "pushback" and sign not in (corrected.patient or {}).get("history", [])
+    assert corrected.risk_tier == RiskTier.LOW.value
+    assert HISTORY_WITHDRAWN[lang].format(items=SIGN_NAMES[sign][lang]) in corrected.answer
+    assert "unchanged" not in corrected.answer and "没有变化" not in corrected.answer
+
+
+@pytest.mark.parametrize("text, stated, denied", [
+    ("I never said it bleeds. It does not bleed.", [], ["bleeding"]),
+    ("It bled last month but it does not bleed now", ["bleeding"], []),
+    ("not sure whether it grew", [], []),
+    ("It grew. No bleeding.", ["grew"], ["bleeding"]),
+    ("没有出血，也没变大", [], ["grew", "bleeding"]),
+])
+def test_denied_signs_are_not_stated_and_the_learned_reader_may_not_add_them(text, stated, denied):
+    from agents.intents import history_reading, read_turn
+    from knowledge.patient import denied_signs, history_signs
+
+    assert history_signs(text) == stated and denied_signs(text) == denied
+    assert not set(history_reading(text).history) & set(denied)
+    # only a correction ("I never said ...") withdraws; a denial alone ("No bleeding.") withdraws nothing
+    assert read_turn(text, new_image=False).withdrawn == (denied if text.startswith("I never said") else [])
+
+
+def test_a_sign_no_longer_present_is_not_withdrawn_without_a_correction(consult, low_tier_naevus):
+    """"It doesn't bleed any more" after "it bled" is not a correction: a sign the lesion had stays a sign."""
+    consult.ask("no-more", "What is this?", image=low_tier_naevus.image_path)
+    consult.ask("no-more", "It bled last week")
+    later = consult.ask("no-more", "It doesn't bleed any more")
+    assert "bleeding" in later.patient["history"] and later.risk_tier != RiskTier.LOW.value
+
+
 def test_case_filters_describe_the_cases_not_the_person(consult, low_tier_naevus):
     """"Only female patients over 60 with lesions on the back" filters the cases; it does not make the person a woman of
     60 with a lesion on the back. Said of themselves ("I'm 62, male"), the same words are the person's."""
@@ -718,15 +765,57 @@ def test_a_clinician_gets_the_advice_addressed_to_their_patient_for_the_whole_th
         assert T["for_the_patient"][lang] + triage_advice(t.triage, lang) in t.answer
 
 
-@pytest.mark.parametrize("lang, question", [("zh", "能不能等过完年再去医院"), ("en", "Can it wait until after the holidays?")])
-def test_putting_off_a_referred_lesion_quotes_nothing_that_calls_it_benign(consult, dataset, lang, question):
-    """"Can it wait?" about a referred lesion: a quoted definition ("a naevus is a benign collection of melanocytes")
-    would read as the answer, so none is quoted; the do-not-put-it-off advice stands."""
-    from knowledge.advice import reads_as_benign
+@pytest.mark.parametrize("lang, question", [
+    ("en", "Realistically I'm looking at March before I can see a dermatologist, is that a problem?"),
+    ("zh", "我这学期课太多了，寒假回家让家里医生看看行不行")])
+def test_putting_it_off_in_words_no_phrase_rule_knows_is_read_by_the_intent_model(consult, dataset, lang, question):
+    """Delays come in endless wordings: the intent model's delay flag (tuned for recall) reads ones the phrase rules
+    miss, so the do-not-put-it-off answer is given, and no background beside it reads as permission."""
+    from agents.intents import read_turn
+    from agents.templates import T
+    from knowledge.advice import reads_as_permission
 
-    thread = f"wait-{lang}"
+    assert read_turn(question, new_image=False, use_model=False).delay is False  # the rules alone miss it
+    thread = f"model-delay-{lang}"
+    consult.ask(thread, "这是什么？" if lang == "zh" else "What is this?", image=dataset.get(MELANOMA_EXAMPLE).image_path)
+    turn = consult.ask(thread, question)
+    assert T["delay_referral"][lang] in turn.answer and triage_advice(turn.triage, lang) in turn.answer
+    quoted = [para for para in turn.answer.split("\n\n") if re.search(r"\[K\d+\]", para)]
+    assert not any(reads_as_permission(para, lang) for para in quoted)
+
+
+@pytest.mark.parametrize("lang, question", [("en", "Is it dangerous?"), ("en", "Should I worry about it?"),
+                                            ("zh", "这个危险吗？"), ("zh", "需要担心吗")])
+def test_asking_if_a_referred_lesion_is_dangerous_quotes_nothing_that_reads_as_permission(consult, dataset, lang, question):
+    """"Is it dangerous?" about a referred lesion keeps its background, but none of it calls the lesion benign or
+    low-risk or describes watching it over time ("每颗痣的风险都极小", "re-imaged after three months")."""
+    from knowledge.advice import reads_as_permission
+
+    thread = f"danger-{lang}-{zlib.crc32(question.encode())}"
     consult.ask(thread, "这是什么？" if lang == "zh" else "What is this?", image=dataset.get(MELANOMA_EXAMPLE).image_path)
     turn = consult.ask(thread, question)
     assert turn.risk_tier in (RiskTier.SOON.value, RiskTier.URGENT.value)
     quoted = [para for para in turn.answer.split("\n\n") if re.search(r"\[K\d+\]", para)]
-    assert quoted and not any(reads_as_benign(para, lang) for para in quoted)
+    assert not any(reads_as_permission(para, lang) for para in quoted)
+    assert triage_advice(turn.triage, lang) in turn.answer
+
+
+@pytest.mark.parametrize("lang, question", [
+    ("zh", "能不能等过完年再去医院"), ("en", "Can it wait until after the holidays?"),
+    ("en", "I'm travelling for 6 weeks, can it wait?"), ("en", "Can I just keep an eye on it for a few months?"),
+    ("zh", "我要出差两个月，可以等回来再看吗？"), ("zh", "先观察几个月行不行"),
+])
+def test_putting_off_a_referred_lesion_quotes_no_background_beside_the_advice(consult, dataset, lang, question):
+    """"Can it wait?" about a referred lesion: background found by the question's words (a definition calling naevi
+    benign, "re-images ... after about three months", "photograph it at home beside a ruler") would read as the answer,
+    so none is quoted; the do-not-put-it-off advice stands, with what to do when the timing is hard."""
+    from agents.templates import T
+
+    thread = f"wait-{lang}-{zlib.crc32(question.encode())}"
+    consult.ask(thread, "这是什么？" if lang == "zh" else "What is this?", image=dataset.get(MELANOMA_EXAMPLE).image_path)
+    turn = consult.ask(thread, question)
+    assert turn.risk_tier in (RiskTier.SOON.value, RiskTier.URGENT.value)
+    quoted = [para for para in turn.answer.split("\n\n") if re.search(r"\[K\d+\]", para)]
+    assert not quoted
+    assert T["delay_referral"][lang] in turn.answer
+    assert triage_advice(turn.triage, lang) in turn.answer

@@ -243,10 +243,12 @@ def test_train_intent_on_a_small_labelled_set_writes_a_model_that_reads_question
     assert done.returncode == 0, done.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["metrics"]["n_train"] == 80 and 0 < manifest["metrics"]["cv"]["best"]["cv_accuracy"] <= 1
+    assert manifest["metrics"]["delay_cv_recall"] >= 0.9 and 0 < manifest["metrics"]["delay_threshold"] < 1
     from models.intent import IntentModel
 
     model = IntentModel.load(out)
     assert model.predict_one("can I cut it off myself with scissors").intent in model.labels
+    assert model.delay_coef is not None and isinstance(model.predict_one("can it wait until after Christmas").delay, bool)
     bad = tmp_path / "bad.yaml"
     bad.write_text("- text: hello\n  intent: gossip\n  lang: en\n", encoding="utf-8")
     refused = run("train", "intent", "--data", str(bad), "--out", str(tmp_path / "x"), var=tmp_path / "var")
