@@ -294,10 +294,14 @@ _ROUTINE_CARE: dict[str, re.Pattern[str]] = {
         r"(?:almost never|rarely|seldom) metastasi[sz]es|within (?:a few |several )?weeks,? (?:not|rather than)|"
         r"rather than (?:on )?(?:an? |the )?(?:urgent|suspected-cancer|two-week)|(?:does not|doesn'?t|never|cannot|can'?t) "
         r"(?:turn|become|change|progress) into (?:a )?(?:cancer|melanoma|malignan\w*)|"
-        r"photograph (?:it|the \w+)?.{0,40}\b(?:review|recheck|re-?examine|compare)\w*)\b", re.IGNORECASE),
+        r"photograph (?:it|the \w+)?.{0,40}\b(?:review|recheck|re-?examine|compare)\w*|"
+        r"(?:can be|are|is) (?:assessed|reviewed|seen|handled|treated|managed)(?: and treated)? in (?:routine|primary)|"
+        r"routine (?:primary care|dermatology|appointment|check|matters?|clinic)|not an emergency|minor concerns?)\b",
+        re.IGNORECASE),
     "zh": re.compile(r"可以等|不需要紧急|不必紧急|无需紧急|不需要治疗|无需治疗|不必治疗|不需要处理|无需处理|无需随访|不需要随访|"
                      r"不需要转诊|无需转诊|无害|不会癌变|不会变成癌|不危险|不用担心|无需担心|只需(?:要)?安慰|通常只需|"
-                     r"常规转诊|按常规|不走.{0,6}紧急|而非紧急|(?:几乎|很少|极少)(?:不会)?(?:发生)?转移|(?:数|几)周内.{0,3}(?:而不是|而非)|不会(?:转变|转化|发展|演变)(?:为|成)?(?:癌|恶性)|不会恶变|拍照.{0,12}(?:复查|复诊|比较|对比)"),
+                     r"常规转诊|按常规|不走.{0,6}紧急|而非紧急|(?:几乎|很少|极少)(?:不会)?(?:发生)?转移|(?:数|几)周内.{0,3}(?:而不是|而非)|不会(?:转变|转化|发展|演变)(?:为|成)?(?:癌|恶性)|不会恶变|拍照.{0,12}(?:复查|复诊|比较|对比)|"
+                     r"可在常规|常规(?:基层|门诊|皮肤科|随访|复查|检查|就诊|预约)|轻微疑虑|(?:不是|并非|不属于|不算)(?:急症|紧急情况)"),
 }
 
 
