@@ -584,7 +584,8 @@ def _close_lesion_answer(b: _Builder, inp: ComposeInput, terms: set[str], n_pass
     # model flags, or "is it dangerous?" / "it's nothing, right?", keeps background that calls nothing benign or
     # low-risk and describes no watching over time.
     putting_off = no_routine and (inp.intent.delay_phrase or inp.intent.sun_only)
-    hoping = no_routine and (inp.intent.delay or inp.intent.reassurance)
+    # "What should I do?" about a referred lesion is answered by the advice too: its background describes no common mole
+    hoping = no_routine and (inp.intent.delay or inp.intent.reassurance or inp.intent.kind == IntentKind.ADVICE)
     _add_knowledge(b, inp.passages, terms, n_passages=0 if putting_off else n_passages, routine_care=not no_routine,
                    permission=not hoping)
     _add_reassurance_guard(b, inp)

@@ -78,7 +78,8 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 
 _PLAIN = _rx(
     r"\b(?:simpler|simple|plain|plainer|everyday|normal|easy|easier|non-?medical|lay(?:man'?s)?|layperson'?s?) "
-    r"(?:words|terms|english|language|version|explanation|way)\b",
+    r"(?:words|terms|english|language|version|explanation)\b",
+    r"\bin an? (?:simpler|simple|plain|plainer|everyday|easy|easier|non-?medical|lay(?:man'?s)?) way\b",
     r"\bin (?:one|a single|a few|two) (?:sentence|line|word)s?\b", r"\b(?:keep it|make it|be) (?:short|brief|simple)\b",
     r"\b(?:short|shorter|quick|brief) (?:version|answer|summary)\b", r"\btl;?dr\b", r"\beli5\b", r"\bexplain (?:it )?like\b",
     r"\bnot (?:good|great) with (?:the )?(?:medical|technical|science)", r"\b(?:patient|lay|kid|child)-?friendly\b",

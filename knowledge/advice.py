@@ -311,12 +311,12 @@ _ROUTINE_CARE: dict[str, re.Pattern[str]] = {
 # about a referred lesion they read as the answer. Such a turn quotes none of them.
 _PERMISSION: dict[str, re.Pattern[str]] = {
     "en": re.compile(
-        r"\b(?:benign|harmless|non-?cancerous|not (?:a )?cancer|low[- ]risk|(?:risk|chance) (?:\w+ ){0,5}(?:is|are) (?:\w+ )?"
+        r"\b(?:benign|harmless|non-?cancerous|not (?:a )?cancer|low[- ]risk|(?:common|ordinary|typical|banal) (?:moles?|naev\w+|nev\w+)|(?:risk|chance) (?:\w+ ){0,5}(?:is|are) (?:\w+ )?"
         r"(?:small|low|tiny|minimal|negligible)|(?:rarely|seldom|almost never) (?:becomes?|turns?|develops?)|"
         r"monitor\w*|surveillance|re-?imag\w*|follow(?:ed)?[- ]up|keep an eye|watch(?:ed|ful|ing)?|review(?:ed)?|"
         r"every (?:\w+ )?(?:to \w+ )?(?:weeks?|months?|years?)|after (?:about |roughly |some )?\w+ (?:weeks|months)|"
         r"(?:weeks|months) later|sequential|serial)\b", re.IGNORECASE),
-    "zh": re.compile(r"良性|无害|非癌|不是癌|低风险|风险.{0,3}(?:极|很|非常|较)?(?:小|低|微)|(?:很少|极少|罕见)(?:会)?(?:变成|发展|癌变|恶变)|"
+    "zh": re.compile(r"良性|无害|非癌|不是癌|低风险|普通(?:的)?痣|风险.{0,3}(?:极|很|非常|较)?(?:小|低|微)|(?:很少|极少|罕见)(?:会)?(?:变成|发展|癌变|恶变)|"
                      r"监测|监控|随访|观察|复查|复诊|追踪|跟踪|留意|定期|每.{0,5}(?:周|个?月|年)|(?:周|个?月)后再"),
 }
 
