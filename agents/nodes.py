@@ -17,7 +17,7 @@ from knowledge.tokenize import to_traditional, writes_simplified, writes_traditi
 from models.encoder.metadata import metadata_of
 from knowledge.cases import CaseFilters
 from knowledge.criteria import STRUCTURES, expectations_for
-from knowledge.taxonomy import display_name
+from knowledge.taxonomy import CODES, display_name
 
 from agents.composer import ComposeInput, with_most_terms
 from agents.intents import IntentKind, history_reading, read_turn
@@ -216,6 +216,15 @@ def retrieve_knowledge(state: DermState, runtime: Runtime[Resources]) -> dict:
     hits = index.search(query, k=5, classes=classes, lang=lang) if classes else index.search(query, k=5, lang=lang)
     if classes and len(hits) < 2:
         hits = index.search(query, k=5, lang=lang)
+    # "Will the biopsy hurt?", "就诊要带什么？", "how do I check my back?": the person's own words over the whole corpus;
+    # when a general document comes first (a biopsy, the appointment, self-examination; not another class's treatment)
+    # its passage leads (blind follow-ups: background from a document that answers the question 0.508 -> 0.608).
+    lead = []
+    if intent.kind in (IntentKind.ADVICE, IntentKind.GENERAL, IntentKind.LOOK_FOR) and intent.question.strip():
+        own = index.search(intent.question, k=1, lang=lang)
+        if own and own[0].doc_id.split("-")[0] not in CODES:
+            lead = own
+            hits = own + [h for h in hits if h.passage_id != own[0].passage_id]
     if intent.kind in (IntentKind.DIFFERENTIAL, IntentKind.LOOK_FOR):
         # Each compared class's own dermoscopy passage, so its typical appearance can be cited.
         extra = []
@@ -231,8 +240,8 @@ def retrieve_knowledge(state: DermState, runtime: Runtime[Resources]) -> dict:
                 # not its acral section), the best-ranked among equals.
                 terms = [*STRUCTURES[code].terms[lang], *(t for e in expectations_for(code) for t in e.terms[lang])]
                 extra.append(with_most_terms(own, terms))
-        seen = {h.passage_id for h in extra}
-        hits = extra + [h for h in hits if h.passage_id not in seen and h.doc_id not in {e.doc_id for e in extra}]
+        seen = {h.passage_id for h in extra} | {h.passage_id for h in lead}
+        hits = lead + extra + [h for h in hits if h.passage_id not in seen and h.doc_id not in {e.doc_id for e in extra}]
     passages = [
         PassageRef(ref=f"K{i + 1}", passage_id=h.passage_id, doc_id=h.doc_id, title=h.title, section=h.section,
                    text=h.text, score=float(h.score), references=list(h.references), lang=h.lang)

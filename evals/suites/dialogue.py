@@ -131,6 +131,37 @@ def check_turn(result, expect: dict, script_lang: str, previous, dataset, passag
     return {"checks": checks, "citation_problems": problems}
 
 
+KNOWLEDGE_FOLLOWUPS = Path(__file__).resolve().parents[1] / "data" / "knowledge_followups_blind.yaml"
+
+
+def knowledge_followup_scores(consult, picker, path: Path = KNOWLEDGE_FOLLOWUPS, limit: int | None = None,
+                              classes: tuple[str, ...] = ("mel", "nv")) -> dict:
+    """Does the background an answer quotes come from the documents that answer the question? Each follow-up (written
+    blind, with the corpus documents that answer it) is asked after a first assessment in a fresh thread, for a
+    melanoma the tier refers and a naevus it does not; scored: answers quoting at least one gold document, answers whose
+    first quote is gold, answers quoting no background at all."""
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
+    items = items[:: max(1, len(items) // limit)] if limit else items
+    rows = []
+    for dx in classes:
+        image = picker.pick(dx, 0).image_path
+        for it in items:
+            thread = f"knowledge-{dx}-{it['id']}"
+            consult.ask(thread, "这是什么？" if it["lang"] == "zh" else "What is this?", image=image)
+            result = consult.ask(thread, it["text"])
+            docs = [c["target"].split("#")[0] for c in result.citations if c["kind"] == "knowledge"]
+            rows.append({"id": it["id"], "lang": it["lang"], "dx": dx, "docs": docs, "gold": it["gold"],
+                         "any_gold": bool(set(docs) & set(it["gold"])), "first_gold": bool(docs) and docs[0] in it["gold"],
+                         "none": not docs})
+
+    def rates(sub: list[dict]) -> dict:
+        return {k: float(np.mean([r[k] for r in sub])) for k in ("any_gold", "first_gold", "none")} | {"n": len(sub)}
+
+    return {"all": rates(rows), **{f"{dx}": rates([r for r in rows if r["dx"] == dx]) for dx in classes},
+            **{f"lang_{lang}": rates([r for r in rows if r["lang"] == lang]) for lang in ("en", "zh")},
+            "rows": rows}
+
+
 @suite("dialogue")
 def dialogue_suite(ctx: EvalContext) -> SuiteResult:
     scripts = sample_scripts(load_scripts(), ctx.sample)
@@ -168,7 +199,10 @@ def dialogue_suite(ctx: EvalContext) -> SuiteResult:
                               "repeats": repeats, "count_problems": summary_count_problems(result.answer),
                               "answer": result.answer, **outcome})
                 previous = result
+        knowledge = knowledge_followup_scores(consult, picker, limit=10 if ctx.sample else None,
+                                              classes=("mel",) if ctx.sample else ("mel", "nv"))
     metrics = _aggregate(turns, parse_variant(ctx.variant).spec, len(scripts))
+    metrics["knowledge_followups"] = knowledge
     plots = [_latency_plot(turns, ctx.plot_path("dialogue", "latency")), _routing_plot(turns, ctx.plot_path("dialogue", "routing"))]
     summary = (f"routing {metrics['routing_accuracy']:.0%} of {metrics['turns']} turns; citation coverage "
                f"{metrics['citation_coverage']:.0%}; resolvable {metrics['resolvable_rate']:.0%}; "
@@ -304,6 +338,18 @@ def _markdown(ctx: EvalContext, m: dict, turns: list[dict]) -> str:
              f"Latency per turn (wall clock on 2 shared cores, models warm): full assessment p50 {full['p50_s']:.2f} s, "
              f"p95 {full['p95_s']:.2f} s (n = {full['n']}); follow-up p50 {follow['p50_s']:.3f} s, p95 {follow['p95_s']:.3f} s "
              f"(n = {follow['n']}).", ""]
+    k = m["knowledge_followups"]
+    lines += ["## Is the background quoted from a document that answers the question?", "",
+              f"{KNOWLEDGE_FOLLOWUPS.name}: follow-ups after an assessment (the appointment, a biopsy, preparing, a reluctant "
+              "relative, photographing, prevention, self-examination, treatment of a class, a dermoscopic structure, the AI's "
+              "reliability, the tiers, 'what next?'), written blind with the corpus documents that answer each; asked for a "
+              "referred melanoma and a naevus.", "",
+              "| answers | n | quoting a document that answers it | first quote from one | no background quoted |",
+              "|---|---:|---:|---:|---:|"]
+    for key in [key for key in ("all", "mel", "nv", "lang_en", "lang_zh") if key in k]:
+        r = k[key]
+        lines.append(f"| {key.replace('lang_', '')} | {r['n']} | {pct(r['any_gold'])} | {pct(r['first_gold'])} | {pct(r['none'])} |")
+    lines.append("")
     if m["failures"]:
         lines += ["## Turns that missed an expectation", "", "| script | turn | said | failed | got |", "|---|---:|---|---|---|"]
         for f in m["failures"]:
