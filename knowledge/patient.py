@@ -329,13 +329,24 @@ _EXPLAINING = re.compile(r"\bi (?:thought|was thinking)\b|\bthe (?:other|\w+) on
                          re.IGNORECASE)
 
 
+# Softer cues ("actually it doesn't itch", "oh wait, no bleeding", "其实不痒", "哦不对，没出血"): a correction only with a sign
+# the message itself denies, and then only the denied signs are taken back.
+_SOFT_CORRECTION = re.compile(r"\b(?:actually|wait|oops|sorry|on second thought|rather|to be clear|let me rephrase)\b|"
+                              r"其实|等等|哦不|不好意思|抱歉|对不起|应该说|准确(?:地)?说", re.IGNORECASE)
+
+
+# "It doesn't bleed any more", "不痒了": a sign that stopped is still a sign the lesion had.
+_STOPPED = re.compile(r"\b(?:any ?more|no longer|stopped|these days|now)\b|不再|已经不|不.{0,3}了", re.IGNORECASE)
+
+
 def withdrawn_signs(text: str | None) -> list[str]:
     """The warning signs a correction takes back: named anywhere in it (denied, another mole's, or in the correcting
-    words themselves: "I answered yes to bleeding by mistake") and not stated of this lesion outside them. Not a
-    correction: none."""
+    words themselves: "I answered yes to bleeding by mistake") and not stated of this lesion outside them; after a
+    softer cue ("actually it doesn't itch"), only the signs it denies. Not a correction: none."""
     text = to_simplified(text or "")
     if not _CORRECTION.search(text):
-        return []
+        soft = _SOFT_CORRECTION.search(text) and not _STOPPED.search(text)
+        return denied_signs(text) if soft else []
     named: set[str] = set()
     kept: set[str] = set()
     for sentence in _SENTENCE.findall(text):

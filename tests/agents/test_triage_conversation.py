@@ -819,3 +819,16 @@ def test_putting_off_a_referred_lesion_quotes_no_background_beside_the_advice(co
     assert not quoted
     assert T["delay_referral"][lang] in turn.answer
     assert triage_advice(turn.triage, lang) in turn.answer
+
+
+@pytest.mark.parametrize("text, withdrawn", [
+    ("Actually it doesn't itch", ["itching"]), ("其实不痒", ["itching"]), ("oh wait, no bleeding", ["bleeding"]),
+    ("Sorry, it doesn't bleed any more", []), ("其实现在不痒了", []), ("It doesn't bleed any more", []),
+    ("actually it bleeds a lot", []), ("My other mole itches too", []),
+])
+def test_a_soft_correction_takes_back_only_what_it_denies_and_a_sign_that_stopped_stays(text, withdrawn):
+    """"Actually it doesn't itch" corrects; "it doesn't bleed any more" / "不痒了" tells of a sign that stopped (still a
+    sign the lesion had), and another mole named alone corrects nothing."""
+    from knowledge.patient import withdrawn_signs
+
+    assert withdrawn_signs(text) == withdrawn
