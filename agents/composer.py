@@ -155,7 +155,8 @@ def best_units(passage: PassageRef, query_terms: set[str], skip: set[str] = froz
                routine_care: bool = True, permission: bool = True) -> list[tuple[str, str]]:
     """The passage's most relevant quotable units, as (key, text), never one in ``skip``: overlap with the
     question, favouring the opening (topic) sentence and sentences that name their subject.
-    ``routine_care=False``: no unit saying the lesion can wait or needs nothing (a lesion with a referral tier)."""
+    ``routine_care=False``: no unit saying the lesion can wait or needs nothing (a lesion with a referral tier);
+    ``permission=False``: nor one calling it benign or low-risk, describing a common mole or watching it over time."""
     sentences = passage_sentences(passage)
     lang = passage.lang if passage.lang in ANAPHOR else "en"
     joiner = "" if lang == "zh" else " "
@@ -580,14 +581,11 @@ def _close_lesion_answer(b: _Builder, inp: ComposeInput, terms: set[str], n_pass
     no_routine = _no_routine_care(inp)
     # "Can it wait?" / "sunscreen instead?" about a referred lesion: the tier's advice is the answer. Passages found by
     # the question's words ("photograph it at home with a ruler", "re-imaged after three months") read as permission
-    # beside it, so a turn the phrase rules read as putting it off quotes no background; one only the (recall-tuned)
-    # model flags, or "is it dangerous?" / "it's nothing, right?", keeps background that calls nothing benign or
-    # low-risk and describes no watching over time.
+    # beside it, so a turn the phrase rules read as putting it off quotes no background; any other answer about a
+    # referred lesion quotes nothing calling it benign or low-risk, describing a common mole or watching it over time.
     putting_off = no_routine and (inp.intent.delay_phrase or inp.intent.sun_only)
-    # "What should I do?" about a referred lesion is answered by the advice too: its background describes no common mole
-    hoping = no_routine and (inp.intent.delay or inp.intent.reassurance or inp.intent.kind == IntentKind.ADVICE)
     _add_knowledge(b, inp.passages, terms, n_passages=0 if putting_off else n_passages, routine_care=not no_routine,
-                   permission=not hoping)
+                   permission=not no_routine)
     _add_reassurance_guard(b, inp)
     _add_advice(b, inp)
 
@@ -726,8 +724,6 @@ def compose(inp: ComposeInput) -> Answer:
             b.policy(PROFESSIONAL_REMOVAL[lang])
         told = inp.patient.history if p is None and inp.patient is not None else []
         if told:  # "it bleeds and won't heal, is it cancer?" before any image: examined, and no "it can wait" quoted
-            from knowledge.patient import SIGN_NAMES
-
             b.policy(SIGNS_TOLD[lang].format(signs=("、" if lang == "zh" else ", ").join(SIGN_NAMES[s][lang] for s in told)))
         _add_outside_classes(b, inp)
         added = _add_knowledge(b, inp.passages, terms, n_passages=3, routine_care=not told)

@@ -66,7 +66,9 @@ class TurnIntent(BaseModel):
     clinician: bool = False  # the writer says they are a clinician or a student ("GP here", "我是全科医生", "my patient")
     stop_bleeding: bool = False  # how to stop it bleeding ("how do I stop it bleeding next time", "出血了怎么止血")
     result_claim: str | None = None  # a class the words say the result named ("the model says akiec", "结果显示是脂溢性角化")
-    withdrawn: list[str] = Field(default_factory=list)  # warning signs a correction takes back ("I never said it bleeds")
+    # warning signs a correction takes back ("I never said it bleeds"); the graph keeps only those on record, and none
+    # in pushback arguing the lesion is benign (``argues_benign``)
+    withdrawn: list[str] = Field(default_factory=list)
     cost: bool = False  # what an examination or biopsy costs
     other_conditions: list[str] = Field(default_factory=list)  # conditions outside the seven classes it names ("eczema")
     traditional: bool = False  # written in Traditional Chinese (the thread's earlier turns count): answered in it
@@ -183,7 +185,7 @@ _SELF_TREAT = _rx(
     r"苹果醋", r"牙膏", r"碘酒", r"偏方", r"腐蚀", r"药水.{0,3}点", r"抠掉", r"挤掉", r"烧掉", r"剪掉", r"割掉", r"弄掉", r"水杨酸",
 )
 # Asking whether the examination can be skipped or put off ("I don't want to see a doctor", "能等到明年再看吗").
-_DELAY = _rx(
+_DELAY_CORE = _rx(
     r"\b(?:don'?t|do not|rather not|not) (?:really )?(?:want|wish|like|have time|need) to (?:see|go|visit|book|bother)\b",
     r"\binstead of (?:going to |seeing |visiting |a visit to )?(?:a |the |my )?(?:doctor|dermatologist|gp|clinic|hospital|check)",
     r"\b(?:rather not|not going to|won'?t|will not|refuse to) (?:go|see|visit|book)\b",
@@ -198,9 +200,14 @@ _DELAY = _rx(
     r"(?:几|两|三|四|五|六|\d+)个月(?:以?后)?再", r"(?:几|两|三|四|五|六|\d+)个月(?:以?后)?(?:才|去|看)",
     r"\bin (?:\d+|a few|several|two|three|four|five|six) (?:months?|years?)\b",
     r"\b(?:till|until|when) (?:i'?m|i am|we'?re|we are|i get|i come) back\b", r"\bafter (?:the )?(?:holidays?|summer|trip)\b",
+)
+# Wider wordings of putting it off (2026-12-07, from a blind set of follow-ups after a referral): read as delay, never
+# as the escape hatch of the self-treatment reading above.
+_DELAY = _rx(
+    _DELAY_CORE.pattern,
     # watching it instead of going ("keep an eye on it for a few months", "wait and see", "先观察几个月", "自己盯着")
-    r"\b(?:keep an eye on|keep watching|watch|monitor|observe|track) (?:it|this|that|the (?:mole|spot|lesion|mark))\b"
-    r"(?:.{0,25}\b(?:weeks?|months?|years?|a while|myself|at home|for now|changes?))?",
+    r"\b(?:i|i'?ll|we'?ll|we|can|could|just|myself|should)\b.{0,12}\b(?:keep an eye on|keep watching|watch|monitor|observe|track) "
+    r"(?:it|this|that|the (?:mole|spot|lesion|mark))\b",
     r"\bwait and see\b", r"\bsee (?:if|whether|how) it (?:changes|grows|goes|gets|develops)\b",
     r"观察(?:一段时间|一阵|几|一下|看看|着)", r"自己(?:观察|盯着|看着|留意|注意)", r"看看(?:会不会|有没有|是否)(?:变|长)",
     # going later: after an event or a season ("maybe after finals??", "till April", "is 2 months from now too late?")
@@ -214,10 +221,10 @@ _DELAY = _rx(
     r"\b(?:wait|leave|left|go|went|put)\b",
     r"\b(?:is|would|will|be)\b.{0,30}\b(?:weeks?|months?|year|from now|mid[- ]\w+|end of (?:next |the )?\w+)\b.{0,25}"
     r"\b(?:ok|okay|alright|all right|fine|too late|be bad|a problem)\b",
-    r"\b(?:hang on|hold on|hold off|leave it|left it|leaving it|give it (?:a|some)|let it (?:be|go|ride))\b",
-    r"\bwait(?:ing)? (?:until|till|for (?:the|my|a|next|when))\b", r"等.{0,8}(?:的时候|时)", r"顺便",
-    r"\b(?:can'?t|cannot|won'?t|not (?:going|gonna)(?: to)?|don'?t think i'?(?:m|ll)(?: going to)?|not) "
-    r"(?:go|make it|get (?:there|in|to)|see (?:a|the|any)|bother|going)\b",
+    r"\b(?:hang on (?:till|until|for)|hold off|leave it|left it|leaving it|give it (?:a|some)|let it (?:be|go|ride))\b",
+    r"\bwait(?:ing)? (?:until|till|for (?:the|my|a|next|when))\b", r"等(?!级|等)[^，。？！]{0,8}(?:的时候|时)再?(?:去|看|查)",
+    r"\b(?:can'?t|cannot|won'?t|not (?:going|gonna)(?: to)?|don'?t think i'?(?:m|ll)(?: going to)?) "
+    r"(?:go|make it|get (?:there|in|to)|see (?:a|the|any) (?:doctor|dermatologist|gp|specialist|skin)|bother)\b",
     r"\b(?:no time|too busy|not happening|(?:rather|don'?t want to|not) bother)\b",
     # going only if it changes ("if it gets bigger I'll go", "I'll go if it starts to itch", "only go if it's grown")
     r"\bif (?:it|this|the (?:mole|spot|lesion))\b.{0,40}\b(?:i'?ll|i will|we'?ll|then)\b.{0,10}\b(?:go|see|book|get)",
@@ -228,13 +235,13 @@ _DELAY = _rx(
     r"\b(?:i'?ll|i will|i can|can i|could i|i could|i'?m going to|i'?d|just|we'?ll|i)\b.{0,20}"
     r"\b(?:take|taking|snap|photograph|measure|check)\w*\b.{0,40}\b(?:every|each|weekly|monthly|compare|instead|track|mirror)",
     r"(?:[了完后]|之后|以后|回去|回来|回家).{0,4}再(?:去|说|查|看|约|挂|检查|处理|弄|考虑)",
-    r"等.{1,14}(?:再|才)(?:去|说|查|看|约|挂|检查|处理|弄)",
+    r"等(?!级|等)[^，。？！]{1,14}(?:再|才)(?:去|说|查|看|约|挂|检查|处理|弄)",
     r"(?:明年|下个?月|下半年|年后|年底|春节后|暑假|寒假|以后|将来|改天|有空|下次)(?:再|才)?(?:去|看|查|说|约)",
     r"先不(?:管|理|去|看|处理)", r"放一放", r"放放", r"不管它", r"不(?:肯|愿意?|想|打算)(?:去|专门|跑|看)", r"怕去", r"能不能不",
     r"(?:我|自己|在家|先)[^，。？！]{0,6}(?:拍|量)[^，。？！]{0,8}(?:对比|比较|记录|追踪|追蹤|看看|一下|一次)",
     r"每(?:周|月|个月|天|隔)[^，。？！]{0,4}(?:拍|量)", r"自己看看", r"拍照(?:记录|追踪|追蹤|留底)", r"盯着",
     r"(?:会不会|是不是|算不算)太(?:晚|迟)", r"来(?:得|不)及", r"(?:有点|太)赶", r"(?:没|抽不出)(?:空|时间)",
-    r"过(?:一)?(?:阵|段)", r"这阵子", r"(?:变|长|有变化|出血|痒|不对劲)[^，。？！]{0,4}(?:我)?(?:再|才)(?:去|看|说)",
+    r"过(?:一)?(?:阵|段)(?:时间)?(?:再|才)?(?:去|看|说)", r"忙完", r"(?:变|长|有变化|出血|痒|不对劲)[^，。？！]{0,4}(?:我)?(?:再|才)(?:去|看|说)",
 )
 # Sun protection offered as all it needs ("I'll wear sunscreen and leave it", "每天涂防晒不管它，行吗").
 _SUN_ONLY = _rx(
@@ -427,17 +434,19 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
     elsewhere = _is_removal_elsewhere(text)
     self_treatment = _is_self_treatment(text) and not elsewhere
 
+    withdrawn = [] if new_image else withdrawn_signs(text)  # what was on record is checked by the graph (nodes)
+    delay_phrase = bool(_DELAY.search(text))
+    model_delay = False  # the learned delay flag, beside the phrase rules, once the model has read the words
+
     def intent(kind: IntentKind, **kw: object) -> TurnIntent:
         return TurnIntent(kind=kind, language=lang, classes=classes, question=text, reassurance=reassurance,  # type: ignore[arg-type]
-                          self_treatment=self_treatment, removal_elsewhere=elsewhere, delay=model_delay or bool(_DELAY.search(text)),
-                          delay_phrase=bool(_DELAY.search(text)),
+                          self_treatment=self_treatment, removal_elsewhere=elsewhere, delay=model_delay or delay_phrase,
+                          delay_phrase=delay_phrase,
                           sun_only=bool(_SUN_ONLY.search(text)), cost=bool(_COST.search(text)), other_conditions=outside_conditions(text, lang),
                           other_lesion=not new_image and mentions_other_lesion(text), plain=bool(_PLAIN.search(text)),
                           result_claim=None if new_image else result_claim(text), stop_bleeding=bool(_STOP_BLEEDING.search(text)),
                           clinician=bool(_CLINICIAN_WRITER.search(text)), withdrawn=withdrawn, **kw)
 
-    withdrawn = [] if new_image else withdrawn_signs(text)
-    model_delay = False  # the learned delay flag, beside the phrase rules, once the model has read the words
 
     if new_image:
         # Filters only when the words are about the cases ("show me women's cases"), never "I'm 45".
@@ -460,8 +469,6 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
                 kind = IntentKind.GENERAL  # a fixed text that ignores the words is worse than an answer from them
         if kind == IntentKind.PUSHBACK and _PLAIN.search(text) and rule_intent(text) != kind.value:
             kind = IntentKind.GENERAL  # "说人话，我看不懂" asks for plainer words (the guard still comes with them)
-    if withdrawn and kind == IntentKind.PUSHBACK:
-        kind = IntentKind.GENERAL  # "它不痒，我之前说错了" corrects what was understood: the tier is re-read, not defended
     if self_treatment:  # safety override: always the clear no (removal elsewhere is answered beside any intent)
         kind = IntentKind.SELF_TREAT
     if kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES):
@@ -473,6 +480,12 @@ def read_turn(question: str | None, new_image: bool, language: str | None = None
 
 # Lasering (or having it lasered) needs a machine someone else has: said without a place it is still removal elsewhere.
 _LASER = _rx(r"\blas(?:er|ered|ering|ers)\b", r"激光", r"雷射", r"光子")
+
+
+def argues_benign(intent: TurnIntent) -> bool:
+    """Pushback in words about harmlessness ("you're wrong, it's just a normal mole", "没事的吧"): arguing the tier
+    down, not setting the record straight, so a correction in it takes nothing back."""
+    return intent.kind == IntentKind.PUSHBACK and bool(_REASSURANCE.search(intent.question))
 
 
 def _is_removal_elsewhere(text: str) -> bool:
@@ -496,7 +509,7 @@ def _is_self_treatment(text: str) -> bool:
         return True
     if _ACCIDENT.search(text) and not _REQUEST.search(text):
         return False
-    return bool(_SELF_AIMED.search(text) and (not _CLINICIAN.search(text) or _DELAY.search(text)))
+    return bool(_SELF_AIMED.search(text) and (not _CLINICIAN.search(text) or _DELAY_CORE.search(text)))
 
 
 def history_reading(text: str | None, use_model: bool = True) -> PatientInfo:

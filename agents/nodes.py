@@ -20,7 +20,7 @@ from knowledge.criteria import STRUCTURES, expectations_for
 from knowledge.taxonomy import CODES, display_name
 
 from agents.composer import ComposeInput, with_most_terms
-from agents.intents import IntentKind, history_reading, read_turn
+from agents.intents import IntentKind, argues_benign, history_reading, read_turn
 from agents.language import choose_language
 from agents.resources import Resources
 from agents.risk import RiskTier, triage
@@ -42,6 +42,12 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
     traditional = language == "zh" and (writes_traditional(question) or (
         previous is not None and previous.traditional and not writes_simplified(question)))
     intent = intent.model_copy(update={"traditional": traditional})
+    if intent.withdrawn:  # a correction takes back only signs on record, and none in pushback arguing it is benign
+        recorded = (state.get("patient") or PatientInfo()).history
+        taken = [] if argues_benign(intent) else [s for s in intent.withdrawn if s in recorded]
+        # "它不痒，我之前说错了" read as pushback corrects what was understood: the tier is read again, not defended
+        kind = IntentKind.GENERAL if taken and intent.kind == IntentKind.PUSHBACK else intent.kind
+        intent = intent.model_copy(update={"withdrawn": taken, "kind": kind})
     filters = state.get("case_filters") or CaseFilters()
     if new_image:
         filters = intent.filters
@@ -65,25 +71,33 @@ def understand(state: DermState, runtime: Runtime[Resources]) -> dict:
     if intent.clinician:
         update["audience"] = "clinician"
     # What the person tells us (form fields, then the message itself) accumulates over the thread, and a
-    # new warning sign re-triages the lesion already assessed (history can only escalate).
+    # new warning sign re-triages the lesion already assessed (history only escalates, except when a correction takes
+    # back a sign that was misread).
     before = state.get("patient") or PatientInfo()
     patient = before
+    # Signs a correction took back stay out when the form sends its history again, until a message states them again.
+    withdrawn = list(state.get("withdrawn_signs") or [])
     if new_image and state.get("prediction") is not None:
         # the history and site were about the previous lesion; age and sex stay. Told before the first image
         # ("it bleeds, here is the photo"), they are about this one and stay.
         patient = PatientInfo(age=before.age, sex=before.sex)
+        withdrawn = []
+    said = history_reading(question)
     if (given := state.get("patient_input")) is not None:
         if given.history_text:  # the form's free text is read like a message: the learned reader's signs too
             learned = history_reading(given.history_text).history
             given = given.model_copy(update={"history": [s for s in HISTORY_SIGNS if s in given.history or s in learned]})
+        given = given.model_copy(update={"history": [s for s in given.history if s not in withdrawn]})
         patient = patient.merged(given)  # type: ignore[arg-type]
-    said = history_reading(question)
     if intent.kind in (IntentKind.CASE_FILTER, IntentKind.MORE_CASES):
         # "only women over 50 on the back" describes the cases wanted, not the person: their signs only
         said = PatientInfo(history=said.history, history_text=said.history_text)
     patient = patient.merged(said)
     if intent.withdrawn:  # "I never said it bleeds" / "它不痒，我之前说错了": a sign misread earlier leaves the record
         patient = patient.model_copy(update={"history": [s for s in patient.history if s not in intent.withdrawn]})
+    withdrawn = [s for s in HISTORY_SIGNS if (s in withdrawn or s in intent.withdrawn) and s not in said.history]
+    if withdrawn != list(state.get("withdrawn_signs") or []):
+        update["withdrawn_signs"] = withdrawn
     if patient != before:
         update["patient"] = patient
         if not new_image and state.get("prediction") is not None:

@@ -121,6 +121,7 @@ class DermState(TypedDict, total=False):
     risk_tier: str | None  # ``triage.tier``, kept for the app and the JSON output
     triage: Triage | None
     patient: PatientInfo | None  # what the person told us (fields and chat), accumulated over the thread
+    withdrawn_signs: list[str]  # signs a correction took back: the form's history does not bring them back
     # "clinician" once the writer says they are one (a GP, a registrar, a student with a teaching image): the advice
     # is then addressed to their patient. Kept for the thread.
     audience: str | None

@@ -216,13 +216,22 @@ def normalise_site(text: str) -> str | None:
     return read_site(text)  # "left forearm", "脚底": the most specific place the words name
 
 
+# A negation that intensifies or limits, not denies ("does not stop bleeding", "not only itchy", "doesn't always bleed",
+# "不停地出血", "不断变大", "不只是痒"): the sign is stated. Chinese not knowing ("不知道有没有出血"): hedged, not denied.
+_NOT_DENYING_EN = re.compile(r"\b(?:no|not|never|\w+n't)\W+(?:\w+\W+)?(?:stop\w*|only|just|always|often|much)\W+(?:\w+\W+)?$",
+                             re.IGNORECASE)
+_NOT_DENYING_ZH = re.compile(r"不(?:停|断|止|只|光|仅|但)[^，。？！,]{0,4}$")
+_UNCERTAIN_ZH = re.compile(r"(?:不知道|不确定|不清楚|说不准|有没有|是否)[^，。？！,]{0,6}$")
+
+
 def _negated(before: str) -> bool:
-    """Negated or hedged ("not sure whether it grew"): not stated."""
-    return _plainly_negated(before) or bool(UNCERTAIN_EN.search(before[-50:]))
+    """Negated or hedged ("not sure whether it grew", "不知道有没有出血"): not stated."""
+    return _plainly_negated(before) or bool(UNCERTAIN_EN.search(before[-50:]) or _UNCERTAIN_ZH.search(before[-12:]))
 
 
 def _plainly_negated(before: str) -> bool:
-    if UNCERTAIN_EN.search(before[-50:]):
+    if (UNCERTAIN_EN.search(before[-50:]) or _UNCERTAIN_ZH.search(before[-12:]) or _NOT_DENYING_EN.search(before[-40:])
+            or _NOT_DENYING_ZH.search(before[-8:])):
         return False
     if NEGATION_EN.search(before[-40:]):
         return True
@@ -323,39 +332,29 @@ _CORRECTION = re.compile(
     r"\bnot (?:this|the same) one\b|\bmy bad\b|"
     r"没说|没有说|并没说|说错|讲错|写错|打错|记错|搞错|弄错|看错|听错|理解错|搞混|弄混|混了|口误|收回|误会|误解|"
     r"不是这个意思|不是(?:这颗|这个|这块|这里)|更正|纠正|不对不对|^\s*不对[，,！!]", re.IGNORECASE)
-# Inside a correction, clauses that explain the mistake ("I thought you asked if it hurts", "以为你问疼不疼") or name the
-# other lesion it was about ("是胳膊上那颗长大了", "the itchy one is on my leg") state nothing about this one.
-_EXPLAINING = re.compile(r"\bi (?:thought|was thinking)\b|\bthe (?:other|\w+) one\b|\b(?:my|the) other\b|以为|那(?:颗|个|块|粒)|另(?:一|外)",
-                         re.IGNORECASE)
 
-
-# Softer cues ("actually it doesn't itch", "oh wait, no bleeding", "其实不痒", "哦不对，没出血"): a correction only with a sign
-# the message itself denies, and then only the denied signs are taken back.
-_SOFT_CORRECTION = re.compile(r"\b(?:actually|wait|oops|sorry|on second thought|rather|to be clear|let me rephrase)\b|"
-                              r"其实|等等|哦不|不好意思|抱歉|对不起|应该说|准确(?:地)?说", re.IGNORECASE)
-
-
-# "It doesn't bleed any more", "不痒了": a sign that stopped is still a sign the lesion had.
-_STOPPED = re.compile(r"\b(?:any ?more|no longer|stopped|these days|now)\b|不再|已经不|不.{0,3}了", re.IGNORECASE)
+# Inside a correction, a clause about the mistaken belief or another lesion ("I thought it had gone darker", "以为你问疼
+# 不疼", "是胳膊上那颗长大了", "the itchy one is on my leg") states nothing about this one.
+_ABOUT_ANOTHER = re.compile(r"\bi (?:thought|was thinking)\b|\bthe (?:other|\w+) one\b|\b(?:my|the|his|her) other\b|以为|"
+                            r"那(?:颗|个|块|粒)|另(?:一|外)", re.IGNORECASE)
 
 
 def withdrawn_signs(text: str | None) -> list[str]:
-    """The warning signs a correction takes back: named anywhere in it (denied, another mole's, or in the correcting
-    words themselves: "I answered yes to bleeding by mistake") and not stated of this lesion outside them; after a
-    softer cue ("actually it doesn't itch"), only the signs it denies. Not a correction: none."""
+    """The warning signs a correction takes back: named in it (denied, another mole's, or in the correcting words
+    themselves: "I never said it bleeds") but never one the same message states of this lesion ("sorry, typo: it
+    bleeds" keeps bleeding), nor one named only in a question. Not a correction: none."""
     text = to_simplified(text or "")
     if not _CORRECTION.search(text):
-        soft = _SOFT_CORRECTION.search(text) and not _STOPPED.search(text)
-        return denied_signs(text) if soft else []
+        return []
     named: set[str] = set()
-    kept: set[str] = set()
+    stated: set[str] = set()
     for sentence in _SENTENCE.findall(text):
-        named |= set(_clause_signs(sentence)[2])
-        for clause in _CLAUSE.findall(about_this_lesion(sentence)):
-            if not (_CORRECTION.search(clause) or _EXPLAINING.search(clause) or _is_question(clause)
-                    or OTHER_PERSON.search(clause)):
-                kept |= set(_clause_signs(clause)[0])
-    return [s for s in HISTORY_SIGNS if s in named and s not in kept]
+        for clause in _CLAUSE.findall(sentence):
+            if not _is_question(clause):
+                named |= set(_clause_signs(clause)[2])
+                if not _ABOUT_ANOTHER.search(clause):  # "是胳膊上那颗长大了", "the itchy one is on my leg": not this one
+                    stated |= set(history_signs(clause))
+    return [s for s in HISTORY_SIGNS if s in named and s not in stated]
 
 
 def _read_signs(text: str) -> tuple[list[str], list[str]]:

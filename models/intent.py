@@ -89,6 +89,11 @@ class IntentModel:
     @classmethod
     def load(cls, folder: Path) -> "IntentModel":
         features, arrays, meta = read_text_model(folder, "intent model", "dermagraph train intent")
+        if "delay_coef" not in arrays:
+            import warnings
+
+            warnings.warn(f"{folder}: an intent model without the delay head (the phrase rules alone read delays); "
+                          "retrain it with `dermagraph train intent`", stacklevel=2)
         return cls(features, float(meta["embed_weight"]), arrays["coef"], arrays["intercept"], arrays["reassure_coef"],
                    float(meta["reassure_intercept"]), float(meta["reassure_threshold"]), tuple(meta["labels"]),
                    arrays.get("delay_coef"), float(meta.get("delay_intercept", 0.0)), float(meta.get("delay_threshold", 1.0)))

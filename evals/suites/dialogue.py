@@ -141,7 +141,7 @@ def knowledge_followup_scores(consult, picker, path: Path = KNOWLEDGE_FOLLOWUPS,
     melanoma the tier refers and a naevus it does not; scored: answers quoting at least one gold document, answers whose
     first quote is gold, answers quoting no background at all."""
     items = yaml.safe_load(path.read_text(encoding="utf-8"))["items"]
-    items = items[:: max(1, len(items) // limit)] if limit else items
+    items = items[:: max(1, len(items) // limit)][:limit] if limit else items
     rows = []
     for dx in classes:
         image = picker.pick(dx, 0).image_path

@@ -66,8 +66,9 @@ def conversational_scores(path: Path = CONVERSATIONAL_HELD_OUT) -> dict:
 
 def followup_flag_scores(path: Path = FOLLOWUPS_DELAY_CORRECTION) -> dict:
     """Two side readings of a follow-up after a referral (``agents.intents.read_turn``): putting the examination off
-    (``delay`` or ``sun_only``: the do-not-put-it-off answer, no background quoted) and a correction taking back a sign
-    told earlier (``withdrawn``: the sign leaves the record and the tier is read again). Recall on each group; on the
+    (``delay`` or ``sun_only``: the do-not-put-it-off answer; no background when the phrase rules read it, background
+    filtered for permission when only the model does) and a correction taking back a sign told earlier (``withdrawn``:
+    the graph takes back those on record, and the tier is read again). Recall on each group; on the
     controls (sharing their words: "how soon should I go?", "how do I monitor my other moles?", "it doesn't itch"), how
     often either reading fires."""
     import yaml

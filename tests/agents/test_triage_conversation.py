@@ -822,13 +822,42 @@ def test_putting_off_a_referred_lesion_quotes_no_background_beside_the_advice(co
 
 
 @pytest.mark.parametrize("text, withdrawn", [
-    ("Actually it doesn't itch", ["itching"]), ("其实不痒", ["itching"]), ("oh wait, no bleeding", ["bleeding"]),
-    ("Sorry, it doesn't bleed any more", []), ("其实现在不痒了", []), ("It doesn't bleed any more", []),
-    ("actually it bleeds a lot", []), ("My other mole itches too", []),
+    ("Something is wrong because it bleeds", []), ("I cut it by mistake while shaving and it bled", []),
+    ("sorry typo - it bleeds", []), ("Yes that is correct it bleeds and itches", []), ("I said it bleeds, you got it wrong", []),
+    ("I'm confused. Is bleeding a bad sign?", []), ("Actually it doesn't itch", []), ("It doesn't bleed any more", []),
+    ("My other mole itches too", []), ("I didn't mean it itches, I meant it bleeds", ["itching"]),
+    ("I mixed them up: it bleeds, the other one itches", ["itching"]), ("抱歉说错了，是胳膊上那颗长大了，这颗一直这么大", ["grew"]),
 ])
-def test_a_soft_correction_takes_back_only_what_it_denies_and_a_sign_that_stopped_stays(text, withdrawn):
-    """"Actually it doesn't itch" corrects; "it doesn't bleed any more" / "不痒了" tells of a sign that stopped (still a
-    sign the lesion had), and another mole named alone corrects nothing."""
+def test_a_correction_never_takes_back_a_sign_the_same_message_states(text, withdrawn):
+    """Correction words beside a sign stated now ("sorry typo - it bleeds", "I cut it by mistake and it bled") take
+    nothing back; a sign named only in a question, or denied without correcting anything, stays on record."""
     from knowledge.patient import withdrawn_signs
 
     assert withdrawn_signs(text) == withdrawn
+
+
+def test_pushback_that_denies_a_sign_keeps_the_sign_and_the_pushback_answer(consult, low_tier_naevus):
+    """"You got it wrong, it's just a normal mole, it doesn't itch" claims the lesion is benign: it stays pushback and
+    takes nothing back (a correction is the person setting the record straight, not arguing the tier down)."""
+    consult.ask("argue", "这是什么？", image=low_tier_naevus.image_path)
+    escalated = consult.ask("argue", "它有时候会痒")
+    assert "itching" in escalated.patient["history"] and escalated.risk_tier != RiskTier.LOW.value
+    argued = consult.ask("argue", "你搞错了，这就是普通的痣，又不痒也不出血，没事的吧")
+    assert "itching" in argued.patient["history"] and argued.risk_tier == escalated.risk_tier
+    assert argued.intent == "pushback"
+
+
+def test_a_sign_taken_back_stays_out_when_the_form_sends_its_history_again(consult, low_tier_naevus):
+    """The app sends the patient form with every turn: a sign its free text gave, taken back by a correction, does not
+    return on the next turn unless a message states it again."""
+    from knowledge.patient import patient_from_fields
+
+    form = patient_from_fields(history="it bleeds sometimes")
+    first = consult.ask("form", "What is this?", image=low_tier_naevus.image_path, patient=form)
+    assert "bleeding" in first.patient["history"]
+    corrected = consult.ask("form", "Sorry, I got that wrong: it does not bleed.", patient=form)
+    assert "bleeding" not in corrected.patient["history"]
+    later = consult.ask("form", "What should I do?", patient=form)
+    assert "bleeding" not in later.patient["history"]
+    again = consult.ask("form", "Actually it did bleed yesterday", patient=form)
+    assert "bleeding" in again.patient["history"]
