@@ -19,7 +19,9 @@ def test_corpus_check_passes_on_the_shipped_corpus_and_review_records_an_edit(tm
     shutil.copy(settings.corpus_dir.parent / "corpus_review.json", tmp_path / "corpus_review.json")
     env = {**os.environ, "DERMAGRAPH_CORPUS": str(corpus), "COLUMNS": "200"}
     ok = run(env, "corpus", "check")
-    assert ok.returncode == 0 and "72 documents, each in English and Chinese" in ok.stdout.replace("\n", " ")
+    n_docs = sum(1 for _ in (corpus / "general").glob("*.md")) + sum(1 for _ in (corpus / "classes").glob("*.md"))
+    assert n_docs >= 70
+    assert ok.returncode == 0 and f"{n_docs} documents, each in English and Chinese" in ok.stdout.replace("\n", " ")
 
     doc = corpus / "general" / "sun-protection.md"
     doc.write_text(doc.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # any change of bytes needs a new review
